@@ -1,0 +1,15 @@
+/** @jest-config-loader ts-node */
+/** @jest-config-loader-options {"transpileOnly": true, "compilerOptions": {"module": "CommonJS", "moduleResolution": "Bundler"}} */
+import { createDefaultEsmPreset, type JestConfigWithTsJest } from 'ts-jest';
+
+const config: JestConfigWithTsJest = {
+  ...createDefaultEsmPreset({ tsconfig: 'tsconfig.json' }),
+  testEnvironment: 'node',
+  roots: ['<rootDir>/__tests__'],
+  testMatch: ['**/*.test.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  collectCoverageFrom: ['lib/**/*.ts'],
+  testTimeout: 60_000,
+};
+
+export default config;

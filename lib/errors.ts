@@ -1,0 +1,191 @@
+import type { ProgressSnapshot } from './progress.js';
+
+/**
+ * Stable error codes. A code never changes meaning once released; match on
+ * `error.code`, not on the message.
+ */
+export const ErrorCodes = {
+  /** The server answered with a status that is not 2xx. */
+  HTTP_STATUS: 'ERR_BHW_HTTP_STATUS',
+  /** The server answered 3xx; a body already streamed cannot be replayed elsewhere. */
+  REDIRECT: 'ERR_BHW_REDIRECT',
+  /** The connection failed: refused, reset, cut, timed out, TLS refused. */
+  NETWORK: 'ERR_BHW_NETWORK',
+  /** The server answered 2xx before it could have received the whole body. */
+  EARLY_RESPONSE: 'ERR_BHW_EARLY_RESPONSE',
+  /** The bytes written do not match the declared `contentLength`. */
+  CONTENT_LENGTH: 'ERR_BHW_CONTENT_LENGTH',
+  /** The server asked to retry later than the `retry.maxRetryAfter` cap allows. */
+  RETRY_AFTER: 'ERR_BHW_RETRY_AFTER',
+  /** tus: the server's offset lies outside the bytes still held, so resuming would guess. */
+  RESUME_GAP: 'ERR_BHW_RESUME_GAP',
+  /** The server broke the protocol of the mode (a missing tus `Location`, say). */
+  PROTOCOL: 'ERR_BHW_PROTOCOL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** Where in the upload an error happened, when the mode knows it. */
+export interface ErrorPosition {
+  /** batch: 0-based sequence number of the batch that failed. */
+  sequence?: number;
+  /** batch: byte offset of the failed batch; tus: the server's last known offset. */
+  offset?: number;
+  /** tus: the upload URL to resume from. */
+  uploadUrl?: string;
+}
+
+/** At most this much of a response body is kept on an error. */
+export const BODY_SNIPPET_LIMIT = 4096;
+
+/**
+ * Base class of every error this library raises. Besides `code` it says how
+ * far the upload got, so a caller can tell "nothing arrived" from "all but the
+ * last second arrived" and resume where the mode allows.
+ */
+export class BufferedHttpWritableError extends Error {
+  readonly code: ErrorCode;
+  /** Bytes accepted by `write()`. */
+  readonly bytesWritten: number;
+  /** Bytes handed to the socket: an upper bound on what the server got. */
+  readonly bytesSent: number;
+  /** Bytes the server confirmed with a 2xx. */
+  readonly bytesAcknowledged: number;
+  readonly sequence?: number;
+  readonly offset?: number;
+  readonly uploadUrl?: string;
+
+  constructor(code: ErrorCode, message: string, progress: ProgressSnapshot, position: ErrorPosition = {}, options?: ErrorOptions) {
+    super(`${message} (${describeProgress(progress)})`, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.bytesWritten = progress.bytesWritten;
+    this.bytesSent = progress.bytesSent;
+    this.bytesAcknowledged = progress.bytesAcknowledged;
+    if (position.sequence !== undefined) this.sequence = position.sequence;
+    if (position.offset !== undefined) this.offset = position.offset;
+    if (position.uploadUrl !== undefined) this.uploadUrl = position.uploadUrl;
+  }
+}
+
+/** What an error keeps of a response: never its headers (they may set cookies). */
+export interface ResponseSummary {
+  statusCode: number;
+  statusMessage?: string;
+  /** The start of the body, at most `BODY_SNIPPET_LIMIT` bytes, as text. */
+  body: string;
+}
+
+/** The server answered with a status that is not 2xx. */
+export class HttpStatusError extends BufferedHttpWritableError {
+  readonly statusCode: number;
+  readonly statusMessage?: string;
+  /** The start of the response body (capped at `BODY_SNIPPET_LIMIT` bytes). */
+  readonly body: string;
+
+  constructor(response: ResponseSummary, progress: ProgressSnapshot, position: ErrorPosition = {}, code: ErrorCode = ErrorCodes.HTTP_STATUS, detail = '') {
+    const where = position.sequence === undefined ? '' : ` for batch ${position.sequence}`;
+    const snippet = response.body ? `: ${oneLine(response.body, 200)}` : '';
+    super(code, `Server answered ${response.statusCode}${response.statusMessage ? ` ${response.statusMessage}` : ''}${where}${detail}${snippet}`, progress, position);
+    this.statusCode = response.statusCode;
+    if (response.statusMessage) this.statusMessage = response.statusMessage;
+    this.body = capSnippet(response.body);
+  }
+}
+
+/** A 3xx answer. A body already streamed cannot follow it; the caller must upload to `location` again. */
+export class RedirectError extends HttpStatusError {
+  /** The `Location` the server pointed to, without any user:password. */
+  readonly location?: string;
+
+  constructor(response: ResponseSummary, location: string | undefined, progress: ProgressSnapshot, position: ErrorPosition = {}) {
+    const target = location ? ` to ${location}` : ' without a Location';
+    super(response, progress, position, ErrorCodes.REDIRECT, ` (redirect${target} not followed: the request body cannot be replayed)`);
+    if (location) this.location = location;
+  }
+}
+
+/** The connection failed before the server answered: refused, reset, cut, timed out. */
+export class NetworkError extends BufferedHttpWritableError {
+  /** The system or got error code (`ECONNRESET`, `ETIMEDOUT`, `EPIPE`, …). */
+  readonly causeCode?: string;
+
+  constructor(cause: Error & { code?: string }, progress: ProgressSnapshot, position: ErrorPosition = {}) {
+    // Keep only the message and code of the cause: got's errors carry the
+    // request options, and with them Authorization and cookie headers.
+    const safeCause = Object.assign(new Error(cause.message), cause.code ? { code: cause.code } : {});
+    super(ErrorCodes.NETWORK, `Connection failed${cause.code ? ` (${cause.code})` : ''}: ${cause.message}`, progress, position, { cause: safeCause });
+    if (cause.code) this.causeCode = cause.code;
+  }
+}
+
+/** The server answered 2xx while the body was still being sent: later bytes were not acknowledged. */
+export class EarlyResponseError extends HttpStatusError {
+  constructor(response: ResponseSummary, progress: ProgressSnapshot) {
+    super(response, progress, {}, ErrorCodes.EARLY_RESPONSE, ' before the request body was complete');
+  }
+}
+
+/** The bytes written do not match the declared `contentLength`. */
+export class ContentLengthError extends BufferedHttpWritableError {
+  readonly expected: number;
+  readonly actual: number;
+
+  constructor(expected: number, actual: number, progress: ProgressSnapshot) {
+    const problem = actual > expected
+      ? `write would bring the body to ${actual} bytes, past contentLength ${expected}`
+      : `stream ended after ${actual} bytes, short of contentLength ${expected}`;
+    super(ErrorCodes.CONTENT_LENGTH, `Content length mismatch: ${problem}`, progress);
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** The server asked for a pause longer than the configured cap. */
+export class RetryAfterError extends HttpStatusError {
+  /** Seconds the server asked to wait. */
+  readonly retryAfter: number;
+
+  constructor(response: ResponseSummary, retryAfterSeconds: number, capMs: number, progress: ProgressSnapshot, position: ErrorPosition = {}) {
+    super(response, progress, position, ErrorCodes.RETRY_AFTER, ` with Retry-After ${retryAfterSeconds}s, beyond the ${capMs / 1000}s cap (retry.maxRetryAfter)`);
+    this.retryAfter = retryAfterSeconds;
+  }
+}
+
+/** tus: the server's offset is outside the window of bytes still held, so no exact resend is possible. */
+export class ResumeGapError extends BufferedHttpWritableError {
+  readonly serverOffset: number;
+  /** First byte offset still held in memory. */
+  readonly heldFrom: number;
+  /** One past the last byte offset sent so far. */
+  readonly heldTo: number;
+
+  constructor(serverOffset: number, heldFrom: number, heldTo: number, progress: ProgressSnapshot, position: ErrorPosition = {}) {
+    const side = serverOffset < heldFrom ? 'behind the bytes still held' : 'ahead of the bytes sent';
+    super(ErrorCodes.RESUME_GAP, `Server offset ${serverOffset} is ${side} [${heldFrom}, ${heldTo}): refusing to guess`, progress, { offset: serverOffset, ...position });
+    this.serverOffset = serverOffset;
+    this.heldFrom = heldFrom;
+    this.heldTo = heldTo;
+  }
+}
+
+/** The server broke the rules of the protocol in use. */
+export class ProtocolError extends BufferedHttpWritableError {
+  constructor(message: string, progress: ProgressSnapshot, position: ErrorPosition = {}) {
+    super(ErrorCodes.PROTOCOL, message, progress, position);
+  }
+}
+
+function capSnippet(text: string): string {
+  const bytes = Buffer.from(text);
+  return bytes.length <= BODY_SNIPPET_LIMIT ? text : bytes.subarray(0, BODY_SNIPPET_LIMIT).toString();
+}
+
+function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max)}…`;
+}
+
+function describeProgress({ bytesWritten, bytesSent, bytesAcknowledged }: ProgressSnapshot): string {
+  return `${bytesWritten} bytes written, ${bytesSent} sent, ${bytesAcknowledged} acknowledged`;
+}

@@ -1,0 +1,63 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { HttpStatusError, NetworkError, RedirectError, type BufferedHttpWritableError, type ErrorPosition, type ResponseSummary } from '../errors.js';
+import { redactUrl } from '../options.js';
+import type { ProgressSnapshot } from '../progress.js';
+
+/** At most this much of a response body is kept on `upload.response.body`. */
+export const RESPONSE_BODY_LIMIT = 1024 * 1024;
+
+/** Collects a response body as text, keeping at most `limit` bytes so a huge answer cannot break the memory bound. */
+export class BodyCollector {
+  readonly #chunks: Buffer[] = [];
+  #kept = 0;
+  readonly #limit: number;
+
+  constructor(limit = RESPONSE_BODY_LIMIT) {
+    this.#limit = limit;
+  }
+
+  add(chunk: Buffer): void {
+    if (this.#kept >= this.#limit) return;
+    const part = chunk.length > this.#limit - this.#kept ? chunk.subarray(0, this.#limit - this.#kept) : chunk;
+    this.#chunks.push(part);
+    this.#kept += part.length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.#chunks).toString('utf8');
+  }
+}
+
+export function isSuccess(statusCode: number): boolean {
+  return statusCode >= 200 && statusCode < 300;
+}
+
+/** The typed error for a non-2xx answer: a redirect names its (redacted) `Location`. */
+export function errorForAnswer(
+  summary: ResponseSummary,
+  headers: IncomingHttpHeaders,
+  requestUrl: URL,
+  progress: ProgressSnapshot,
+  position: ErrorPosition = {},
+): HttpStatusError {
+  if (summary.statusCode >= 300 && summary.statusCode < 400) {
+    return new RedirectError(summary, redirectTarget(headers.location, requestUrl), progress, position);
+  }
+  return new HttpStatusError(summary, progress, position);
+}
+
+/** Wraps a socket/got error; an error that is already ours passes through. */
+export function errorForNetwork(error: unknown, progress: ProgressSnapshot, position: ErrorPosition = {}): BufferedHttpWritableError {
+  if (error instanceof HttpStatusError || error instanceof NetworkError) return error;
+  const cause = error instanceof Error ? error : new Error(String(error));
+  return new NetworkError(cause, progress, position);
+}
+
+function redirectTarget(location: string | undefined, base: URL): string | undefined {
+  if (!location) return undefined;
+  try {
+    return redactUrl(new URL(location, base));
+  } catch {
+    return undefined;
+  }
+}
