@@ -2,29 +2,8 @@ import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BufferedHttpWritable } from '../lib/index.js';
+import { chunksOf, pattern } from './helpers/data.js';
 import { sha256, startSink, type Sink } from './helpers/sink-server.js';
-
-/** A deterministic byte pattern so a misplaced byte changes the digest. */
-function pattern(length: number, seed = 1): Buffer {
-  const bytes = Buffer.allocUnsafe(length);
-  let x = seed;
-  for (let i = 0; i < length; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    bytes[i] = x >>> 16;
-  }
-  return bytes;
-}
-
-function chunksOf(data: Buffer, sizes: number[]): Buffer[] {
-  const chunks: Buffer[] = [];
-  let offset = 0;
-  for (let i = 0; offset < data.length; i++) {
-    const size = sizes[i % sizes.length]!;
-    chunks.push(data.subarray(offset, offset + size));
-    offset += size;
-  }
-  return chunks;
-}
 
 describe('stream mode delivers exactly the bytes written', () => {
   let sink: Sink;

@@ -29,7 +29,7 @@ export async function startWireServer(): Promise<WireServer> {
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     let parser = newRequestParser();
     socket.on('data', (data: Buffer) => {
       pending = pending.length ? Buffer.concat([pending, data]) : data;
