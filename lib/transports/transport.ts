@@ -57,8 +57,12 @@ export interface Transport {
    * (the caller may then reuse the memory), rejects when the upload failed.
    */
   send(bytes: Buffer, info: SendInfo): Promise<void>;
-  /** No more sends: resolves with the final response once every byte is acknowledged. */
-  end(totalBytes: number): Promise<UploadResponse>;
+  /**
+   * No more sends: resolves once every byte is acknowledged, with the final
+   * response (undefined when the mode made no request, as batch does for an
+   * empty upload).
+   */
+  end(totalBytes: number): Promise<UploadResponse | undefined>;
   /** Ends in-flight requests and timers at once; the upload is over. Safe to call more than once. */
   abort(): void;
 }
