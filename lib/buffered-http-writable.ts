@@ -1,4 +1,4 @@
-import { Writable } from 'node:stream';
+import { addAbortSignal, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { BufferPool } from './buffer-pool.js';
 import { ContentLengthError } from './errors.js';
@@ -52,7 +52,6 @@ export class BufferedHttpWritable extends Writable {
       highWaterMark: resolved.highWaterMark,
       decodeStrings: false, // strings are encoded straight into the buffer
       objectMode: false,
-      ...(resolved.signal ? { signal: resolved.signal } : {}),
     });
     this.#options = resolved;
     this.#bufferSize = resolved.highWaterMark;
@@ -70,6 +69,9 @@ export class BufferedHttpWritable extends Writable {
     });
     // One buffer filling while the transport holds as many as it may send at once.
     this.#pool = new BufferPool(this.#bufferSize, this.#transport.maxInFlight + 1);
+    // Not passed to super(): an already aborted signal destroys at once, and
+    // _destroy needs the fields above. Aborting destroys with Node's AbortError.
+    if (resolved.signal) addAbortSignal(resolved.signal, this);
   }
 
   /** Bytes accepted by `write()`. */

@@ -1,0 +1,69 @@
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { once } from 'node:events';
+import { BufferedHttpWritable, type BufferedHttpWritableOptions } from '../lib/index.js';
+import { startSink, type Sink } from './helpers/sink-server.js';
+
+const url = 'http://127.0.0.1:9/upload';
+
+describe('bad options fail at construction, naming the option and the value', () => {
+  const cases: Array<[string, unknown, BufferedHttpWritableOptions | undefined, typeof TypeError | typeof RangeError, RegExp]> = [
+    ['highWaterMark 0', url, { highWaterMark: 0 }, RangeError, /highWaterMark must be a positive integer, received 0/],
+    ['highWaterMark negative', url, { highWaterMark: -5 }, RangeError, /highWaterMark .* received -5/],
+    ['highWaterMark fractional', url, { highWaterMark: 1.5 }, RangeError, /highWaterMark .* received 1.5/],
+    ['highWaterMark not a number', url, { highWaterMark: '1MiB' as unknown as number }, TypeError, /highWaterMark must be a number, received "1MiB"/],
+    ['highWaterMark NaN', url, { highWaterMark: Number.NaN }, TypeError, /highWaterMark must be a number/],
+    ['unknown mode', url, { mode: 'ftp' as never }, TypeError, /mode must be one of 'stream', 'batch', 'tus', received "ftp"/],
+    ['unknown method', url, { method: 'GET' as never }, TypeError, /method must be one of 'POST', 'PUT', 'PATCH', received "GET"/],
+    ['signal not an AbortSignal', url, { signal: {} as AbortSignal }, TypeError, /signal must be an AbortSignal, received an object of type Object/],
+    ['URL not http(s)', 'ftp://example.com/x', undefined, TypeError, /url must use http: or https:, received "ftp:\/\/example.com\/x"/],
+    ['URL not absolute', '/upload', undefined, TypeError, /url must be an absolute http\(s\) URL, received "\/upload"/],
+    ['URL not a string', 42, undefined, TypeError, /url must be .* received number 42/],
+    ['contentLength negative', url, { contentLength: -1 }, RangeError, /contentLength must be a non-negative integer, received -1/],
+    ['header value not a string', url, { headers: { 'x-n': 1 as unknown as string } }, TypeError, /headers.x-n must be a string, received number 1/],
+    ['got not a got instance', url, { got: {} as never }, TypeError, /got must be a got instance/],
+    ['batch option in stream mode', url, { concurrency: 2 }, TypeError, /concurrency applies to mode 'batch' only/],
+    ['tus option in stream mode', url, { uploadUrl: url }, TypeError, /uploadUrl applies to mode 'tus' only/],
+    ['objectMode', url, { objectMode: true } as BufferedHttpWritableOptions, TypeError, /objectMode is not supported/],
+  ];
+
+  test.each(cases)('%s', (_name, target, options, errorClass, message) => {
+    const construct = (): unknown => new BufferedHttpWritable(target as string, options);
+    expect(construct).toThrow(errorClass);
+    expect(construct).toThrow(message);
+  });
+
+  test('a URL with credentials is not echoed back', () => {
+    expect(() => new BufferedHttpWritable('ftp://user:hunter2@example.com/')).toThrow(/received "ftp:\/\/example.com\/"/);
+  });
+});
+
+describe("bad input at runtime gets Node's standard stream errors", () => {
+  let sink: Sink;
+  beforeEach(async () => {
+    sink = await startSink();
+  });
+  afterEach(async () => {
+    await sink.close();
+  });
+
+  test('a chunk that is not bytes', () => {
+    const upload = new BufferedHttpWritable(sink.url);
+    expect(() => upload.write(42 as unknown as Buffer)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    upload.destroy();
+  });
+
+  test('write after end', async () => {
+    const upload = new BufferedHttpWritable(sink.url);
+    upload.end('done');
+    upload.write('late');
+    const [error] = (await once(upload, 'error')) as [Error & { code: string }];
+    expect(error.code).toBe('ERR_STREAM_WRITE_AFTER_END');
+  });
+
+  test('a Uint8Array is accepted like a Buffer', async () => {
+    const upload = new BufferedHttpWritable(sink.url);
+    upload.end(new Uint8Array([1, 2, 3]));
+    await once(upload, 'finish');
+    expect([...sink.received[0]!.body]).toEqual([1, 2, 3]);
+  });
+});
