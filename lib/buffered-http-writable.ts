@@ -6,6 +6,7 @@ import { resolveOptions, type BufferedHttpWritableOptions, type ResolvedOptions 
 import { Progress, type ProgressSnapshot } from './progress.js';
 import { createTransport } from './transports/create.js';
 import type { BatchReport, Transport, UploadResponse } from './transports/transport.js';
+import { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './transports/tus.js';
 
 type Chunk = Buffer | string;
 
@@ -72,6 +73,14 @@ export class BufferedHttpWritable extends Writable {
     // Not passed to super(): an already aborted signal destroys at once, and
     // _destroy needs the fields above. Aborting destroys with Node's AbortError.
     if (resolved.signal) addAbortSignal(resolved.signal, this);
+  }
+
+  /**
+   * tus: asks the server how much of an upload it holds, to resume it in a new
+   * writable given `uploadUrl`: `createReadStream(path, { start: offset })`.
+   */
+  static tusOffset(uploadUrl: string | URL, options?: FetchTusOffsetOptions): Promise<TusOffset> {
+    return fetchTusOffset(uploadUrl, options);
   }
 
   /** Bytes accepted by `write()`. */
@@ -156,9 +165,11 @@ export class BufferedHttpWritable extends Writable {
   override _final(callback: (error?: Error | null) => void): void {
     this.#clearFlushTimer();
     const finish = async (): Promise<void> => {
-      const { contentLength } = this.#options;
+      const { contentLength, uploadUrl } = this.#options;
       const written = this.#progress.bytesWritten;
-      if (contentLength !== undefined && written !== contentLength) {
+      // A resumed tus upload's contentLength is the whole upload's length, part
+      // of which the server already holds: the tus transport checks it.
+      if (contentLength !== undefined && uploadUrl === undefined && written !== contentLength) {
         throw new ContentLengthError(contentLength, written, this.#progress.snapshot());
       }
       await this.#dispatchCurrent();

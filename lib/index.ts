@@ -28,3 +28,4 @@ export {
 export type { ProgressSnapshot } from './progress.js';
 export type { BatchReport, UploadResponse } from './transports/transport.js';
 export { RESPONSE_BODY_LIMIT } from './transports/answers.js';
+export { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './transports/tus.js';
