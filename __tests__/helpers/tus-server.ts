@@ -48,7 +48,15 @@ export interface TusTestServer {
  */
 export async function startTusServer({ relativeLocation = false }: { relativeLocation?: boolean } = {}): Promise<TusTestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'bhw-tus-'));
-  const tus = new TusServer({ path: '/files', datastore: new FileStore({ directory: dir }), relativeLocation });
+  const tus = new TusServer({
+    path: '/files',
+    datastore: new FileStore({ directory: dir }),
+    relativeLocation,
+    // After a HEAD asks a cut PATCH for its lock, the server aborts that PATCH
+    // lockDrainTimeout ms later with a timer of its own: the default 3 s would
+    // keep jest alive after the test closed everything.
+    lockDrainTimeout: 100,
+  });
   const created: string[] = [];
   const terminated: string[] = [];
   tus.on(EVENTS.POST_CREATE, (_request, upload) => created.push(upload.id));
