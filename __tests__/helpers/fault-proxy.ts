@@ -46,6 +46,8 @@ export type Fault =
   | { kind: 'cut' | 'reset' | 'stall'; afterBytes: number; direction?: Direction }
   | { kind: 'trickle'; bytesPerSecond: number; direction?: Direction };
 
+type FaultAction = 'cut' | 'reset' | 'stall';
+
 export type FaultPlan = Fault | ((connection: number) => Fault);
 
 export interface FaultProxy {
@@ -142,19 +144,19 @@ export async function startFaultProxy(target: string | { host?: string; port: nu
         trickle(from, to, rule.bytesPerSecond, count);
         return;
       }
+      const limit = rule.kind === 'pass' ? Number.POSITIVE_INFINITY : rule.afterBytes;
+      let action: FaultAction | undefined;
       let forwarded = 0;
-      let triggered = false;
       from.on('data', (chunk: Buffer) => {
-        if (triggered || closed) return;
+        if (action || closed) return;
         let part = chunk;
-        if (rule.kind !== 'pass' && forwarded + chunk.length >= rule.afterBytes) {
-          part = chunk.subarray(0, rule.afterBytes - forwarded);
-          triggered = true;
+        if (rule.kind !== 'pass' && forwarded + chunk.length >= limit) {
+          part = chunk.subarray(0, limit - forwarded);
+          action = rule.kind;
         }
         if (scheduled && schedule.length > 0 && bytesUp + part.length >= schedule[0]!) {
           part = part.subarray(0, schedule.shift()! - bytesUp);
-          rule = { kind: scheduleKind, afterBytes: 0 };
-          triggered = true;
+          action = scheduleKind;
         }
         forwarded += part.length;
         count(part.length);
@@ -162,19 +164,19 @@ export async function startFaultProxy(target: string | { host?: string; port: nu
           from.pause();
           to.once('drain', () => from.resume());
         }
-        if (triggered) trigger(rule, from);
+        if (action) trigger(action, from);
       });
     }
 
-    function trigger(rule: Fault, from: Socket): void {
+    function trigger(action: FaultAction, from: Socket): void {
       faults++;
-      if (rule.kind === 'cut') {
+      if (action === 'cut') {
         // Let the bytes already forwarded reach the server before the FIN.
         upstream.end();
         client.end();
         client.destroySoon();
         upstream.destroySoon();
-      } else if (rule.kind === 'reset') {
+      } else if (action === 'reset') {
         client.resetAndDestroy();
         upstream.resetAndDestroy();
       } else {
