@@ -332,7 +332,9 @@ export class TusTransport implements Transport {
   /** The server's offset must lie in what we still hold, [start, end]; anything else would be a guess. */
   #checkWindow(offset: number, start: number, end: number): void {
     if (offset < start || offset > end) {
-      throw new ResumeGapError(offset, start, end, this.#context.progress.snapshot(), this.#position());
+      // The error's offset is the server's claim: that is where a resume would have to start.
+      const { uploadUrl } = this.#position();
+      throw new ResumeGapError(offset, start, end, this.#context.progress.snapshot(), uploadUrl ? { uploadUrl } : {});
     }
   }
 
