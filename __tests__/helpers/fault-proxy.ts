@@ -15,9 +15,9 @@
  *   dropped connection.
  * - `reset`: forward `afterBytes` bytes, then reset both sides (RST via
  *   `socket.resetAndDestroy()`): the client sees ECONNRESET.
- * - `stall`: forward `afterBytes` bytes, then nothing more in that direction
- *   while keeping the connection open: a hung peer, ended only by a timeout
- *   or by abort.
+ * - `stall`: forward `afterBytes` bytes, then drop everything more in that
+ *   direction while keeping the connection open: a hung peer, ended only by
+ *   a timeout or by abort.
  * - `trickle`: forward at most `bytesPerSecond` (in slices every 100 ms ÷ …),
  *   a slow link.
  *
@@ -148,7 +148,7 @@ export async function startFaultProxy(target: string | { host?: string; port: nu
       let action: FaultAction | undefined;
       let forwarded = 0;
       from.on('data', (chunk: Buffer) => {
-        if (action || closed) return;
+        if (action || closed) return; // after a stall: dropped
         let part = chunk;
         if (rule.kind !== 'pass' && forwarded + chunk.length >= limit) {
           part = chunk.subarray(0, limit - forwarded);
@@ -164,11 +164,11 @@ export async function startFaultProxy(target: string | { host?: string; port: nu
           from.pause();
           to.once('drain', () => from.resume());
         }
-        if (action) trigger(action, from);
+        if (action) trigger(action);
       });
     }
 
-    function trigger(action: FaultAction, from: Socket): void {
+    function trigger(action: FaultAction): void {
       faults++;
       if (action === 'cut') {
         // Let the bytes already forwarded reach the server before the FIN.
@@ -179,9 +179,9 @@ export async function startFaultProxy(target: string | { host?: string; port: nu
       } else if (action === 'reset') {
         client.resetAndDestroy();
         upstream.resetAndDestroy();
-      } else {
-        from.pause(); // stall: the peer's bytes pile up in the kernel, nothing moves
       }
+      // stall: later bytes are read and dropped (see the data handler). Reading
+      // on, rather than pausing, is what lets the proxy notice the peer close.
     }
 
     function trickle(from: Socket, to: Socket, bytesPerSecond: number, count: (n: number) => void): void {
