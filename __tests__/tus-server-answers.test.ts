@@ -163,7 +163,7 @@ describe('tus mode and a server that answers oddly', () => {
   });
 
   test('a creation answer without Location fails with ERR_BHW_PROTOCOL', async () => {
-    const sink = await startSink((request, response) => {
+    const sink = await startSink((_request, response) => {
       response.writeHead(201).end();
     });
     try {
