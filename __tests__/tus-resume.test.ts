@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { uploadResumable } from '../examples/resumable-upload.js';
 import { BufferedHttpWritable, fetchTusOffset, type BufferedHttpWritableError } from '../lib/index.js';
 import { pattern } from './helpers/data.js';
 import { sha256 } from './helpers/sink-server.js';
@@ -93,5 +94,14 @@ describe('a tus upload resumed by a second uploader', () => {
 
   test('fetchTusOffset of an unknown upload fails with the status', async () => {
     await expect(fetchTusOffset(`${server.url}/nope`)).rejects.toMatchObject({ code: 'ERR_BHW_HTTP_STATUS', statusCode: 404, uploadUrl: `${server.url}/nope` });
+  });
+
+  test('the resumable-upload example uploads a file and continues one', async () => {
+    const whole = await uploadResumable(file, server.url, { highWaterMark });
+    expect((await server.stored(whole)).sha256).toBe(sha256(data));
+
+    const uploadUrl = await uploadPartly(MiB, { contentLength: data.length });
+    expect(await uploadResumable(file, server.url, { highWaterMark, resume: uploadUrl })).toBe(uploadUrl);
+    expect((await server.stored(uploadUrl)).sha256).toBe(sha256(data));
   });
 });
