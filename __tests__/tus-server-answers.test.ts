@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { BufferedHttpWritable, ResumeGapError, type BufferedHttpWritableError } from '../lib/index.js';
+import got from 'got';
+import { BufferedHttpWritable, ResumeGapError, fetchTusOffset, type BufferedHttpWritableError } from '../lib/index.js';
 import { chunksOf, pattern, readableOf } from './helpers/data.js';
 import { readBody, sha256, startSink, type Sink } from './helpers/sink-server.js';
 
@@ -174,5 +175,59 @@ describe('tus mode and a server that answers oddly', () => {
     } finally {
       await sink.close();
     }
+  });
+
+  test('a creation answered 503 is retried, honouring a Retry-After date', async () => {
+    let posts = 0;
+    const sink = await startSink((request, response) => {
+      if (request.method === 'POST' && posts++ === 0) {
+        response.writeHead(503, { 'retry-after': new Date(Date.now() - 1000).toUTCString() }).end();
+      } else if (request.method === 'POST') {
+        response.writeHead(201, { location: '/files/1' }).end();
+      } else {
+        void readBody(request).then((body) => response.writeHead(204, { 'upload-offset': String(body.length) }).end());
+      }
+      return undefined;
+    });
+    try {
+      const upload = new BufferedHttpWritable(sink.url, { mode: 'tus', retry: quickRetry });
+      upload.end('abc');
+      await new Promise((resolve, reject) => upload.on('finish', resolve).on('error', reject));
+      expect(posts).toBe(2);
+      expect(upload.bytesAcknowledged).toBe(3);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('a 2xx PATCH that stores nothing counts as a failure until the limit', async () => {
+    tus = await startFakeTus({
+      patch: async (_n, request, response) => {
+        await readBody(request);
+        response.writeHead(204, { 'upload-offset': '0' }).end();
+        return true;
+      },
+    });
+    const upload = new BufferedHttpWritable(tus.url, { mode: 'tus', retry: { limit: 1, backoffLimit: 2 } });
+    const failed = failure(upload);
+    upload.end('abc');
+    const error = await failed;
+    expect(error.code).toBe('ERR_BHW_PROTOCOL');
+    expect(tus.methods).toEqual(['POST', 'PATCH', 'HEAD', 'PATCH']);
+  });
+
+  test('a HEAD answer without Upload-Offset fails with ERR_BHW_PROTOCOL', async () => {
+    tus = await startFakeTus({ patch: (n, request) => (n === 0 ? cut(request) : false), headOffset: () => Number.NaN });
+    const upload = new BufferedHttpWritable(tus.url, { mode: 'tus', retry: quickRetry });
+    const failed = failure(upload);
+    upload.end('abc');
+    expect((await failed).code).toBe('ERR_BHW_PROTOCOL');
+  });
+
+  test('fetchTusOffset of a server that is gone fails with ERR_BHW_NETWORK', async () => {
+    const sink = await startSink();
+    const url = `${sink.url}/files/1`;
+    await sink.close();
+    await expect(fetchTusOffset(url, { got: got.extend({ retry: { limit: 0 } }) })).rejects.toMatchObject({ code: 'ERR_BHW_NETWORK', uploadUrl: url });
   });
 });
