@@ -1,0 +1,115 @@
+/**
+ * Runs one measurement: a fresh sink process and a fresh client process,
+ * pinned to different CPUs when `taskset` and two CPUs are there. The wall
+ * time is the client's whole process, spawn to exit, as the parent sees it.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ClientResult, ClientTask } from './client.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CLIENT = path.join(here, 'client.js');
+const SINK = path.join(here, 'sink.js');
+/** No single measurement may run longer than this; the run stops with an error instead. */
+const CHILD_TIMEOUT_MS = 10 * 60_000;
+
+/** A client task before the sink's address is known. */
+export type TaskSpec = ClientTask extends infer T ? (T extends unknown ? Omit<T, 'url' | 'tcpPort'> : never) : never;
+
+export interface SinkOptions {
+  /** ms before each HTTP answer. */
+  latency?: number;
+  /** bytes per second the sink reads at most. */
+  rate?: number;
+}
+
+export interface Measurement extends ClientResult {
+  /** Whole client process, spawn to exit. */
+  wallMs: number;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Ends every child this harness started (on exit or interrupt). */
+export function killChildren(): void {
+  for (const child of children) child.kill('SIGKILL');
+  children.clear();
+}
+
+export const pinning: { client: string[]; sink: string[]; description: string } = (() => {
+  const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+  if (hasTaskset && os.cpus().length >= 2) {
+    return { client: ['taskset', '-c', '0'], sink: ['taskset', '-c', '1'], description: 'client on CPU 0, sink on CPU 1 (taskset)' };
+  }
+  return { client: [], sink: [], description: 'not pinned (taskset or a second CPU missing)' };
+})();
+
+function start(prefix: string[], args: string[]): ChildProcess {
+  const [command, ...rest] = [...prefix, process.execPath, ...args];
+  const child = spawn(command!, rest, { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+async function firstLine(child: ChildProcess, what: string): Promise<string> {
+  let text = '';
+  let errors = '';
+  child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  for await (const chunk of child.stdout!) {
+    text += (chunk as Buffer).toString();
+    if (text.includes('\n')) return text.slice(0, text.indexOf('\n'));
+  }
+  throw new Error(`${what} printed nothing${errors ? `: ${errors.trim()}` : ''}`);
+}
+
+async function startSink(options: SinkOptions): Promise<{ child: ChildProcess; http: number; tcp: number }> {
+  const args = [SINK];
+  if (options.latency) args.push('--latency', String(options.latency));
+  if (options.rate) args.push('--rate', String(options.rate));
+  const child = start(pinning.sink, args);
+  const ports = JSON.parse(await firstLine(child, 'the sink')) as { http: number; tcp: number };
+  return { child, ...ports };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/**
+ * One measurement. `task` gets the sink's URL and TCP port filled in.
+ * `nodeArgs` go before the client script (e.g. `--cpu-prof`).
+ */
+export async function measure(
+  task: TaskSpec,
+  sinkOptions: SinkOptions = {},
+  nodeArgs: string[] = [],
+): Promise<Measurement> {
+  const sink = await startSink(sinkOptions);
+  try {
+    const full = { ...task, url: `http://127.0.0.1:${sink.http}/upload`, tcpPort: sink.tcp } as ClientTask;
+    const began = performance.now();
+    const client = start(pinning.client, [...nodeArgs, CLIENT, JSON.stringify(full)]);
+    const timer = setTimeout(() => client.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+    let stderr = '';
+    client.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    let stdout = '';
+    client.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const [code, signal] = (await once(client, 'exit')) as [number | null, NodeJS.Signals | null];
+    const wallMs = performance.now() - began;
+    clearTimeout(timer);
+    if (code !== 0) {
+      throw new Error(`${task.peer}: client exited with ${code ?? signal}: ${stderr.trim().split('\n').slice(0, 6).join('\n')}`);
+    }
+    const result = JSON.parse(stdout.trim().split('\n').pop()!) as ClientResult;
+    return { ...result, wallMs };
+  } finally {
+    await stop(sink.child);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * W3 records: `count` NDJSON records shipped in batch mode (one request per
+ * full buffer), or one request per record over a keep-alive agent, one after
+ * the other, as a service that posts each event does.
+ */
+import http from 'node:http';
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import { RECORD_RING, makeRecords } from './records.js';
+import { bytesOf, httpAnswer } from './upload-peers.js';
+
+export interface RecordSpec {
+  url: string;
+  count: number;
+  /** batch: requests in flight. */
+  concurrency?: number;
+  /** batch: bytes per batch; the library's default when absent. */
+  highWaterMark?: number;
+}
+
+export const RECORD_PEERS = ['bhw:batch', 'http.request:per-record', 'got:per-record'] as const;
+export type RecordPeer = (typeof RECORD_PEERS)[number];
+
+export async function shipRecords(peer: RecordPeer, spec: RecordSpec): Promise<{ received: number; expected: number }> {
+  const ring = makeRecords();
+  const expected = ring.totalBytes(spec.count);
+  switch (peer) {
+    case 'bhw:batch': {
+      const { BufferedHttpWritable } = await import('../lib/index.js');
+      const destination = new BufferedHttpWritable(spec.url, {
+        mode: 'batch',
+        ...(spec.concurrency === undefined ? {} : { concurrency: spec.concurrency }),
+        ...(spec.highWaterMark === undefined ? {} : { highWaterMark: spec.highWaterMark }),
+      });
+      let received = 0;
+      destination.on('batch', (report) => {
+        received += report.size;
+      });
+      for (let i = 0; i < spec.count; i++) {
+        if (!destination.write(ring.strings[i % RECORD_RING]!)) await once(destination, 'drain');
+      }
+      destination.end();
+      await finished(destination);
+      return { received: Math.min(received, destination.bytesAcknowledged), expected };
+    }
+    case 'http.request:per-record': {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      let received = 0;
+      for (let i = 0; i < spec.count; i++) {
+        const request = http.request(spec.url, { method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson' } });
+        const answer = httpAnswer(request);
+        request.end(ring.buffers[i % RECORD_RING]);
+        received += bytesOf(await answer);
+      }
+      agent.destroy();
+      return { received, expected };
+    }
+    case 'got:per-record': {
+      const { default: got } = await import('got');
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const client = got.extend({ agent: { http: agent }, headers: { 'content-type': 'application/x-ndjson' } });
+      let received = 0;
+      for (let i = 0; i < spec.count; i++) {
+        received += bytesOf(await client.post(spec.url, { body: ring.buffers[i % RECORD_RING] }).text());
+      }
+      agent.destroy();
+      return { received, expected };
+    }
+  }
+}

@@ -1,0 +1,183 @@
+/** Writes BENCHMARKS.md from one run's figures. */
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ProfileSummary } from './profile.js';
+import { MiB, formatBytes, ms, ratio, spread, type Summary } from './stats.js';
+import type { Results, TargetCheck } from './targets.js';
+import type { Config, Group } from './workloads.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface RunRecord {
+  config: Config;
+  groups: Group[];
+  results: Results;
+  failures: Map<string, string>;
+  checks: TargetCheck[];
+  profiles: Array<{ title: string; summary: ProfileSummary }>;
+  pinning: string;
+  startedAt: Date;
+  durationMs: number;
+  defaultHighWaterMark: number;
+}
+
+function versionOf(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}
+
+function osName(): string {
+  try {
+    return /PRETTY_NAME="([^"]+)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? os.type();
+  } catch {
+    return os.type();
+  }
+}
+
+export function machine(pinning: string): string[] {
+  const cpus = os.cpus();
+  return [
+    `- CPU: ${cpus[0]?.model.trim() ?? '?'}, ${cpus.length} logical CPUs; ${formatBytes(os.totalmem())} RAM`,
+    `- Node ${process.version} on ${osName()}, kernel ${os.release()} (${os.arch()})`,
+    `- got ${versionOf('got')}, undici ${versionOf('undici')} (\`fetch\` is Node's own, undici ${process.versions.undici ?? '?'})`,
+    `- Pinning: ${pinning}`,
+  ];
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)];
+}
+
+function groupTable(group: Group, results: Map<string, Summary> | undefined, failures: Map<string, string>): string[] {
+  const base = results?.get(group.baseline);
+  const baseLabel = group.cases.find((c) => c.id === group.baseline)?.label ?? group.baseline;
+  const rows = group.cases.map((item) => {
+    const summary = results?.get(item.id);
+    if (!summary) return [item.label, `failed: ${failures.get(`${group.id}/${item.id}`) ?? 'not run'}`, '', '', '', '', '', '', ''];
+    const mbps = summary.bytes / MiB / (summary.transfer / 1000);
+    return [
+      item.label,
+      ms(summary.wall),
+      summary.runs < 2 ? 'n=1' : `${spread(summary)} (n=${summary.runs})`,
+      base ? ratio(summary.wall / base.wall) : '–',
+      ms(summary.transfer),
+      base ? ratio(summary.transfer / base.transfer) : '–',
+      `${mbps.toFixed(0)} MiB/s`,
+      ms(summary.cpu),
+      formatBytes(summary.rssMax),
+    ];
+  });
+  return [
+    `Ratios are to **${baseLabel}** in the same run (below 1 = faster).`,
+    '',
+    ...table(['case', 'wall (median)', 'spread', '× wall', 'transfer (median)', '× transfer', 'transfer rate', 'client CPU', 'peak RSS'], rows),
+  ];
+}
+
+function floors(record: RunRecord): string[] {
+  const lines: string[] = [];
+  for (const id of ['W1-64KiB', 'W1-1MiB']) {
+    const results = record.results.get(id);
+    const bhw = results?.get('bhw');
+    const read = results?.get('floor:file-read');
+    const tcp = results?.get('floor:tcp-1MiB-writes');
+    if (!bhw || !read) continue;
+    let line = `- ${id}: this library takes ${ratio(bhw.transfer / read.transfer)} the transfer time of the file read alone`;
+    if (tcp) line += ` and ${ratio(bhw.transfer / tcp.transfer)} that of raw TCP fed 1 MiB writes from memory`;
+    const both = tcp ? read.transfer + tcp.transfer : undefined;
+    if (both) line += `; reading and sending one after the other would cost ${ms(both)} (sum of the two floors), it took ${ms(bhw.transfer)}`;
+    lines.push(`${line}.`);
+  }
+  return lines;
+}
+
+/** The smallest highWaterMark within 5% of the best geometric mean of the sweep's wall times. */
+export function recommendHighWaterMark(record: RunRecord): { best?: number; lines: string[] } {
+  const groups = record.groups.filter((group) => group.id.startsWith('HWM-'));
+  const scores = new Map<number, number[]>();
+  for (const group of groups) {
+    const results = record.results.get(group.id);
+    const sizes = record.config.sweep.filter((hwm) => results?.has(`hwm-${hwm}`));
+    const best = Math.min(...sizes.map((hwm) => results!.get(`hwm-${hwm}`)!.wall));
+    for (const hwm of sizes) scores.set(hwm, [...(scores.get(hwm) ?? []), results!.get(`hwm-${hwm}`)!.wall / best]);
+  }
+  const complete = [...scores].filter(([, list]) => list.length === groups.length);
+  if (complete.length === 0) return { lines: ['The sweep did not complete; no recommendation.'] };
+  const geomean = complete.map(([hwm, list]) => [hwm, Math.exp(list.reduce((s, v) => s + Math.log(v), 0) / list.length)] as const);
+  const bestScore = Math.min(...geomean.map(([, score]) => score));
+  const best = geomean.filter(([, score]) => score <= bestScore * 1.05).map(([hwm]) => hwm).sort((a, b) => a - b)[0];
+  const lines = table(
+    ['highWaterMark', 'pool (stream mode)', 'time vs best of each workload (geometric mean)'],
+    geomean.map(([hwm, score]) => [formatBytes(hwm), formatBytes(2 * hwm), ratio(score)]),
+  );
+  return { best, lines };
+}
+
+export function writeReport(record: RunRecord): string {
+  const out: string[] = [];
+  const mode = record.config.quick ? 'quick (`npm run bench -- --quick`: small inputs, one run each — a smoke test, not figures to quote)' : 'full';
+  out.push('# Benchmarks', '');
+  out.push(
+    `Generated by \`npm run bench\` (${mode}) on ${record.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC in ${ms(record.durationMs)}. Do not edit by hand: change \`bench/\` and run it again.`,
+    '',
+  );
+  out.push('## Machine', '', ...machine(record.pinning), '');
+  out.push(
+    '> Single-run machine: these figures come from one run on a 2-CPU VM that other work may have been using at the same time. ' +
+      'Ratios taken within one run are meaningful; absolute times may be noisy. Re-run on a quiet machine before quoting them.',
+    '',
+  );
+  out.push(readFileSync(path.join(root, 'bench', 'method.md'), 'utf8').trim(), '');
+
+  out.push('## Targets (issue 7)', '');
+  const verdict = (met: boolean | undefined): string => (met === undefined ? 'not measured' : met ? '**met**' : '**not met**');
+  out.push(
+    'Checked on the whole-process wall medians (what the issue asks) and, beside them, on the in-process transfer medians (the same ratio without Node start-up and module loading, which weigh most on short runs).',
+    '',
+    ...table(
+      ['workload', 'target', 'measured (wall)', 'verdict (wall)', 'measured (transfer)', 'verdict (transfer)'],
+      record.checks.map((c) => [c.workload, c.target, c.measured, verdict(c.met), c.transfer?.measured ?? '–', verdict(c.transfer?.met)]),
+    ),
+    '',
+  );
+
+  for (const group of record.groups.filter((g) => !g.id.startsWith('HWM-'))) {
+    out.push(`## ${group.title}`, '', group.about, '', ...groupTable(group, record.results.get(group.id), record.failures), '');
+    if (group.id === 'W1-1MiB') out.push('How close W1 comes to the floors (transfer times):', '', ...floors(record), '');
+  }
+
+  out.push('## The default highWaterMark', '');
+  out.push('This library (stream mode, default options otherwise) with each `highWaterMark`, against `http.request` in the same loop.', '');
+  for (const group of record.groups.filter((g) => g.id.startsWith('HWM-'))) {
+    out.push(`### ${group.title}`, '', ...groupTable(group, record.results.get(group.id), record.failures), '');
+  }
+  const { best, lines } = recommendHighWaterMark(record);
+  out.push(...lines, '');
+  const current = formatBytes(record.defaultHighWaterMark);
+  if (best !== undefined) {
+    out.push(
+      `Smallest size within 5% of the fastest across the three workloads: **${formatBytes(best)}**; the library's default is ${current} ` +
+        `(${best === record.defaultHighWaterMark ? 'the figures support it' : 'see the discussion below'}).`,
+      '',
+    );
+  }
+  const discussion = path.join(root, 'bench', 'high-water-mark.md');
+  if (existsSync(discussion)) out.push(readFileSync(discussion, 'utf8').trim(), '');
+
+  if (record.profiles.length > 0) {
+    out.push('## Profiles of the library', '', 'CPU profiles (`node --cpu-prof`) of the client process, idle time left out. Self time per part, then per function.', '');
+    for (const { title, summary } of record.profiles) {
+      out.push(`### ${title}`, '', `${ms(summary.busyMs)} of CPU sampled.`, '');
+      out.push(...table(['part', 'self time', 'share'], summary.parts.map((p) => [p.part, ms(p.ms), `${(100 * p.share).toFixed(1)}%`])), '');
+      out.push(...table(['function', 'self time', 'share'], summary.top.map((f) => [`\`${f.name}\``, ms(f.ms), `${(100 * f.share).toFixed(1)}%`])), '');
+    }
+  }
+  const findings = path.join(root, 'bench', 'findings.md');
+  if (existsSync(findings)) out.push(readFileSync(findings, 'utf8').trim(), '');
+  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trim()}\n`;
+}

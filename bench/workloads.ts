@@ -1,0 +1,192 @@
+/**
+ * The workloads of issue 7 as groups of cases. Every case in a group runs in
+ * the same interleaved loop (run 1 of each case, then run 2 of each, …) so a
+ * noisy moment hits all peers alike; each group names the case its ratios
+ * are taken against (`http.request` wherever the workload has one).
+ */
+import type { SinkOptions, TaskSpec } from './harness.js';
+import { MiB } from './stats.js';
+import type { UploadPeer } from './upload-peers.js';
+
+export interface BenchCase {
+  id: string;
+  label: string;
+  task: TaskSpec;
+  sink?: SinkOptions;
+  /** Fewer runs than the group's (very slow peers). */
+  runs?: number;
+}
+
+export interface Group {
+  id: string;
+  title: string;
+  /** What the group measures and how, for the report. */
+  about: string;
+  /** The case the ratios are taken against. */
+  baseline: string;
+  runs: number;
+  cases: BenchCase[];
+}
+
+export interface Config {
+  quick: boolean;
+  file: string;
+  /** W1 input size. */
+  uploadBytes: number;
+  /** W2 writes. */
+  writes: number;
+  /** W3 records. */
+  records: number;
+  /** W3: answer latency of the sink, and the batch size used against it. */
+  latencyMs: number;
+  latencyBatchSize: number;
+  /** W4: the two input sizes and the sink's read rate. */
+  memorySizes: [number, number];
+  slowRate: number;
+  runs: number;
+  /** This library's `highWaterMark` when "tuned". */
+  tunedHighWaterMark: number;
+  sweep: number[];
+}
+
+const UPLOAD_LABELS: Record<UploadPeer, string> = {
+  bhw: 'buffered-http-writable',
+  'http.request': 'http.request piping',
+  'got.stream': 'got.stream.post piping',
+  'undici.request': 'undici.request, stream body',
+  fetch: "fetch, stream body (duplex: 'half')",
+  tcp: 'raw TCP socket piping (ceiling)',
+  'floor:file-read': 'floor: file read alone',
+  'floor:tcp-1MiB-writes': 'floor: raw TCP fed 1 MiB writes from memory',
+};
+
+function uploadCase(peer: UploadPeer, config: Config, bytes: number, readSize: number, extra: Partial<BenchCase> = {}, highWaterMark?: number): BenchCase {
+  return {
+    id: peer,
+    label: UPLOAD_LABELS[peer],
+    task: { task: 'upload', peer, file: config.file, bytes, readSize, ...(highWaterMark === undefined ? {} : { highWaterMark }) },
+    ...extra,
+  };
+}
+
+function fileUpload(config: Config, readSize: number): Group {
+  const bytes = config.uploadBytes;
+  const tuned = config.tunedHighWaterMark;
+  const peers: UploadPeer[] = ['http.request', 'got.stream', 'undici.request', 'fetch', 'tcp', 'floor:file-read'];
+  if (readSize === MiB) peers.push('floor:tcp-1MiB-writes');
+  return {
+    id: readSize === MiB ? 'W1-1MiB' : 'W1-64KiB',
+    title: `W1 file upload, ${readSize === MiB ? '1 MiB' : '64 KiB (default)'} reads`,
+    about: `${bytes / MiB} MiB from the page cache via \`fs.createReadStream({ highWaterMark: ${readSize / 1024} KiB })\`, piped to the HTTP sink (raw TCP sink for the TCP rows).`,
+    baseline: 'http.request',
+    runs: config.runs,
+    cases: [
+      uploadCase('bhw', config, bytes, readSize, { id: 'bhw', label: 'buffered-http-writable, default options' }),
+      uploadCase('bhw', config, bytes, readSize, { id: 'bhw-tuned', label: `buffered-http-writable, highWaterMark ${tuned / MiB} MiB` }, tuned),
+      ...peers.map((peer) => uploadCase(peer, config, bytes, readSize)),
+    ],
+  };
+}
+
+function smallWrites(config: Config, kind: 'string' | 'buffer'): Group {
+  const count = config.writes;
+  const task = (peer: 'bhw' | 'http.request' | 'got.stream'): TaskSpec => ({ task: 'writes', peer, count, kind });
+  return {
+    id: `W2-${kind}`,
+    title: `W2 small writes, ${kind}s`,
+    about: `${count.toLocaleString('en')} writes of ~100 B NDJSON ${kind}s straight into each writable, waiting for \`'drain'\` when \`write()\` returns false.`,
+    baseline: 'http.request',
+    runs: config.runs,
+    cases: [
+      { id: 'bhw', label: 'buffered-http-writable, default options', task: task('bhw') },
+      { id: 'http.request', label: 'http.request, written directly', task: task('http.request') },
+      { id: 'got.stream', label: 'got.stream.post, written directly', task: task('got.stream'), runs: Math.min(config.runs, 3) },
+    ],
+  };
+}
+
+function records(config: Config): Group[] {
+  const count = config.records;
+  return [
+    {
+      id: 'W3-per-record',
+      title: 'W3 records: batch vs one request per record',
+      about: `${count.toLocaleString('en')} NDJSON records (~100 B) to a sink that answers at once. Per record: one POST each, one after the other, over a keep-alive agent.`,
+      baseline: 'http.request:per-record',
+      runs: Math.min(config.runs, 3),
+      cases: [
+        { id: 'bhw:batch', label: "buffered-http-writable, mode 'batch', default options", task: { task: 'records', peer: 'bhw:batch', count } },
+        { id: 'http.request:per-record', label: 'http.request per record, keep-alive agent', task: { task: 'records', peer: 'http.request:per-record', count } },
+        { id: 'got:per-record', label: 'got.post per record, keep-alive agent', task: { task: 'records', peer: 'got:per-record', count }, runs: 1 },
+      ],
+    },
+    {
+      id: 'W3-latency',
+      title: `W3 records: batch concurrency 1 vs 4, sink answering after ${config.latencyMs} ms`,
+      about: `${count.toLocaleString('en')} records in ${config.latencyBatchSize / 1024} KiB batches; every answer of the sink is delayed ${config.latencyMs} ms. One request per record would take ${((count * config.latencyMs) / 1000).toFixed(0)} s here and is not run; the ratios are to concurrency 1.`,
+      baseline: 'batch-c1',
+      runs: config.runs,
+      cases: [1, 4].map((concurrency) => ({
+        id: `batch-c${concurrency}`,
+        label: `buffered-http-writable, mode 'batch', concurrency ${concurrency}`,
+        task: { task: 'records', peer: 'bhw:batch', count, concurrency, highWaterMark: config.latencyBatchSize },
+        sink: { latency: config.latencyMs },
+      })),
+    },
+  ];
+}
+
+function memory(config: Config): Group {
+  const peers: UploadPeer[] = ['bhw', 'http.request', 'got.stream', 'undici.request', 'fetch', 'tcp'];
+  const cases: BenchCase[] = [];
+  for (const bytes of config.memorySizes) {
+    for (const peer of peers) {
+      cases.push(uploadCase(peer, config, bytes, 64 * 1024, { id: `${peer}@${bytes}`, label: `${UPLOAD_LABELS[peer]}, ${bytes / MiB} MiB`, sink: { rate: config.slowRate } }));
+    }
+  }
+  return {
+    id: 'W4',
+    title: 'W4 memory: peak RSS uploading to a slow sink',
+    about: `The file (64 KiB reads) uploaded to a sink that reads at most ${config.slowRate / MiB} MiB/s, so every client waits on backpressure. Peak RSS is the client process's \`maxRSS\`, Node itself included.`,
+    baseline: `http.request@${config.memorySizes[1]}`,
+    runs: Math.min(config.runs, 2),
+    cases,
+  };
+}
+
+function sweep(config: Config): Group[] {
+  const bhw = (highWaterMark: number, task: (highWaterMark: number) => TaskSpec): BenchCase => ({
+    id: `hwm-${highWaterMark}`,
+    label: `highWaterMark ${highWaterMark >= MiB ? `${highWaterMark / MiB} MiB` : `${highWaterMark / 1024} KiB`}`,
+    task: task(highWaterMark),
+  });
+  const upload = (readSize: number) => (highWaterMark: number): TaskSpec => ({
+    task: 'upload', peer: 'bhw', file: config.file, bytes: config.uploadBytes, readSize, highWaterMark,
+  });
+  const writes = (highWaterMark: number): TaskSpec => ({ task: 'writes', peer: 'bhw', count: config.writes, kind: 'string', highWaterMark });
+  const groups: Array<[string, string, (hwm: number) => TaskSpec, TaskSpec]> = [
+    ['HWM-W1-64KiB', 'W1, 64 KiB reads', upload(64 * 1024), { task: 'upload', peer: 'http.request', file: config.file, bytes: config.uploadBytes, readSize: 64 * 1024 }],
+    ['HWM-W1-1MiB', 'W1, 1 MiB reads', upload(MiB), { task: 'upload', peer: 'http.request', file: config.file, bytes: config.uploadBytes, readSize: MiB }],
+    ['HWM-W2', 'W2, strings', writes, { task: 'writes', peer: 'http.request', count: config.writes, kind: 'string' }],
+  ];
+  return groups.map(([id, title, task, baseline]) => ({
+    id,
+    title: `highWaterMark sweep: ${title}`,
+    about: '',
+    baseline: 'http.request',
+    runs: config.runs,
+    cases: [...config.sweep.map((hwm) => bhw(hwm, task)), { id: 'http.request', label: 'http.request (reference)', task: baseline }],
+  }));
+}
+
+export function workloads(config: Config): Group[] {
+  return [
+    fileUpload(config, 64 * 1024),
+    fileUpload(config, MiB),
+    smallWrites(config, 'string'),
+    smallWrites(config, 'buffer'),
+    ...records(config),
+    memory(config),
+    ...sweep(config),
+  ];
+}
