@@ -1,0 +1,36 @@
+/**
+ * Uploads one file as a single chunked HTTP request (stream mode).
+ *
+ *   node dist/examples/upload-file.js big.bin http://127.0.0.1:8080/upload
+ */
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { BufferedHttpWritable, BufferedHttpWritableError, type UploadResponse } from '../lib/index.js';
+
+export async function uploadFile(path: string, url: string): Promise<UploadResponse | undefined> {
+  const upload = new BufferedHttpWritable(url, {
+    highWaterMark: 1024 * 1024, // each HTTP chunk is 1 MiB; two such buffers are all the memory used
+    headers: { 'content-type': 'application/octet-stream' },
+  });
+  // pipeline resolves only once the server answered 2xx for every byte.
+  await pipeline(createReadStream(path), upload);
+  return upload.response;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [path, url] = process.argv.slice(2);
+  if (!path || !url) {
+    console.error('usage: upload-file <file> <url>');
+    process.exit(2);
+  }
+  try {
+    const response = await uploadFile(path, url);
+    console.log(`${response?.statusCode} ${response?.body}`);
+  } catch (error) {
+    // Every library error says how far the upload got.
+    if (error instanceof BufferedHttpWritableError) console.error(`${error.code}: ${error.message}`);
+    else console.error(error);
+    process.exit(1);
+  }
+}
