@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+/** The built CLI: `npm test` builds before jest; during development run `npx tsc -p tsconfig.json` first. */
+export const CLI_PATH = fileURLToPath(new URL('../../dist/lib/cli/main.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A running `bhw` child process, its output collected as it comes. */
+export interface CliProcess {
+  child: ChildProcess;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Resolves with the first match of `pattern` in the stream's output so far or to come; rejects if the process exits first. */
+  waitFor(stream: 'stdout' | 'stderr', pattern: RegExp): Promise<RegExpMatchArray>;
+  /** Resolves once the process exited and its output streams closed. */
+  exited: Promise<CliResult>;
+}
+
+/** Starts `node dist/lib/cli/main.js ...args`; `input` is written to its stdin, which is then closed. */
+export function spawnCli(args: string[], { input, cwd }: { input?: Buffer; cwd?: string } = {}): CliProcess {
+  const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  const output = { stdout: '', stderr: '' };
+  const waiters: Array<{ stream: 'stdout' | 'stderr'; pattern: RegExp; resolve: (match: RegExpMatchArray) => void; reject: (error: Error) => void }> = [];
+  const check = (): void => {
+    for (const waiter of [...waiters]) {
+      const match = output[waiter.stream].match(waiter.pattern);
+      if (match) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(match);
+      }
+    }
+  };
+  for (const stream of ['stdout', 'stderr'] as const) {
+    child[stream].setEncoding('utf8');
+    child[stream].on('data', (text: string) => {
+      output[stream] += text;
+      check();
+    });
+  }
+  // A child that exits early closes its stdin: that EPIPE is not the test's concern.
+  child.stdin.on('error', () => {});
+  if (input) child.stdin.end(input);
+  else child.stdin.end();
+  const exited = once(child, 'close').then(([code, signal]) => {
+    for (const waiter of waiters.splice(0)) {
+      waiter.reject(new Error(`bhw exited (${code ?? signal}) before ${waiter.pattern} appeared on ${waiter.stream}:\n${output.stderr}`));
+    }
+    return { code: code as number | null, signal: signal as NodeJS.Signals | null, ...output };
+  });
+  return {
+    child,
+    get stdout() {
+      return output.stdout;
+    },
+    get stderr() {
+      return output.stderr;
+    },
+    waitFor(stream, pattern) {
+      return new Promise((resolve, reject) => {
+        waiters.push({ stream, pattern, resolve, reject });
+        check();
+      });
+    },
+    exited,
+  };
+}
+
+/** Runs `bhw` to completion. */
+export function runCli(args: string[], options: { input?: Buffer; cwd?: string } = {}): Promise<CliResult> {
+  return spawnCli(args, options).exited;
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseCliArgs, USAGE, UsageError } from './args.js';
+import { runReceive } from './receive.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, ResumeError, runUpload } from './upload.js';
+
+/** Runs `bhw` with these arguments; resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const args = parseCliArgs(argv);
+    switch (args.command) {
+      case 'help':
+        process.stdout.write(`${USAGE}\n`);
+        return EXIT_OK;
+      case 'version':
+        process.stdout.write(`${version()}\n`);
+        return EXIT_OK;
+      case 'receive':
+        return await runReceive(args);
+      case 'upload':
+        return await runUpload(args);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`bhw: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof ResumeError) {
+      process.stderr.write(`${error.message}\n`);
+      return EXIT_FAILED;
+    }
+    process.stderr.write(`bhw: ${(error as Error).stack ?? String(error)}\n`);
+    return EXIT_FAILED;
+  }
+}
+
+/** The package's version, from the package.json above this file (in lib/cli or dist/lib/cli). */
+function version(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const json = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (json.name === 'buffered-http-writable') return json.version ?? 'unknown';
+    } catch {
+      // not there: try the next level up
+    }
+  }
+  return 'unknown';
+}
+
+// Run when started as a program (through npm's bin symlink too), not when imported.
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,54 @@
+import cliProgress from 'cli-progress';
+import type { ProgressSnapshot } from '../progress.js';
+import { formatBytes, formatRate } from './report.js';
+
+const BAR_WIDTH = 30;
+
+/**
+ * The progress display on stderr: bytes sent and acknowledged, rate, and a bar
+ * with ETA when the size is known. Outside a terminal (`--progress` forced it)
+ * cli-progress prints one line every 2 s instead of redrawing.
+ */
+export class ProgressBar {
+  readonly #bar: cliProgress.SingleBar;
+  readonly #total: number | undefined;
+  readonly #started = Date.now();
+  #sent = 0;
+  #acknowledged = 0;
+
+  constructor(total: number | undefined, stream: NodeJS.WritableStream = process.stderr) {
+    this.#total = total;
+    this.#bar = new cliProgress.SingleBar({
+      stream,
+      noTTYOutput: true,
+      hideCursor: true,
+      // The summary line takes the bar's place on a terminal.
+      clearOnComplete: true,
+      format: () => this.#line(),
+    });
+    // cli-progress needs a total; an unknown size is shown without bar and ETA.
+    this.#bar.start(total ?? 0, 0);
+  }
+
+  update({ bytesSent, bytesAcknowledged }: ProgressSnapshot): void {
+    this.#sent = bytesSent;
+    this.#acknowledged = bytesAcknowledged;
+    this.#bar.update(bytesSent);
+  }
+
+  stop(): void {
+    this.#bar.stop();
+  }
+
+  #line(): string {
+    const seconds = (Date.now() - this.#started) / 1000;
+    const rate = seconds > 0 ? this.#sent / seconds : 0;
+    const figures = `${formatBytes(this.#sent)} sent, ${formatBytes(this.#acknowledged)} acknowledged`;
+    if (this.#total === undefined) return `${figures} | ${formatRate(this.#sent, seconds)} | ${Math.round(seconds)}s`;
+    const done = this.#total > 0 ? Math.min(1, this.#sent / this.#total) : 1;
+    const filled = Math.round(done * BAR_WIDTH);
+    const bar = '='.repeat(filled) + '-'.repeat(BAR_WIDTH - filled);
+    const eta = rate > 0 ? `${Math.ceil((this.#total - this.#sent) / rate)}s` : '?';
+    return `[${bar}] ${Math.floor(done * 100)}% | ${figures} of ${formatBytes(this.#total)} | ${formatRate(this.#sent, seconds)} | ETA ${eta}`;
+  }
+}

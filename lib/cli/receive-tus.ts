@@ -1,0 +1,51 @@
+import { createReadStream } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { relative, join, dirname } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Sha256Transform } from './sha256-transform.js';
+
+/** The creation endpoint of `bhw receive`: `POST /tus`, uploads at `/tus/<id>`. */
+export const TUS_PATH = '/tus';
+
+export type TusHandler = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
+
+/**
+ * A tus 1.0 endpoint through @tus/server with @tus/file-store, storing under
+ * `directory` (`<id>` with its metadata in `<id>.json`). Both packages are
+ * loaded on demand so `bhw` runs without them: undefined when they are missing.
+ */
+export async function loadTusHandler(directory: string, log: (line: string) => void): Promise<TusHandler | undefined> {
+  let tus: typeof import('@tus/server');
+  let store: typeof import('@tus/file-store');
+  try {
+    [tus, store] = await Promise.all([import('@tus/server'), import('@tus/file-store')]);
+  } catch {
+    return undefined;
+  }
+  const server = new tus.Server({
+    path: TUS_PATH,
+    datastore: new store.FileStore({ directory }),
+    // How long a HEAD waits for a cut PATCH to give up the upload's lock; the
+    // default 3 s would also hold the process open that long after close().
+    lockDrainTimeout: 100,
+    // The last PATCH is answered like the other uploads: 200 with the digest
+    // of the stored file (tus clients accept any 2xx with the right Upload-Offset).
+    onUploadFinish: async (_request, upload) => {
+      const path = join(directory, upload.id);
+      const { bytes, sha256 } = await digestFile(path);
+      const file = relative(dirname(directory), path);
+      const name = upload.metadata?.filename ? ` (${upload.metadata.filename})` : '';
+      log(`tus ${TUS_PATH}/${upload.id}${name}: ${bytes} bytes, sha256 ${sha256} -> ${file}`);
+      return { status_code: 200, headers: { 'content-type': 'application/json' }, body: `${JSON.stringify({ bytes, sha256, file })}\n` };
+    },
+  });
+  return (request, response) => server.handle(request, response);
+}
+
+async function digestFile(path: string): Promise<{ bytes: number; sha256: string }> {
+  const hasher = new Sha256Transform();
+  const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+  await pipeline(createReadStream(path), hasher, discard);
+  return { bytes: hasher.bytes, sha256: hasher.digest() };
+}

@@ -1,0 +1,19 @@
+import type { ReceiveArgs } from './args.js';
+import { startReceiveServer } from './receive-server.js';
+import { EXIT_OK } from './upload.js';
+
+/** `bhw receive`: serves until SIGINT or SIGTERM, then closes its connections and exits 0. */
+export async function runReceive(args: ReceiveArgs): Promise<number> {
+  const server = await startReceiveServer({ port: args.port, dir: args.dir });
+  const tus = server.tus ? `tus at ${server.url}/tus` : 'tus unavailable (install @tus/server and @tus/file-store)';
+  process.stdout.write(`listening on ${server.url} (stream and batch uploads at any path, ${tus}), storing under ${server.dir}\n`);
+  let stop: (signal: NodeJS.Signals) => void = () => {};
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    stop = resolve;
+    process.once('SIGINT', stop).once('SIGTERM', stop);
+  });
+  process.removeListener('SIGINT', stop).removeListener('SIGTERM', stop);
+  await server.close();
+  process.stderr.write(`bhw receive: ${signal}, closed\n`);
+  return EXIT_OK;
+}

@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+
+/** The input ended before the bytes to skip were all read. */
+export class ShortInputError extends Error {
+  override name = 'ShortInputError';
+}
+
+/**
+ * Hashes and counts the bytes flowing through it, so the digest is of exactly
+ * what went on to the next stage. With `skip`, the first `skip` bytes are
+ * dropped unhashed: stdin resuming a tus upload starts at the server's offset.
+ */
+export class Sha256Transform extends Transform {
+  readonly #hash = createHash('sha256');
+  /** Bytes passed on. */
+  bytes = 0;
+  #skip: number;
+
+  constructor({ skip = 0 }: { skip?: number } = {}) {
+    super();
+    this.#skip = skip;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.#skip >= chunk.length) {
+      this.#skip -= chunk.length;
+      callback();
+      return;
+    }
+    const rest = this.#skip > 0 ? chunk.subarray(this.#skip) : chunk;
+    this.#skip = 0;
+    this.#hash.update(rest);
+    this.bytes += rest.length;
+    callback(null, rest);
+  }
+
+  // Failing here keeps the end from reaching the upload: a tus upload with a
+  // deferred length would otherwise be declared complete at the wrong length.
+  override _flush(callback: TransformCallback): void {
+    callback(this.#skip > 0 ? new ShortInputError(`input ended ${this.#skip} bytes short of the resume offset`) : null);
+  }
+
+  digest(): string {
+    return this.#hash.digest('hex');
+  }
+}

@@ -1,0 +1,159 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BufferedHttpWritable } from '../buffered-http-writable.js';
+import type { BufferedHttpWritableOptions, Compression, UploadMethod } from '../options.js';
+import { fetchTusOffset } from '../transports/tus.js';
+import { UsageError, type UploadArgs } from './args.js';
+import { ProgressBar } from './progress-bar.js';
+import { failureLine, reasonOf, resumeCommand, summaryLine, type UploadSummary } from './report.js';
+import { Sha256Transform, ShortInputError } from './sha256-transform.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+/** 128 + SIGINT, as shells report a program stopped by Ctrl-C. */
+export const EXIT_INTERRUPTED = 130;
+
+interface Source {
+  stream: Readable;
+  /** Bytes to drop from the start of the stream. */
+  skip: number;
+  /** Bytes this run will send, when known. */
+  size?: number;
+}
+
+/** `bhw [options] <file|-> <url>`: resolves with the exit code. */
+export async function runUpload(args: UploadArgs): Promise<number> {
+  const file = args.source === '-' ? undefined : await openFile(args.source);
+  const aborter = new AbortController();
+  let upload: BufferedHttpWritable;
+  let offset = 0;
+  try {
+    if (args.contentLength && file?.size === undefined) throw new UsageError(`--content-length needs a regular file, and ${args.source} is not one`);
+    if (args.resume) offset = await resumeOffset(args, file?.size);
+    upload = new BufferedHttpWritable(args.url, uploadOptions(args, file?.size, aborter.signal));
+  } catch (error) {
+    await file?.handle.close();
+    // The library names the bad option and value in its TypeError/RangeError.
+    if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(error.message);
+    throw error;
+  }
+  // A regular file is read from the offset on; stdin (or a pipe) skips up to it.
+  const seekable = file?.size !== undefined;
+  const source: Source = {
+    stream: file ? file.handle.createReadStream({ start: seekable ? offset : 0 }) : process.stdin,
+    skip: seekable ? 0 : offset,
+  };
+  if (seekable) source.size = file.size! - offset;
+  return send(args, upload, source, offset, aborter);
+}
+
+async function send(args: UploadArgs, upload: BufferedHttpWritable, source: Source, offset: number, aborter: AbortController): Promise<number> {
+  const hasher = new Sha256Transform({ skip: source.skip });
+  const bar = !args.quiet && (args.progress || process.stderr.isTTY) ? new ProgressBar(source.size) : undefined;
+  if (bar) upload.on('progress', (progress) => bar.update(progress));
+  const interrupt = (): void => aborter.abort();
+  process.once('SIGINT', interrupt);
+  const started = performance.now();
+  try {
+    await pipeline(source.stream, hasher, upload, { signal: aborter.signal });
+  } catch (error) {
+    bar?.stop();
+    return failed(args, upload, error as Error, aborter.signal.aborted, source.size);
+  } finally {
+    process.removeListener('SIGINT', interrupt);
+  }
+  bar?.stop();
+  const summary: UploadSummary = {
+    bytes: hasher.bytes,
+    sha256: hasher.digest(),
+    statusCode: upload.response?.statusCode ?? null,
+    seconds: Math.round(performance.now() - started) / 1000,
+    mode: args.mode,
+    body: upload.response?.body ?? '',
+  };
+  if (upload.uploadUrl) summary.uploadUrl = upload.uploadUrl;
+  if (args.resume) summary.offset = offset;
+  process.stdout.write(args.json ? `${JSON.stringify(summary)}\n` : summary.body);
+  if (!args.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
+  return EXIT_OK;
+}
+
+function failed(args: UploadArgs, upload: BufferedHttpWritable, error: Error, interrupted: boolean, size?: number): number {
+  if (error instanceof ShortInputError) return fail(`bhw: ${error.message}: stdin must carry the same data as the first run`, EXIT_USAGE);
+  const reached = upload.progress;
+  if (interrupted) {
+    process.stderr.write(`bhw: interrupted (sent ${reached.bytesSent} bytes, ${reached.bytesAcknowledged} acknowledged)\n`);
+  } else {
+    process.stderr.write(`${failureLine(error, reached, size)}\n`);
+  }
+  const uploadUrl = (error as { uploadUrl?: string }).uploadUrl ?? upload.uploadUrl;
+  if (args.mode === 'tus' && uploadUrl) {
+    const { command, redacted } = resumeCommand(args.argv, uploadUrl);
+    process.stderr.write(`bhw: to continue: ${command}\n`);
+    if (redacted) process.stderr.write('bhw: (fill in the values shown as <redacted>)\n');
+  }
+  return interrupted ? EXIT_INTERRUPTED : EXIT_FAILED;
+}
+
+function uploadOptions(args: UploadArgs, fileSize: number | undefined, signal: AbortSignal): BufferedHttpWritableOptions {
+  const options: BufferedHttpWritableOptions = { mode: args.mode, headers: args.headers, signal };
+  if (args.method !== undefined) options.method = args.method as UploadMethod;
+  if (args.highWaterMark !== undefined) options.highWaterMark = args.highWaterMark;
+  if (args.concurrency !== undefined) options.concurrency = args.concurrency;
+  if (args.flushInterval !== undefined) options.flushInterval = args.flushInterval;
+  if (args.compress !== undefined) options.compress = args.compress as Compression;
+  // tus: contentLength is the whole upload's length, also when resuming.
+  if (args.contentLength) options.contentLength = fileSize!;
+  if (args.resume) options.uploadUrl = args.resume;
+  else if (args.mode === 'tus' && args.source !== '-') options.metadata = { filename: basename(args.source) };
+  return options;
+}
+
+/** The server's offset of the upload to resume; a failure to ask it is a failed upload (exit 1). */
+async function resumeOffset(args: UploadArgs, fileSize: number | undefined): Promise<number> {
+  let state;
+  try {
+    state = await fetchTusOffset(args.resume!, { headers: args.headers });
+  } catch (error) {
+    throw new ResumeError(`bhw: cannot resume ${args.resume}: ${reasonOf(error as Error)}`);
+  }
+  if (fileSize !== undefined && fileSize < state.offset) {
+    throw new UsageError(`${args.source} has ${fileSize} bytes, fewer than the ${state.offset} the server already holds`);
+  }
+  if (fileSize !== undefined && state.length !== undefined && state.length !== fileSize) {
+    throw new UsageError(`${args.source} has ${fileSize} bytes, but the upload being resumed is ${state.length} bytes long`);
+  }
+  return state.offset;
+}
+
+/** Asking the server where a resumed upload stands failed. */
+export class ResumeError extends Error {
+  override name = 'ResumeError';
+}
+
+/** Opens the file now, so a missing or unreadable one is a usage error (exit 2), not a failed upload. */
+async function openFile(path: string): Promise<{ handle: FileHandle; size?: number }> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new UsageError(`cannot read ${path}: ${why}`);
+  }
+  const stats = await handle.stat();
+  if (stats.isDirectory()) {
+    await handle.close();
+    throw new UsageError(`cannot read ${path}: it is a directory`);
+  }
+  // A FIFO or device has no size known in advance: it is read like stdin.
+  return stats.isFile() ? { handle, size: stats.size } : { handle };
+}
+
+function fail(line: string, code: number): number {
+  process.stderr.write(`${line}\n`);
+  return code;
+}
