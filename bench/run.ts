@@ -6,11 +6,12 @@
  *   --only A,B     only the groups whose id starts with A or B (W1, W2, W3, W4, HWM)
  *   --out FILE     where to write the report
  *   --no-profile   skip the CPU profiles of the library
+ *   --report-from F  write the report again from a saved bench/results/*.json, running nothing
  *
  * The test file lives in a fresh temp dir that is removed at the end, also on
  * Ctrl-C; every child process is killed on the way out.
  */
-import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeSync, writeFileSync, readdirSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +32,7 @@ interface Args {
   only?: string[];
   out?: string;
   profile: boolean;
+  reportFrom?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -42,6 +44,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--runs') args.runs = Number(argv[++i]);
     else if (arg === '--only') args.only = (argv[++i] ?? '').split(',');
     else if (arg === '--out') args.out = argv[++i];
+    else if (arg === '--report-from') args.reportFrom = argv[++i];
     else throw new TypeError(`bench: unknown argument ${arg} (see bench/run.ts)`);
   }
   return args;
@@ -104,8 +107,30 @@ async function profile(task: TaskSpec, directory: string): Promise<ProfileSummar
   return summarizeProfile(path.join(directory, file));
 }
 
+/** Rebuilds a run's record from its saved JSON (the report's text may have changed since). */
+function loadRecord(file: string): RunRecord {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as Omit<RunRecord, 'results' | 'failures' | 'startedAt'> & {
+    results: Record<string, Record<string, Summary>>;
+    failures: Record<string, string>;
+    startedAt: string;
+  };
+  return {
+    ...raw,
+    startedAt: new Date(raw.startedAt),
+    results: new Map(Object.entries(raw.results).map(([id, cases]) => [id, new Map(Object.entries(cases))])),
+    failures: new Map(Object.entries(raw.failures)),
+  };
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.reportFrom) {
+    const record = loadRecord(args.reportFrom);
+    const out = args.out ?? path.join(root, 'BENCHMARKS.md');
+    writeFileSync(out, writeReport(record));
+    process.stderr.write(`bench: wrote ${path.relative(process.cwd(), out)} from ${args.reportFrom}\n`);
+    return;
+  }
   const started = performance.now();
   const startedAt = new Date();
   const temp = mkdtempSync(path.join(os.tmpdir(), 'bhw-bench-'));
