@@ -75,9 +75,19 @@ export async function startSink(handler?: SinkHandler): Promise<Sink> {
   return sink;
 }
 
-/** The default answer: read everything, record it, answer 200 with its size and digest. */
-export async function recordAndAnswer(request: IncomingMessage, response: ServerResponse, sink: Sink, status = 200): Promise<ReceivedRequest> {
-  const body = await readBody(request);
+/**
+ * The default answer: read everything, record it, answer 200 with its size and
+ * digest. Resolves undefined, recording nothing, when the client's connection
+ * ended before the body did (a cut or reset upload): callers run it with
+ * `void`, so a rejection here would be unhandled.
+ */
+export async function recordAndAnswer(request: IncomingMessage, response: ServerResponse, sink: Sink, status = 200): Promise<ReceivedRequest | undefined> {
+  let body: Buffer;
+  try {
+    body = await readBody(request);
+  } catch {
+    return undefined;
+  }
   const received: ReceivedRequest = {
     method: request.method ?? '',
     url: request.url ?? '',
