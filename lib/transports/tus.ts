@@ -304,10 +304,20 @@ export class TusTransport implements Transport {
       return await request;
     } catch (error) {
       if (this.#aborted) throw new Error('Upload aborted', { cause: error });
-      throw new Retryable(errorForNetwork(error, this.#context.progress.snapshot(), this.#position()));
+      const failure = errorForNetwork(error, this.#context.progress.snapshot(), this.#position());
+      // Only a transient network error (got's `retry.errorCodes`: reset, refused,
+      // timed out, …) is worth a HEAD and a resend; a refused certificate never heals.
+      throw this.#isTransient(error) ? new Retryable(failure) : failure;
     } finally {
       this.#inFlight = undefined;
     }
+  }
+
+  /** The error codes got would retry: `retry.errorCodes`, else the got instance's own list. */
+  #isTransient(error: unknown): boolean {
+    const codes = this.#options.retry.errorCodes ?? this.#options.got.defaults.options.retry.errorCodes ?? [];
+    const code = (error as { code?: unknown } | null)?.code;
+    return typeof code === 'string' && codes.includes(code);
   }
 
   /** Every request carries the caller's headers and Tus-Resumable (tus 1.0 §Tus-Resumable). */
