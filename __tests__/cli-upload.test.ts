@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from './helpers/cli.js';
+import { killRunningClis, runCli } from './helpers/cli.js';
 import { pattern } from './helpers/data.js';
 import { sha256, startSink, type Sink } from './helpers/sink-server.js';
 
@@ -19,6 +19,7 @@ describe('bhw uploads a file or stdin exactly (stream mode)', () => {
     await writeFile(file, data);
   });
   afterEach(async () => {
+    await killRunningClis();
     await sink.close();
     await rm(dir, { recursive: true, force: true });
   });

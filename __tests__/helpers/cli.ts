@@ -23,9 +23,35 @@ export interface CliProcess {
   exited: Promise<CliResult>;
 }
 
-/** Starts `node dist/lib/cli/main.js ...args`; `input` is written to its stdin, which is then closed. */
-export function spawnCli(args: string[], { input, cwd }: { input?: Buffer; cwd?: string } = {}): CliProcess {
+export interface CliOptions {
+  /** Written to the child's stdin. */
+  input?: Buffer;
+  /** Leave stdin open after `input`, as a producer that has not finished yet would. */
+  keepStdinOpen?: boolean;
+  cwd?: string;
+}
+
+const running = new Set<ChildProcess>();
+
+/**
+ * Kills every `bhw` child still running and waits for it to go: call it in
+ * `afterEach`, so a failed assertion or a timeout leaves no process behind.
+ */
+export async function killRunningClis(): Promise<void> {
+  await Promise.all(
+    [...running].map((child) => {
+      const closed = once(child, 'close');
+      child.kill('SIGKILL');
+      return closed;
+    }),
+  );
+}
+
+/** Starts `node dist/lib/cli/main.js ...args`; `input` is written to its stdin, which is then closed unless `keepStdinOpen`. */
+export function spawnCli(args: string[], { input, keepStdinOpen = false, cwd }: CliOptions = {}): CliProcess {
   const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('close', () => running.delete(child));
   const output = { stdout: '', stderr: '' };
   const waiters: Array<{ stream: 'stdout' | 'stderr'; pattern: RegExp; resolve: (match: RegExpMatchArray) => void; reject: (error: Error) => void }> = [];
   const check = (): void => {
@@ -46,8 +72,8 @@ export function spawnCli(args: string[], { input, cwd }: { input?: Buffer; cwd?:
   }
   // A child that exits early closes its stdin: that EPIPE is not the test's concern.
   child.stdin.on('error', () => {});
-  if (input) child.stdin.end(input);
-  else child.stdin.end();
+  if (input) child.stdin.write(input);
+  if (!keepStdinOpen) child.stdin.end();
   const exited = once(child, 'close').then(([code, signal]) => {
     for (const waiter of waiters.splice(0)) {
       waiter.reject(new Error(`bhw exited (${code ?? signal}) before ${waiter.pattern} appeared on ${waiter.stream}:\n${output.stderr}`));
@@ -73,6 +99,6 @@ export function spawnCli(args: string[], { input, cwd }: { input?: Buffer; cwd?:
 }
 
 /** Runs `bhw` to completion. */
-export function runCli(args: string[], options: { input?: Buffer; cwd?: string } = {}): Promise<CliResult> {
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return spawnCli(args, options).exited;
 }

@@ -1,0 +1,52 @@
+import { describe, expect, test } from '@jest/globals';
+import { parseCliArgs, parseSize, UsageError } from '../lib/cli/args.js';
+import { resumeCommand } from '../lib/cli/report.js';
+
+describe('sizes', () => {
+  test.each([
+    ['65536', 65536],
+    ['64KiB', 65536],
+    ['64kib', 65536],
+    ['1MiB', 1024 * 1024],
+    ['1.5MB', 1_500_000],
+    ['1.5KiB', 1536],
+    ['2k', 2000],
+    ['1GiB', 1024 ** 3],
+    ['100 B', 100],
+  ])('%s is %d bytes', (text, bytes) => {
+    expect(parseSize('--high-water-mark', text)).toBe(bytes);
+  });
+
+  test.each(['', '0', '-1', '1XB', '1.5.5MB', 'MiB', '0.1B'])('%j is refused, naming the option', (text) => {
+    expect(() => parseSize('--high-water-mark', text)).toThrow(UsageError);
+    expect(() => parseSize('--high-water-mark', text)).toThrow(/--high-water-mark/);
+  });
+});
+
+describe('options', () => {
+  test('--resume implies tus mode; with another mode it is refused', () => {
+    const args = parseCliArgs(['--resume', 'http://h/tus/1', 'f', 'http://h/tus']);
+    expect(args).toMatchObject({ command: 'upload', mode: 'tus', resume: 'http://h/tus/1' });
+    expect(() => parseCliArgs(['--mode', 'batch', '--resume', 'http://h/tus/1', 'f', 'http://h/tus'])).toThrow(/--resume applies to --mode tus only/);
+  });
+
+  test('receive takes --port and --dir', () => {
+    expect(parseCliArgs(['receive', '--port', '0', '--dir', 'd'])).toEqual({ command: 'receive', port: 0, dir: 'd' });
+    expect(() => parseCliArgs(['receive', '--port', '70000'])).toThrow(/--port must be at most 65535/);
+  });
+});
+
+describe('the resume command', () => {
+  test('repeats the arguments, replacing an earlier --resume', () => {
+    const { command, redacted } = resumeCommand(['--mode', 'tus', '--resume', 'http://h/tus/old', 'my file.bin', 'http://h/tus'], 'http://h/tus/new');
+    expect(command).toBe("bhw --resume http://h/tus/new --mode tus 'my file.bin' http://h/tus");
+    expect(redacted).toBe(false);
+  });
+
+  test('leaves secrets out', () => {
+    const { command, redacted } = resumeCommand(['-H', 'Authorization: Bearer s3cret', '--mode', 'tus', 'f', 'http://user:pw@h/tus'], 'http://h/tus/1');
+    expect(command).not.toMatch(/s3cret|pw@/);
+    expect(command).toContain("'Authorization: <redacted>'");
+    expect(redacted).toBe(true);
+  });
+});
