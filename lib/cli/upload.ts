@@ -7,6 +7,7 @@ import type { BufferedHttpWritableOptions, Compression, UploadMethod } from '../
 import { fetchTusOffset } from '../transports/tus.js';
 import { UsageError, type UploadArgs } from './args.js';
 import { ProgressBar } from './progress-bar.js';
+import { RecordSplitter } from './record-splitter.js';
 import { failureLine, reasonOf, resumeCommand, summaryLine, type UploadSummary } from './report.js';
 import { Sha256Transform, ShortInputError } from './sha256-transform.js';
 
@@ -58,7 +59,11 @@ async function send(args: UploadArgs, upload: BufferedHttpWritable, source: Sour
   process.once('SIGINT', interrupt);
   const started = performance.now();
   try {
-    await pipeline(source.stream, hasher, upload, { signal: aborter.signal });
+    if (args.mode === 'batch') {
+      await pipeline(source.stream, hasher, new RecordSplitter(upload.writableHighWaterMark), upload, { signal: aborter.signal });
+    } else {
+      await pipeline(source.stream, hasher, upload, { signal: aborter.signal });
+    }
   } catch (error) {
     bar?.stop();
     return failed(args, upload, error as Error, aborter.signal.aborted, source.size);
