@@ -58,7 +58,9 @@ export function failureLine(error: Error, reached: Reached, total?: number): str
   const figures = error instanceof BufferedHttpWritableError ? error : reached;
   const reason = reasonOf(error);
   const of = total === undefined ? '' : ` of ${total}`;
-  const stored = figures.offset === undefined ? '' : `; the server holds ${figures.offset} bytes of the upload`;
+  // tus: the offset means something only once the upload exists on the server.
+  const holds = figures.offset !== undefined && error instanceof BufferedHttpWritableError && error.uploadUrl !== undefined;
+  const stored = holds ? `; the server holds ${figures.offset} bytes of the upload` : '';
   return `bhw: upload failed: ${reason} (sent ${figures.bytesSent}${of} bytes, ${figures.bytesAcknowledged} acknowledged${stored})`;
 }
 
