@@ -1,5 +1,6 @@
-import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import { pipeline } from 'node:stream/promises';
+import { BufferPool } from '../lib/buffer-pool.js';
 import { BufferedHttpWritable } from '../lib/index.js';
 import { startWireServer, type WireServer } from './helpers/chunked-wire-server.js';
 import { chunksOf, pattern, readableOf } from './helpers/data.js';
@@ -12,6 +13,7 @@ describe('stream mode: every flushed buffer is one HTTP chunk on the wire', () =
   });
   afterEach(async () => {
     await wire.close();
+    jest.restoreAllMocks();
   });
 
   test('small writes become chunks of exactly highWaterMark, then the rest', async () => {
@@ -43,6 +45,16 @@ describe('stream mode: every flushed buffer is one HTTP chunk on the wire', () =
     const upload = new BufferedHttpWritable(wire.url, { highWaterMark: 1000 });
     await pipeline(readableOf([data.subarray(0, 100), data.subarray(100, 5100), data.subarray(5100)]), upload);
     expect(wire.requests[0]!.chunkSizes).toEqual([100, 5000, 20]);
+    expect(wire.requests[0]!.sha256).toBe(sha256(data));
+  });
+
+  test('writes of exactly highWaterMark never touch the pool: nothing is copied', async () => {
+    const acquire = jest.spyOn(BufferPool.prototype, 'acquire');
+    const data = pattern(4000);
+    const upload = new BufferedHttpWritable(wire.url, { highWaterMark: 1000 });
+    await pipeline(readableOf(chunksOf(data, [1000])), upload);
+    expect(acquire).not.toHaveBeenCalled();
+    expect(wire.requests[0]!.chunkSizes).toEqual([1000, 1000, 1000, 1000]);
     expect(wire.requests[0]!.sha256).toBe(sha256(data));
   });
 
