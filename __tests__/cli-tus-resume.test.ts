@@ -113,7 +113,7 @@ describe('bhw --resume continues a tus upload cut short', () => {
     const result = await runCli(args, { input: data.subarray(0, 1000) });
 
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^bhw: input ended 64536 bytes short of the resume offset: stdin must carry the same data as the first run\n$/);
+    expect(result.stderr).toMatch(/^bhw: input ended 64536 bytes short of the resume offset: the input must carry the same bytes as in the first run\n$/);
     expect((await tus.stored(uploadUrl)).length).toBe(buffer);
   });
 

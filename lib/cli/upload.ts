@@ -87,7 +87,7 @@ async function send(args: UploadArgs, upload: BufferedHttpWritable, source: Sour
 }
 
 function failed(args: UploadArgs, upload: BufferedHttpWritable, error: Error, interrupted: boolean, size?: number): number {
-  if (error instanceof ShortInputError) return fail(`bhw: ${error.message}: stdin must carry the same data as the first run`, EXIT_USAGE);
+  if (error instanceof ShortInputError) return fail(`bhw: ${error.message}: the input must carry the same bytes as in the first run`, EXIT_USAGE);
   const reached = upload.progress;
   if (interrupted) {
     process.stderr.write(`bhw: interrupted (sent ${reached.bytesSent} bytes, ${reached.bytesAcknowledged} acknowledged)\n`);
