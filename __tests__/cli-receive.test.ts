@@ -103,6 +103,12 @@ describe('bhw receive stores exactly what it got', () => {
     expect(JSON.parse(summary.body)).toEqual({ bytes: data.length, sha256: sha256(data), file: `tus/${id}` });
     expect(sha256(await stored(`tus/${id}`))).toBe(sha256(data));
     expect(log).toEqual([`tus /tus/${id} (data.bin): ${data.length} bytes, sha256 ${sha256(data)} -> tus/${id}`]);
+
+    // Resuming an upload that is already complete sends nothing and succeeds.
+    const again = await runCli(['--json', '--resume', summary.uploadUrl, file, `${server.url}/tus`]);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ bytes: 0, offset: data.length, uploadUrl: summary.uploadUrl });
+    expect(sha256(await stored(`tus/${id}`))).toBe(sha256(data));
   });
 
   test('other methods are refused with 405', async () => {
@@ -113,6 +119,15 @@ describe('bhw receive stores exactly what it got', () => {
 });
 
 describe('bhw receive as a command', () => {
+  test('a port in use: exit 1 with the reason', async () => {
+    const taken = await startReceiveServer({ port: 0, dir: join(dir, 'store'), log: () => {} });
+    const result = await runCli(['receive', '--port', new URL(taken.url).port, '--dir', join(dir, 'store')]);
+    await taken.close();
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^bhw receive: cannot start: listen EADDRINUSE/);
+  });
+
   test('prints its URL, logs one line per upload, stores it, and closes cleanly on SIGTERM', async () => {
     const store = join(dir, 'store');
     const receiver = spawnCli(['receive', '--port', '0', '--dir', store]);

@@ -95,7 +95,7 @@ describe('bhw --resume continues a tus upload cut short', () => {
 
     expect(result.code).toBe(0);
     expect(sha256(await tus.stored(uploadUrl))).toBe(sha256(data));
-    expect(result.stderr).toContain(`resumed at offset ${buffer}, ${data.length - buffer} bytes`);
+    expect(result.stderr).toMatch(new RegExp(`^bhw: uploaded ${data.length - buffer} bytes \\([\\d.]+ KiB\\) from offset ${buffer} in `));
     expect(result.stderr).toContain(`sha256 ${sha256(data.subarray(buffer))}`);
   });
 

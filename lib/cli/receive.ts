@@ -1,10 +1,17 @@
 import type { ReceiveArgs } from './args.js';
 import { startReceiveServer } from './receive-server.js';
-import { EXIT_OK } from './upload.js';
+import { EXIT_FAILED, EXIT_OK } from './upload.js';
 
 /** `bhw receive`: serves until SIGINT or SIGTERM, then closes its connections and exits 0. */
 export async function runReceive(args: ReceiveArgs): Promise<number> {
-  const server = await startReceiveServer({ port: args.port, dir: args.dir });
+  let server;
+  try {
+    server = await startReceiveServer({ port: args.port, dir: args.dir });
+  } catch (error) {
+    // A port in use or a directory that cannot be created: say which, without a stack.
+    process.stderr.write(`bhw receive: cannot start: ${(error as Error).message}\n`);
+    return EXIT_FAILED;
+  }
   const tus = server.tus ? `tus at ${server.url}/tus` : 'tus unavailable (install @tus/server and @tus/file-store)';
   process.stdout.write(`listening on ${server.url} (stream and batch uploads at any path, ${tus}), storing under ${server.dir}\n`);
   let stop: (signal: NodeJS.Signals) => void = () => {};

@@ -35,13 +35,13 @@ export function formatRate(bytes: number, seconds: number): string {
 }
 
 export function summaryLine(summary: UploadSummary): string {
+  const from = summary.offset ? ` from offset ${summary.offset}` : '';
   const parts = [
-    `${summary.bytes} bytes (${formatBytes(summary.bytes)}) in ${summary.seconds.toFixed(2)} s`,
+    `${summary.bytes} bytes (${formatBytes(summary.bytes)})${from} in ${summary.seconds.toFixed(2)} s`,
     formatRate(summary.bytes, summary.seconds),
     `sha256 ${summary.sha256}`,
     `status ${summary.statusCode ?? 'none'}`,
   ];
-  if (summary.offset) parts.unshift(`resumed at offset ${summary.offset}`);
   if (summary.uploadUrl) parts.push(`upload ${summary.uploadUrl}`);
   return `bhw: uploaded ${parts.join(', ')}`;
 }
