@@ -48,13 +48,13 @@ describe('stream mode: every flushed buffer is one HTTP chunk on the wire', () =
     expect(wire.requests[0]!.sha256).toBe(sha256(data));
   });
 
-  test('writes of exactly highWaterMark never touch the pool: nothing is copied', async () => {
+  test('writes larger than highWaterMark never touch the pool: nothing is copied', async () => {
     const acquire = jest.spyOn(BufferPool.prototype, 'acquire');
-    const data = pattern(4000);
+    const data = pattern(4004);
     const upload = new BufferedHttpWritable(wire.url, { highWaterMark: 1000 });
-    await pipeline(readableOf(chunksOf(data, [1000])), upload);
+    await pipeline(readableOf(chunksOf(data, [1001])), upload);
     expect(acquire).not.toHaveBeenCalled();
-    expect(wire.requests[0]!.chunkSizes).toEqual([1000, 1000, 1000, 1000]);
+    expect(wire.requests[0]!.chunkSizes).toEqual([1001, 1001, 1001, 1001]);
     expect(wire.requests[0]!.sha256).toBe(sha256(data));
   });
 

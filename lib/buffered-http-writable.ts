@@ -244,15 +244,14 @@ export class BufferedHttpWritable extends Writable {
   }
 
   /**
-   * Whether a chunk goes to the transport as it is (invariant 4). One larger
-   * than a buffer always does. One of exactly a buffer's size does when the
-   * transport sends one buffer at a time, so with 1 MiB reads nothing is
-   * copied; with several slots (batch concurrency) it is copied instead,
-   * because a borrowed chunk holds the write callback, and with it every
-   * other slot, until its send is done.
+   * Whether a chunk goes to the transport as it is (invariant 4): one that
+   * cannot fit in a buffer. A chunk of exactly a buffer's size is copied: in
+   * W1 with 1 MiB reads, copying (and calling back at once) was faster on
+   * wall time than lending the chunk and holding the write callback until
+   * the socket took it, since the producer keeps reading meanwhile (BENCHMARKS.md).
    */
   #passesThrough(length: number): boolean {
-    return length > this.#bufferSize || (length === this.#bufferSize && this.#transport.maxInFlight === 1);
+    return length > this.#bufferSize;
   }
 
   #count(length: number): void {
