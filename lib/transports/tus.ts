@@ -35,6 +35,9 @@ function isRetryableStatus(statusCode: number): boolean {
   return statusCode >= 500 && statusCode !== 501 && statusCode !== 505;
 }
 
+/** Never sent to an origin other than the endpoint's. */
+const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
+
 /** Backoff base; each failed attempt in a row doubles it (as got and batch mode do). */
 const BASE_DELAY_MS = 1000;
 
@@ -291,7 +294,7 @@ export class TusTransport implements Transport {
     if (this.#aborted) throw new Error('Upload aborted');
     const request = this.#options.got(url, {
       method,
-      headers: this.#headers(headers),
+      headers: this.#headers(url, headers),
       ...(body ? { body } : {}),
       throwHttpErrors: false,
       followRedirect: false,
@@ -321,8 +324,16 @@ export class TusTransport implements Transport {
   }
 
   /** Every request carries the caller's headers and Tus-Resumable (tus 1.0 §Tus-Resumable). */
-  #headers(extra: Record<string, string>): Record<string, string> {
-    return { ...this.#options.headers, 'tus-resumable': TUS_VERSION, ...extra };
+  #headers(url: URL, extra: Record<string, string>): Record<string, string | undefined> {
+    const headers: Record<string, string | undefined> = { ...this.#options.headers, 'tus-resumable': TUS_VERSION, ...extra };
+    // A creation may answer a Location on another origin (a storage host):
+    // credentials meant for the endpoint never follow it there. `undefined`
+    // makes got drop the header, the got instance's own included.
+    if (url.origin !== this.#options.url.origin) {
+      for (const name of Object.keys(headers)) if (CREDENTIAL_HEADERS.includes(name.toLowerCase())) delete headers[name];
+      for (const name of CREDENTIAL_HEADERS) headers[name] = undefined;
+    }
+    return headers;
   }
 
   /** The typed error of a non-2xx answer, wrapped as `Retryable` when another attempt may succeed. */
@@ -400,7 +411,7 @@ export class TusTransport implements Transport {
   /** tus §termination, asked for with `deleteOnAbort`. Best effort: the caller has already given up on the upload. */
   #terminate(url: URL): void {
     this.#options
-      .got(url, { method: 'DELETE', headers: this.#headers({}), throwHttpErrors: false, followRedirect: false, retry: { limit: 0 } })
+      .got(url, { method: 'DELETE', headers: this.#headers(url, {}), throwHttpErrors: false, followRedirect: false, retry: { limit: 0 } })
       .catch(() => {});
   }
 }
