@@ -111,6 +111,16 @@ describe('bhw receive stores exactly what it got', () => {
     expect(sha256(await stored(`tus/${id}`))).toBe(sha256(data));
   });
 
+  test('a batch without Batch-Offset is refused; keys of other clients group batches by path', async () => {
+    const bad = await got.post(`${server.url}/events`, { body: 'x', headers: { 'batch-sequence': '0' }, throwHttpErrors: false });
+    expect(bad.statusCode).toBe(400);
+    const answer = await got
+      .post(`${server.url}/team/events`, { body: 'hello\n', headers: { 'batch-sequence': '0', 'batch-offset': '0', 'idempotency-key': 'opaque' } })
+      .json<{ file: string }>();
+    expect(answer.file).toBe('batch-team_events.bin');
+    expect((await stored(answer.file)).toString()).toBe('hello\n');
+  });
+
   test('other methods are refused with 405', async () => {
     const response = await got(server.url, { throwHttpErrors: false });
     expect(response.statusCode).toBe(405);

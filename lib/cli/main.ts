@@ -2,35 +2,36 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from './io.js';
 import { runReceive } from './receive.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, ResumeError, runUpload } from './upload.js';
+import { ResumeError, runUpload } from './upload.js';
 
 /** Runs `bhw` with these arguments; resolves with the exit code. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   try {
     const args = parseCliArgs(argv);
     switch (args.command) {
       case 'help':
-        process.stdout.write(`${USAGE}\n`);
+        io.stdout.write(`${USAGE}\n`);
         return EXIT_OK;
       case 'version':
-        process.stdout.write(`${version()}\n`);
+        io.stdout.write(`${version()}\n`);
         return EXIT_OK;
       case 'receive':
-        return await runReceive(args);
+        return await runReceive(args, io);
       case 'upload':
-        return await runUpload(args);
+        return await runUpload(args, io);
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`bhw: ${error.message}\n`);
+      io.stderr.write(`bhw: ${error.message}\n`);
       return EXIT_USAGE;
     }
     if (error instanceof ResumeError) {
-      process.stderr.write(`${error.message}\n`);
+      io.stderr.write(`${error.message}\n`);
       return EXIT_FAILED;
     }
-    process.stderr.write(`bhw: ${(error as Error).stack ?? String(error)}\n`);
+    io.stderr.write(`bhw: ${(error as Error).stack ?? String(error)}\n`);
     return EXIT_FAILED;
   }
 }

@@ -16,7 +16,7 @@ export class ProgressBar {
   #sent = 0;
   #acknowledged = 0;
 
-  constructor(total: number | undefined, stream: NodeJS.WritableStream = process.stderr) {
+  constructor(total: number | undefined, stream: NodeJS.WritableStream) {
     this.#total = total;
     this.#bar = new cliProgress.SingleBar({
       stream,

@@ -1,19 +1,19 @@
 import type { ReceiveArgs } from './args.js';
+import { EXIT_FAILED, EXIT_OK, processIo, type CliIo } from './io.js';
 import { startReceiveServer } from './receive-server.js';
-import { EXIT_FAILED, EXIT_OK } from './upload.js';
 
 /** `bhw receive`: serves until SIGINT or SIGTERM, then closes its connections and exits 0. */
-export async function runReceive(args: ReceiveArgs): Promise<number> {
+export async function runReceive(args: ReceiveArgs, io: CliIo = processIo): Promise<number> {
   let server;
   try {
-    server = await startReceiveServer({ port: args.port, dir: args.dir });
+    server = await startReceiveServer({ port: args.port, dir: args.dir, log: (line) => io.stderr.write(`${line}\n`) });
   } catch (error) {
     // A port in use or a directory that cannot be created: say which, without a stack.
-    process.stderr.write(`bhw receive: cannot start: ${(error as Error).message}\n`);
+    io.stderr.write(`bhw receive: cannot start: ${(error as Error).message}\n`);
     return EXIT_FAILED;
   }
   const tus = server.tus ? `tus at ${server.url}/tus` : 'tus unavailable (install @tus/server and @tus/file-store)';
-  process.stdout.write(`listening on ${server.url} (stream and batch uploads at any path, ${tus}), storing under ${server.dir}\n`);
+  io.stdout.write(`listening on ${server.url} (stream and batch uploads at any path, ${tus}), storing under ${server.dir}\n`);
   let stop: (signal: NodeJS.Signals) => void = () => {};
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     stop = resolve;
@@ -21,6 +21,6 @@ export async function runReceive(args: ReceiveArgs): Promise<number> {
   });
   process.removeListener('SIGINT', stop).removeListener('SIGTERM', stop);
   await server.close();
-  process.stderr.write(`bhw receive: ${signal}, closed\n`);
+  io.stderr.write(`bhw receive: ${signal}, closed\n`);
   return EXIT_OK;
 }

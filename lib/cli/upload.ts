@@ -6,16 +6,11 @@ import { BufferedHttpWritable } from '../buffered-http-writable.js';
 import type { BufferedHttpWritableOptions, Compression, UploadMethod } from '../options.js';
 import { fetchTusOffset } from '../transports/tus.js';
 import { UsageError, type UploadArgs } from './args.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from './io.js';
 import { ProgressBar } from './progress-bar.js';
 import { RecordSplitter } from './record-splitter.js';
 import { failureLine, reasonOf, resumeCommand, summaryLine, type UploadSummary } from './report.js';
 import { Sha256Transform, ShortInputError } from './sha256-transform.js';
-
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
-/** 128 + SIGINT, as shells report a program stopped by Ctrl-C. */
-export const EXIT_INTERRUPTED = 130;
 
 interface Source {
   stream: Readable;
@@ -26,7 +21,7 @@ interface Source {
 }
 
 /** `bhw [options] <file|-> <url>`: resolves with the exit code. */
-export async function runUpload(args: UploadArgs): Promise<number> {
+export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promise<number> {
   const file = args.source === '-' ? undefined : await openFile(args.source);
   const aborter = new AbortController();
   let upload: BufferedHttpWritable;
@@ -44,16 +39,16 @@ export async function runUpload(args: UploadArgs): Promise<number> {
   // A regular file is read from the offset on; stdin (or a pipe) skips up to it.
   const seekable = file?.size !== undefined;
   const source: Source = {
-    stream: file ? file.handle.createReadStream({ start: seekable ? offset : 0 }) : process.stdin,
+    stream: file ? file.handle.createReadStream({ start: seekable ? offset : 0 }) : io.stdin,
     skip: seekable ? 0 : offset,
   };
   if (seekable) source.size = file.size! - offset;
-  return send(args, upload, source, offset, aborter);
+  return send(args, io, upload, source, offset, aborter);
 }
 
-async function send(args: UploadArgs, upload: BufferedHttpWritable, source: Source, offset: number, aborter: AbortController): Promise<number> {
+async function send(args: UploadArgs, io: CliIo, upload: BufferedHttpWritable, source: Source, offset: number, aborter: AbortController): Promise<number> {
   const hasher = new Sha256Transform({ skip: source.skip });
-  const bar = !args.quiet && (args.progress || process.stderr.isTTY) ? new ProgressBar(source.size) : undefined;
+  const bar = !args.quiet && (args.progress || io.stderr.isTTY) ? new ProgressBar(source.size, io.stderr) : undefined;
   if (bar) upload.on('progress', (progress) => bar.update(progress));
   const interrupt = (): void => aborter.abort();
   process.once('SIGINT', interrupt);
@@ -66,7 +61,7 @@ async function send(args: UploadArgs, upload: BufferedHttpWritable, source: Sour
     }
   } catch (error) {
     bar?.stop();
-    return failed(args, upload, error as Error, aborter.signal.aborted, source.size);
+    return failed(args, io, upload, error as Error, aborter.signal.aborted, source.size);
   } finally {
     process.removeListener('SIGINT', interrupt);
   }
@@ -81,24 +76,27 @@ async function send(args: UploadArgs, upload: BufferedHttpWritable, source: Sour
   };
   if (upload.uploadUrl) summary.uploadUrl = upload.uploadUrl;
   if (args.resume) summary.offset = offset;
-  process.stdout.write(args.json ? `${JSON.stringify(summary)}\n` : summary.body);
-  if (!args.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
+  io.stdout.write(args.json ? `${JSON.stringify(summary)}\n` : summary.body);
+  if (!args.quiet) io.stderr.write(`${summaryLine(summary)}\n`);
   return EXIT_OK;
 }
 
-function failed(args: UploadArgs, upload: BufferedHttpWritable, error: Error, interrupted: boolean, size?: number): number {
-  if (error instanceof ShortInputError) return fail(`bhw: ${error.message}: the input must carry the same bytes as in the first run`, EXIT_USAGE);
+function failed(args: UploadArgs, io: CliIo, upload: BufferedHttpWritable, error: Error, interrupted: boolean, size?: number): number {
+  if (error instanceof ShortInputError) {
+    io.stderr.write(`bhw: ${error.message}: the input must carry the same bytes as in the first run\n`);
+    return EXIT_USAGE;
+  }
   const reached = upload.progress;
   if (interrupted) {
-    process.stderr.write(`bhw: interrupted (sent ${reached.bytesSent} bytes, ${reached.bytesAcknowledged} acknowledged)\n`);
+    io.stderr.write(`bhw: interrupted (sent ${reached.bytesSent} bytes, ${reached.bytesAcknowledged} acknowledged)\n`);
   } else {
-    process.stderr.write(`${failureLine(error, reached, size)}\n`);
+    io.stderr.write(`${failureLine(error, reached, size)}\n`);
   }
   const uploadUrl = (error as { uploadUrl?: string }).uploadUrl ?? upload.uploadUrl;
   if (args.mode === 'tus' && uploadUrl) {
     const { command, redacted } = resumeCommand(args.argv, uploadUrl);
-    process.stderr.write(`bhw: to continue: ${command}\n`);
-    if (redacted) process.stderr.write('bhw: (fill in the values shown as <redacted>)\n');
+    io.stderr.write(`bhw: to continue: ${command}\n`);
+    if (redacted) io.stderr.write('bhw: (fill in the values shown as <redacted>)\n');
   }
   return interrupted ? EXIT_INTERRUPTED : EXIT_FAILED;
 }
@@ -156,9 +154,4 @@ async function openFile(path: string): Promise<{ handle: FileHandle; size?: numb
   }
   // A FIFO or device has no size known in advance: it is read like stdin.
   return stats.isFile() ? { handle, size: stats.size } : { handle };
-}
-
-function fail(line: string, code: number): number {
-  process.stderr.write(`${line}\n`);
-  return code;
 }

@@ -1,0 +1,30 @@
+import type { Readable, Writable } from 'node:stream';
+
+/** Where the CLI reads and writes: the process's streams, or others in a test. */
+export interface CliIo {
+  stdin: Readable;
+  stdout: Writable;
+  /** `isTTY` decides whether the progress bar shows by default. */
+  stderr: Writable & { isTTY?: boolean };
+}
+
+/** The process's own streams, looked up only when used (touching stdin opens it). */
+export const processIo: CliIo = {
+  get stdin() {
+    return process.stdin;
+  },
+  get stdout() {
+    return process.stdout;
+  },
+  get stderr() {
+    return process.stderr;
+  },
+};
+
+export const EXIT_OK = 0;
+/** The upload failed. */
+export const EXIT_FAILED = 1;
+/** Bad usage or input. */
+export const EXIT_USAGE = 2;
+/** 128 + SIGINT, as shells report a program stopped by Ctrl-C. */
+export const EXIT_INTERRUPTED = 130;
