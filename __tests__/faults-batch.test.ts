@@ -3,7 +3,7 @@
  * Idempotency-Key, so a lost connection, a timeout or a throttle is retried
  * and the upload still completes byte-exact; a fault that persists past
  * `retry.limit`, or an answer that retrying cannot change (413, 401), fails
- * with a typed error naming the batch. See docs/faults.md.
+ * with a typed error naming the batch. See the fault table in README.md.
  */
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import got from 'got';

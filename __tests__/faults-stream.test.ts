@@ -1,7 +1,7 @@
 /**
  * Fault table, stream mode: one chunked request that cannot be replayed, so
  * every fault but a slow link ends in a typed error that says how far the
- * upload got — never 'finish', never a hang. See docs/faults.md.
+ * upload got — never 'finish', never a hang. See the fault table in README.md.
  */
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import got from 'got';

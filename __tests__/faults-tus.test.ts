@@ -3,7 +3,7 @@
  * transport asks HEAD where the server stands and resends from there out of
  * the buffer it still holds, so the upload completes byte-exact; a fault that
  * persists past `retry.limit`, or an answer retrying cannot change (413, 401),
- * fails with a typed error that says where to resume. See docs/faults.md.
+ * fails with a typed error that says where to resume. See the fault table in README.md.
  */
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import got from 'got';
