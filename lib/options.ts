@@ -69,6 +69,8 @@ export interface ResolvedOptions {
   uploadUrl?: URL;
   metadata?: Record<string, string>;
   deleteOnAbort: boolean;
+  /** Credential values the caller gave (headers, got instance, URLs): never repeated in an error. */
+  credentials: string[];
 }
 
 export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
@@ -105,6 +107,7 @@ export function resolveOptions(url: string | URL, options: BufferedHttpWritableO
     concurrency: positiveInteger('concurrency', options.concurrency ?? DEFAULT_CONCURRENCY),
     retry: { limit: DEFAULT_RETRY_LIMIT, maxRetryAfter: DEFAULT_MAX_RETRY_AFTER, ...plainObject('retry', options.retry) },
     deleteOnAbort: options.deleteOnAbort ?? false,
+    credentials: [],
   };
   if (options.contentLength !== undefined) {
     resolved.contentLength = nonNegativeInteger('contentLength', options.contentLength);
@@ -137,7 +140,29 @@ export function resolveOptions(url: string | URL, options: BufferedHttpWritableO
       if (options[name] !== undefined) throw new TypeError(`${name} applies to mode 'tus' only, received it with mode '${mode}'`);
     }
   }
+  resolved.credentials = credentialValues(resolved);
   return resolved;
+}
+
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+/** The secrets an error must never repeat: credential header values (and their tokens) and URL passwords. */
+function credentialValues({ headers, got: instance, url, uploadUrl }: ResolvedOptions): string[] {
+  const values = new Set<string>();
+  for (const source of [instance.defaults.options.headers as Record<string, unknown>, headers]) {
+    for (const [name, value] of Object.entries(source)) {
+      if (!CREDENTIAL_HEADERS.has(name.toLowerCase()) || typeof value !== 'string') continue;
+      values.add(value);
+      // "Bearer <token>": the token alone may be echoed too.
+      const token = value.slice(value.indexOf(' ') + 1);
+      values.add(token);
+    }
+  }
+  for (const link of [url, uploadUrl]) {
+    if (link?.password) values.add(decodeURIComponent(link.password));
+  }
+  // Very short values would redact ordinary words; they are not real secrets anyway.
+  return [...values].filter((value) => value.length >= 6);
 }
 
 /** A URL's text with any user:password removed, for messages and events. */

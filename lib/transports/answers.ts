@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { HttpStatusError, NetworkError, RedirectError, type BufferedHttpWritableError, type ErrorPosition, type ResponseSummary } from '../errors.js';
-import { redactUrl } from '../options.js';
+import { redactUrl, type ResolvedOptions } from '../options.js';
 import type { ProgressSnapshot } from '../progress.js';
 
 /** At most this much of a response body is kept on `upload.response.body`. */
@@ -26,6 +26,20 @@ export class BodyCollector {
   text(): string {
     return Buffer.concat(this.#chunks).toString('utf8');
   }
+}
+
+/**
+ * What an error keeps of a non-2xx answer: status, message and the start of
+ * the body, with any credential the caller gave replaced (a debugging server
+ * may echo the Authorization header back in its error body).
+ */
+export function summarizeAnswer(
+  answer: { statusCode: number; statusMessage?: string | undefined; body: string },
+  options: Pick<ResolvedOptions, 'credentials'>,
+): ResponseSummary {
+  let body = answer.body;
+  for (const secret of options.credentials) body = body.replaceAll(secret, '<redacted>');
+  return { statusCode: answer.statusCode, body, ...(answer.statusMessage ? { statusMessage: answer.statusMessage } : {}) };
 }
 
 export function isSuccess(statusCode: number): boolean {

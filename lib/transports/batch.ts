@@ -4,7 +4,7 @@ import { gzip } from 'node:zlib';
 import type { CancelableRequest, Response as GotResponse, RetryObject, RetryOptions } from 'got';
 import { BODY_SNIPPET_LIMIT, RetryAfterError, type BufferedHttpWritableError } from '../errors.js';
 import { DEFAULT_MAX_RETRY_AFTER, type ResolvedOptions } from '../options.js';
-import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess } from './answers.js';
+import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
 import { batchRetryOptions, decideRetry } from './retry-policy.js';
 import type { SendInfo, Transport, TransportContext, UploadResponse } from './transport.js';
 
@@ -179,7 +179,7 @@ class BatchTransport implements Transport {
   #answerError(batch: Batch, response: GotResponse<Buffer>): BufferedHttpWritableError {
     const snippet = new BodyCollector(BODY_SNIPPET_LIMIT);
     snippet.add(response.rawBody ?? Buffer.alloc(0));
-    const summary = { statusCode: response.statusCode, body: snippet.text(), ...(response.statusMessage ? { statusMessage: response.statusMessage } : {}) };
+    const summary = summarizeAnswer({ statusCode: response.statusCode, statusMessage: response.statusMessage, body: snippet.text() }, this.#options);
     const progress = this.#context.progress.snapshot();
     const position = { sequence: batch.sequence, offset: batch.offset };
     if (batch.retryAfterTooLong !== undefined) {

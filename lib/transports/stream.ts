@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Request as GotRequest, Response as GotResponse } from 'got';
 import { EarlyResponseError, type BufferedHttpWritableError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess } from './answers.js';
+import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
 import type { SendInfo, Transport, TransportContext, UploadResponse } from './transport.js';
 
 interface Answer {
@@ -142,7 +142,7 @@ export class StreamTransport implements Transport {
   }
 
   #answerError(answer: Answer): BufferedHttpWritableError {
-    const summary = { statusCode: answer.statusCode, body: answer.body.text(), ...(answer.statusMessage ? { statusMessage: answer.statusMessage } : {}) };
+    const summary = summarizeAnswer({ ...answer, body: answer.body.text() }, this.#options);
     const progress = this.#context.progress.snapshot();
     if (isSuccess(answer.statusCode)) return new EarlyResponseError(summary, progress);
     return errorForAnswer(summary, answer.headers, this.#options.url, progress);

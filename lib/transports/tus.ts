@@ -1,7 +1,7 @@
 import type { Response as GotResponse } from 'got';
 import { ContentLengthError, ProtocolError, ResumeGapError, RetryAfterError, type BufferedHttpWritableError, type ErrorPosition } from '../errors.js';
 import { DEFAULT_MAX_RETRY_AFTER, DEFAULT_RETRY_LIMIT, redactUrl, type ResolvedOptions } from '../options.js';
-import { RESPONSE_BODY_LIMIT, errorForAnswer, errorForNetwork, isSuccess } from './answers.js';
+import { RESPONSE_BODY_LIMIT, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
 import type { SendInfo, Transport, TransportContext, UploadResponse } from './transport.js';
 import { TUS_VERSION, encodeMetadata, readTusOffset, retryAfterMs, type TusOffset } from './tus-protocol.js';
 
@@ -338,7 +338,7 @@ export class TusTransport implements Transport {
 
   /** The typed error of a non-2xx answer, wrapped as `Retryable` when another attempt may succeed. */
   #answerError(answer: GotResponse<string>): Error {
-    const summary = { statusCode: answer.statusCode, statusMessage: answer.statusMessage ?? '', body: answer.body };
+    const summary = summarizeAnswer(answer, this.#options);
     const progress = this.#context.progress.snapshot();
     const error = errorForAnswer(summary, answer.headers, answer.url ? new URL(answer.url) : this.#options.url, progress, this.#position());
     if (!isRetryableStatus(answer.statusCode)) return error;
