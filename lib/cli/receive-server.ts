@@ -140,7 +140,7 @@ async function storeAt(request: IncomingMessage, path: string, offset: number): 
   return { bytes: hasher.bytes, sha256: hasher.digest() };
 }
 
-/** Batches of one upload share a file: the key is `<upload id>-<sequence>` (docs/batch.md); other keys group by path. */
+/** Batches of one upload share a file: the key is `<upload id>-<sequence>` (README, batch mode); other keys group by path. */
 function uploadId(key: string | undefined, sequence: number, url: string): string {
   const suffix = `-${sequence}`;
   const id = key?.endsWith(suffix) && key.length > suffix.length ? key.slice(0, -suffix.length) : new URL(url, 'http://localhost').pathname;
