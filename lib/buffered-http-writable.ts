@@ -67,9 +67,8 @@ export class BufferedHttpWritable extends Writable {
         this.emit('response', response);
       },
       batch: (report) => this.emit('batch', report),
-      fail: (error) => {
-        if (!this.destroyed) this.destroy(error);
-      },
+      // destroy() on a destroyed stream does nothing, so a late failure is dropped.
+      fail: (error) => this.destroy(error),
     });
     // One buffer filling while the transport holds as many as it may send at once.
     this.#pool = new BufferPool(this.#bufferSize, this.#transport.maxInFlight + 1);
@@ -344,9 +343,9 @@ export class BufferedHttpWritable extends Writable {
 
   /** `flush()`: dispatch what is buffered, then settle the caller once every send so far has. */
   #flushCurrent(): void | Promise<void> {
-    const waiter = this.#flushWaiters.shift();
+    // flush() queues its waiter before it writes the marker, and only flush() writes it.
+    const waiter = this.#flushWaiters.shift()!;
     const settle = (): void => {
-      if (!waiter) return;
       Promise.all(this.#pendingSends).then(() => waiter.resolve(), waiter.reject);
     };
     const dispatched = this.#dispatchCurrent();
@@ -354,7 +353,11 @@ export class BufferedHttpWritable extends Writable {
       settle();
       return;
     }
-    return dispatched.then(settle);
+    // A destroy or failure while waiting for the slot must settle flush() too, not leave it pending.
+    return dispatched.then(settle, (error: Error) => {
+      waiter.reject(error);
+      throw error;
+    });
   }
 
   #startFlushTimer(): void {
@@ -362,12 +365,13 @@ export class BufferedHttpWritable extends Writable {
     if (interval === undefined || this.#filled !== 0 || this.#flushTimer) return;
     this.#flushTimer = setTimeout(() => {
       this.#flushTimer = undefined;
-      if (!this.writableEnded && !this.destroyed) this.flush().catch(() => {});
+      // _final and _destroy clear the timer; between end() and _final, flush() waits for 'finish'.
+      this.flush().catch(() => {});
     }, interval);
   }
 
   #clearFlushTimer(): void {
-    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
   }
 }
