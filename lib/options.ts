@@ -64,7 +64,8 @@ export interface ResolvedOptions {
   got: Got;
   concurrency: number;
   flushInterval?: number;
-  retry: Partial<RetryOptions>;
+  /** The caller's retry options with `limit` and `maxRetryAfter` always set: transports need no fallback. */
+  retry: Partial<RetryOptions> & { limit: number; maxRetryAfter: number };
   compress?: Compression;
   uploadUrl?: URL;
   metadata?: Record<string, string>;
@@ -85,7 +86,7 @@ const METHODS: readonly UploadMethod[] = ['POST', 'PUT', 'PATCH'];
 const COMPRESSIONS: readonly Compression[] = ['gzip'];
 
 /** Applies defaults and checks every option; throws `TypeError`/`RangeError` naming the option and the value. */
-export function resolveOptions(url: string | URL, options: BufferedHttpWritableOptions = {}): ResolvedOptions {
+export function resolveOptions(url: string | URL, options: BufferedHttpWritableOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`options must be an object, received ${describe(options)}`);
   }
@@ -97,6 +98,7 @@ export function resolveOptions(url: string | URL, options: BufferedHttpWritableO
   const method = options.method === undefined ? 'POST' : (String(options.method).toUpperCase() as UploadMethod);
   oneOf('method', method, METHODS);
 
+  const retry = plainObject('retry', options.retry) ?? {};
   const resolved: ResolvedOptions = {
     url: httpUrl('url', url),
     mode,
@@ -105,7 +107,8 @@ export function resolveOptions(url: string | URL, options: BufferedHttpWritableO
     headers: headerRecord(options.headers),
     got: options.got ?? got,
     concurrency: positiveInteger('concurrency', options.concurrency ?? DEFAULT_CONCURRENCY),
-    retry: { limit: DEFAULT_RETRY_LIMIT, maxRetryAfter: DEFAULT_MAX_RETRY_AFTER, ...plainObject('retry', options.retry) },
+    // `?? default` rather than spreading over the defaults: `{ limit: undefined }` must not unset them.
+    retry: { ...retry, limit: retry.limit ?? DEFAULT_RETRY_LIMIT, maxRetryAfter: retry.maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER },
     deleteOnAbort: options.deleteOnAbort ?? false,
     credentials: [],
   };

@@ -28,7 +28,7 @@ export class Progress {
   uploadUrl?: string;
   readonly #onChange: (snapshot: ProgressSnapshot) => void;
 
-  constructor(onChange: (snapshot: ProgressSnapshot) => void = () => {}) {
+  constructor(onChange: (snapshot: ProgressSnapshot) => void) {
     this.#onChange = onChange;
   }
 

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { CancelableRequest, Response as GotResponse, RetryObject, RetryOptions } from 'got';
 import { BODY_SNIPPET_LIMIT, RetryAfterError, type BufferedHttpWritableError } from '../errors.js';
-import { DEFAULT_MAX_RETRY_AFTER, type ResolvedOptions } from '../options.js';
+import type { ResolvedOptions } from '../options.js';
 import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
 import { batchRetryOptions, decideRetry } from './retry-policy.js';
 import type { SendInfo, Transport, TransportContext, UploadResponse } from './transport.js';
@@ -183,7 +183,7 @@ class BatchTransport implements Transport {
     const progress = this.#context.progress.snapshot();
     const position = { sequence: batch.sequence, offset: batch.offset };
     if (batch.retryAfterTooLong !== undefined) {
-      const cap = this.#options.retry.maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER;
+      const cap = this.#options.retry.maxRetryAfter;
       return new RetryAfterError(summary, batch.retryAfterTooLong, cap, progress, position);
     }
     return errorForAnswer(summary, response.headers, this.#options.url, progress, position);

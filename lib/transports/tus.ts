@@ -1,6 +1,6 @@
 import type { Response as GotResponse } from 'got';
 import { ContentLengthError, ProtocolError, ResumeGapError, RetryAfterError, type BufferedHttpWritableError, type ErrorPosition } from '../errors.js';
-import { DEFAULT_MAX_RETRY_AFTER, DEFAULT_RETRY_LIMIT, redactUrl, type ResolvedOptions } from '../options.js';
+import { redactUrl, type ResolvedOptions } from '../options.js';
 import { RESPONSE_BODY_LIMIT, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
 import type { SendInfo, Transport, TransportContext, UploadResponse } from './transport.js';
 import { TUS_VERSION, encodeMetadata, readTusOffset, retryAfterMs, type TusOffset } from './tus-protocol.js';
@@ -205,7 +205,7 @@ export class TusTransport implements Transport {
   async #deliver(bytes: Buffer, start: number): Promise<void> {
     const end = start + bytes.length;
     this.#checkWindow(this.#serverOffset, start, end);
-    const limit = this.#options.retry.limit ?? DEFAULT_RETRY_LIMIT;
+    const { limit } = this.#options.retry;
     let failures = 0;
     let stale = false;
     for (;;) {
@@ -273,7 +273,7 @@ export class TusTransport implements Transport {
 
   /** Repeats `operation` after retryable failures, up to `retry.limit` in a row (creation and resume). */
   async #retrying<T>(operation: () => Promise<T>): Promise<T> {
-    const limit = this.#options.retry.limit ?? DEFAULT_RETRY_LIMIT;
+    const { limit } = this.#options.retry;
     for (let failures = 1; ; failures++) {
       try {
         return await operation();
@@ -344,7 +344,7 @@ export class TusTransport implements Transport {
     if (!isRetryableStatus(answer.statusCode)) return error;
     const header = answer.headers['retry-after'];
     const delay = retryAfterMs(header);
-    const cap = this.#options.retry.maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER;
+    const cap = this.#options.retry.maxRetryAfter;
     if (delay !== undefined && delay > cap) return new RetryAfterError(summary, delay / 1000, cap, progress, this.#position());
     // Retry-After: 0 means at once; a timer of 1 ms keeps the loop asynchronous.
     return new Retryable(error, delay === undefined ? undefined : Math.max(1, delay));
