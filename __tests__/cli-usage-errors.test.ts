@@ -1,0 +1,73 @@
+import { describe, expect, test } from '@jest/globals';
+import { parseCliArgs, UsageError } from '../lib/cli/args.js';
+
+const url = 'http://127.0.0.1:8080/upload';
+
+describe('bhw refuses a malformed command line with a usage error that names the problem', () => {
+  test.each<[string, string[], RegExp]>([
+    ['no url', ['file.bin'], /^expected <file\|-> <url>, received 1 argument\(s\); see bhw --help$/],
+    ['three positionals', ['a', 'b', url], /received 3 argument\(s\)/],
+    ['an unknown option', ['--fast', 'f', url], /Unknown option '--fast'/],
+    ['an unknown mode', ['--mode', 'ftp', 'f', url], /^--mode must be stream, batch or tus, received "ftp"$/],
+    ['--content-length with stdin', ['--content-length', '-', url], /^--content-length needs a file/],
+    ['a url that is not a URL', ['f', 'not a url'], /^url is not a valid URL: "not a url"$/],
+    ['a url that is not http(s)', ['f', 'ftp://127.0.0.1/x'], /^url must be an http: or https: URL, received "ftp:\/\/127.0.0.1\/x"$/],
+    ['a bad --resume URL', ['--resume', 'file:///tmp/x', 'f', url], /^--resume must be an http: or https: URL/],
+    ['--concurrency not a number', ['--concurrency', 'two', 'f', url], /^--concurrency must be an integer of at least 1, received "two"$/],
+    ['--concurrency 0', ['--concurrency', '0', 'f', url], /^--concurrency must be an integer of at least 1, received "0"$/],
+    ['--flush-interval fractional', ['--flush-interval', '1.5', 'f', url], /^--flush-interval must be an integer of at least 1/],
+    ['a header without a colon', ['-H', 'Authorization Bearer x', 'f', url], /^-H must look like 'Name: value', received "Authorization Bearer x"$/],
+    ['a header with an empty name', ['-H', ': value', 'f', url], /^-H must look like 'Name: value'/],
+    ['a header name with a space', ['-H', 'X Trace: 1', 'f', url], /^-H must look like 'Name: value'/],
+    ['receive with an argument', ['receive', 'extra'], /^bhw receive takes no arguments, received "extra"$/],
+    ['receive with a bad port', ['receive', '--port', 'http'], /^--port must be an integer of at least 0, received "http"$/],
+  ])('%s', (_name, argv, message) => {
+    let thrown: unknown;
+    try {
+      parseCliArgs(argv);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(UsageError);
+    expect((thrown as Error).message).toMatch(message);
+  });
+});
+
+describe('bhw reads every upload option into its arguments', () => {
+  test('all options given', () => {
+    const argv = ['--mode', 'batch', '-X', 'put', '-H', 'X-A: 1', '-H', 'x-a: 2', '-H', 'X-B:  spaced ', '--high-water-mark', '64KiB', '--concurrency', '3', '--flush-interval', '250', '--compress', 'gzip', '--content-length', '--json', '--quiet', '--progress', 'data.bin', url];
+    expect(parseCliArgs(argv)).toEqual({
+      command: 'upload',
+      source: 'data.bin',
+      url,
+      mode: 'batch',
+      method: 'put',
+      // A repeated name joins its values (RFC 9110 §5.3) under the first spelling.
+      headers: { 'X-A': '1, 2', 'X-B': 'spaced' },
+      highWaterMark: 64 * 1024,
+      concurrency: 3,
+      flushInterval: 250,
+      compress: 'gzip',
+      contentLength: true,
+      json: true,
+      quiet: true,
+      progress: true,
+      argv,
+    });
+  });
+
+  test('nothing but the source and url: the defaults', () => {
+    expect(parseCliArgs(['-', url])).toEqual({ command: 'upload', source: '-', url, mode: 'stream', headers: {}, contentLength: false, json: false, quiet: false, progress: false, argv: ['-', url] });
+  });
+
+  test('--help and --version win over everything else', () => {
+    expect(parseCliArgs(['--help', 'f'])).toEqual({ command: 'help' });
+    expect(parseCliArgs(['-h'])).toEqual({ command: 'help' });
+    expect(parseCliArgs(['--version'])).toEqual({ command: 'version' });
+    expect(parseCliArgs(['receive', '--help'])).toEqual({ command: 'help' });
+  });
+
+  test('receive defaults to port 8080 and ./received', () => {
+    expect(parseCliArgs(['receive'])).toEqual({ command: 'receive', port: 8080, dir: 'received' });
+  });
+});
