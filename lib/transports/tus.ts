@@ -122,8 +122,10 @@ export class TusTransport implements Transport {
       // empty upload, or a total that is a multiple of highWaterMark).
       await this.#deliver(Buffer.alloc(0), total);
       this.#finished = true;
-      if (this.#lastAnswer) this.#context.response(this.#lastAnswer);
-      return this.#lastAnswer;
+      // #open() left an answer (creation's or HEAD's), and every PATCH replaces it.
+      const answer = this.#lastAnswer!;
+      this.#context.response(answer);
+      return answer;
     });
   }
 
@@ -340,7 +342,7 @@ export class TusTransport implements Transport {
   #answerError(answer: GotResponse<string>): Error {
     const summary = summarizeAnswer(answer, this.#options);
     const progress = this.#context.progress.snapshot();
-    const error = errorForAnswer(summary, answer.headers, answer.url ? new URL(answer.url) : this.#options.url, progress, this.#position());
+    const error = errorForAnswer(summary, answer.headers, new URL(answer.url), progress, this.#position());
     if (!isRetryableStatus(answer.statusCode)) return error;
     const header = answer.headers['retry-after'];
     const delay = retryAfterMs(header);
@@ -355,7 +357,7 @@ export class TusTransport implements Transport {
     if (offset < start || offset > end) {
       // The error's offset is the server's claim: that is where a resume would have to start.
       const { uploadUrl } = this.#position();
-      throw new ResumeGapError(offset, start, end, this.#context.progress.snapshot(), uploadUrl ? { uploadUrl } : {});
+      throw new ResumeGapError(offset, start, end, this.#context.progress.snapshot(), { uploadUrl });
     }
   }
 
