@@ -163,7 +163,7 @@ class BatchTransport implements Transport {
     progress.changed();
 
     const body = new BodyCollector();
-    body.add(response.rawBody ?? Buffer.alloc(0));
+    body.add(response.rawBody);
     const answer: UploadResponse = { statusCode: response.statusCode, headers: response.headers, body: body.text() };
     this.#lastResponse = answer;
     this.#context.batch({
@@ -178,7 +178,7 @@ class BatchTransport implements Transport {
 
   #answerError(batch: Batch, response: GotResponse<Buffer>): BufferedHttpWritableError {
     const snippet = new BodyCollector(BODY_SNIPPET_LIMIT);
-    snippet.add(response.rawBody ?? Buffer.alloc(0));
+    snippet.add(response.rawBody);
     const summary = summarizeAnswer({ statusCode: response.statusCode, statusMessage: response.statusMessage, body: snippet.text() }, this.#options);
     const progress = this.#context.progress.snapshot();
     const position = { sequence: batch.sequence, offset: batch.offset };
