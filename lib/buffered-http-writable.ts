@@ -167,11 +167,9 @@ export class BufferedHttpWritable extends Writable {
   override _final(callback: (error?: Error | null) => void): void {
     this.#clearFlushTimer();
     const finish = async (): Promise<void> => {
-      const { contentLength, uploadUrl } = this.#options;
+      const { contentLength } = this.#options;
       const written = this.#progress.bytesWritten;
-      // A resumed tus upload's contentLength is the whole upload's length, part
-      // of which the server already holds: the tus transport checks it.
-      if (contentLength !== undefined && uploadUrl === undefined && written !== contentLength) {
+      if (contentLength !== undefined && !this.#transport.checksTotalLength && written !== contentLength) {
         throw new ContentLengthError(contentLength, written, this.#progress.snapshot());
       }
       await this.#dispatchCurrent();

@@ -42,6 +42,7 @@ export function createBatchTransport(options: ResolvedOptions, context: Transpor
 class BatchTransport implements Transport {
   readonly maxInFlight: number;
   readonly keepsWritesWhole = true;
+  readonly checksTotalLength = false;
   readonly #options: ResolvedOptions;
   readonly #context: TransportContext;
   /** Idempotency keys are `<this>-<sequence>`: unique per upload and per batch, fixed across retries. */

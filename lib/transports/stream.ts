@@ -24,6 +24,7 @@ interface Answer {
 export class StreamTransport implements Transport {
   readonly maxInFlight = 1;
   readonly keepsWritesWhole = false;
+  readonly checksTotalLength = false;
   readonly #options: ResolvedOptions;
   readonly #context: TransportContext;
   #request?: GotRequest;

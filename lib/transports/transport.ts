@@ -53,6 +53,12 @@ export interface Transport {
   /** True when one `write()` must never be split across two sends (records stay whole). */
   readonly keepsWritesWhole: boolean;
   /**
+   * True when `end()` itself checks the total against `contentLength`, so the
+   * core must not: tus, where contentLength is the whole upload's length even
+   * when a resumed writable carries only the rest of it.
+   */
+  readonly checksTotalLength: boolean;
+  /**
    * Delivers `bytes`. Resolves when the transport no longer reads `bytes`
    * (the caller may then reuse the memory), rejects when the upload failed.
    */

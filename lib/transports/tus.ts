@@ -54,6 +54,7 @@ const BASE_DELAY_MS = 1000;
 export class TusTransport implements Transport {
   readonly maxInFlight = 1;
   readonly keepsWritesWhole = false;
+  readonly checksTotalLength = true;
   readonly #options: ResolvedOptions;
   readonly #context: TransportContext;
   readonly #metadata: string | undefined;
