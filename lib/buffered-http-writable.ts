@@ -200,7 +200,6 @@ export class BufferedHttpWritable extends Writable {
       this.#copy(chunk, 0, chunk.length);
       return;
     }
-    if (this.#passesThrough(chunk.length)) return this.#appendOverflowing(chunk);
     if (chunk.length === room) {
       this.#copy(chunk, 0, chunk.length);
       return this.#dispatchCurrent();
