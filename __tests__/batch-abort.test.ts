@@ -8,7 +8,7 @@ import { pattern } from './helpers/data.js';
 const macrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 // A timer or socket left behind would keep jest from exiting on its own (the
-// suite runs without --forceExit): a 30 s Retry-After timer would show at once.
+// suite is never forced to exit): a 30 s Retry-After timer would show at once.
 describe('abort leaves nothing open', () => {
   let server: BatchServer | undefined;
   afterEach(async () => {
