@@ -50,8 +50,17 @@ export function decideRetry({ attemptCount, retryOptions, error, retryAfter }: R
     if (retryAfter > cap) return { retry: false, retryAfterTooLong: retryAfter / 1000 };
     return { retry: true, delay: Math.max(1, retryAfter) };
   }
-  const ceiling = Math.min(retryOptions.backoffLimit, BASE_DELAY_MS * 2 ** (attemptCount - 1));
-  return { retry: true, delay: Math.max(1, Math.round(random() * ceiling)) };
+  return { retry: true, delay: backoffDelay(attemptCount, retryOptions.backoffLimit, random) };
+}
+
+/**
+ * Exponential backoff with full jitter: a uniform delay in
+ * [1, min(backoffLimit, 1 s × 2^(attempt − 1))] ms. Never 0: to got, 0 means
+ * "do not retry". Shared by batch retries and tus resumes.
+ */
+export function backoffDelay(attempt: number, backoffLimit = Number.POSITIVE_INFINITY, random: () => number = Math.random): number {
+  const ceiling = Math.min(backoffLimit, BASE_DELAY_MS * 2 ** (attempt - 1));
+  return Math.max(1, Math.round(random() * ceiling));
 }
 
 /**

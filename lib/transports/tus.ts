@@ -3,6 +3,7 @@ import { ContentLengthError, ProtocolError, ResumeGapError, RetryAfterError, typ
 import { redactUrl, type ResolvedOptions } from '../options.js';
 import { RESPONSE_BODY_LIMIT, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
 import type { SendInfo, Transport, TransportContext, UploadResponse } from './transport.js';
+import { backoffDelay } from './retry-policy.js';
 import { TUS_VERSION, encodeMetadata, readTusOffset, retryAfterMs, type TusOffset } from './tus-protocol.js';
 
 export { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './tus-protocol.js';
@@ -37,9 +38,6 @@ function isRetryableStatus(statusCode: number): boolean {
 
 /** Never sent to an origin other than the endpoint's. */
 const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
-
-/** Backoff base; each failed attempt in a row doubles it (as got and batch mode do). */
-const BASE_DELAY_MS = 1000;
 
 /**
  * tus 1.0 core + creation + creation-defer-length. One buffer in flight, one
@@ -232,7 +230,7 @@ export class TusTransport implements Transport {
         // flaky link is not failed by the sum of its hiccups.
         if (this.#serverOffset > before) failures = 0;
         if (++failures > limit) throw error.error;
-        await this.#wait(error.delay ?? this.#backoffDelay(failures));
+        await this.#wait(error.delay ?? backoffDelay(failures, this.#options.retry.backoffLimit));
         continue;
       }
       if (this.#serverOffset > before) failures = 0;
@@ -283,7 +281,7 @@ export class TusTransport implements Transport {
       } catch (error) {
         if (!(error instanceof Retryable)) throw error;
         if (failures > limit) throw error.error;
-        await this.#wait(error.delay ?? this.#backoffDelay(failures));
+        await this.#wait(error.delay ?? backoffDelay(failures, this.#options.retry.backoffLimit));
       }
     }
   }
@@ -394,11 +392,6 @@ export class TusTransport implements Transport {
     return position;
   }
 
-  /** Exponential backoff with full jitter, capped by `retry.backoffLimit` (never 0: 0 would not wait). */
-  #backoffDelay(failures: number): number {
-    const ceiling = Math.min(this.#options.retry.backoffLimit ?? Number.POSITIVE_INFINITY, BASE_DELAY_MS * 2 ** (failures - 1));
-    return Math.max(1, Math.round(Math.random() * ceiling));
-  }
 
   #wait(ms: number): Promise<void> {
     if (this.#aborted) return Promise.reject(new Error('Upload aborted'));
