@@ -21,6 +21,8 @@ export interface ClientResult {
   cpuMs: number;
   /** Peak resident set of this process, bytes. */
   maxRss: number;
+  /** Minor page faults of this process: memory the kernel had to map fresh (see BENCHMARKS.md, W1 findings). */
+  pageFaults: number;
 }
 
 async function run(task: ClientTask): Promise<{ received: number; expected: number }> {
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
     ms,
     cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
     maxRss: usage.maxRSS * 1024,
+    pageFaults: usage.minorPageFault,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

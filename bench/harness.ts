@@ -47,9 +47,9 @@ export const pinning: { client: string[]; sink: string[]; description: string } 
   return { client: [], sink: [], description: 'not pinned (taskset or a second CPU missing)' };
 })();
 
-function start(prefix: string[], args: string[]): ChildProcess {
+function start(prefix: string[], args: string[], env: Record<string, string> = {}): ChildProcess {
   const [command, ...rest] = [...prefix, process.execPath, ...args];
-  const child = spawn(command!, rest, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(command!, rest, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.add(child);
   child.on('exit', () => children.delete(child));
   return child;
@@ -84,18 +84,20 @@ async function stop(child: ChildProcess): Promise<void> {
 
 /**
  * One measurement. `task` gets the sink's URL and TCP port filled in.
- * `nodeArgs` go before the client script (e.g. `--cpu-prof`).
+ * `nodeArgs` go before the client script (e.g. `--cpu-prof`); `env` is added
+ * to the client's environment only.
  */
 export async function measure(
   task: TaskSpec,
   sinkOptions: SinkOptions = {},
   nodeArgs: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<Measurement> {
   const sink = await startSink(sinkOptions);
   try {
     const full = { ...task, url: `http://127.0.0.1:${sink.http}/upload`, tcpPort: sink.tcp } as ClientTask;
     const began = performance.now();
-    const client = start(pinning.client, [...nodeArgs, CLIENT, JSON.stringify(full)]);
+    const client = start(pinning.client, [...nodeArgs, CLIENT, JSON.stringify(full)], env);
     const timer = setTimeout(() => client.kill('SIGKILL'), CHILD_TIMEOUT_MS);
     let stderr = '';
     client.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -58,7 +58,7 @@ function groupTable(group: Group, results: Map<string, Summary> | undefined, fai
   const baseLabel = group.cases.find((c) => c.id === group.baseline)?.label ?? group.baseline;
   const rows = group.cases.map((item) => {
     const summary = results?.get(item.id);
-    if (!summary) return [item.label, `failed: ${failures.get(`${group.id}/${item.id}`) ?? 'not run'}`, '', '', '', '', '', '', ''];
+    if (!summary) return [item.label, `failed: ${failures.get(`${group.id}/${item.id}`) ?? 'not run'}`, '', '', '', '', '', '', '', ''];
     const mbps = summary.bytes / MiB / (summary.transfer / 1000);
     return [
       item.label,
@@ -70,22 +70,52 @@ function groupTable(group: Group, results: Map<string, Summary> | undefined, fai
       `${mbps.toFixed(0)} MiB/s`,
       ms(summary.cpu),
       formatBytes(summary.rssMax),
+      summary.pageFaults === undefined ? '–' : thousands(summary.pageFaults),
     ];
   });
   return [
     `Ratios are to **${baseLabel}** in the same run (below 1 = faster).`,
     '',
-    ...table(['case', 'wall (median)', 'spread', '× wall', 'transfer (median)', '× transfer', 'transfer rate', 'client CPU', 'peak RSS'], rows),
+    ...table(['case', 'wall (median)', 'spread', '× wall', 'transfer (median)', '× transfer', 'transfer rate', 'client CPU', 'peak RSS', 'page faults'], rows),
   ];
 }
 
+function thousands(count: number): string {
+  return count >= 1000 ? `${(count / 1000).toFixed(1)} k` : count.toFixed(0);
+}
+
+/** W1 run by run for the library and http.request: the spread is two groups of runs, told apart by page faults. */
+function runByRun(record: RunRecord): string[] {
+  const lines: string[] = [];
+  for (const id of W1_GROUPS) {
+    const results = record.results.get(id);
+    for (const caseId of ['bhw', 'http.request']) {
+      const runs = results?.get(caseId)?.perRun;
+      if (!runs) continue;
+      const label = record.groups.find((group) => group.id === id)?.cases.find((item) => item.id === caseId)?.label ?? caseId;
+      const each = runs.map((run) => `${ms(run.transfer)} / ${thousands(run.pageFaults)}`).join(', ');
+      lines.push(`- ${id}, ${label}: ${each}`);
+    }
+  }
+  return lines;
+}
+
+const W1_GROUPS = ['W1-64KiB', 'W1-1MiB', 'W1-64KiB-kept-memory'];
+
 function floors(record: RunRecord): string[] {
   const lines: string[] = [];
-  for (const id of ['W1-64KiB', 'W1-1MiB']) {
+  for (const id of W1_GROUPS) {
     const results = record.results.get(id);
     const bhw = results?.get('bhw');
     const read = results?.get('floor:file-read');
     const tcp = results?.get('floor:tcp-1MiB-writes');
+    const design = results?.get('floor:tcp-double-buffer');
+    const piping = results?.get('tcp');
+    if (design && piping && bhw) {
+      lines.push(
+        `- ${id}: the same buffering on a raw TCP socket, without HTTP and got, took ${ratio(design.transfer / piping.transfer)} the transfer time of piping into that socket; this library took ${ratio(bhw.transfer / design.transfer)} of that buffering alone.`,
+      );
+    }
     if (!bhw || !read) continue;
     let line = `- ${id}: this library takes ${ratio(bhw.transfer / read.transfer)} the transfer time of the file read alone`;
     if (tcp) line += ` and ${ratio(bhw.transfer / tcp.transfer)} that of raw TCP fed 1 MiB writes from memory`;
@@ -146,9 +176,15 @@ export function writeReport(record: RunRecord): string {
     '',
   );
 
-  for (const group of record.groups.filter((g) => !g.id.startsWith('HWM-'))) {
+  const groups = record.groups.filter((g) => !g.id.startsWith('HWM-'));
+  const lastW1 = groups.filter((g) => g.id.startsWith('W1')).pop();
+  for (const group of groups) {
     out.push(`## ${group.title}`, '', group.about, '', ...groupTable(group, record.results.get(group.id), record.failures), '');
-    if (group.id === 'W1-1MiB') out.push('How close W1 comes to the floors (transfer times):', '', ...floors(record), '');
+    if (group === lastW1) {
+      out.push('### How close W1 comes to the floors (transfer times)', '', ...floors(record), '');
+      const runs = runByRun(record);
+      if (runs.length > 0) out.push('### W1 run by run', '', 'Transfer time / minor page faults of the client, in the order measured.', '', ...runs, '');
+    }
   }
 
   out.push('## The default highWaterMark', '');

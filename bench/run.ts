@@ -84,7 +84,7 @@ async function runGroup(group: Group, results: Results, failures: Map<string, st
     for (const item of group.cases) {
       if (failed.has(item.id) || run >= (item.runs ?? group.runs)) continue;
       try {
-        const m = await measure(item.task, item.sink);
+        const m = await measure(item.task, item.sink, [], item.env);
         measured.set(item.id, [...(measured.get(item.id) ?? []), m]);
         process.stderr.write(`  ${group.id} ${item.id} run ${run + 1}: wall ${ms(m.wallMs)}, transfer ${ms(m.ms)}, rss ${formatBytes(m.maxRss)}\n`);
       } catch (error) {

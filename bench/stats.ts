@@ -20,6 +20,10 @@ export interface Summary {
   /** Peak RSS, bytes: the largest over the runs, and the median. */
   rssMax: number;
   rss: number;
+  /** Minor page faults (median); absent in runs recorded before it was measured. */
+  pageFaults?: number;
+  /** Every run in the order measured: what the median hides (W1's runs fall into two groups). */
+  perRun?: Array<{ wall: number; transfer: number; pageFaults: number }>;
   bytes: number;
 }
 
@@ -34,6 +38,8 @@ export function summarize(measurements: Measurement[]): Summary {
     cpu: median(measurements.map((m) => m.cpuMs)),
     rssMax: Math.max(...measurements.map((m) => m.maxRss)),
     rss: median(measurements.map((m) => m.maxRss)),
+    pageFaults: median(measurements.map((m) => m.pageFaults)),
+    perRun: measurements.map((m) => ({ wall: m.wallMs, transfer: m.ms, pageFaults: m.pageFaults })),
     bytes: measurements[0]?.bytes ?? 0,
   };
 }

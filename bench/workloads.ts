@@ -15,6 +15,8 @@ export interface BenchCase {
   sink?: SinkOptions;
   /** Fewer runs than the group's (very slow peers). */
   runs?: number;
+  /** Added to the client's environment. */
+  env?: Record<string, string>;
 }
 
 export interface Group {
@@ -58,6 +60,7 @@ const UPLOAD_LABELS: Record<UploadPeer, string> = {
   tcp: 'raw TCP socket piping (ceiling)',
   'floor:file-read': 'floor: file read alone',
   'floor:tcp-1MiB-writes': 'floor: raw TCP fed 1 MiB writes from memory',
+  'floor:tcp-double-buffer': "floor: this library's buffering on raw TCP (2 × 1 MiB, copied; no HTTP)",
 };
 
 function uploadCase(peer: UploadPeer, config: Config, bytes: number, readSize: number, extra: Partial<BenchCase> = {}, highWaterMark?: number): BenchCase {
@@ -72,7 +75,7 @@ function uploadCase(peer: UploadPeer, config: Config, bytes: number, readSize: n
 function fileUpload(config: Config, readSize: number): Group {
   const bytes = config.uploadBytes;
   const tuned = config.tunedHighWaterMark;
-  const peers: UploadPeer[] = ['http.request', 'got.stream', 'undici.request', 'fetch', 'tcp', 'floor:file-read'];
+  const peers: UploadPeer[] = ['http.request', 'got.stream', 'undici.request', 'fetch', 'tcp', 'floor:tcp-double-buffer', 'floor:file-read'];
   if (readSize === MiB) peers.push('floor:tcp-1MiB-writes');
   return {
     id: readSize === MiB ? 'W1-1MiB' : 'W1-64KiB',
@@ -84,6 +87,33 @@ function fileUpload(config: Config, readSize: number): Group {
       uploadCase('bhw', config, bytes, readSize, { id: 'bhw', label: 'buffered-http-writable, default options' }),
       uploadCase('bhw', config, bytes, readSize, { id: 'bhw-tuned', label: `buffered-http-writable, highWaterMark ${tuned / MiB} MiB` }, tuned),
       ...peers.map((peer) => uploadCase(peer, config, bytes, readSize)),
+    ],
+  };
+}
+
+/**
+ * glibc settings that keep freed heap memory for reuse instead of giving it
+ * back to the kernel (and taking page faults to get it again): on this kind
+ * of VM a page fault costs ~13 µs, and W1's times follow the fault count.
+ */
+export const KEEP_FREED_MEMORY = 'glibc.malloc.trim_threshold=536870912:glibc.malloc.mmap_threshold=33554432';
+
+/** W1 (64 KiB reads) again with the allocator keeping freed memory: what is left once page faults are out of the way. */
+function fileUploadKeepingMemory(config: Config): Group {
+  const bytes = config.uploadBytes;
+  const readSize = 64 * 1024;
+  const env = { GLIBC_TUNABLES: KEEP_FREED_MEMORY };
+  const peers: UploadPeer[] = ['http.request', 'got.stream', 'undici.request', 'tcp', 'floor:tcp-double-buffer', 'floor:file-read'];
+  return {
+    id: 'W1-64KiB-kept-memory',
+    title: "W1 file upload, 64 KiB reads, glibc's heap trimming off",
+    about: `The W1 64 KiB cases again, every client run with \`GLIBC_TUNABLES=${KEEP_FREED_MEMORY}\`: glibc keeps freed memory for reuse instead of returning it to the kernel, so the producer's read buffers land on pages the process already has. A diagnostic, not a recommendation: it shows how much of W1's time is page faults on this VM.`,
+    baseline: 'http.request',
+    runs: config.runs,
+    cases: [
+      uploadCase('bhw', config, bytes, readSize, { id: 'bhw', label: 'buffered-http-writable, default options', env }),
+      uploadCase('bhw', config, bytes, readSize, { id: 'bhw-tuned', label: `buffered-http-writable, highWaterMark ${config.tunedHighWaterMark / MiB} MiB`, env }, config.tunedHighWaterMark),
+      ...peers.map((peer) => uploadCase(peer, config, bytes, readSize, { env })),
     ],
   };
 }
@@ -183,6 +213,7 @@ export function workloads(config: Config): Group[] {
   return [
     fileUpload(config, 64 * 1024),
     fileUpload(config, MiB),
+    fileUploadKeepingMemory(config),
     smallWrites(config, 'string'),
     smallWrites(config, 'buffer'),
     ...records(config),

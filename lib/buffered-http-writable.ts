@@ -242,9 +242,10 @@ export class BufferedHttpWritable extends Writable {
   /**
    * Whether a chunk goes to the transport as it is (invariant 4): one that
    * cannot fit in a buffer. A chunk of exactly a buffer's size is copied: in
-   * W1 with 1 MiB reads, copying (and calling back at once) was faster on
-   * wall time than lending the chunk and holding the write callback until
-   * the socket took it, since the producer keeps reading meanwhile (BENCHMARKS.md).
+   * W1 with 1 MiB reads, copying was faster than lending the chunk until the
+   * socket took it. A copy lets the producer's buffer go at once; lent ones
+   * stay alive longer, the allocator hands out fresh pages more often, and the
+   * page faults cost more than the copy (1 GiB: 35k vs 60k faults; BENCHMARKS.md).
    */
   #passesThrough(length: number): boolean {
     return length > this.#bufferSize;
