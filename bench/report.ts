@@ -188,7 +188,11 @@ export function writeReport(record: RunRecord): string {
   }
 
   out.push('## The default highWaterMark', '');
-  out.push('This library (stream mode, default options otherwise) with each `highWaterMark`, against `http.request` in the same loop.', '');
+  out.push(
+    'This library (stream mode, default options otherwise) with each `highWaterMark`, against `http.request` in the same loop. ' +
+      "Every client of the sweep runs with glibc's heap trimming off (the `GLIBC_TUNABLES` of the W1 table above): otherwise the page faults it causes move single runs on this VM by ±25% and would pick the size by chance.",
+    '',
+  );
   for (const group of record.groups.filter((g) => g.id.startsWith('HWM-'))) {
     out.push(`### ${group.title}`, '', ...groupTable(group, record.results.get(group.id), record.failures), '');
   }
