@@ -128,7 +128,7 @@ function floors(record: RunRecord): string[] {
   return lines;
 }
 
-/** The smallest highWaterMark within 5% of the best geometric mean of the sweep's wall times. */
+/** By the geometric mean of the sweep's wall times: the fastest highWaterMark, and the smallest within 5% of it. */
 export function recommendHighWaterMark(record: RunRecord): { best?: number; fastest?: number; lines: string[] } {
   const groups = record.groups.filter((group) => group.id.startsWith('HWM-'));
   const scores = new Map<number, number[]>();
