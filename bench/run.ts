@@ -170,6 +170,7 @@ async function main(): Promise<void> {
       ['W1 1 MiB reads, default options', { task: 'upload', peer: 'bhw', file: config.file, bytes: config.uploadBytes, readSize: MiB }],
       ['W2 strings, default options', { task: 'writes', peer: 'bhw', count: config.writes, kind: 'string' }],
       ['W2 strings, http.request direct (for comparison)', { task: 'writes', peer: 'http.request', count: config.writes, kind: 'string' }],
+      ['W3 batch, default options', { task: 'records', peer: 'bhw:batch', count: config.records }],
     ];
     for (const [title, task] of tasks) {
       try {
