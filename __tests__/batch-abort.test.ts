@@ -3,12 +3,10 @@ import { finished } from 'node:stream/promises';
 import { BufferedHttpWritable } from '../lib/index.js';
 import { startBatchServer, type BatchServer } from './helpers/batch-server.js';
 import { pattern } from './helpers/data.js';
+import { watchTimers } from './helpers/timers.js';
 
-/** Resolves after everything already queued as a microtask has run. */
-const macrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-// A timer or socket left behind would keep jest from exiting on its own (the
-// suite is never forced to exit): a 30 s Retry-After timer would show at once.
+// A timer or socket left behind would also keep jest from exiting on its own
+// (the suite is never forced to exit); the tests check for both themselves.
 describe('abort leaves nothing open', () => {
   let server: BatchServer | undefined;
   afterEach(async () => {
@@ -22,28 +20,22 @@ describe('abort leaves nothing open', () => {
     server = await startBatchServer(() => ({ kind: 'status', status: 503, retryAfter: '30', close: true }));
     const target = server;
     const controller = new AbortController();
-    let retrying!: () => void;
-    const retryDecided = new Promise<void>((resolve) => (retrying = resolve));
-    const retry = {
-      calculateDelay: ({ computedValue }: { computedValue: number }) => {
-        retrying();
-        return computedValue;
-      },
-    };
-    const upload = new BufferedHttpWritable(server.url, { mode: 'batch', signal: controller.signal, retry });
-    upload.on('error', () => {});
-    upload.write(pattern(100));
-    void upload.flush().catch(() => {});
+    const timers = watchTimers();
+    try {
+      // Aborts once got has armed its timer for the Retry-After: the batch is waiting for its retry.
+      void timers.armed((ms) => ms === 30_000).then(() => controller.abort());
+      const upload = new BufferedHttpWritable(server.url, { mode: 'batch', signal: controller.signal });
+      upload.on('error', () => {});
+      upload.write(pattern(100));
+      void upload.flush().catch(() => {});
 
-    await retryDecided;
-    // got arms its timer in the microtasks that follow calculateDelay: from
-    // the next macrotask on, the batch is waiting for its retry.
-    await macrotask();
-
-    controller.abort();
-    await expect(finished(upload)).rejects.toMatchObject({ name: 'AbortError' });
-    await target.waitFor(() => target.connections === 0);
-    expect(target.attempts).toHaveLength(1);
+      await expect(finished(upload)).rejects.toMatchObject({ name: 'AbortError' });
+      expect(timers.pending()).toEqual([]);
+      await target.waitFor(() => target.connections === 0);
+      expect(target.attempts).toHaveLength(1);
+    } finally {
+      timers.restore();
+    }
   });
 
   test('abort while batches are in flight closes their connections', async () => {
@@ -61,16 +53,25 @@ describe('abort leaves nothing open', () => {
     expect(target.attempts).toHaveLength(3);
   });
 
-  test('destroy() mid-retry ends the upload with that error', async () => {
+  test('destroy() mid-retry ends the upload with that error and clears the backoff timer', async () => {
     server = await startBatchServer(() => ({ kind: 'status', status: 500, close: true }));
     const target = server;
-    const upload = new BufferedHttpWritable(server.url, { mode: 'batch', retry: { backoffLimit: 60_000, limit: 3 } });
-    upload.write(pattern(100));
-    void upload.flush().catch(() => {});
-    await target.waitFor(() => target.attempts.length === 1 && target.attempts[0]!.answered);
-    const reason = new Error('shutting down');
-    upload.destroy(reason);
-    await expect(finished(upload)).rejects.toBe(reason);
-    await target.waitFor(() => target.connections === 0);
+    const timers = watchTimers();
+    try {
+      const upload = new BufferedHttpWritable(server.url, { mode: 'batch', retry: { backoffLimit: 60_000, limit: 3 } });
+      const reason = new Error('shutting down');
+      // Destroys once got has armed its backoff timer after the 500, not merely
+      // once the server has answered (got may not have read the answer yet).
+      void timers.armed().then(() => upload.destroy(reason));
+      upload.write(pattern(100));
+      void upload.flush().catch(() => {});
+
+      await expect(finished(upload)).rejects.toBe(reason);
+      expect(timers.pending()).toEqual([]);
+      await target.waitFor(() => target.connections === 0);
+      expect(target.attempts).toHaveLength(1);
+    } finally {
+      timers.restore();
+    }
   });
 });

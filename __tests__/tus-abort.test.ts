@@ -5,6 +5,7 @@ import { BufferedHttpWritable } from '../lib/index.js';
 import { chunksOf, pattern } from './helpers/data.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { startSink } from './helpers/sink-server.js';
+import { watchTimers } from './helpers/timers.js';
 import { trackingGot } from './helpers/tracking-got.js';
 import { startTusServer, type TusTestServer } from './helpers/tus-server.js';
 
@@ -76,34 +77,30 @@ describe('aborting a tus upload', () => {
 });
 
 test('aborting during the backoff before a retry leaves no timer behind', async () => {
-  const timersBefore = process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
   const controller = new AbortController();
   const sink = await startSink((request, response) => {
     if (request.method === 'POST') response.writeHead(201, { location: '/files/1' }).end();
-    // Asks for a 50 s pause: only an abort that clears the timer lets this test end.
+    // Asks for a 50 s pause: the timer the transport arms for it must go with the abort.
     else response.writeHead(503, { 'retry-after': '50' }).end();
     return undefined;
   });
+  // Only the timers armed in this test are counted: a process-wide count also
+  // sees timers of earlier tests' servers, which fire in the middle of this one.
+  const timers = watchTimers();
   try {
     const tracking = trackingGot();
-    const got = tracking.got.extend({
-      hooks: {
-        afterResponse: [
-          (response) => {
-            // One turn later the transport is waiting out the Retry-After.
-            if (response.statusCode === 503) setImmediate(() => controller.abort());
-            return response;
-          },
-        ],
-      },
-    });
-    const upload = new BufferedHttpWritable(sink.url, { mode: 'tus', signal: controller.signal, got });
+    // Aborts once the transport has armed its timer for the Retry-After: it is waiting out the backoff.
+    void timers.armed((ms) => ms === 50_000).then(() => controller.abort());
+    const upload = new BufferedHttpWritable(sink.url, { mode: 'tus', signal: controller.signal, got: tracking.got });
     upload.end('x');
     const error = await closedWithError(upload);
     expect(error.name).toBe('AbortError');
     await tracking.allClosed();
-    expect(process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length).toBe(timersBefore);
+    expect(timers.pending()).toEqual([]);
+    // POST and the refused PATCH: no HEAD and no resend after the abort.
+    expect(sink.requestCount).toBe(2);
   } finally {
+    timers.restore();
     await sink.close();
   }
 });
