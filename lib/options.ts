@@ -1,4 +1,5 @@
 import got, { type Got, type RetryOptions } from 'got';
+import { redactUrl, secretValues } from './redact.js';
 
 export type UploadMode = 'stream' | 'batch' | 'tus';
 export type UploadMethod = 'POST' | 'PUT' | 'PATCH';
@@ -143,39 +144,8 @@ export function resolveOptions(url: string | URL, options: BufferedHttpWritableO
       if (options[name] !== undefined) throw new TypeError(`${name} applies to mode 'tus' only, received it with mode '${mode}'`);
     }
   }
-  resolved.credentials = credentialValues(resolved);
+  resolved.credentials = secretValues([resolved.got.defaults.options.headers as Record<string, unknown>, resolved.headers], [resolved.url, resolved.uploadUrl]);
   return resolved;
-}
-
-const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
-
-/** The secrets an error must never repeat: credential header values (and their tokens) and URL passwords. */
-function credentialValues({ headers, got: instance, url, uploadUrl }: ResolvedOptions): string[] {
-  const values = new Set<string>();
-  for (const source of [instance.defaults.options.headers as Record<string, unknown>, headers]) {
-    for (const [name, value] of Object.entries(source)) {
-      if (!CREDENTIAL_HEADERS.has(name.toLowerCase()) || typeof value !== 'string') continue;
-      values.add(value);
-      // "Bearer <token>": the token alone may be echoed too.
-      const token = value.slice(value.indexOf(' ') + 1);
-      values.add(token);
-    }
-  }
-  for (const link of [url, uploadUrl]) {
-    if (link?.password) values.add(decodeURIComponent(link.password));
-  }
-  // Very short values would redact ordinary words; they are not real secrets anyway.
-  return [...values].filter((value) => value.length >= 6);
-}
-
-/** A URL's text with any user:password removed, for messages and events. */
-export function redactUrl(url: URL | string): string {
-  const copy = new URL(url);
-  if (copy.username || copy.password) {
-    copy.username = '';
-    copy.password = '';
-  }
-  return copy.href;
 }
 
 function httpUrl(name: string, value: unknown): URL {

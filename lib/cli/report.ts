@@ -1,5 +1,5 @@
 import { BufferedHttpWritableError } from '../errors.js';
-import { redactUrl } from '../options.js';
+import { isCredentialHeader, redactUrl } from '../redact.js';
 
 /** What one finished upload reports: the stderr summary and the `--json` object. */
 export interface UploadSummary {
@@ -64,7 +64,7 @@ export function failureLine(error: Error, reached: Reached, total?: number): str
   return `bhw: upload failed: ${reason} (sent ${figures.bytesSent}${of} bytes, ${figures.bytesAcknowledged} acknowledged${stored})`;
 }
 
-const SECRET_HEADERS = /^(authorization|proxy-authorization|cookie)$/i;
+
 
 /**
  * The command that continues a failed tus upload: the arguments as given,
@@ -82,7 +82,7 @@ export function resumeCommand(argv: string[], uploadUrl: string): { command: str
     }
     if (arg.startsWith('--resume=')) continue;
     const header = /^([^:]+):/.exec(arg);
-    if ((argv[i - 1] === '-H' || argv[i - 1] === '--header') && header && SECRET_HEADERS.test(header[1]!.trim())) {
+    if ((argv[i - 1] === '-H' || argv[i - 1] === '--header') && header && isCredentialHeader(header[1]!.trim())) {
       args.push(`${header[1]}: <redacted>`);
       redacted = true;
       continue;

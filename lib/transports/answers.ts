@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { HttpStatusError, NetworkError, RedirectError, type BufferedHttpWritableError, type ErrorPosition, type ResponseSummary } from '../errors.js';
-import { redactUrl, type ResolvedOptions } from '../options.js';
+import type { ResolvedOptions } from '../options.js';
+import { redactSecrets, redactUrl } from '../redact.js';
 import type { ProgressSnapshot } from '../progress.js';
 
 /** At most this much of a response body is kept on `upload.response.body`. */
@@ -37,8 +38,7 @@ export function summarizeAnswer(
   answer: { statusCode: number; statusMessage?: string | undefined; body: string },
   options: Pick<ResolvedOptions, 'credentials'>,
 ): ResponseSummary {
-  let body = answer.body;
-  for (const secret of options.credentials) body = body.replaceAll(secret, '<redacted>');
+  const body = redactSecrets(answer.body, options.credentials);
   return { statusCode: answer.statusCode, body, ...(answer.statusMessage ? { statusMessage: answer.statusMessage } : {}) };
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import defaultGot, { type Got } from 'got';
 import { HttpStatusError, ProtocolError } from '../errors.js';
-import { redactUrl } from '../options.js';
+import { redactUrl } from '../redact.js';
 import type { ProgressSnapshot } from '../progress.js';
 import { errorForNetwork, isSuccess } from './answers.js';
 

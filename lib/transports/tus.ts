@@ -1,6 +1,7 @@
 import type { Response as GotResponse } from 'got';
 import { ContentLengthError, ProtocolError, ResumeGapError, RetryAfterError, type BufferedHttpWritableError, type ErrorPosition } from '../errors.js';
-import { redactUrl, type ResolvedOptions } from '../options.js';
+import type { ResolvedOptions } from '../options.js';
+import { headersForOrigin, redactUrl } from '../redact.js';
 import { RESPONSE_BODY_LIMIT, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
 import type { SendInfo, Transport, TransportContext, UploadResponse } from './transport.js';
 import { backoffDelay } from './retry-policy.js';
@@ -35,9 +36,6 @@ function isRetryableStatus(statusCode: number): boolean {
   if ([408, 409, 423, 429].includes(statusCode)) return true;
   return statusCode >= 500 && statusCode !== 501 && statusCode !== 505;
 }
-
-/** Never sent to an origin other than the endpoint's. */
-const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 
 /**
  * tus 1.0 core + creation + creation-defer-length. One buffer in flight, one
@@ -326,15 +324,9 @@ export class TusTransport implements Transport {
 
   /** Every request carries the caller's headers and Tus-Resumable (tus 1.0 §Tus-Resumable). */
   #headers(url: URL, extra: Record<string, string>): Record<string, string | undefined> {
-    const headers: Record<string, string | undefined> = { ...this.#options.headers, 'tus-resumable': TUS_VERSION, ...extra };
     // A creation may answer a Location on another origin (a storage host):
-    // credentials meant for the endpoint never follow it there. `undefined`
-    // makes got drop the header, the got instance's own included.
-    if (url.origin !== this.#options.url.origin) {
-      for (const name of Object.keys(headers)) if (CREDENTIAL_HEADERS.includes(name.toLowerCase())) delete headers[name];
-      for (const name of CREDENTIAL_HEADERS) headers[name] = undefined;
-    }
-    return headers;
+    // credentials meant for the endpoint never follow it there.
+    return headersForOrigin({ ...this.#options.headers, 'tus-resumable': TUS_VERSION, ...extra }, this.#options.url, url);
   }
 
   /** The typed error of a non-2xx answer, wrapped as `Retryable` when another attempt may succeed. */
