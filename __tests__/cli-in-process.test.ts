@@ -106,7 +106,7 @@ describe('main() in-process', () => {
     [['--bogus', 'f', 'http://127.0.0.1:9/'], /Unknown option '--bogus'/],
     [['FILE', 'http://127.0.0.1:9/', '--concurrency', '0'], /--concurrency must be an integer of at least 1, received "0"/],
     [['--mode', 'ftp', 'FILE', 'http://127.0.0.1:9/'], /--mode must be stream, batch or tus, received "ftp"/],
-    [['--flush-interval', '10', 'FILE', 'http://127.0.0.1:9/'], /flushInterval applies to mode 'batch' only/],
+    [['--flush-interval', '10', 'FILE', 'http://127.0.0.1:9/'], /'flushInterval' does not apply to mode 'stream'/],
     [['receive', 'extra'], /bhw receive takes no arguments, received "extra"/],
     [['--resume', 'http://127.0.0.1:9/tus/1', '--mode', 'stream', 'FILE', 'http://127.0.0.1:9/'], /--resume applies to --mode tus only/],
   ])('usage error %j', async (args, message) => {

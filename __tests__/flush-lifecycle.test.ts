@@ -82,7 +82,7 @@ describe('flush() while the only transport slot is busy', () => {
     // The stream is idle, so flush() hands its marker to _write at once: it now waits for the slot.
     const second = upload.flush();
     upload.destroy();
-    await expect(second).rejects.toThrow('Stream destroyed while waiting to send');
+    await expect(second).rejects.toMatchObject({ code: 'ERR_STREAM_DESTROYED' });
     await expect(first).rejects.toThrow();
     held.release();
     await once(upload, 'close');

@@ -38,18 +38,25 @@ describe('a refused option names the value it received, whatever its type', () =
 });
 
 describe('retry defaults stay set whatever retry object is given', () => {
+  const retryOf = (options: BufferedHttpWritableOptions) => {
+    const resolved = resolveOptions(url, options);
+    if (resolved.mode === 'stream') throw new Error('stream mode has no retry');
+    return resolved.retry;
+  };
+
   test('no retry option: the library defaults', () => {
-    const { retry } = resolveOptions(url, { mode: 'batch' });
-    expect(retry).toEqual({ limit: DEFAULT_RETRY_LIMIT, maxRetryAfter: DEFAULT_MAX_RETRY_AFTER });
+    expect(retryOf({ mode: 'batch' })).toMatchObject({ limit: DEFAULT_RETRY_LIMIT, maxRetryAfter: DEFAULT_MAX_RETRY_AFTER, backoffLimit: Number.POSITIVE_INFINITY });
   });
 
   test('fields given as undefined do not unset the defaults', () => {
-    const { retry } = resolveOptions(url, { mode: 'tus', retry: { limit: undefined, maxRetryAfter: undefined, backoffLimit: 10 } });
-    expect(retry).toEqual({ limit: DEFAULT_RETRY_LIMIT, maxRetryAfter: DEFAULT_MAX_RETRY_AFTER, backoffLimit: 10 });
+    expect(retryOf({ mode: 'tus', retry: { limit: undefined, maxRetryAfter: undefined, backoffLimit: 10 } })).toMatchObject({ limit: DEFAULT_RETRY_LIMIT, maxRetryAfter: DEFAULT_MAX_RETRY_AFTER, backoffLimit: 10 });
   });
 
   test('given values win', () => {
-    const { retry } = resolveOptions(url, { mode: 'batch', retry: { limit: 0, maxRetryAfter: 5 } });
-    expect(retry).toEqual({ limit: 0, maxRetryAfter: 5 });
+    expect(retryOf({ mode: 'batch', retry: { limit: 0, maxRetryAfter: 5 } })).toMatchObject({ limit: 0, maxRetryAfter: 5 });
+  });
+
+  test('a batch method left out of retry.methods is never retried', () => {
+    expect(retryOf({ mode: 'batch', method: 'PATCH', retry: { methods: ['PUT'] } })).toMatchObject({ limit: 0 });
   });
 });

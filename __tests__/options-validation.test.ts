@@ -21,8 +21,15 @@ describe('bad options fail at construction, naming the option and the value', ()
     ['contentLength negative', url, { contentLength: -1 }, RangeError, /contentLength must be a non-negative integer, received -1/],
     ['header value not a string', url, { headers: { 'x-n': 1 as unknown as string } }, TypeError, /headers.x-n must be a string, received number 1/],
     ['got not a got instance', url, { got: {} as never }, TypeError, /got must be a got instance/],
-    ['batch option in stream mode', url, { concurrency: 2 }, TypeError, /concurrency applies to mode 'batch' only/],
-    ['tus option in stream mode', url, { uploadUrl: url }, TypeError, /uploadUrl applies to mode 'tus' only/],
+    ['batch option in stream mode', url, { concurrency: 2 }, TypeError, /^'concurrency' does not apply to mode 'stream' \(it applies to 'batch'\)$/],
+    ['tus option in stream mode', url, { uploadUrl: url }, TypeError, /^'uploadUrl' does not apply to mode 'stream'/],
+    ['a typo of a known option', url, { mode: 'batch', concurency: 4 } as BufferedHttpWritableOptions, TypeError, /^Unknown option 'concurency' \(did you mean 'concurrency'\?\)$/],
+    ['an option no mode knows', url, { colour: 'blue' } as BufferedHttpWritableOptions, TypeError, /^Unknown option 'colour'$/],
+    ['retry in stream mode', url, { retry: { limit: 2 } }, TypeError, /^'retry' does not apply to mode 'stream' \(it applies to 'batch', 'tus'\)$/],
+    ['a typo inside retry', url, { mode: 'batch', retry: { limt: 2 } } as BufferedHttpWritableOptions, TypeError, /^Unknown option 'retry.limt' \(did you mean 'retry.limit'\?\)$/],
+    ['method in tus mode', url, { mode: 'tus', method: 'PUT' }, TypeError, /^'method' does not apply to mode 'tus'/],
+    ['deleteOnAbort not a boolean', url, { mode: 'tus', deleteOnAbort: 'yes' as never }, TypeError, /^deleteOnAbort must be a boolean, received "yes"$/],
+    ['retry.limit negative', url, { mode: 'batch', retry: { limit: -1 } }, RangeError, /^retry.limit must be a non-negative integer, received -1$/],
     ['objectMode', url, { objectMode: true } as BufferedHttpWritableOptions, TypeError, /objectMode is not supported/],
   ];
 

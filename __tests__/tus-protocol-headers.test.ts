@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { readTusOffset, retryAfterMs } from '../lib/transports/tus-protocol.js';
+import { retryAfterMs } from '../lib/retry.js';
+import { readTusOffset } from '../lib/transports/tus-protocol.js';
 
 describe('Upload-Offset and Upload-Length are read only when they are exact byte counts', () => {
   test.each<[string, Record<string, string | string[] | undefined>, unknown]>([

@@ -39,11 +39,34 @@ export interface ErrorPosition {
 export const BODY_SNIPPET_LIMIT = 4096;
 
 /**
+ * Marks the library's errors. `Symbol.for` gives the same symbol in every copy
+ * of the package, so an error from one installed copy is recognised by
+ * another (undici's `kUndiciError` pattern), where `instanceof` would fail.
+ */
+const kBufferedHttpWritableError = Symbol.for('buffered-http-writable.error');
+
+/** True for every error this library raises, from any installed copy of it. */
+export function isBufferedHttpWritableError(value: unknown): value is BufferedHttpWritableError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kBufferedHttpWritableError] === true;
+}
+
+/**
  * Base class of every error this library raises. Besides `code` it says how
  * far the upload got, so a caller can tell "nothing arrived" from "all but the
- * last second arrived" and resume where the mode allows.
+ * last second arrived" and resume where the mode allows. The message is short
+ * and stable; the figures are in fields, never to be parsed out of the text.
  */
 export class BufferedHttpWritableError extends Error {
+  /** `instanceof BufferedHttpWritableError` holds across installed copies; subclasses keep the ordinary check. */
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    if (this === BufferedHttpWritableError) return isBufferedHttpWritableError(instance);
+    return Function.prototype[Symbol.hasInstance].call(this, instance);
+  }
+
+  get [kBufferedHttpWritableError](): true {
+    return true;
+  }
+
   readonly code: ErrorCode;
   /** Bytes accepted by `write()`. */
   readonly bytesWritten: number;
@@ -56,7 +79,7 @@ export class BufferedHttpWritableError extends Error {
   readonly uploadUrl?: string;
 
   constructor(code: ErrorCode, message: string, progress: ProgressSnapshot, position: ErrorPosition = {}, options?: ErrorOptions) {
-    super(`${message} (${describeProgress(progress)})`, options);
+    super(message, options);
     this.name = new.target.name;
     this.code = code;
     this.bytesWritten = progress.bytesWritten;
@@ -184,8 +207,4 @@ function capSnippet(text: string): string {
 function oneLine(text: string, max: number): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length <= max ? flat : `${flat.slice(0, max)}…`;
-}
-
-function describeProgress({ bytesWritten, bytesSent, bytesAcknowledged }: ProgressSnapshot): string {
-  return `${bytesWritten} bytes written, ${bytesSent} sent, ${bytesAcknowledged} acknowledged`;
 }

@@ -16,6 +16,7 @@ export {
   EarlyResponseError,
   ErrorCodes,
   HttpStatusError,
+  isBufferedHttpWritableError,
   NetworkError,
   ProtocolError,
   RedirectError,
@@ -28,5 +29,5 @@ export {
 export type { ProgressSnapshot } from './progress.js';
 export type { BatchReport, UploadResponse } from './transports/transport.js';
 export { RESPONSE_BODY_LIMIT } from './transports/answers.js';
-export { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './transports/tus.js';
+export { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './transports/tus-protocol.js';
 export { CREDENTIAL_HEADERS, REDACTED, hasUrlCredentials, isCredentialHeader, redactSecrets, redactUrl } from './redact.js';

@@ -1,5 +1,6 @@
 import got, { type Got, type RetryOptions } from 'got';
 import { redactUrl, secretValues } from './redact.js';
+import { RETRY_ERROR_CODES, RETRY_METHODS, RETRY_STATUS_CODES, type RetrySettings } from './retry.js';
 
 export type UploadMode = 'stream' | 'batch' | 'tus';
 export type UploadMethod = 'POST' | 'PUT' | 'PATCH';
@@ -53,27 +54,47 @@ export interface BufferedHttpWritableOptions {
   deleteOnAbort?: boolean;
 }
 
-/** The options after defaults and validation; what transports receive. */
-export interface ResolvedOptions {
+/** What every mode's resolved options hold. */
+interface CommonOptions {
   url: URL;
-  mode: UploadMode;
   highWaterMark: number;
-  method: UploadMethod;
   headers: Record<string, string>;
   contentLength?: number;
   signal?: AbortSignal;
   got: Got;
+  /** Credential values the caller gave (headers, got instance, URLs): never repeated in an error. */
+  credentials: string[];
+  /** batch: the session counts batches. */
+  countsBatches: boolean;
+}
+
+/** `mode: 'stream'` after defaults and validation: what the stream transport receives. */
+export interface StreamOptions extends CommonOptions {
+  mode: 'stream';
+  method: UploadMethod;
+}
+
+/** `mode: 'batch'` after defaults and validation. */
+export interface BatchOptions extends CommonOptions {
+  mode: 'batch';
+  method: UploadMethod;
   concurrency: number;
   flushInterval?: number;
-  /** The caller's retry options with `limit` and `maxRetryAfter` always set: transports need no fallback. */
-  retry: Partial<RetryOptions> & { limit: number; maxRetryAfter: number };
+  retry: RetrySettings;
   compress?: Compression;
+}
+
+/** `mode: 'tus'` after defaults and validation. */
+export interface TusOptions extends CommonOptions {
+  mode: 'tus';
+  retry: RetrySettings;
   uploadUrl?: URL;
   metadata?: Record<string, string>;
   deleteOnAbort: boolean;
-  /** Credential values the caller gave (headers, got instance, URLs): never repeated in an error. */
-  credentials: string[];
 }
+
+/** The options after defaults and validation, typed per mode: a transport sees only its own fields. */
+export type ResolvedOptions = StreamOptions | BatchOptions | TusOptions;
 
 export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 1;
@@ -86,6 +107,27 @@ const MODES: readonly UploadMode[] = ['stream', 'batch', 'tus'];
 const METHODS: readonly UploadMethod[] = ['POST', 'PUT', 'PATCH'];
 const COMPRESSIONS: readonly Compression[] = ['gzip'];
 
+/** The one table of which option applies to which mode. */
+const OPTION_MODES: Record<keyof BufferedHttpWritableOptions, readonly UploadMode[]> = {
+  mode: MODES,
+  highWaterMark: MODES,
+  headers: MODES,
+  signal: MODES,
+  got: MODES,
+  method: ['stream', 'batch'],
+  contentLength: ['stream', 'tus'],
+  retry: ['batch', 'tus'],
+  concurrency: ['batch'],
+  flushInterval: ['batch'],
+  compress: ['batch'],
+  uploadUrl: ['tus'],
+  metadata: ['tus'],
+  deleteOnAbort: ['tus'],
+};
+
+/** The fields of `retry` the engine reads (got's names); others, such as got's `noise`, are refused. */
+const RETRY_FIELDS = ['limit', 'methods', 'statusCodes', 'errorCodes', 'maxRetryAfter', 'backoffLimit', 'calculateDelay'];
+
 /** Applies defaults and checks every option; throws `TypeError`/`RangeError` naming the option and the value. */
 export function resolveOptions(url: string | URL, options: BufferedHttpWritableOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
@@ -96,56 +138,142 @@ export function resolveOptions(url: string | URL, options: BufferedHttpWritableO
   }
   const mode = options.mode ?? 'stream';
   oneOf('mode', mode, MODES);
-  const method = options.method === undefined ? 'POST' : (String(options.method).toUpperCase() as UploadMethod);
-  oneOf('method', method, METHODS);
-
-  const retry = plainObject('retry', options.retry) ?? {};
-  const resolved: ResolvedOptions = {
-    url: httpUrl('url', url),
-    mode,
-    highWaterMark: positiveInteger('highWaterMark', options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK),
-    method,
-    headers: headerRecord(options.headers),
-    got: options.got ?? got,
-    concurrency: positiveInteger('concurrency', options.concurrency ?? DEFAULT_CONCURRENCY),
-    // `?? default` rather than spreading over the defaults: `{ limit: undefined }` must not unset them.
-    retry: { ...retry, limit: retry.limit ?? DEFAULT_RETRY_LIMIT, maxRetryAfter: retry.maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER },
-    deleteOnAbort: options.deleteOnAbort ?? false,
-    credentials: [],
-  };
-  if (options.contentLength !== undefined) {
-    resolved.contentLength = nonNegativeInteger('contentLength', options.contentLength);
+  checkKeys(options, mode);
+  const instance = options.got ?? got;
+  if (typeof instance !== 'function' || typeof instance.stream !== 'function') {
+    throw new TypeError(`got must be a got instance (got.extend(...)), received ${describe(options.got)}`);
   }
+  const common: CommonOptions = {
+    url: httpUrl('url', url),
+    highWaterMark: positiveInteger('highWaterMark', options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK),
+    headers: headerRecord(options.headers),
+    got: instance,
+    credentials: [],
+    countsBatches: mode === 'batch',
+  };
+  if (options.contentLength !== undefined) common.contentLength = nonNegativeInteger('contentLength', options.contentLength);
   if (options.signal !== undefined) {
     if (!(options.signal instanceof AbortSignal)) {
       throw new TypeError(`signal must be an AbortSignal, received ${describe(options.signal)}`);
     }
-    resolved.signal = options.signal;
+    common.signal = options.signal;
   }
-  if (typeof resolved.got !== 'function' || typeof resolved.got.stream !== 'function') {
-    throw new TypeError(`got must be a got instance (got.extend(...)), received ${describe(options.got)}`);
-  }
-  if (options.flushInterval !== undefined) {
-    resolved.flushInterval = positiveInteger('flushInterval', options.flushInterval);
-  }
-  if (options.compress !== undefined) {
-    oneOf('compress', options.compress, COMPRESSIONS);
-    resolved.compress = options.compress;
-  }
-  if (options.uploadUrl !== undefined) resolved.uploadUrl = httpUrl('uploadUrl', options.uploadUrl);
-  if (options.metadata !== undefined) resolved.metadata = headerRecord(options.metadata, 'metadata');
-  if (mode !== 'batch') {
-    for (const name of ['concurrency', 'flushInterval', 'compress'] as const) {
-      if (options[name] !== undefined) throw new TypeError(`${name} applies to mode 'batch' only, received it with mode '${mode}'`);
-    }
-  }
-  if (mode !== 'tus') {
-    for (const name of ['uploadUrl', 'metadata', 'deleteOnAbort'] as const) {
-      if (options[name] !== undefined) throw new TypeError(`${name} applies to mode 'tus' only, received it with mode '${mode}'`);
-    }
-  }
-  resolved.credentials = secretValues([resolved.got.defaults.options.headers as Record<string, unknown>, resolved.headers], [resolved.url, resolved.uploadUrl]);
+  const resolved = resolveMode(mode, options, common);
+  resolved.credentials = secretValues([instance.defaults.options.headers as Record<string, unknown>, resolved.headers], [resolved.url, resolved.mode === 'tus' ? resolved.uploadUrl : undefined]);
   return resolved;
+}
+
+function resolveMode(mode: UploadMode, options: BufferedHttpWritableOptions, common: CommonOptions): ResolvedOptions {
+  switch (mode) {
+    case 'stream':
+      return { ...common, mode, method: resolveMethod(options.method) };
+    case 'batch': {
+      const method = resolveMethod(options.method);
+      const batch: BatchOptions = {
+        ...common,
+        mode,
+        method,
+        concurrency: positiveInteger('concurrency', options.concurrency ?? DEFAULT_CONCURRENCY),
+        retry: resolveRetry(options.retry, common.got, method),
+      };
+      if (options.flushInterval !== undefined) batch.flushInterval = positiveInteger('flushInterval', options.flushInterval);
+      if (options.compress !== undefined) {
+        oneOf('compress', options.compress, COMPRESSIONS);
+        batch.compress = options.compress;
+      }
+      return batch;
+    }
+    case 'tus': {
+      const tus: TusOptions = { ...common, mode, retry: resolveRetry(options.retry, common.got), deleteOnAbort: booleanOption('deleteOnAbort', options.deleteOnAbort ?? false) };
+      if (options.uploadUrl !== undefined) tus.uploadUrl = httpUrl('uploadUrl', options.uploadUrl);
+      if (options.metadata !== undefined) tus.metadata = headerRecord(options.metadata, 'metadata');
+      return tus;
+    }
+  }
+}
+
+/** Refuses a key no mode knows (with the nearest known name) and a key of another mode. Undefined values are ignored. */
+function checkKeys(options: BufferedHttpWritableOptions, mode: UploadMode): void {
+  const known = Object.keys(OPTION_MODES);
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    const modes = OPTION_MODES[key as keyof BufferedHttpWritableOptions] as readonly UploadMode[] | undefined;
+    if (modes === undefined) {
+      const near = nearest(key, known);
+      throw new TypeError(`Unknown option '${key}'${near ? ` (did you mean '${near}'?)` : ''}`);
+    }
+    if (!modes.includes(mode)) {
+      throw new TypeError(`'${key}' does not apply to mode '${mode}' (it applies to ${modes.map((m) => `'${m}'`).join(', ')})`);
+    }
+  }
+}
+
+function resolveMethod(value: unknown): UploadMethod {
+  const method = value === undefined ? 'POST' : (String(value).toUpperCase() as UploadMethod);
+  oneOf('method', method, METHODS);
+  return method;
+}
+
+/** The retry engine's settings: the caller's fields over the defaults (`{ limit: undefined }` keeps the default). */
+function resolveRetry(value: Partial<RetryOptions> | undefined, instance: Got, method?: UploadMethod): RetrySettings {
+  const retry = plainObject('retry', value) ?? {};
+  for (const [key, field] of Object.entries(retry)) {
+    if (field !== undefined && !RETRY_FIELDS.includes(key)) {
+      const near = nearest(key, RETRY_FIELDS);
+      throw new TypeError(`Unknown option 'retry.${key}'${near ? ` (did you mean 'retry.${near}'?)` : ''}`);
+    }
+  }
+  const settings: RetrySettings = {
+    limit: nonNegativeInteger('retry.limit', retry.limit ?? DEFAULT_RETRY_LIMIT),
+    statusCodes: retry.statusCodes ?? RETRY_STATUS_CODES,
+    // The instance's list if it sets one: the caller may have tuned it there.
+    errorCodes: retry.errorCodes ?? instance.defaults.options.retry.errorCodes ?? RETRY_ERROR_CODES,
+    maxRetryAfter: nonNegativeNumber('retry.maxRetryAfter', retry.maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER),
+    backoffLimit: nonNegativeNumber('retry.backoffLimit', retry.backoffLimit ?? Number.POSITIVE_INFINITY),
+  };
+  if (retry.calculateDelay !== undefined) settings.calculateDelay = retry.calculateDelay;
+  // A method the caller left out of retry.methods is never retried.
+  const methods = (retry.methods as readonly string[] | undefined) ?? RETRY_METHODS;
+  if (method !== undefined && !methods.includes(method)) settings.limit = 0;
+  return settings;
+}
+
+/** The known name within two edits of `key`, for "did you mean". */
+function nearest(key: string, names: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const name of names) {
+    const distance = editDistance(key.toLowerCase(), name.toLowerCase());
+    if (distance < bestDistance) {
+      best = name;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+function booleanOption(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, received ${describe(value)}`);
+  return value;
+}
+
+function nonNegativeNumber(name: string, value: unknown): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${name} must be a number, received ${describe(value)}`);
+  if (value < 0) throw new RangeError(`${name} must not be negative, received ${value}`);
+  return value;
 }
 
 function httpUrl(name: string, value: unknown): URL {

@@ -15,9 +15,9 @@ export interface ProgressSnapshot {
 }
 
 /**
- * The upload's counters, shared by the Writable core (which counts what is
- * written) and the transport (which counts what is sent and acknowledged).
- * `changed()` reports a new snapshot; it is called per buffer, never per write.
+ * The upload's counters. One owner (the upload session) changes them, from
+ * what the Writable core counts (bytes written) and what the transport reports
+ * (bytes sent and acknowledged); the snapshot is what events and errors carry.
  */
 export class Progress {
   bytesWritten = 0;
@@ -26,10 +26,30 @@ export class Progress {
   batchesSent?: number;
   batchesAcknowledged?: number;
   uploadUrl?: string;
-  readonly #onChange: (snapshot: ProgressSnapshot) => void;
+  /** Acknowledged ranges beyond the contiguous prefix (batch with concurrency): offset → size. */
+  readonly #acknowledgedAhead = new Map<number, number>();
 
-  constructor(onChange: (snapshot: ProgressSnapshot) => void) {
-    this.#onChange = onChange;
+  constructor(countsBatches: boolean) {
+    if (countsBatches) {
+      this.batchesSent = 0;
+      this.batchesAcknowledged = 0;
+    }
+  }
+
+  /** Records that `[offset, offset + size)` is acknowledged; `bytesAcknowledged` is the contiguous prefix. */
+  acknowledge(offset: number, size: number): void {
+    if (offset !== this.bytesAcknowledged) {
+      this.#acknowledgedAhead.set(offset, size);
+      return;
+    }
+    let prefix = offset + size;
+    for (let next = this.#acknowledgedAhead.get(prefix); next !== undefined; next = this.#acknowledgedAhead.get(prefix)) {
+      this.#acknowledgedAhead.delete(prefix);
+      prefix += next;
+    }
+    this.bytesAcknowledged = prefix;
+    // What the server holds was sent, whatever the transport reported first.
+    if (this.bytesSent < prefix) this.bytesSent = prefix;
   }
 
   snapshot(): ProgressSnapshot {
@@ -42,10 +62,5 @@ export class Progress {
     if (this.batchesAcknowledged !== undefined) snapshot.batchesAcknowledged = this.batchesAcknowledged;
     if (this.uploadUrl !== undefined) snapshot.uploadUrl = this.uploadUrl;
     return snapshot;
-  }
-
-  /** Call after updating the counters to emit one `'progress'` event. */
-  changed(): void {
-    this.#onChange(this.snapshot());
   }
 }

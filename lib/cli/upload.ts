@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BufferedHttpWritable } from '../buffered-http-writable.js';
 import type { BufferedHttpWritableOptions, Compression, UploadMethod } from '../options.js';
-import { fetchTusOffset } from '../transports/tus.js';
+import { fetchTusOffset } from '../transports/tus-protocol.js';
 import { UsageError, type UploadArgs } from './args.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from './io.js';
 import { ProgressBar } from './progress-bar.js';

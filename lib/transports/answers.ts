@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { HttpStatusError, NetworkError, RedirectError, type BufferedHttpWritableError, type ErrorPosition, type ResponseSummary } from '../errors.js';
+import { HttpStatusError, isBufferedHttpWritableError, NetworkError, RedirectError, type BufferedHttpWritableError, type ErrorPosition, type ResponseSummary } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { redactSecrets, redactUrl } from '../redact.js';
 import type { ProgressSnapshot } from '../progress.js';
@@ -60,9 +60,9 @@ export function errorForAnswer(
   return new HttpStatusError(summary, progress, position);
 }
 
-/** Wraps a socket/got error; an error that is already ours passes through. */
+/** Wraps a socket/got error as a `NetworkError`; any error of the library's own passes through as it is. */
 export function errorForNetwork(error: unknown, progress: ProgressSnapshot, position: ErrorPosition = {}): BufferedHttpWritableError {
-  if (error instanceof HttpStatusError || error instanceof NetworkError) return error;
+  if (isBufferedHttpWritableError(error)) return error;
   const cause = error instanceof Error ? error : new Error(String(error));
   return new NetworkError(cause, progress, position);
 }

@@ -1,17 +1,17 @@
 import type { ResolvedOptions } from '../options.js';
-import { createBatchTransport } from './batch.js';
+import { BatchTransport } from './batch.js';
 import { StreamTransport } from './stream.js';
-import type { Transport, TransportContext } from './transport.js';
-import { createTusTransport } from './tus.js';
+import type { Transport, TransportReports } from './transport.js';
+import { TusTransport } from './tus.js';
 
 /** The transport for `options.mode`. */
-export function createTransport(options: ResolvedOptions, context: TransportContext): Transport {
+export function createTransport(options: ResolvedOptions, reports: TransportReports): Transport {
   switch (options.mode) {
     case 'stream':
-      return new StreamTransport(options, context);
+      return new StreamTransport(options, reports);
     case 'batch':
-      return createBatchTransport(options, context);
+      return new BatchTransport(options, reports);
     case 'tus':
-      return createTusTransport(options, context);
+      return new TusTransport(options, reports);
   }
 }

@@ -1,9 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request as GotRequest, Response as GotResponse } from 'got';
 import { EarlyResponseError, type BufferedHttpWritableError } from '../errors.js';
-import type { ResolvedOptions } from '../options.js';
+import type { StreamOptions } from '../options.js';
 import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
-import type { SendInfo, Transport, TransportContext, UploadResponse } from './transport.js';
+import type { SendInfo, Transport, TransportReports, UploadResponse } from './transport.js';
 
 interface Answer {
   statusCode: number;
@@ -25,56 +25,46 @@ export class StreamTransport implements Transport {
   readonly maxInFlight = 1;
   readonly keepsWritesWhole = false;
   readonly checksTotalLength = false;
-  readonly #options: ResolvedOptions;
-  readonly #context: TransportContext;
+  readonly #options: StreamOptions;
+  readonly #reports: TransportReports;
   #request?: GotRequest;
   #answer?: Answer;
   #bytesHanded = 0;
   #bodyEnded = false;
-  #failure?: Error;
+  /** The upload is over (failed or aborted): nothing more is written or reported. */
+  #over = false;
   #settled?: UploadResponse;
-  /** Callbacks of `send()`/`end()` calls still waiting; all are rejected on failure. */
-  readonly #waiting = new Set<(error: Error) => void>();
   #onSettled?: (response: UploadResponse) => void;
 
-  constructor(options: ResolvedOptions, context: TransportContext) {
+  constructor(options: StreamOptions, reports: TransportReports) {
     this.#options = options;
-    this.#context = context;
+    this.#reports = reports;
   }
 
   send(bytes: Buffer, _info: SendInfo): Promise<void> {
-    if (this.#failure) return Promise.reject(this.#failure);
     const request = this.#open();
     this.#bytesHanded += bytes.length;
-    return new Promise((resolve, reject) => {
-      this.#waiting.add(reject);
+    // Settles only on success: a failure is reported through #fail, once.
+    return new Promise((resolve) => {
       // got passes this callback to the socket write: it fires once the
       // kernel took the bytes, and only then may the buffer be reused.
       request.write(bytes, (error?: Error | null) => {
-        this.#waiting.delete(reject);
         if (error) {
-          reject(this.#failure ?? this.#networkError(error));
+          this.#onError(error);
           return;
         }
-        const { progress } = this.#context;
-        progress.bytesSent += bytes.length;
-        progress.changed();
+        this.#reports.sent(bytes.length);
         resolve();
       });
     });
   }
 
   end(totalBytes: number): Promise<UploadResponse> {
-    if (this.#failure) return Promise.reject(this.#failure);
     const request = this.#open();
     this.#bodyEnded = true;
-    return new Promise((resolve, reject) => {
-      this.#waiting.add(reject);
+    return new Promise((resolve) => {
       this.#onSettled = (response) => {
-        this.#waiting.delete(reject);
-        const { progress } = this.#context;
-        progress.bytesAcknowledged = totalBytes;
-        progress.changed();
+        this.#reports.acknowledged(0, totalBytes);
         resolve(response);
       };
       if (this.#settled) this.#onSettled(this.#settled);
@@ -84,8 +74,7 @@ export class StreamTransport implements Transport {
 
   abort(): void {
     if (this.#settled) return; // a finished request keeps its keep-alive socket
-    if (!this.#failure) this.#failure = new Error('Upload aborted');
-    this.#rejectWaiting(this.#failure);
+    this.#over = true;
     this.#request?.destroy();
   }
 
@@ -124,14 +113,13 @@ export class StreamTransport implements Transport {
 
   #onAnswerComplete(): void {
     const answer = this.#answer;
-    if (!answer || this.#failure) return;
+    if (!answer || this.#over) return;
     if (!isSuccess(answer.statusCode) || answer.early) {
       this.#fail(this.#answerError(answer));
       return;
     }
     const response: UploadResponse = { statusCode: answer.statusCode, headers: answer.headers, body: answer.body.text() };
     this.#settled = response;
-    this.#context.response(response);
     this.#onSettled?.(response);
   }
 
@@ -144,25 +132,20 @@ export class StreamTransport implements Transport {
 
   #answerError(answer: Answer): BufferedHttpWritableError {
     const summary = summarizeAnswer({ ...answer, body: answer.body.text() }, this.#options);
-    const progress = this.#context.progress.snapshot();
+    const progress = this.#reports.progress();
     if (isSuccess(answer.statusCode)) return new EarlyResponseError(summary, progress);
     return errorForAnswer(summary, answer.headers, this.#options.url, progress);
   }
 
   #networkError(error: Error): BufferedHttpWritableError {
-    return errorForNetwork(error, this.#context.progress.snapshot());
+    return errorForNetwork(error, this.#reports.progress());
   }
 
+  /** The one way out: the request ends and the core hears of the failure, once. */
   #fail(error: Error): void {
-    if (this.#failure) return;
-    this.#failure = error;
-    this.#rejectWaiting(error);
+    if (this.#over) return;
+    this.#over = true;
     this.#request?.destroy();
-    this.#context.fail(error);
-  }
-
-  #rejectWaiting(error: Error): void {
-    for (const reject of this.#waiting) reject(error);
-    this.#waiting.clear();
+    this.#reports.fail(error);
   }
 }

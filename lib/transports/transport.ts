@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Progress } from '../progress.js';
+import type { ProgressSnapshot } from '../progress.js';
 
 /** The server's answer, as exposed on `upload.response` and the `'response'` event. */
 export interface UploadResponse {
@@ -26,19 +26,32 @@ export interface SendInfo {
   sequence: number;
   /** Byte offset of the buffer's first byte in the whole upload. */
   offset: number;
+  /** True when no byte follows: `end()` comes next and brings nothing more (tus declares the length with it). */
+  last: boolean;
 }
 
-/** What the Writable core gives a transport: counters to update and a way to report. */
-export interface TransportContext {
-  /** Shared counters: the transport updates `bytesSent`/`bytesAcknowledged` (and mode extras), then calls `changed()`. */
-  readonly progress: Progress;
-  /** Reports the server's answer (`'response'` event). */
-  response(response: UploadResponse): void;
-  /** batch: reports one acknowledged batch (`'batch'` event). */
-  batch(report: BatchReport): void;
+/**
+ * What a transport reports to the core. Transports report facts; the core
+ * keeps the counters and emits every event (`'progress'`, `'response'`,
+ * `'batch'`), so each figure has one owner.
+ */
+export interface TransportReports {
+  /** `bytes` more of this upload were handed to the socket (an upper bound on what the server has). */
+  sent(bytes: number): void;
+  /** batch: a batch of `size` bytes was handed to the network for the first time (retries do not count). */
+  batchSent(size: number): void;
+  /** The server holds this upload's bytes `[offset, offset + size)`: a 2xx, or a tus offset that moved on. */
+  acknowledged(offset: number, size: number): void;
+  /** batch: one batch was acknowledged with this answer. */
+  batchAcknowledged(report: BatchReport, response: UploadResponse): void;
+  /** tus: the upload's URL, credentials removed. */
+  uploadUrl(url: string): void;
+  /** The figures an error must carry, as they stand now. */
+  progress(): ProgressSnapshot;
   /**
-   * Reports a failure that happened outside any pending `send()`/`end()`
-   * (an early answer while the producer is idle, say). The upload is over.
+   * The one route by which a failure reaches the core: the upload is over.
+   * The first call counts; later ones (the socket error that follows an
+   * answer, say) are ignored.
    */
   fail(error: Error): void;
 }
@@ -46,6 +59,10 @@ export interface TransportContext {
 /**
  * One delivery protocol. It knows HTTP and nothing of stream internals; the
  * core knows streams and nothing of HTTP.
+ *
+ * `send()` and `end()` only ever resolve: a failure goes to
+ * `reports.fail()`, and the promise of the call it ended never settles (the
+ * core is destroyed by then and waits on nothing). `failed()` wraps that rule.
  */
 export interface Transport {
   /** How many `send()` calls may be unresolved at once. */
@@ -58,17 +75,30 @@ export interface Transport {
    * when a resumed writable carries only the rest of it.
    */
   readonly checksTotalLength: boolean;
-  /**
-   * Delivers `bytes`. Resolves when the transport no longer reads `bytes`
-   * (the caller may then reuse the memory), rejects when the upload failed.
-   */
+  /** Delivers `bytes`. Resolves when the transport no longer reads them: the caller may reuse the memory. */
   send(bytes: Buffer, info: SendInfo): Promise<void>;
   /**
    * No more sends: resolves once every byte is acknowledged, with the final
    * response (undefined when the mode made no request, as batch does for an
-   * empty upload).
+   * empty upload). The one carrier of the final answer.
    */
   end(totalBytes: number): Promise<UploadResponse | undefined>;
   /** Ends in-flight requests and timers at once; the upload is over. Safe to call more than once. */
   abort(): void;
+}
+
+/** Builds the transport of an upload; the core is handed one rather than importing any. */
+export type TransportFactory<Options> = (options: Options, reports: TransportReports) => Transport;
+
+const NEVER = new Promise<never>(() => {});
+
+/**
+ * For `send()`/`end()`: the work's failure goes to `fail` (the one route) and
+ * the returned promise never settles, so no caller handles it a second time.
+ */
+export function failed<T>(work: Promise<T>, fail: (error: Error) => void): Promise<T> {
+  return work.catch((error: unknown) => {
+    fail(error instanceof Error ? error : new Error(String(error)));
+    return NEVER;
+  });
 }

@@ -78,17 +78,6 @@ export function encodeMetadata(metadata: Record<string, string>): string {
     .join(',');
 }
 
-/**
- * `Retry-After` in ms (RFC 9110 §10.2.3: delay-seconds or an HTTP-date);
- * undefined when absent or unreadable.
- */
-export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
 function byteCount(value: string | string[] | undefined): number | undefined {
   if (typeof value !== 'string' || !/^\d+$/.test(value.trim())) return undefined;
   const count = Number(value.trim());

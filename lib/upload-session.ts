@@ -1,0 +1,193 @@
+import { BufferPool } from './buffer-pool.js';
+import { Progress, type ProgressSnapshot } from './progress.js';
+import type { BatchReport, Transport, TransportFactory, TransportReports, UploadResponse } from './transports/transport.js';
+
+/** What an upload tells its owner; the owner (the Writable, or `uploadFile`) turns it into events. */
+export interface UploadEvents {
+  progress(snapshot: ProgressSnapshot): void;
+  response(response: UploadResponse): void;
+  batch(report: BatchReport): void;
+  /** The upload failed; called once, with the first failure. */
+  failed(error: Error): void;
+}
+
+/** The options the session itself reads. */
+export interface SessionOptions {
+  highWaterMark: number;
+  /** batch: `batchesSent`/`batchesAcknowledged` are counted. */
+  countsBatches: boolean;
+}
+
+/**
+ * The part of an upload between whoever fills buffers and the transport: the
+ * pool, the transport's slots, each send's sequence and offset, the counters
+ * and the one failure route. It knows neither streams nor HTTP: the Writable
+ * core and `uploadFile` both drive one.
+ */
+export class UploadSession<Options extends SessionOptions = SessionOptions> implements TransportReports {
+  readonly pool: BufferPool;
+  readonly #transport: Transport;
+  readonly #events: UploadEvents;
+  readonly #progress: Progress;
+  #sequence = 0;
+  /** Bytes handed to the transport so far: the offset of the next send. */
+  #dispatched = 0;
+  #inFlight = 0;
+  readonly #pendingSends = new Set<Promise<void>>();
+  readonly #slotWaiters = new Set<{ resolve(): void; reject(error: Error): void }>();
+  #failure: Error | undefined;
+  #response: UploadResponse | undefined;
+
+  constructor(options: Options, createTransport: TransportFactory<Options>, events: UploadEvents) {
+    this.#events = events;
+    this.#progress = new Progress(options.countsBatches);
+    this.#transport = createTransport(options, this);
+    // One buffer filling while the transport holds as many as it may send at once.
+    this.pool = new BufferPool(options.highWaterMark, this.#transport.maxInFlight + 1);
+  }
+
+  get transport(): Pick<Transport, 'keepsWritesWhole' | 'checksTotalLength'> {
+    return this.#transport;
+  }
+
+  get bytesWritten(): number {
+    return this.#progress.bytesWritten;
+  }
+
+  /** Counts bytes accepted from the producer; no event (progress is reported per buffer, never per write). */
+  written(bytes: number): void {
+    this.#progress.bytesWritten += bytes;
+  }
+
+  get response(): UploadResponse | undefined {
+    return this.#response;
+  }
+
+  get uploadUrlText(): string | undefined {
+    return this.#progress.uploadUrl;
+  }
+
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** True when the transport can take another send now. */
+  get hasFreeSlot(): boolean {
+    return this.#inFlight < this.#transport.maxInFlight;
+  }
+
+  /** Resolves when a send settles; rejects once the upload has failed or was aborted. */
+  slotFree(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => this.#slotWaiters.add({ resolve, reject }));
+  }
+
+  /**
+   * Hands `bytes` to the transport (a slot must be free); resolves when the
+   * transport lets go of them. `release` runs first, so a writer woken by the
+   * freed slot finds the buffer back in the pool.
+   */
+  send(bytes: Buffer, last: boolean, release?: () => void): Promise<void> {
+    const info = { sequence: this.#sequence++, offset: this.#dispatched, last };
+    this.#dispatched += bytes.length;
+    this.#inFlight++;
+    const sent = this.#transport.send(bytes, info);
+    this.#pendingSends.add(sent);
+    // Only ever resolves: a failure comes through fail(), and this send never settles.
+    void sent.then(() => {
+      release?.();
+      this.#inFlight--;
+      this.#pendingSends.delete(sent);
+      this.#wakeOne();
+    });
+    return sent;
+  }
+
+  /** Resolves once every send so far has settled. */
+  async settled(): Promise<void> {
+    await Promise.all(this.#pendingSends);
+  }
+
+  /** No more sends: resolves with the final answer once everything is acknowledged. */
+  async end(): Promise<UploadResponse | undefined> {
+    const response = await this.#transport.end(this.#progress.bytesWritten);
+    if (response) this.#answered(response);
+    return response;
+  }
+
+  /** Ends the upload from the caller's side (destroy, signal): the transport stops, waiters are let go. */
+  abort(reason: Error): void {
+    this.#transport.abort();
+    this.#rejectWaiters(reason);
+  }
+
+  snapshot(): ProgressSnapshot {
+    return this.#progress.snapshot();
+  }
+
+  // TransportReports: what the transport tells the session.
+
+  sent(bytes: number): void {
+    this.#progress.bytesSent += bytes;
+    this.#changed();
+  }
+
+  batchSent(size: number): void {
+    this.#progress.bytesSent += size;
+    this.#progress.batchesSent! += 1;
+    this.#changed();
+  }
+
+  acknowledged(offset: number, size: number): void {
+    this.#progress.acknowledge(offset, size);
+    this.#changed();
+  }
+
+  batchAcknowledged(report: BatchReport, response: UploadResponse): void {
+    this.#progress.acknowledge(report.offset, report.size);
+    this.#progress.batchesAcknowledged! += 1;
+    this.#changed();
+    this.#events.batch(report);
+    this.#answered(response);
+  }
+
+  uploadUrl(url: string): void {
+    this.#progress.uploadUrl = url;
+    this.#changed();
+  }
+
+  progress(): ProgressSnapshot {
+    return this.#progress.snapshot();
+  }
+
+  fail(error: Error): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    this.#rejectWaiters(error);
+    this.#events.failed(error);
+  }
+
+  #answered(response: UploadResponse): void {
+    if (response === this.#response) return; // batch: end() returns the last batch's answer, already reported
+    this.#response = response;
+    this.#events.response(response);
+  }
+
+  #changed(): void {
+    this.#events.progress(this.#progress.snapshot());
+  }
+
+  #wakeOne(): void {
+    for (const waiter of this.#slotWaiters) {
+      this.#slotWaiters.delete(waiter);
+      waiter.resolve();
+      return;
+    }
+  }
+
+  #rejectWaiters(reason: Error): void {
+    this.#failure ??= reason;
+    for (const waiter of this.#slotWaiters) waiter.reject(this.#failure);
+    this.#slotWaiters.clear();
+  }
+}
