@@ -19,13 +19,20 @@ describe('the buffer pool never grows and takes back only its own buffers, once'
     const pool = new BufferPool(8, 2);
     const buffer = pool.acquire();
     pool.release(buffer);
-    expect(() => pool.release(buffer)).toThrow('BufferPool.release: buffer released twice or not from this pool');
+    expect(() => pool.release(buffer)).toThrow('BufferPool.release: the buffer was released twice');
     expect(pool.available).toBe(2);
   });
 
   test('a buffer from elsewhere is refused when the pool is full', () => {
     const pool = new BufferPool(8, 1);
-    expect(() => pool.release(Buffer.alloc(8))).toThrow(/released twice or not from this pool/);
+    expect(() => pool.release(Buffer.alloc(8))).toThrow('BufferPool.release: the buffer is not from this pool');
+    expect(pool.available).toBe(1);
+  });
+
+  test('a buffer from elsewhere is refused when the pool has room too', () => {
+    const pool = new BufferPool(8, 2);
+    pool.acquire();
+    expect(() => pool.release(Buffer.alloc(8))).toThrow('BufferPool.release: the buffer is not from this pool');
     expect(pool.available).toBe(1);
   });
 });

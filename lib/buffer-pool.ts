@@ -10,13 +10,17 @@ export class BufferPool {
   readonly bufferSize: number;
   readonly capacity: number;
   readonly #free: Buffer[] = [];
+  /** Every buffer this pool made: release() takes back only these. */
+  readonly #own = new Set<Buffer>();
 
   constructor(bufferSize: number, capacity: number) {
     this.bufferSize = bufferSize;
     this.capacity = capacity;
     for (let i = 0; i < capacity; i++) {
       // allocUnsafeSlow: our own backing memory, not a slice of Node's shared pool.
-      this.#free.push(Buffer.allocUnsafeSlow(bufferSize));
+      const buffer = Buffer.allocUnsafeSlow(bufferSize);
+      this.#own.add(buffer);
+      this.#free.push(buffer);
     }
   }
 
@@ -34,9 +38,8 @@ export class BufferPool {
   }
 
   release(buffer: Buffer): void {
-    if (this.#free.length >= this.capacity || this.#free.includes(buffer)) {
-      throw new Error('BufferPool.release: buffer released twice or not from this pool');
-    }
+    if (!this.#own.has(buffer)) throw new Error('BufferPool.release: the buffer is not from this pool');
+    if (this.#free.includes(buffer)) throw new Error('BufferPool.release: the buffer was released twice');
     this.#free.push(buffer);
   }
 }

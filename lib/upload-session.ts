@@ -103,9 +103,9 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     return sent;
   }
 
-  /** Resolves once every send so far has settled. */
-  async settled(): Promise<void> {
-    await Promise.all(this.#pendingSends);
+  /** Resolves once every send so far has settled; undefined when none is pending. */
+  settled(): Promise<unknown> | undefined {
+    return this.#pendingSends.size === 0 ? undefined : Promise.all(this.#pendingSends);
   }
 
   /** No more sends: resolves with the final answer once everything is acknowledged. */

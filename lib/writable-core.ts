@@ -291,13 +291,12 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     // flush() queues its waiter before it writes the marker, and only flush() writes it.
     const waiter = this.#flushWaiters.shift()!;
     this.#flushSettling.add(waiter);
-    const settle = (): void => {
-      // Sends only ever resolve; after a failure _destroy rejects the waiter instead.
-      void this.#session.settled().then(() => {
-        this.#flushSettling.delete(waiter);
-        waiter.resolve();
-      });
+    const resolve = (): void => {
+      this.#flushSettling.delete(waiter);
+      waiter.resolve();
     };
+    // Sends only ever resolve; after a failure _destroy rejects the waiter instead.
+    const settle = (): void => void (this.#session.settled()?.then(resolve) ?? resolve());
     const dispatched = this.#dispatchCurrent(false);
     if (!dispatched) {
       settle();

@@ -1,0 +1,88 @@
+import { BufferedWritableCore, type CoreOptions } from '../../lib/writable-core.js';
+import type { SendInfo, Transport, TransportReports, UploadResponse } from '../../lib/transports/transport.js';
+
+/** One send as the in-memory transport received it. */
+export interface MemorySend {
+  /** A copy of the bytes: the core may reuse its buffer once the send resolves. */
+  bytes: Buffer;
+  info: SendInfo;
+  /** Lets the transport let go of the bytes (acknowledges them). */
+  release(): void;
+}
+
+/**
+ * A transport that keeps every send in memory and lets the test decide when
+ * each is let go of: tests the core's contract (backpressure, exact fill,
+ * flush ordering, the failure route) at unit speed, with no HTTP at all.
+ */
+export class MemoryTransport implements Transport {
+  readonly maxInFlight: number;
+  readonly keepsWritesWhole: boolean;
+  readonly checksTotalLength = false;
+  readonly sends: MemorySend[] = [];
+  reports!: TransportReports;
+  ended = false;
+  aborts = 0;
+  /** Release every send at once (the default), or hold them for the test. */
+  autoRelease: boolean;
+  readonly #sendListeners = new Set<() => void>();
+
+  constructor({ maxInFlight = 1, keepsWritesWhole = false, autoRelease = true } = {}) {
+    this.maxInFlight = maxInFlight;
+    this.keepsWritesWhole = keepsWritesWhole;
+    this.autoRelease = autoRelease;
+  }
+
+  send(bytes: Buffer, info: SendInfo): Promise<void> {
+    return new Promise((resolve) => {
+      const send: MemorySend = {
+        bytes: Buffer.from(bytes),
+        info,
+        release: () => {
+          this.reports.acknowledged(info.offset, bytes.length);
+          resolve();
+        },
+      };
+      this.sends.push(send);
+      this.reports.sent(bytes.length);
+      for (const listener of this.#sendListeners) listener();
+      if (this.autoRelease) send.release();
+    });
+  }
+
+  async end(totalBytes: number): Promise<UploadResponse> {
+    this.ended = true;
+    return { statusCode: 200, headers: {}, body: `received ${totalBytes}` };
+  }
+
+  abort(): void {
+    this.aborts++;
+  }
+
+  /** Resolves once the transport holds `count` sends. */
+  sendsReach(count: number): Promise<void> {
+    if (this.sends.length >= count) return Promise.resolve();
+    return new Promise((resolve) => {
+      const listener = (): void => {
+        if (this.sends.length < count) return;
+        this.#sendListeners.delete(listener);
+        resolve();
+      };
+      this.#sendListeners.add(listener);
+    });
+  }
+
+  /** The bytes of every send, in order. */
+  received(): Buffer {
+    return Buffer.concat(this.sends.map((send) => send.bytes));
+  }
+}
+
+/** A Writable core over a MemoryTransport. */
+export function memoryWritable(options: Partial<CoreOptions> & { highWaterMark: number }, transport = new MemoryTransport()): { upload: BufferedWritableCore; transport: MemoryTransport } {
+  const upload = new BufferedWritableCore({ countsBatches: false, ...options }, (_options, reports) => {
+    transport.reports = reports;
+    return transport;
+  });
+  return { upload, transport };
+}
