@@ -7,6 +7,7 @@ import type { BatchOptions } from '../options.js';
 import { abortError } from '../abort.js';
 import { Backoff, Retrier, type FailedAttempt } from '../retry.js';
 import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
+import { readAnswerBeforeWriteError } from './early-answer.js';
 import { failed, type SendInfo, type Transport, type TransportReports, type UploadResponse } from './transport.js';
 
 const gzipAsync = promisify(gzip);
@@ -114,7 +115,7 @@ export class BatchTransport implements Transport {
 
   #request(batch: Batch, body: Buffer): CancelableRequest<GotResponse<Buffer>> {
     const { got, url, method, headers, compress } = this.#options;
-    return got(url, {
+    const request = got(url, {
       method,
       body,
       headers: {
@@ -135,6 +136,8 @@ export class BatchTransport implements Transport {
       responseType: 'buffer',
       resolveBodyOnly: false,
     });
+    readAnswerBeforeWriteError(request);
+    return request;
   }
 
   #acknowledge(batch: Batch, response: GotResponse<Buffer>, attempts: number): void {

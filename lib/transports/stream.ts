@@ -3,6 +3,7 @@ import type { Request as GotRequest, Response as GotResponse } from 'got';
 import { EarlyResponseError, type BufferedHttpWritableError } from '../errors.js';
 import type { StreamOptions } from '../options.js';
 import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
+import { readAnswerBeforeWriteError } from './early-answer.js';
 import type { SendInfo, Transport, TransportReports, UploadResponse } from './transport.js';
 
 interface Answer {
@@ -92,6 +93,7 @@ export class StreamTransport implements Transport {
       followRedirect: false,
       retry: { limit: 0 },
     });
+    readAnswerBeforeWriteError(request);
     request.on('response', (response: GotResponse) => this.#onResponse(response));
     request.on('data', (chunk: Buffer) => this.#answer?.body.add(chunk));
     request.on('end', () => this.#onAnswerComplete());

@@ -5,6 +5,7 @@ import type { TusOptions } from '../options.js';
 import { headersForOrigin, redactUrl } from '../redact.js';
 import { Backoff, Retrier, type FailedAttempt } from '../retry.js';
 import { RESPONSE_BODY_LIMIT, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
+import { readAnswerBeforeWriteError } from './early-answer.js';
 import { failed, type SendInfo, type Transport, type TransportReports, type UploadResponse } from './transport.js';
 import { TUS_VERSION, encodeMetadata, readTusOffset, type TusOffset } from './tus-protocol.js';
 
@@ -260,6 +261,7 @@ export class TusTransport implements Transport {
       resolveBodyOnly: false,
       responseType: 'text',
     });
+    if (body) readAnswerBeforeWriteError(request);
     this.#inFlight = request;
     let answer: GotResponse<string>;
     try {
