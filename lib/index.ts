@@ -1,6 +1,7 @@
 export { BufferedHttpWritable } from './buffered-http-writable.js';
 export {
   DEFAULT_CONCURRENCY,
+  DEFAULT_EXPECT_CONTINUE_TIMEOUT,
   DEFAULT_HIGH_WATER_MARK,
   DEFAULT_MAX_RETRY_AFTER,
   DEFAULT_RETRY_LIMIT,

@@ -4,6 +4,7 @@ import { EarlyResponseError, type BufferedHttpWritableError } from '../errors.js
 import type { StreamOptions } from '../options.js';
 import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
 import { readAnswerBeforeWriteError } from './early-answer.js';
+import { ContinueGate } from './expect-continue.js';
 import type { SendInfo, Transport, TransportReports, UploadResponse } from './transport.js';
 
 interface Answer {
@@ -29,8 +30,12 @@ export class StreamTransport implements Transport {
   readonly #options: StreamOptions;
   readonly #reports: TransportReports;
   #request?: GotRequest;
+  /** With `Expect: 100-continue`: the body waits behind it. */
+  #continue?: ContinueGate;
   #answer?: Answer;
   #bytesHanded = 0;
+  /** send() was called: with a ContinueGate, end() goes behind the writes waiting on it (its callbacks run in order). */
+  #hasBody = false;
   #bodyEnded = false;
   /** The upload is over (failed or aborted): nothing more is written or reported. */
   #over = false;
@@ -44,19 +49,25 @@ export class StreamTransport implements Transport {
 
   send(bytes: Buffer, _info: SendInfo): Promise<void> {
     const request = this.#open();
-    this.#bytesHanded += bytes.length;
+    this.#hasBody = true;
     // Settles only on success: a failure is reported through #fail, once.
     return new Promise((resolve) => {
-      // got passes this callback to the socket write: it fires once the
-      // kernel took the bytes, and only then may the buffer be reused.
-      request.write(bytes, (error?: Error | null) => {
-        if (error) {
-          this.#onError(error);
-          return;
-        }
-        this.#reports.sent(bytes.length);
-        resolve();
-      });
+      const write = (): void => {
+        if (this.#over) return;
+        this.#bytesHanded += bytes.length;
+        // got passes this callback to the socket write: it fires once the
+        // kernel took the bytes, and only then may the buffer be reused.
+        request.write(bytes, (error?: Error | null) => {
+          if (error) {
+            this.#onError(error);
+            return;
+          }
+          this.#reports.sent(bytes.length);
+          resolve();
+        });
+      };
+      if (this.#continue) void this.#continue.opened.then(write);
+      else write();
     });
   }
 
@@ -69,13 +80,16 @@ export class StreamTransport implements Transport {
         resolve(response);
       };
       if (this.#settled) this.#onSettled(this.#settled);
-      request.end();
+      // After the body, if one is waiting for 100 Continue; an empty body has nothing to wait for.
+      if (this.#continue && this.#hasBody) void this.#continue.opened.then(() => request.end());
+      else request.end();
     });
   }
 
   abort(): void {
     if (this.#settled) return; // a finished request keeps its keep-alive socket
     this.#over = true;
+    this.#continue?.shut();
     this.#request?.destroy();
   }
 
@@ -94,6 +108,11 @@ export class StreamTransport implements Transport {
       retry: { limit: 0 },
     });
     readAnswerBeforeWriteError(request);
+    if (this.#options.expectsContinue) {
+      const gate = new ContinueGate(this.#options.expectContinueTimeout);
+      request.once('continue', () => gate.open());
+      this.#continue = gate;
+    }
     request.on('response', (response: GotResponse) => this.#onResponse(response));
     request.on('data', (chunk: Buffer) => this.#answer?.body.add(chunk));
     request.on('end', () => this.#onAnswerComplete());
@@ -103,6 +122,8 @@ export class StreamTransport implements Transport {
   }
 
   #onResponse(response: GotResponse): void {
+    // A final answer before 100 Continue: the body waiting for it never goes.
+    this.#continue?.shut();
     const complete = this.#bodyEnded || (this.#options.contentLength !== undefined && this.#bytesHanded === this.#options.contentLength);
     this.#answer = {
       statusCode: response.statusCode,
@@ -147,6 +168,7 @@ export class StreamTransport implements Transport {
   #fail(error: Error): void {
     if (this.#over) return;
     this.#over = true;
+    this.#continue?.shut();
     this.#request?.destroy();
     this.#reports.fail(error);
   }
