@@ -17,6 +17,7 @@ export {
   EarlyResponseError,
   ErrorCodes,
   HttpStatusError,
+  InsecureLocationError,
   isBufferedHttpWritableError,
   NetworkError,
   ProtocolError,

@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import type { Response as GotResponse } from 'got';
 import { abortError } from '../abort.js';
-import { ContentLengthError, ProtocolError, ResumeGapError, type BufferedHttpWritableError, type ErrorPosition } from '../errors.js';
+import { ContentLengthError, InsecureLocationError, ProtocolError, ResumeGapError, type BufferedHttpWritableError, type ErrorPosition } from '../errors.js';
 import type { TusOptions } from '../options.js';
-import { headersForOrigin, redactUrl } from '../redact.js';
+import { headersForOrigin, isSchemeDowngrade, redactUrl } from '../redact.js';
 import { Backoff, Retrier, type FailedAttempt } from '../retry.js';
 import { RESPONSE_BODY_LIMIT, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
 import { readAnswerBeforeWriteError } from './early-answer.js';
@@ -145,6 +145,10 @@ export class TusTransport implements Transport {
       url = undefined;
     }
     if (!url) throw new ProtocolError(`Creation answer ${response.statusCode} without a valid Location`, this.#reports.progress());
+    // Checked before the URL is used or reported: not one PATCH in cleartext.
+    if (isSchemeDowngrade(this.#options.url, url) && !this.#options.allowInsecureLocation) {
+      throw new InsecureLocationError(redactUrl(url), this.#reports.progress());
+    }
     this.#setUploadUrl(url);
     this.#lengthDeclared = this.#length !== undefined;
     this.#lastAnswer = toUploadResponse(response);
