@@ -91,6 +91,16 @@ describe('bhw receive stores exactly what it got', () => {
     expect(log.filter((line) => line.includes('duplicate'))).toEqual(['batch 1 at 13: duplicate Idempotency-Key upload1-1, dropped']);
   });
 
+  test('tus behind a TLS-terminating proxy: a creation with X-Forwarded-Proto/-Host gets an https Location', async () => {
+    expect(server.tus).toBe(true);
+    const created = await got.post(`${server.url}/tus`, {
+      headers: { 'tus-resumable': '1.0.0', 'upload-length': '10', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'uploads.example:8443' },
+      throwHttpErrors: false,
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.headers.location).toMatch(/^https:\/\/uploads\.example:8443\/tus\/\w+$/);
+  });
+
   test('tus mode through @tus/server: the file store holds the exact upload', async () => {
     expect(server.tus).toBe(true);
     const result = await runCli(['--json', '--mode', 'tus', '--high-water-mark', '64KiB', file, `${server.url}/tus`]);

@@ -29,6 +29,8 @@ export async function loadTusHandler(directory: string, log: (line: string) => v
     // How long a HEAD waits for a cut PATCH to give up the upload's lock; the
     // default 3 s would also hold the process open that long after close().
     lockDrainTimeout: 100,
+    // Behind a TLS-terminating proxy, Locations follow X-Forwarded-Proto/-Host (else http://, which clients refuse).
+    respectForwardedHeaders: true,
     // The last PATCH is answered like the other uploads: 200 with the digest
     // of the stored file (tus clients accept any 2xx with the right Upload-Offset).
     onUploadFinish: async (_request, upload) => {
