@@ -55,14 +55,19 @@ export class StreamTransport implements Transport {
       const write = (): void => {
         if (this.#over) return;
         this.#bytesHanded += bytes.length;
-        // got passes this callback to the socket write: it fires once the
-        // kernel took the bytes, and only then may the buffer be reused.
+        // Counted when handed over, not when the write's callback fires: the
+        // server may read part of a buffer before its callback (HTTP/2 fires it
+        // only once flow control let the last DATA frame out; HTTP/1.1 once the
+        // kernel took the last byte), and bytesSent must stay an upper bound
+        // on what the server received.
+        this.#reports.sent(bytes.length);
+        // got passes this callback to the socket (or HTTP/2 stream) write: once
+        // it fires the bytes are out of our hands, and the buffer may be reused.
         request.write(bytes, (error?: Error | null) => {
           if (error) {
             this.#onError(error);
             return;
           }
-          this.#reports.sent(bytes.length);
           resolve();
         });
       };
