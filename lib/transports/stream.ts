@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Request as GotRequest, Response as GotResponse } from 'got';
 import { EarlyResponseError, type BufferedHttpWritableError } from '../errors.js';
 import type { StreamOptions } from '../options.js';
@@ -36,6 +37,10 @@ export class StreamTransport implements Transport {
   #bytesHanded = 0;
   /** send() was called: with a ContinueGate, end() goes behind the writes waiting on it (its callbacks run in order). */
   #hasBody = false;
+  /** The request has a connection: bytes handed over from now on may reach the server. */
+  #connected = false;
+  /** Bytes handed over before the connection was up: counted as sent once it is (a refused connection sent nothing). */
+  #handedBeforeConnection = 0;
   #bodyEnded = false;
   /** The upload is over (failed or aborted): nothing more is written or reported. */
   #over = false;
@@ -60,7 +65,8 @@ export class StreamTransport implements Transport {
         // only once flow control let the last DATA frame out; HTTP/1.1 once the
         // kernel took the last byte), and bytesSent must stay an upper bound
         // on what the server received.
-        this.#reports.sent(bytes.length);
+        if (this.#connected) this.#reports.sent(bytes.length);
+        else this.#handedBeforeConnection += bytes.length;
         // got passes this callback to the socket (or HTTP/2 stream) write: once
         // it fires the bytes are out of our hands, and the buffer may be reused.
         request.write(bytes, (error?: Error | null) => {
@@ -68,6 +74,7 @@ export class StreamTransport implements Transport {
             this.#onError(error);
             return;
           }
+          this.#onConnected(); // a completed write proves it, whatever events the client library gives
           resolve();
         });
       };
@@ -118,12 +125,23 @@ export class StreamTransport implements Transport {
       request.once('continue', () => gate.open());
       this.#continue = gate;
     }
+    request.once('socket', (socket: Socket) => {
+      if (socket.connecting) socket.once('connect', () => this.#onConnected());
+      else this.#onConnected();
+    });
     request.on('response', (response: GotResponse) => this.#onResponse(response));
     request.on('data', (chunk: Buffer) => this.#answer?.body.add(chunk));
     request.on('end', () => this.#onAnswerComplete());
     request.on('error', (error: Error) => this.#onError(error));
     this.#request = request;
     return request;
+  }
+
+  #onConnected(): void {
+    if (this.#connected) return;
+    this.#connected = true;
+    if (this.#handedBeforeConnection > 0) this.#reports.sent(this.#handedBeforeConnection);
+    this.#handedBeforeConnection = 0;
   }
 
   #onResponse(response: GotResponse): void {
