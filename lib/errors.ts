@@ -21,6 +21,8 @@ export const ErrorCodes = {
   RESUME_GAP: 'ERR_BHW_RESUME_GAP',
   /** The server broke the protocol of the mode (a missing tus `Location`, say). */
   PROTOCOL: 'ERR_BHW_PROTOCOL',
+  /** `uploadFile`: the file changed size while it was being uploaded. */
+  FILE_CHANGED: 'ERR_BHW_FILE_CHANGED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -189,6 +191,23 @@ export class ResumeGapError extends BufferedHttpWritableError {
     this.serverOffset = serverOffset;
     this.heldFrom = heldFrom;
     this.heldTo = heldTo;
+  }
+}
+
+/** `uploadFile`: the file grew or shrank during the upload, so neither size can be trusted. */
+export class FileChangedError extends BufferedHttpWritableError {
+  readonly path: string;
+  /** The size when the upload started. */
+  readonly expected: number;
+  /** The size found while reading: at least one byte past `expected`, or where the file ended early. */
+  readonly actual: number;
+
+  constructor(path: string, expected: number, actual: number, progress: ProgressSnapshot) {
+    const change = actual > expected ? 'grew past' : `ended at byte ${actual}, short of`;
+    super(ErrorCodes.FILE_CHANGED, `File changed during the upload: ${path} ${change} its ${expected} bytes`, progress);
+    this.path = path;
+    this.expected = expected;
+    this.actual = actual;
   }
 }
 

@@ -1,4 +1,5 @@
 export { BufferedHttpWritable } from './buffered-http-writable.js';
+export { uploadFile, type UploadFileOptions, type UploadFileResult } from './upload-file.js';
 export {
   DEFAULT_CONCURRENCY,
   DEFAULT_HIGH_WATER_MARK,
@@ -14,6 +15,7 @@ export {
   BufferedHttpWritableError,
   ContentLengthError,
   EarlyResponseError,
+  FileChangedError,
   ErrorCodes,
   HttpStatusError,
   isBufferedHttpWritableError,
