@@ -53,6 +53,7 @@ export interface Config {
 
 const UPLOAD_LABELS: Record<UploadPeer, string> = {
   bhw: 'buffered-http-writable',
+  'bhw:uploadFile': 'buffered-http-writable uploadFile (reads into the pool)',
   'http.request': 'http.request piping',
   'got.stream': 'got.stream.post piping',
   'undici.request': 'undici.request, stream body',
@@ -86,6 +87,8 @@ function fileUpload(config: Config, readSize: number): Group {
     cases: [
       uploadCase('bhw', config, bytes, readSize, { id: 'bhw', label: 'buffered-http-writable, default options' }),
       uploadCase('bhw', config, bytes, readSize, { id: 'bhw-tuned', label: `buffered-http-writable, highWaterMark ${tuned / MiB} MiB` }, tuned),
+      uploadCase('bhw:uploadFile', config, bytes, readSize, { id: 'bhw-uploadFile', label: 'buffered-http-writable uploadFile, default options' }),
+      uploadCase('bhw:uploadFile', config, bytes, readSize, { id: 'bhw-uploadFile-tuned', label: `buffered-http-writable uploadFile, highWaterMark ${tuned / MiB} MiB` }, tuned),
       ...peers.map((peer) => uploadCase(peer, config, bytes, readSize)),
     ],
   };
