@@ -1,5 +1,5 @@
 /**
- * The workloads of issue 7 as groups of cases. Every case in a group runs in
+ * The workloads as groups of cases. Every case in a group runs in
  * the same interleaved loop (run 1 of each case, then run 2 of each, …) so a
  * noisy moment hits all peers alike; each group names the case its ratios
  * are taken against (`http.request` wherever the workload has one).
