@@ -114,7 +114,7 @@ async function run(
         session.pool.release(buffer);
         break;
       }
-      session.written(filled);
+      session.counters.bytesWritten += filled;
       void session.send(buffer.subarray(0, filled), last, () => session.pool.release(buffer));
       if (last) break;
     }

@@ -50,13 +50,13 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     return this.#transport;
   }
 
-  get bytesWritten(): number {
-    return this.#progress.bytesWritten;
-  }
-
-  /** Counts bytes accepted from the producer; no event (progress is reported per buffer, never per write). */
-  written(bytes: number): void {
-    this.#progress.bytesWritten += bytes;
+  /**
+   * The counters, for the producer side to count bytes written on its hot
+   * path (`bytesWritten += n`, no event: progress is reported per buffer,
+   * never per write). Everything else in them changes here only.
+   */
+  get counters(): Progress {
+    return this.#progress;
   }
 
   get response(): UploadResponse | undefined {

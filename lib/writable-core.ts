@@ -1,7 +1,7 @@
 import { addAbortSignal, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { ContentLengthError } from './errors.js';
-import type { ProgressSnapshot } from './progress.js';
+import type { Progress, ProgressSnapshot } from './progress.js';
 import type { BatchReport, TransportFactory, UploadResponse } from './transports/transport.js';
 import { UploadSession, type SessionOptions } from './upload-session.js';
 
@@ -40,6 +40,7 @@ interface Deferred {
 export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> extends Writable {
   readonly #options: Options;
   readonly #session: UploadSession<Options>;
+  readonly #counters: Progress;
   readonly #bufferSize: number;
   /** The buffer being filled, taken from the pool when the first byte arrives. */
   #current: Buffer | undefined;
@@ -64,6 +65,7 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
       batch: (report) => this.emit('batch', report),
       failed: (error) => this.destroy(error),
     });
+    this.#counters = this.#session.counters;
     // Not passed to super(): an already aborted signal destroys at once, and
     // _destroy needs the fields above. Aborting destroys with Node's AbortError.
     if (options.signal) addAbortSignal(options.signal, this);
@@ -71,7 +73,7 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
 
   /** Bytes accepted by `write()`. */
   get bytesWritten(): number {
-    return this.#session.bytesWritten;
+    return this.#counters.bytesWritten;
   }
 
   /** Bytes handed to the socket: an upper bound on what the server has received. */
@@ -152,7 +154,7 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     this.#clearFlushTimer();
     const finish = async (): Promise<void> => {
       const { contentLength } = this.#options;
-      const written = this.#session.bytesWritten;
+      const written = this.#counters.bytesWritten;
       if (contentLength !== undefined && !this.#session.transport.checksTotalLength && written !== contentLength) {
         throw new ContentLengthError(contentLength, written, this.#session.snapshot());
       }
@@ -236,12 +238,12 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
 
   #count(length: number): void {
     const { contentLength } = this.#options;
-    const total = this.#session.bytesWritten + length;
+    const total = this.#counters.bytesWritten + length;
     if (contentLength !== undefined && total > contentLength) {
       // Checked before the bytes reach a buffer: nothing past the declared length goes on the wire.
       throw new ContentLengthError(contentLength, total, this.#session.snapshot());
     }
-    this.#session.written(length);
+    this.#counters.bytesWritten = total;
   }
 
   #currentBuffer(): Buffer {
