@@ -297,6 +297,11 @@ export class Spool {
   /** Resolves when an acknowledgement freed room (or rejects when the spool closes). */
   #room(): Promise<void> {
     return new Promise((resolve, reject) => {
+      // close() may have run between append() and this wait: it would never see this waiter.
+      if (this.#closed) {
+        reject(new Error('Spool closed while an append waited for room'));
+        return;
+      }
       this.#roomWaiter = { resolve, reject };
       this.#onFull?.();
     });
