@@ -368,7 +368,8 @@ export class Spool {
     let filled = 0;
     let own: Buffer | undefined;
     for (;;) {
-      const header = await this.#peek(limit);
+      const buffered = reader.peekBuffered(limit);
+      const header = buffered ?? (await this.#peek(limit));
       if (!header) {
         if (records.length === 0 || (!cutAnyway && filled < into.length)) {
           // Nothing to cut yet: leave the records for a later call.
@@ -380,7 +381,7 @@ export class Spool {
         break;
       }
       if (header.cut) {
-        await reader.take(header, limit, false);
+        reader.takeBuffered(header);
         this.#unreadCuts--;
         // A CUT with nothing before it cuts nothing.
         if (records.length === 0) {
@@ -395,8 +396,10 @@ export class Spool {
         await reader.take(header, limit, false, own);
       } else if (filled + header.length > into.length) {
         break;
+      } else if (buffered) {
+        // Read back what this process wrote or open() checked: the crc was computed or checked then.
+        reader.takeBuffered(header, into, filled);
       } else {
-        // Read back what this process wrote or open() checked: the crc was checked or computed then.
         await reader.take(header, limit, false, into, filled);
       }
       records.push(header.length);
