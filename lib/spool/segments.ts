@@ -81,9 +81,10 @@ export class SegmentStore implements ByteSource {
    * Appends `buffers` (whole frames) to the last segment with one writev, after
    * starting a new segment when the last one holds `rotateAt` bytes or more.
    * With fsync, one fdatasync; a new file also syncs the directory, or its
-   * name could vanish with the data in it.
+   * name could vanish with the data in it. `written` runs once the bytes are
+   * readable.
    */
-  async append(buffers: Buffer[], byteLength: number, rotateAt: number): Promise<void> {
+  async append(buffers: Buffer[], byteLength: number, rotateAt: number, written: () => void): Promise<void> {
     let last = this.#segments.at(-1);
     let created = false;
     if (!last || last.length >= rotateAt) {
@@ -104,7 +105,9 @@ export class SegmentStore implements ByteSource {
     }
     if (this.#fsync) await handle.datasync();
     if (created && this.#fsync) await syncDirectory(this.#dir);
+    // In the same tick as the caller's counters: a reader never sees the bytes without them.
     last.length += byteLength;
+    written();
   }
 
   /** Cuts the last segment to `length` bytes (a torn tail found at open). */

@@ -344,11 +344,12 @@ export class Spool {
     }
     if (filled > sliceStart) buffers.push(staging.subarray(sliceStart, filled));
     const byteLength = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
-    await this.#segments.append(buffers, byteLength, this.#segmentBytes);
-    this.#bytesStored += payloadBytes;
-    this.#unreadBytes += payloadBytes;
-    this.#unreadRecords += recordCount;
-    this.#unreadCuts += cuts;
+    await this.#segments.append(buffers, byteLength, this.#segmentBytes, () => {
+      this.#bytesStored += payloadBytes;
+      this.#unreadBytes += payloadBytes;
+      this.#unreadRecords += recordCount;
+      this.#unreadCuts += cuts;
+    });
   }
 
   async #nextBatch(into: Buffer, partial: boolean): Promise<SpooledBatch | undefined> {
