@@ -1,6 +1,6 @@
 /**
  * Micro-benchmark of the spool storage engine alone (issue 12), no HTTP:
- * `npm run build && node dist/bench/spool.js [--dir DIR]`.
+ * `npm run build && node dist/bench/spool.js [--dir DIR] [--small | --large]`.
  *
  * Workloads: 2 M records of ~100 B, appended in groups of ~1 MiB (what one
  * `_writev` brings when the producer is fast), and 1 GiB of 1 MiB records,
@@ -118,7 +118,8 @@ async function main(): Promise<void> {
   const dirArgument = process.argv.indexOf('--dir');
   const base = dirArgument > 0 ? process.argv[dirArgument + 1]! : await mkdtemp(join(tmpdir(), 'bhw-spool-bench-'));
   const dir = join(base, 'spool');
-  const workloads = [smallRecords(2_000_000), largeRecords(2 ** 30)];
+  const only = process.argv.includes('--small') ? 'small' : process.argv.includes('--large') ? 'large' : undefined;
+  const workloads = [...(only !== 'large' ? [smallRecords(2_000_000)] : []), ...(only !== 'small' ? [largeRecords(2 ** 30)] : [])];
   const dd = ddRate(base);
   console.log(`dd bs=1M count=1024 conv=fsync: ${format(dd)} MB/s\n`);
   console.log('| workload | fsync | consumer | s | MB/s | records/s | × dd |');
