@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { CUT, Spool } from '../lib/spool/index.js';
 import { recordsOf, removeSpoolDirs, spoolDir } from './helpers/spool.js';
 
@@ -10,12 +10,14 @@ type Step =
   | { kind: 'append'; records: Array<number | 'cut'> }
   | { kind: 'next'; size: number; partial: boolean }
   | { kind: 'ack'; pick: number }
+  | { kind: 'aside'; pick: number }
   | { kind: 'restart' };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('append' as const), records: fc.array(fc.oneof({ arbitrary: fc.nat(120), weight: 8 }, { arbitrary: fc.nat(700), weight: 1 }, { arbitrary: fc.constant('cut' as const), weight: 1 }), { maxLength: 12 }) }), weight: 4 },
   { arbitrary: fc.record({ kind: fc.constant('next' as const), size: fc.integer({ min: 1, max: 400 }), partial: fc.boolean() }), weight: 4 },
   { arbitrary: fc.record({ kind: fc.constant('ack' as const), pick: fc.nat() }), weight: 3 },
+  { arbitrary: fc.record({ kind: fc.constant('aside' as const), pick: fc.nat() }), weight: 1 },
   { arbitrary: fc.constant({ kind: 'restart' as const }), weight: 1 },
 );
 
@@ -33,7 +35,7 @@ interface Seen {
   records: number[];
 }
 
-describe('whatever the records, CUTs, acknowledgements and restarts, nothing is lost, duplicated or altered', () => {
+describe('whatever the records, CUTs, acknowledgements, set-asides and restarts, nothing is lost, duplicated or altered', () => {
   test('model check against the real spool', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
@@ -90,11 +92,12 @@ describe('whatever the records, CUTs, acknowledgements and restarts, nothing is 
             } else if (current.kind === 'next') {
               const batch = await spool.nextBatch(Buffer.alloc(current.size), current.partial);
               if (batch) check(batch);
-            } else if (current.kind === 'ack') {
+            } else if (current.kind === 'ack' || current.kind === 'aside') {
               const candidates = [...heldNow].filter((sequence) => open.has(sequence));
               if (candidates.length === 0) continue;
               const sequence = candidates[current.pick % candidates.length]!;
-              await spool.acknowledge(sequence);
+              if (current.kind === 'ack') await spool.acknowledge(sequence);
+              else expect(await readFile(await spool.setAside(sequence, { statusCode: 400, body: 'no' }))).toEqual(seen.get(sequence)!.bytes);
               open.delete(sequence);
             } else {
               await spool.close();
