@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { appendFile, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, SpoolCorruptError } from '../lib/errors.js';
-import { Spool } from '../lib/spool/index.js';
+import { encodeFrame } from '../lib/spool/frame.js';
+import { CUT, Spool } from '../lib/spool/index.js';
 import { drain, openSpool, record, recordsOf, removeSpoolDirs, spoolDir, take } from './helpers/spool.js';
 
 afterEach(removeSpoolDirs);
@@ -129,5 +130,55 @@ describe('damage anywhere else fails the open with ERR_BHW_SPOOL_CORRUPT naming 
     await writeFile(join(dir, 'journal'), '');
     const error = await openError(dir);
     expect(error.file).toBe(join(dir, 'journal'));
+  });
+});
+
+describe('the journal and the segments must agree: a missing or cut file is damage, not a torn tail', () => {
+  async function spoolWithOpenBatches(): Promise<string> {
+    const dir = await spoolDir();
+    // 100-byte records, a CUT after each: 124 bytes an append, two appends a segment.
+    const spool = await Spool.open({ dir, segmentBytes: 200 });
+    for (let index = 0; index < 6; index++) await spool.append([record(String(index), 100), CUT]);
+    for (let index = 0; index < 6; index++) await take(spool, 100, false);
+    await spool.close();
+    return dir;
+  }
+  const segment = (start: number): string => `seg-${String(start).padStart(20, '0')}.log`;
+
+  test('a segment missing between two others', async () => {
+    const dir = await spoolWithOpenBatches();
+    await rm(join(dir, segment(248)));
+    const error = await openError(dir);
+    expect(error.file).toBe(join(dir, segment(0)));
+    expect(error.position).toBe(248);
+  });
+
+  test('the first segment missing while its batches are open', async () => {
+    const dir = await spoolWithOpenBatches();
+    await rm(join(dir, segment(0)));
+    const error = await openError(dir);
+    expect(error.file).toBe(join(dir, segment(248)));
+    expect(error.message).toContain('records from position 0 to 248 are missing');
+  });
+
+  test('the last segment cut at a frame boundary before batches the journal fixed', async () => {
+    const dir = await spoolWithOpenBatches();
+    await truncate(join(dir, segment(496)), 124);
+    const error = await openError(dir);
+    expect(error.file).toBe(join(dir, 'journal'));
+    expect(error.message).toContain("past the records' end 620");
+  });
+
+  test('a journal entry whose checksum holds but whose content is not an entry', async () => {
+    for (const payload of ['not json', '{"t":"mystery"}']) {
+      const dir = await spoolWithOpenBatches();
+      const journal = join(dir, 'journal');
+      const position = (await stat(journal)).size;
+      await appendFile(journal, Buffer.concat([encodeFrame(Buffer.from(payload)), encodeFrame(Buffer.from('{"t":"ack","sequence":0}'))]));
+      const error = await openError(dir);
+      expect(error.file).toBe(journal);
+      expect(error.position).toBe(position);
+      await removeSpoolDirs();
+    }
   });
 });
