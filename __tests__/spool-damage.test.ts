@@ -182,3 +182,18 @@ describe('the journal and the segments must agree: a missing or cut file is dama
     }
   });
 });
+
+describe('damage that appears while the spool is open', () => {
+  test('a batch resent after a restart is checked again: a byte flipped since open fails it, naming file and offset', async () => {
+    const dir = await spoolDir();
+    const first = await Spool.open({ dir });
+    await first.append([record('a', 10), record('b', 10)]);
+    await take(first, 20, false);
+    await first.close();
+    const second = await openSpool({ dir });
+    await flipByte(join(dir, SEGMENT), FRAME + 12 + 3);
+    const error = await second.nextBatch(Buffer.alloc(20), false).catch((error: unknown) => error);
+    expect(error).toBeInstanceOf(SpoolCorruptError);
+    expect(error).toMatchObject({ file: join(dir, SEGMENT), position: FRAME });
+  });
+});

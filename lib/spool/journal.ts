@@ -89,10 +89,6 @@ export class Journal {
     }
   }
 
-  get size(): number {
-    return this.#size;
-  }
-
   /** Appends one entry; with fsync and `sync`, returns once it is on disk. */
   async append(entry: Entry, sync: boolean): Promise<void> {
     const frame = encodeFrame(Buffer.from(JSON.stringify(entry)));
