@@ -23,6 +23,10 @@ export const ErrorCodes = {
   PROTOCOL: 'ERR_BHW_PROTOCOL',
   /** `uploadFile`: the file changed size while it was being uploaded. */
   FILE_CHANGED: 'ERR_BHW_FILE_CHANGED',
+  /** The spool directory holds damaged data outside a torn tail; nothing from it is sent. */
+  SPOOL_CORRUPT: 'ERR_BHW_SPOOL_CORRUPT',
+  /** Another live process, or another spool in this process, holds the spool directory. */
+  SPOOL_LOCKED: 'ERR_BHW_SPOOL_LOCKED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -226,4 +230,35 @@ function capSnippet(text: string): string {
 function oneLine(text: string, max: number): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length <= max ? flat : `${flat.slice(0, max)}…`;
+}
+
+/** Counters of a spool error raised before any byte was written (opening a spool). */
+const NO_PROGRESS: ProgressSnapshot = { bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0 };
+
+/** A spool file is damaged outside its torn tail: opening fails so nothing damaged is sent. */
+export class SpoolCorruptError extends BufferedHttpWritableError {
+  /** The damaged file. */
+  readonly file: string;
+  /** Byte offset in `file` of the first unit that does not check out. */
+  readonly position: number;
+
+  constructor(file: string, position: number, reason: string, progress: ProgressSnapshot = NO_PROGRESS) {
+    super(ErrorCodes.SPOOL_CORRUPT, `Spool file ${file} is damaged at byte ${position}: ${reason}`, progress);
+    this.file = file;
+    this.position = position;
+  }
+}
+
+/** The spool directory is held by another writer: one writer per spool. */
+export class SpoolLockedError extends BufferedHttpWritableError {
+  /** The pid written in the lock file (this process's own pid when another spool here holds it). */
+  readonly pid: number;
+  readonly lockFile: string;
+
+  constructor(lockFile: string, pid: number, progress: ProgressSnapshot = NO_PROGRESS) {
+    const holder = pid === process.pid ? 'another spool in this process' : `process ${pid}`;
+    super(ErrorCodes.SPOOL_LOCKED, `Spool ${lockFile} is held by ${holder}`, progress);
+    this.pid = pid;
+    this.lockFile = lockFile;
+  }
 }
