@@ -115,7 +115,7 @@ async function run(
         break;
       }
       session.counters.bytesWritten += filled;
-      void session.send(buffer.subarray(0, filled), last, () => session.pool.release(buffer));
+      void session.send(buffer.subarray(0, filled), { last }, () => session.pool.release(buffer));
       if (last) break;
     }
     const response = await Promise.race([session.end(), failed]);

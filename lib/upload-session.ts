@@ -1,6 +1,9 @@
 import { BufferPool } from './buffer-pool.js';
 import { Progress, type ProgressSnapshot } from './progress.js';
-import type { BatchReport, Transport, TransportFactory, TransportReports, UploadResponse } from './transports/transport.js';
+import type { BatchReport, SendInfo, Transport, TransportFactory, TransportReports, UploadResponse } from './transports/transport.js';
+
+/** What the filler says of a send; the session adds its sequence and offset. */
+export type SendDetails = Omit<SendInfo, 'sequence' | 'offset'>;
 
 /** What an upload tells its owner; the owner (the Writable, or `uploadFile`) turns it into events. */
 export interface UploadEvents {
@@ -87,8 +90,8 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
    * transport lets go of them. `release` runs first, so a writer woken by the
    * freed slot finds the buffer back in the pool.
    */
-  send(bytes: Buffer, last: boolean, release?: () => void): Promise<void> {
-    const info = { sequence: this.#sequence++, offset: this.#dispatched, last };
+  send(bytes: Buffer, details: SendDetails, release?: () => void): Promise<void> {
+    const info: SendInfo = { sequence: this.#sequence++, offset: this.#dispatched, ...details };
     this.#dispatched += bytes.length;
     this.#inFlight++;
     const sent = this.#transport.send(bytes, info);

@@ -45,6 +45,8 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
   /** The buffer being filled, taken from the pool when the first byte arrives. */
   #current: Buffer | undefined;
   #filled = 0;
+  /** Records kept whole (batch): the length of each write in the current buffer, so a refused batch can be split between writes. */
+  #records: number[] | undefined;
   /** flush() calls whose marker is still in the stream's queue, oldest first. */
   readonly #flushWaiters: Deferred[] = [];
   /** flush() calls past their marker, waiting for the sends before them to settle. */
@@ -66,6 +68,7 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
       failed: (error) => this.destroy(error),
     });
     this.#counters = this.#session.counters;
+    if (this.#session.transport.keepsWritesWhole) this.#records = [];
     // Not passed to super(): an already aborted signal destroys at once, and
     // _destroy needs the fields above. Aborting destroys with Node's AbortError.
     if (options.signal) addAbortSignal(options.signal, this);
@@ -185,6 +188,7 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     this.#count(chunk.length);
     if (chunk.length <= this.#bufferSize - this.#filled) {
       this.#copy(chunk, 0, chunk.length);
+      this.#records?.push(chunk.length);
       return this.#dispatchIfFull();
     }
     return this.#appendOverflowing(chunk);
@@ -199,6 +203,7 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     const buffer = this.#currentBuffer();
     const length = buffer.write(text, this.#filled, encoding);
     this.#count(length);
+    this.#records?.push(length);
     this.#startFlushTimer();
     this.#filled += length;
     return true;
@@ -220,6 +225,7 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     }
     await this.#dispatchCurrent(false);
     this.#copy(chunk, copied, chunk.length);
+    this.#records?.push(chunk.length);
     // A chunk that fills the fresh buffer exactly goes now: a full buffer never waits for the next write.
     await this.#dispatchIfFull();
   }
@@ -280,12 +286,14 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     this.#current = undefined;
     this.#filled = 0;
     this.#clearFlushTimer();
-    void this.#session.send(bytes, last, () => this.#session.pool.release(buffer));
+    const records = this.#records;
+    if (records) this.#records = [];
+    void this.#session.send(bytes, { last, ...(records ? { records } : {}) }, () => this.#session.pool.release(buffer));
   }
 
   async #sendUncopied(chunk: Buffer): Promise<void> {
     while (!this.#session.hasFreeSlot) await this.#session.slotFree();
-    await this.#session.send(chunk, false);
+    await this.#session.send(chunk, { last: false, ...(this.#records ? { records: [chunk.length] } : {}) });
   }
 
   /** `flush()`: dispatch what is buffered, then settle the caller once every send so far has. */

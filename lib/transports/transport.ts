@@ -28,6 +28,8 @@ export interface SendInfo {
   offset: number;
   /** True when no byte follows: `end()` comes next and brings nothing more (tus declares the length with it). */
   last: boolean;
+  /** batch: the length of each write in the buffer, in order (records are never split; a refused batch may be split between them). */
+  records?: number[];
 }
 
 /**
