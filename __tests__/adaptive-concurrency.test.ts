@@ -68,8 +68,8 @@ describe('adaptive concurrency: growth', () => {
     round(limiter, clock, 10);
     round(limiter, clock, 10);
     expect(limiter.limit).toBe(2);
-    // 8 % above: not near (up to 5 %), not well past (from 10 % on a steady baseline).
-    round(limiter, clock, 10.8);
+    // 15 % above: not near (up to 10 %), not well past (from 20 % on a steady baseline).
+    round(limiter, clock, 11.5);
     expect(limiter.limit).toBe(2);
   });
 
@@ -92,13 +92,13 @@ describe('adaptive concurrency: decrease', () => {
     return made;
   }
 
-  test.each(['overload', 'failure'] as const)('a %s halves the limit at once (rounded down)', (kind) => {
+  test.each(['overload', 'failure'] as const)('a %s cuts the limit by ×0.75 at once (rounded down)', (kind) => {
     const { limiter, clock, changes } = grownTo(9);
     const tokens = Array.from({ length: 9 }, () => limiter.started());
     clock.advance(1);
     limiter.finished(tokens[0]!, { kind });
-    expect(limiter.limit).toBe(4);
-    expect(changes).toEqual([{ limit: 4, previous: 9, reason: kind, baselineRttMs: 10 }]);
+    expect(limiter.limit).toBe(6);
+    expect(changes).toEqual([{ limit: 6, previous: 9, reason: kind, baselineRttMs: 10 }]);
   });
 
   test('answers to attempts sent before the cut do not cut again', () => {
@@ -106,7 +106,7 @@ describe('adaptive concurrency: decrease', () => {
     const tokens = Array.from({ length: 8 }, () => limiter.started());
     clock.advance(1);
     for (const token of tokens) limiter.finished(token, { kind: 'overload' });
-    expect(limiter.limit).toBe(4);
+    expect(limiter.limit).toBe(6);
     expect(changes).toHaveLength(1);
   });
 
@@ -114,15 +114,15 @@ describe('adaptive concurrency: decrease', () => {
     const { limiter, clock, changes } = grownTo(8);
     const first = limiter.started();
     clock.advance(1);
-    limiter.finished(first, { kind: 'overload' }); // 8 → 4 at t, window of 10 ms
+    limiter.finished(first, { kind: 'overload' }); // 8 → 6 at t, window of 10 ms
     const during = limiter.started();
     clock.advance(1);
     limiter.finished(during, { kind: 'overload' }); // t + 2: inside the window
-    expect(limiter.limit).toBe(4);
+    expect(limiter.limit).toBe(6);
     const after = limiter.started();
     clock.advance(10);
     limiter.finished(after, { kind: 'overload' }); // t + 12: the window has passed
-    expect(changes.map((change) => change.limit)).toEqual([4, 2]);
+    expect(changes.map((change) => change.limit)).toEqual([6, 4]);
   });
 
   test('never goes below 1', () => {
@@ -159,9 +159,9 @@ describe('adaptive concurrency: decrease', () => {
     const { limiter, clock, changes } = grownTo(6, { probeWindows: 3 });
     const token = limiter.started();
     clock.advance(1);
-    limiter.finished(token, { kind: 'overload' }); // 6 → 3, plateau 6
+    limiter.finished(token, { kind: 'overload' }); // 6 → 4, plateau 6
     clock.advance(20);
-    // The first window after the cut holds the overload: no growth; then one step per window up to 5.
+    // The first window after the cut holds the overload: no growth; then one step to 5.
     for (let rounds = 0; rounds < 4 && limiter.limit < 5; rounds++) round(limiter, clock);
     expect(limiter.limit).toBe(5);
     round(limiter, clock);
@@ -171,7 +171,7 @@ describe('adaptive concurrency: decrease', () => {
     expect(limiter.limit).toBe(6);
     round(limiter, clock); // 6 held cleanly: the plateau lifts, 6 → 7 in one window
     expect(limiter.limit).toBe(7);
-    expect(changes.map((change) => change.limit)).toEqual([3, 4, 5, 6, 7]);
+    expect(changes.map((change) => change.limit)).toEqual([4, 5, 6, 7]);
   });
 });
 

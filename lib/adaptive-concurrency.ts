@@ -14,10 +14,17 @@
  *
  * Where we depart from Vector, and why:
  * - An explicit refusal or failure cuts the limit at once (not at the window's
- *   end) and by half: 429s come back fast, so waiting for the window would let
- *   every free slot draw another refusal, and with the small limits of an
- *   upload (default max 16) Vector's ×0.9, rounded down, is only −1 below 10.
- *   TCP halves on loss for the same reason.
+ *   end), by ×0.75: 429s come back fast, so waiting for the window would let
+ *   every free slot draw another refusal. Deeper than Vector's ×0.9 because
+ *   with the small limits of an upload (default max 16) ×0.9 rounded down is
+ *   only −1 below 10: a server whose capacity fell from 16 to 4 would refuse
+ *   for 9 windows (16, 14, 12, 10, 9, …, 4; ×0.75: 16, 12, 9, 6, 4). Not
+ *   TCP's ×0.5: the cut is immediate and older attempts cannot cut again, so
+ *   it need not be deep to stop a storm, and halving 7 to 3 left a server of
+ *   capacity 6 half idle while the limit climbed back (measured against the
+ *   capacity servers with __tests__/helpers/reference-sender.ts: ×0.5 and
+ *   ×0.75 both kept 429s under 2.5 % of requests; ×0.75 finished sooner,
+ *   on a noisy shared machine, 3 runs each).
  * - RTT growth alone cuts by ×0.9 (Vector's default): the answers still
  *   succeed, the signal is noisy, and halving on a latency blip would waste
  *   throughput. Below 10 it means −1, which keeps a queueing server near its
@@ -124,12 +131,13 @@ export interface AdaptiveConcurrencyOptions {
   /** A window is "well past" the baseline beyond `rttDeviationScale` standard deviations (Vector: 2.5)… */
   rttDeviationScale?: number;
   /**
-   * …and beyond `2 × rttTolerance × baseline` whatever the deviation (0.05):
-   * with a steady server the deviation is near 0 and jitter alone would cut.
+   * …and beyond `2 × rttTolerance × baseline` whatever the deviation (0.1):
+   * with a steady server the deviation is near 0 and client-side jitter alone
+   * would cut (it did, at 0.05, on a busy 2-core machine).
    * A window is "near" the baseline up to `(1 + rttTolerance) × baseline`.
    */
   rttTolerance?: number;
-  /** Multiplier on an overload answer or a failure (0.5). */
+  /** Multiplier on an overload answer or a failure (0.75). */
   overloadDecrease?: number;
   /** Multiplier when RTTs climb well past the baseline (Vector: 0.9). */
   latencyDecrease?: number;
@@ -317,8 +325,8 @@ export class AdaptiveConcurrency extends Limiter {
     this.#onChange = options.onChange;
     this.#alpha = fraction('ewmaAlpha', options.ewmaAlpha ?? 0.4);
     this.#deviationScale = positive('rttDeviationScale', options.rttDeviationScale ?? 2.5);
-    this.#tolerance = positive('rttTolerance', options.rttTolerance ?? 0.05);
-    this.#overloadDecrease = fraction('overloadDecrease', options.overloadDecrease ?? 0.5);
+    this.#tolerance = positive('rttTolerance', options.rttTolerance ?? 0.1);
+    this.#overloadDecrease = fraction('overloadDecrease', options.overloadDecrease ?? 0.75);
     this.#latencyDecrease = fraction('latencyDecrease', options.latencyDecrease ?? 0.9);
     this.#probeWindows = integerAtLeast('probeWindows', options.probeWindows ?? 4, 1);
   }
