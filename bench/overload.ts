@@ -6,13 +6,17 @@
  *
  *   npm run build && node dist/bench/overload.js [--runs 3] [--capacity 6] [--records 40000]
  *       [--latency 20] [--high-water-mark 16384] [--max-concurrency 16] [--retry-after SECONDS] [--out FILE]
+ *       [--reference [--backoff-base MS]]
  *
  * Targets (issue 13): 'auto' within 1.15× of the best fixed setting's time in
  * both; in (a) at most 5 % of its requests answered 429 (the fixed settings'
  * shares are reported too).
  *
  * Until 'auto' is wired the library refuses it at construction; the script
- * then says so and measures the fixed settings only. Client and server share
+ * then says so and measures the fixed settings only. `--reference` sends
+ * every setting through __tests__/helpers/reference-sender.ts instead of the
+ * library (the controller, pause and split used as the transport is meant
+ * to, one got attempt at a time): early figures for the controller alone. Client and server share
  * this process (the server only holds timers; its CPU cost is small next to
  * the latency); medians of `--runs` runs, a fresh server each run.
  */
@@ -23,6 +27,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { startQueueingServer, startRefusingServer, type CapacityServer } from '../__tests__/helpers/capacity-server.js';
+import { batchesOf, sendBatches } from '../__tests__/helpers/reference-sender.js';
+import { AdaptiveConcurrency, FixedConcurrency } from '../lib/adaptive-concurrency.js';
 import { DiagnosticsChannels, type ConcurrencyChangedMessage } from '../lib/diagnostics.js';
 import { BufferedHttpWritable, type BufferedHttpWritableOptions } from '../lib/index.js';
 import { makeRecords } from './records.js';
@@ -37,6 +43,8 @@ const { values: args } = parseArgs({
     'max-concurrency': { type: 'string', default: '16' },
     'retry-after': { type: 'string' },
     out: { type: 'string' },
+    reference: { type: 'boolean', default: false },
+    'backoff-base': { type: 'string', default: '1000' },
   },
 });
 
@@ -96,8 +104,34 @@ function startServer(kind: ServerKind): Promise<CapacityServer> {
   return startRefusingServer(capacity, { latencyMs, ...(args['retry-after'] !== undefined ? { retryAfter: args['retry-after'] } : {}) });
 }
 
+/** `--reference`: the same records, batched as the core does, sent by the reference sender. */
+async function runReference(server: CapacityServer, setting: Setting): Promise<{ ms: number; error?: string; finalLimit?: number; limitChanges: number }> {
+  let limitChanges = 0;
+  const limiter = setting === 'auto' ? new AdaptiveConcurrency({ max: maxConcurrency, onChange: () => limitChanges++ }) : new FixedConcurrency(setting);
+  const batches = batchesOf(
+    Array.from({ length: recordCount }, (_each, i) => ring.buffers[i % ring.buffers.length]!),
+    highWaterMark,
+  );
+  const started = performance.now();
+  try {
+    await sendBatches(server.url, batches, { limiter, backoffBaseMs: Number(args['backoff-base']) });
+  } catch (reason) {
+    return { ms: performance.now() - started, error: String(reason), limitChanges };
+  }
+  return { ms: performance.now() - started, limitChanges, ...(setting === 'auto' ? { finalLimit: limiter.limit } : {}) };
+}
+
 async function runOnce(kind: ServerKind, setting: Setting): Promise<RunResult> {
   const server = await startServer(kind);
+  if (args.reference) {
+    const outcome = await runReference(server, setting);
+    const result: RunResult = { ms: outcome.ms, requests: server.requests, refused: server.refused, maxActive: server.maxActive, limitChanges: outcome.limitChanges };
+    if (outcome.finalLimit !== undefined) result.finalLimit = outcome.finalLimit;
+    const exact = server.assembled().length === expectedBytes && createHash('sha256').update(server.assembled()).digest('hex') === expectedSha;
+    if (outcome.error !== undefined || !exact) result.error = outcome.error ?? 'server does not hold the records exactly';
+    await server.close();
+    return result;
+  }
   let limitChanges = 0;
   let finalLimit: number | undefined;
   const upload = new BufferedHttpWritable(server.url, optionsFor(setting));
@@ -202,7 +236,7 @@ function table(kind: ServerKind, rows: Row[]): string[] {
 }
 
 async function main(): Promise<void> {
-  const wired = autoIsWired();
+  const wired = args.reference || autoIsWired();
   const settings: Setting[] = [...(wired ? (['auto'] as const) : []), ...new Set([1, 4, capacity, 4 * capacity])];
   const lines = [
     '## Overload (issue 13)',
@@ -211,6 +245,7 @@ async function main(): Promise<void> {
     '',
   ];
   if (!wired) lines.push("`concurrency: 'auto'` is not wired in this build (the constructor refuses it): fixed settings only.", '');
+  if (args.reference) lines.push(`Sent by the reference sender (__tests__/helpers/reference-sender.ts), not the library; first backoff ceiling ${args['backoff-base']} ms.`, '');
   for (const kind of ['refuse', 'queue'] as const) {
     const rows: Row[] = [];
     for (const setting of settings) {

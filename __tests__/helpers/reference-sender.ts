@@ -22,6 +22,8 @@ import { UploadPause } from '../../lib/upload-pause.js';
 export interface ReferenceSenderOptions {
   limiter: ConcurrencyLimiter;
   pause?: UploadPause;
+  /** First backoff ceiling, doubled per attempt, ms (the library's is 1000). */
+  backoffBaseMs?: number;
   /** Upper bound of one backoff, ms (full jitter below it). */
   backoffLimitMs?: number;
   maxAttempts?: number;
@@ -39,7 +41,7 @@ export interface SentReport {
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 
 export async function sendBatches(url: string, batches: readonly BatchPiece[], options: ReferenceSenderOptions): Promise<SentReport> {
-  const { limiter, backoffLimitMs = 1000, maxAttempts = 50, random = Math.random, signal } = options;
+  const { limiter, backoffBaseMs = 1000, backoffLimitMs = Number.POSITIVE_INFINITY, maxAttempts = 50, random = Math.random, signal } = options;
   const pause = options.pause ?? new UploadPause();
   const report: SentReport = { attempts: 0, splits: 0, acknowledged: 0 };
 
@@ -85,7 +87,7 @@ export async function sendBatches(url: string, batches: readonly BatchPiece[], o
         // One clock for the upload: every attempt waits, this batch included (whenOpen at the loop's top).
         pause.pauseFor(retryAfter * 1000);
       } else {
-        await delay(Math.max(1, Math.round(random() * Math.min(backoffLimitMs, 100 * 2 ** (attempt - 1)))), undefined, signal ? { signal } : {});
+        await delay(Math.max(1, Math.round(random() * Math.min(backoffLimitMs, backoffBaseMs * 2 ** (attempt - 1)))), undefined, signal ? { signal } : {});
       }
     }
   };
