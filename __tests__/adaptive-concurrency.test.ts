@@ -1,15 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import {
-  AdaptiveConcurrency,
-  classifyAttempt,
-  createConcurrencyLimiter,
-  FixedConcurrency,
-  type AdaptiveConcurrencyOptions,
-  type AttemptKind,
-  type AttemptToken,
-  type LimitChange,
-} from '../lib/adaptive-concurrency.js';
+import { AdaptiveConcurrency, createConcurrencyLimiter, type AdaptiveConcurrencyOptions, type LimitChange } from '../lib/adaptive-concurrency.js';
+import { classifyAttempt, FixedConcurrency, type AttemptKind, type AttemptToken } from '../lib/concurrency-limiter.js';
 import { manualClock, type ManualClock } from './helpers/manual-clock.js';
 
 /** A controller on a manual clock that records every change. */

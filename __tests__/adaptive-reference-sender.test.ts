@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { AdaptiveConcurrency, FixedConcurrency, type LimitChange } from '../lib/adaptive-concurrency.js';
+import { AdaptiveConcurrency, type LimitChange } from '../lib/adaptive-concurrency.js';
+import { FixedConcurrency } from '../lib/concurrency-limiter.js';
 import { startQueueingServer, startRefusingServer, startSizeLimitServer, type CapacityServer } from './helpers/capacity-server.js';
 import { ndjsonLines } from './helpers/batch-server.js';
 import { batchesOf, sendBatches } from './helpers/reference-sender.js';

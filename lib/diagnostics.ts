@@ -1,5 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import type { AttemptKind, LimitChangeReason } from './adaptive-concurrency.js';
+import type { LimitChangeReason } from './adaptive-concurrency.js';
+import type { AttemptKind } from './concurrency-limiter.js';
 import type { BufferedHttpWritable } from './buffered-http-writable.js';
 import type { UploadMode } from './options.js';
 import type { ProgressSnapshot } from './progress.js';

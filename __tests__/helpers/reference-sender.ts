@@ -1,6 +1,6 @@
 import got, { type RequestError, type Response } from 'got';
 import { setTimeout as delay } from 'node:timers/promises';
-import { classifyAttempt, type ConcurrencyLimiter } from '../../lib/adaptive-concurrency.js';
+import { classifyAttempt, type ConcurrencyLimiter } from '../../lib/concurrency-limiter.js';
 import { splitBatch, type BatchPiece } from '../../lib/batch-split.js';
 import { UploadPause } from '../../lib/upload-pause.js';
 
