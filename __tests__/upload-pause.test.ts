@@ -32,6 +32,16 @@ describe('upload pause: one clock for Retry-After', () => {
     expect(clock.pending()).toEqual([]);
   });
 
+  test('pauseUntil() takes a time on the pause’s own clock', () => {
+    const clock = manualClock(500);
+    const pause = pauseOn(clock);
+    expect(pause.now()).toBe(500);
+    pause.pauseUntil(pause.now() + 250);
+    expect([pause.paused, pause.pausedUntil]).toEqual([true, 750]);
+    clock.advance(250);
+    expect([pause.paused, pause.pausedUntil]).toEqual([false, undefined]);
+  });
+
   test('every waiter opens at the same moment, with one timer', async () => {
     const clock = manualClock();
     const pause = pauseOn(clock);
