@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { parseCliArgs, parseSize, UsageError } from '../lib/cli/args.js';
-import { resumeCommand } from '../lib/cli/report.js';
+import { parseCliArgs, parseSize, UsageError } from '../cli/args.js';
+import { resumeCommand } from '../cli/report.js';
 
 describe('sizes', () => {
   test.each([

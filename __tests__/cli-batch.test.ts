@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { RecordSplitter } from '../lib/cli/record-splitter.js';
+import { RecordSplitter } from '../cli/record-splitter.js';
 import { killRunningClis, runCli } from './helpers/cli.js';
 import { chunksOf } from './helpers/data.js';
 import { sha256, startSink, type Sink } from './helpers/sink-server.js';

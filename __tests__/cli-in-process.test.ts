@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import got from 'got';
-import { main } from '../lib/cli/main.js';
-import { Sha256Transform, ShortInputError } from '../lib/cli/sha256-transform.js';
-import type { CliIo } from '../lib/cli/io.js';
+import { main } from '../cli/main.js';
+import { Sha256Transform, ShortInputError } from '../cli/sha256-transform.js';
+import type { CliIo } from '../cli/io.js';
 import { pattern } from './helpers/data.js';
 import { readBody, sha256, startSink, type Sink } from './helpers/sink-server.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import got from 'got';
-import { startReceiveServer, type ReceiveServer } from '../lib/cli/receive-server.js';
+import { startReceiveServer, type ReceiveServer } from '../cli/receive-server.js';
 import { killRunningClis, runCli, spawnCli } from './helpers/cli.js';
 import { pattern } from './helpers/data.js';
 import { sha256 } from './helpers/sink-server.js';

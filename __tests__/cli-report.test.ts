@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { ContentLengthError, ResumeGapError } from '../lib/index.js';
-import { failureLine, formatBytes, formatRate, reasonOf, resumeCommand, summaryLine, type UploadSummary } from '../lib/cli/report.js';
+import { failureLine, formatBytes, formatRate, reasonOf, resumeCommand, summaryLine, type UploadSummary } from '../cli/report.js';
 
 const summary: UploadSummary = { bytes: 1536, sha256: 'ab'.repeat(32), statusCode: 201, seconds: 0.5, mode: 'stream', body: '' };
 

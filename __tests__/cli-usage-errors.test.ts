@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { parseCliArgs, UsageError } from '../lib/cli/args.js';
+import { parseCliArgs, UsageError } from '../cli/args.js';
 
 const url = 'http://127.0.0.1:8080/upload';
 

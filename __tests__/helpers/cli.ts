@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 /** The built CLI: `npm test` builds before jest; during development run `npx tsc -p tsconfig.json` first. */
-export const CLI_PATH = fileURLToPath(new URL('../../dist/lib/cli/main.js', import.meta.url));
+export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -47,7 +47,7 @@ export async function killRunningClis(): Promise<void> {
   );
 }
 
-/** Starts `node dist/lib/cli/main.js ...args`; `input` is written to its stdin, which is then closed unless `keepStdinOpen`. */
+/** Starts `node dist/cli/main.js ...args`; `input` is written to its stdin, which is then closed unless `keepStdinOpen`. */
 export function spawnCli(args: string[], { input, keepStdinOpen = false, cwd }: CliOptions = {}): CliProcess {
   const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   running.add(child);

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { ProgressSnapshot } from '../progress.js';
+import type { ProgressSnapshot } from '../lib/index.js';
 import { formatBytes, formatRate } from './report.js';
 
 const BAR_WIDTH = 30;

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { UploadMode } from '../options.js';
+import type { UploadMode } from '../lib/index.js';
 
 /** Bad usage or input: the CLI prints the message and exits 2. */
 export class UsageError extends Error {

@@ -1,5 +1,4 @@
-import { BufferedHttpWritableError } from '../errors.js';
-import { isCredentialHeader, redactUrl } from '../redact.js';
+import { BufferedHttpWritableError, isCredentialHeader, redactUrl } from '../lib/index.js';
 
 /** What one finished upload reports: the stderr summary and the `--json` object. */
 export interface UploadSummary {
