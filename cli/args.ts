@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { UploadMode } from '../lib/index.js';
+import { parseDigits } from './units.js';
 
 /** Bad usage or input: the CLI prints the message and exits 2. */
 export class UsageError extends Error {
@@ -168,8 +169,8 @@ export function parseSize(name: string, text: string): number {
 }
 
 function parseInteger(name: string, text: string, min: number): number {
-  const value = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value) || value < min) {
+  const value = parseDigits(text);
+  if (value === undefined || value < min) {
     throw new UsageError(`${name} must be an integer of at least ${min}, received ${JSON.stringify(text)}`);
   }
   return value;

@@ -1,10 +1,11 @@
-import { BufferedHttpWritableError, isCredentialHeader, redactUrl } from '../lib/index.js';
+import { BufferedHttpWritableError, hasUrlCredentials, isCredentialHeader, redactUrl } from '../lib/index.js';
+import { formatBytes, formatRate } from './units.js';
 
 /** What one finished upload reports: the stderr summary and the `--json` object. */
 export interface UploadSummary {
   /** Bytes sent by this run. */
   bytes: number;
-  /** Hex sha256 of the upload's content (with `--resume`: the whole content, the part already stored included). */
+  /** Hex sha256 of the bytes this run sent (with `--resume`: from the server's offset on, not the part it already held). */
   sha256: string;
   /** The final answer's status; null when no request was needed (an empty batch upload). */
   statusCode: number | null;
@@ -14,23 +15,6 @@ export interface UploadSummary {
   /** `--resume`: the server's offset this run started from. */
   offset?: number;
   body: string;
-}
-
-/** `1536` → `1.5 KiB`. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
-/** Decimal megabytes per second, as download tools print them. */
-export function formatRate(bytes: number, seconds: number): string {
-  return `${(seconds > 0 ? bytes / seconds / 1e6 : 0).toFixed(2)} MB/s`;
 }
 
 export function summaryLine(summary: UploadSummary): string {
@@ -52,7 +36,11 @@ export interface Reached {
   offset?: number;
 }
 
-/** One line: the reason, and how far the upload got. */
+/**
+ * One line: the reason, and how far the upload got. The figures come from the
+ * library error's fields (`bytesSent`, `bytesAcknowledged`, `offset`,
+ * `uploadUrl`), never from its message.
+ */
 export function failureLine(error: Error, reached: Reached, total?: number): string {
   const figures = error instanceof BufferedHttpWritableError ? error : reached;
   const reason = reasonOf(error);
@@ -62,8 +50,6 @@ export function failureLine(error: Error, reached: Reached, total?: number): str
   const stored = holds ? `; the server holds ${figures.offset} bytes of the upload` : '';
   return `bhw: upload failed: ${reason} (sent ${figures.bytesSent}${of} bytes, ${figures.bytesAcknowledged} acknowledged${stored})`;
 }
-
-
 
 /**
  * The command that continues a failed tus upload: the arguments as given,
@@ -86,7 +72,7 @@ export function resumeCommand(argv: string[], uploadUrl: string): { command: str
       redacted = true;
       continue;
     }
-    if (/^https?:\/\/[^/]*@/.test(arg)) {
+    if (hasUrlCredentials(arg)) {
       args.push(redactUrl(arg));
       redacted = true;
       continue;
@@ -101,7 +87,7 @@ function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-/** An error's message on one line, without the counters the library appends (restated in words by the caller). */
+/** An error's message as it is, on one line: the figures are the caller's to print, from the error's fields. */
 export function reasonOf(error: Error): string {
-  return error.message.replace(/ \(\d+ bytes written, \d+ sent, \d+ acknowledged\)$/, '').replace(/\s+/g, ' ').trim();
+  return error.message.replace(/\s+/g, ' ').trim();
 }
