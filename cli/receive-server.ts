@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { loadTusHandler, TUS_PATH, type TusHandler } from './receive-tus.js';
+import { loadTusHandler, TUS_MISSING, TUS_PATH, type TusHandler } from './receive-tus.js';
 import { Sha256Transform } from './sha256-transform.js';
 import { parseDigits } from './units.js';
 
@@ -151,7 +151,7 @@ function uploadId(key: string | undefined, sequence: number, url: string): strin
 async function serveTus(tus: TusHandler | undefined, request: IncomingMessage, response: ServerResponse): Promise<void> {
   if (tus) return tus(request, response);
   request.resume();
-  return answerText(response, 501, 'tus uploads need @tus/server and @tus/file-store: npm install @tus/server @tus/file-store\n');
+  return answerText(response, 501, `${TUS_MISSING}\n`);
 }
 
 function header(request: IncomingMessage, name: string): string | undefined {

@@ -29,6 +29,8 @@ export interface CliOptions {
   /** Leave stdin open after `input`, as a producer that has not finished yet would. */
   keepStdinOpen?: boolean;
   cwd?: string;
+  /** Run this executable (an installed `node_modules/.bin/bhw`, say) instead of `node dist/cli/main.js`. */
+  executable?: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -48,8 +50,9 @@ export async function killRunningClis(): Promise<void> {
 }
 
 /** Starts `node dist/cli/main.js ...args`; `input` is written to its stdin, which is then closed unless `keepStdinOpen`. */
-export function spawnCli(args: string[], { input, keepStdinOpen = false, cwd }: CliOptions = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+export function spawnCli(args: string[], { input, keepStdinOpen = false, cwd, executable }: CliOptions = {}): CliProcess {
+  const [command, commandArgs] = executable ? [executable, args] : [process.execPath, [CLI_PATH, ...args]];
+  const child = spawn(command, commandArgs, { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   running.add(child);
   child.once('close', () => running.delete(child));
   const output = { stdout: '', stderr: '' };
