@@ -1,4 +1,6 @@
-import { BufferedHttpWritableError, hasUrlCredentials, isCredentialHeader, redactUrl } from '../lib/index.js';
+import { parseArgs } from 'node:util';
+import { BufferedHttpWritableError, hasUrlCredentials, isCredentialHeader, REDACTED, redactUrl } from '../lib/index.js';
+import { UPLOAD_OPTIONS } from './args.js';
 import { formatBytes, formatRate } from './units.js';
 
 /** What one finished upload reports: the stderr summary and the `--json` object. */
@@ -34,6 +36,8 @@ export interface Reached {
   bytesSent: number;
   bytesAcknowledged: number;
   offset?: number;
+  /** tus: the upload exists on the server, which holds `bytesAcknowledged` of it. */
+  uploadUrl?: string;
 }
 
 /**
@@ -46,41 +50,61 @@ export function failureLine(error: Error, reached: Reached, total?: number): str
   const reason = reasonOf(error);
   const of = total === undefined ? '' : ` of ${total}`;
   // tus: the offset means something only once the upload exists on the server.
-  const holds = figures.offset !== undefined && error instanceof BufferedHttpWritableError && error.uploadUrl !== undefined;
-  const stored = holds ? `; the server holds ${figures.offset} bytes of the upload` : '';
+  // An error of the CLI's own (a timeout) takes it from the upload: in tus its acknowledged bytes are the server's offset.
+  const holds =
+    error instanceof BufferedHttpWritableError
+      ? error.uploadUrl !== undefined && error.offset !== undefined
+        ? error.offset
+        : undefined
+      : reached.uploadUrl !== undefined
+        ? reached.bytesAcknowledged
+        : undefined;
+  const stored = holds === undefined ? '' : `; the server holds ${holds} bytes of the upload`;
   return `bhw: upload failed: ${reason} (sent ${figures.bytesSent}${of} bytes, ${figures.bytesAcknowledged} acknowledged${stored})`;
 }
 
 /**
  * The command that continues a failed tus upload: the arguments as given,
- * with `--resume <uploadUrl>` in place of any earlier one. Secrets are
- * replaced by placeholders so they do not end up in logs.
+ * with `--resume <uploadUrl>` in place of any earlier one. Credentials (`-u`
+ * passwords, credential `-H` values, URL and proxy passwords) are replaced by
+ * `<redacted>` so they do not end up in logs.
  */
 export function resumeCommand(argv: string[], uploadUrl: string): { command: string; redacted: boolean } {
   const args: string[] = [];
   let redacted = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--resume') {
-      i++;
-      continue;
+  const keep = (text: string, safe: string): void => {
+    if (safe !== text) redacted = true;
+    args.push(safe);
+  };
+  // The same parse as the command's own, so `-uUSER:PW`, `--user=...` and short groups are seen too.
+  const { tokens } = parseArgs({ args: argv, options: UPLOAD_OPTIONS, allowPositionals: true, strict: false, tokens: true });
+  for (const token of tokens) {
+    if (token.kind === 'option-terminator') args.push('--');
+    else if (token.kind === 'positional') keep(token.value, redactUrlPassword(token.value));
+    else if (token.name === 'resume') continue;
+    else if (token.value === undefined) args.push(token.rawName);
+    else {
+      args.push(token.rawName);
+      keep(token.value, redactOptionValue(token.name, token.value));
     }
-    if (arg.startsWith('--resume=')) continue;
-    const header = /^([^:]+):/.exec(arg);
-    if ((argv[i - 1] === '-H' || argv[i - 1] === '--header') && header && isCredentialHeader(header[1]!.trim())) {
-      args.push(`${header[1]}: <redacted>`);
-      redacted = true;
-      continue;
-    }
-    if (hasUrlCredentials(arg)) {
-      args.push(redactUrl(arg));
-      redacted = true;
-      continue;
-    }
-    args.push(arg);
   }
   const command = ['bhw', '--resume', uploadUrl, ...args].map(shellQuote).join(' ');
   return { command, redacted };
+}
+
+function redactOptionValue(name: string, value: string): string {
+  if (name === 'user') return `${value.slice(0, Math.max(0, value.indexOf(':')))}:${REDACTED}`;
+  const header = /^([^:]+):/.exec(value);
+  if (name === 'header' && header && isCredentialHeader(header[1]!.trim())) return `${header[1]}: ${REDACTED}`;
+  return redactUrlPassword(value);
+}
+
+/** A URL with its password (or a user alone, which may be a token) shown as `<redacted>`; other text as it is. */
+function redactUrlPassword(text: string): string {
+  if (!hasUrlCredentials(text)) return text;
+  const url = new URL(text);
+  const user = url.password ? `${url.username}:${REDACTED}` : REDACTED;
+  return `${url.protocol}//${user}@${redactUrl(url).slice(url.protocol.length + 2)}`;
 }
 
 function shellQuote(arg: string): string {

@@ -31,6 +31,8 @@ export interface CliOptions {
   cwd?: string;
   /** Run this executable (an installed `node_modules/.bin/bhw`, say) instead of `node dist/cli/main.js`. */
   executable?: string;
+  /** Variables added to the child's environment (`HTTPS_PROXY`, say); `undefined` removes one. */
+  env?: Record<string, string | undefined>;
 }
 
 const running = new Set<ChildProcess>();
@@ -50,9 +52,9 @@ export async function killRunningClis(): Promise<void> {
 }
 
 /** Starts `node dist/cli/main.js ...args`; `input` is written to its stdin, which is then closed unless `keepStdinOpen`. */
-export function spawnCli(args: string[], { input, keepStdinOpen = false, cwd, executable }: CliOptions = {}): CliProcess {
+export function spawnCli(args: string[], { input, keepStdinOpen = false, cwd, executable, env }: CliOptions = {}): CliProcess {
   const [command, commandArgs] = executable ? [executable, args] : [process.execPath, [CLI_PATH, ...args]];
-  const child = spawn(command, commandArgs, { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(command, commandArgs, { cwd, env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
   running.add(child);
   child.once('close', () => running.delete(child));
   const output = { stdout: '', stderr: '' };
@@ -99,6 +101,21 @@ export function spawnCli(args: string[], { input, keepStdinOpen = false, cwd, ex
     },
     exited,
   };
+}
+
+/**
+ * The child's environment: this process's, without the proxy variables of
+ * the machine running the tests (a CI proxy must not carry loopback uploads),
+ * plus `extra`.
+ */
+function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!/^(https?|all|no)_proxy$/i.test(name)) env[name] = value;
+  for (const [name, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
 }
 
 /** Runs `bhw` to completion. */
