@@ -22,7 +22,10 @@ export async function loadTusHandler(directory: string, log: (line: string) => v
   let tus: typeof import('@tus/server');
   let store: typeof import('@tus/file-store');
   try {
-    [tus, store] = await Promise.all([import('@tus/server'), import('@tus/file-store')]);
+    // One after the other: both load @tus/utils, and jest's ESM loader fails
+    // to link a module that two concurrent dynamic imports both reach.
+    tus = await import('@tus/server');
+    store = await import('@tus/file-store');
   } catch {
     return undefined;
   }
