@@ -35,7 +35,8 @@ function capture({ stdin = Readable.from([]), tty = false }: { stdin?: Readable;
   });
   stderr.on('data', (chunk: Buffer) => (text.stderr += chunk.toString()));
   return {
-    io: { stdin, stdout, stderr },
+    // No proxy variables of the machine running the tests: loopback uploads go direct.
+    io: { stdin, stdout, stderr, env: {} },
     stdout: () => text.stdout,
     stderr: () => text.stderr,
     waitForStdout: (pattern) =>

@@ -116,11 +116,19 @@ export function bypassesProxy(url: URL, noProxy: readonly string[]): boolean {
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   return noProxy.some((entry) => {
     if (entry === '*') return true;
-    const match = /^(.*?)(?::(\d+))?$/.exec(entry.replace(/^\[(.*)\](?=:|$)/, '$1'))!;
-    const name = match[1]!.replace(/^\*?\./, '');
-    if (match[2] !== undefined && match[2] !== port) return false;
+    const [entryHost, entryPort] = splitHostPort(entry);
+    const name = entryHost.replace(/^\*?\./, '');
+    if (entryPort !== undefined && entryPort !== port) return false;
     return host === name || host.endsWith(`.${name}`);
   });
+}
+
+/** `host:port`, `[v6]:port`, or a bare host (an IPv6 address without brackets has no port). */
+function splitHostPort(entry: string): [string, string | undefined] {
+  const bracketed = /^\[(.*)\](?::(\d+))?$/.exec(entry);
+  if (bracketed) return [bracketed[1]!, bracketed[2]];
+  const parts = entry.split(':');
+  return parts.length === 2 ? [parts[0]!, parts[1]] : [entry, undefined];
 }
 
 /** hpagent's agents: a CONNECT tunnel through the proxy for each scheme that has one. */
