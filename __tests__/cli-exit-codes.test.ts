@@ -16,6 +16,9 @@ describe('exit 0', () => {
     const result = await runCli(['--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Usage: bhw \[options\] <file\|-> <url>/);
+    // Grouped as curl users look for them.
+    const groups = result.stdout.split('\n').filter((line) => /^[A-Z][A-Za-z]*:$/.test(line));
+    expect(groups).toEqual(['Connection:', 'TLS:', 'Proxy:', 'Auth:', 'Upload:', 'Output:']);
   });
 
   test('--version prints the package version', async () => {

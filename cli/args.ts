@@ -61,18 +61,6 @@ export const USAGE = `Usage: bhw [options] <file|-> <url>
 Uploads a file (or stdin with -) to <url> through buffered-http-writable.
 The server's response body goes to stdout; progress and the summary to stderr.
 
-Upload:
-  --mode stream|batch|tus   delivery protocol (default: stream)
-  -X, --method METHOD       POST (default), PUT or PATCH (stream and batch)
-  -H, --header 'Name: value'  extra request header (repeatable)
-  --content-length          file: declare its size (Content-Length / tus Upload-Length)
-  --high-water-mark SIZE    bytes per buffer, e.g. 64KiB, 1MiB, 1.5MB (default 1MiB)
-  --concurrency N           batch: requests in flight at once (default 1)
-  --flush-interval MS       batch: send a partial batch after MS milliseconds
-  --compress gzip           batch: gzip each batch
-  --retry N                 batch and tus: failed attempts before giving up (default 5)
-  --resume UPLOAD_URL       tus: continue this upload from the server's offset
-
 Connection:
   -m, --max-time S          give up when the whole upload takes longer than S seconds
   --connect-timeout S       give up when a connection (DNS, TCP, TLS) takes longer than S seconds
@@ -93,6 +81,18 @@ Proxy:
 
 Auth:
   -u, --user USER:PASSWORD  HTTP Basic authentication (the password is never printed)
+
+Upload:
+  --mode stream|batch|tus   delivery protocol (default: stream)
+  -X, --method METHOD       POST (default), PUT or PATCH (stream and batch)
+  -H, --header 'Name: value'  extra request header (repeatable)
+  --content-length          file: declare its size (Content-Length / tus Upload-Length)
+  --high-water-mark SIZE    bytes per buffer, e.g. 64KiB, 1MiB, 1.5MB (default 1MiB)
+  --concurrency N           batch: requests in flight at once (default 1)
+  --flush-interval MS       batch: send a partial batch after MS milliseconds
+  --compress gzip           batch: gzip each batch
+  --retry N                 batch and tus: failed attempts before giving up (default 5)
+  --resume UPLOAD_URL       tus: continue this upload from the server's offset
 
 Output:
   --json                    print one JSON object on stdout instead of the body
