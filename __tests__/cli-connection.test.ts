@@ -151,6 +151,27 @@ describe('main() in-process with the connection options', () => {
     expect(out.stdout() + out.stderr()).not.toContain('pass-s3cret');
   });
 
+  test('--retry is the limit of failed attempts: 0 fails on the first 503, 1 recovers from it', async () => {
+    let failures = 0;
+    sink = await startSink((request, response) => {
+      if (request.method === 'POST' && failures++ % 2 === 0) {
+        request.resume();
+        request.on('end', () => response.writeHead(503).end('busy'));
+        return;
+      }
+      return 'default';
+    });
+    const none = capture();
+    expect(await main(['--mode', 'batch', '--retry', '0', fx.file, sink.url], none.io)).toBe(1);
+    expect(none.stderr()).toMatch(/^bhw: upload failed: Server answered 503 Service Unavailable/);
+
+    failures = 0;
+    const one = capture();
+    expect(await main(['--mode', 'batch', '--retry', '1', '--json', fx.file, sink.url], one.io)).toBe(0);
+    expect(JSON.parse(one.stdout())).toMatchObject({ sha256: sha256(data) });
+    expect(failures).toBe(2);
+  });
+
   test('a --cacert that cannot be read: exit 2', async () => {
     const out = capture();
     expect(await main(['--cacert', join(fx.dir, 'missing.pem'), fx.file, 'https://127.0.0.1:9/'], out.io)).toBe(2);
