@@ -22,6 +22,10 @@ const url = 'http://127.0.0.1:9/up';
 const upload = (...argv: string[]): UploadArgs => parseCliArgs([...argv, 'f', url]) as UploadArgs;
 
 describe('proxySettings: which proxy, as curl picks it', () => {
+  test('a bad --proxy is a usage error that does not repeat its password', () => {
+    expect(() => upload('--proxy', 'ftp://u:pw-s3cret@p:21')).toThrow(new UsageError('--proxy must be an http: or https: URL, received "ftp://<redacted>@p:21"'));
+  });
+
   test('--proxy for both schemes; "" for none, whatever the environment says', () => {
     expect(proxySettings(upload('--proxy', 'http://p:3128'), { https_proxy: 'http://other:1' })).toMatchObject({ http: new URL('http://p:3128'), https: new URL('http://p:3128'), source: '--proxy' });
     expect(proxySettings(upload('--proxy', ''), { http_proxy: 'http://other:1', HTTPS_PROXY: 'http://other:2' })).toEqual({ noProxy: [] });
@@ -42,8 +46,8 @@ describe('proxySettings: which proxy, as curl picks it', () => {
   });
 
   test('a variable that is not an http(s) URL is a usage error naming it', () => {
-    expect(() => proxySettings(upload(), { HTTPS_PROXY: 'socks5://p:1080' })).toThrow(new UsageError('HTTPS_PROXY must be an http: or https: proxy URL, received socks5:'));
-    expect(() => proxySettings(upload(), { http_proxy: 'http://[bad' })).toThrow(new UsageError('http_proxy is not a valid proxy URL'));
+    expect(() => proxySettings(upload(), { HTTPS_PROXY: 'socks5://u:pw-s3cret@p:1080' })).toThrow(new UsageError('HTTPS_PROXY must be an http: or https: URL, received "socks5://<redacted>@p:1080"'));
+    expect(() => proxySettings(upload(), { http_proxy: 'http://u:pw-s3cret@[bad' })).toThrow(new UsageError('http_proxy is not a valid URL: "http://<redacted>@[bad"'));
   });
 });
 

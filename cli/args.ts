@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { UploadMode } from '../lib/index.js';
+import { REDACTED, type UploadMode } from '../lib/index.js';
 import { parseDigits, parseSecondsToMs } from './units.js';
 
 /** Bad usage or input: the CLI prints the message and exits 2. */
@@ -277,14 +277,21 @@ function parseHeaders(lines: string[]): Record<string, string> {
   return headers;
 }
 
-function checkUrl(name: string, text: string): void {
+/**
+ * The one check of a URL the CLI is given (`<url>`, `--resume`, `--proxy`, a
+ * proxy variable): it parses and is http: or https:. The message quotes the
+ * text with any `user:password@` replaced, as the text may be a proxy URL.
+ */
+export function checkUrl(name: string, text: string): URL {
+  const shown = JSON.stringify(text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, `$1${REDACTED}@`));
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new UsageError(`${name} is not a valid URL: ${JSON.stringify(text)}`);
+    throw new UsageError(`${name} is not a valid URL: ${shown}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`${name} must be an http: or https: URL, received ${JSON.stringify(text)}`);
+    throw new UsageError(`${name} must be an http: or https: URL, received ${shown}`);
   }
+  return url;
 }

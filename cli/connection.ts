@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import got, { type Agents, type ExtendOptions, type Got } from 'got';
 import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
-import { UsageError, type UploadArgs } from './args.js';
+import { checkUrl, UsageError, type UploadArgs } from './args.js';
 
 /** What the connection options make: the got instance the upload goes through, and what to tell the user. */
 export interface Connection {
@@ -99,15 +99,7 @@ export function proxySettings(args: Pick<UploadArgs, 'proxy' | 'noProxy'>, env: 
 
 /** A proxy variable's URL; like curl, a bare `host:port` means http. */
 function parseProxyVariable(name: string, value: string): URL {
-  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new UsageError(`${name} is not a valid proxy URL`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${name} must be an http: or https: proxy URL, received ${url.protocol}`);
-  return url;
+  return checkUrl(name, /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`);
 }
 
 /** Whether `url` is reached directly: its host (or a parent domain, or `host:port`) is listed, or the list is `*`. */
