@@ -35,10 +35,8 @@ export class Watchdog {
   watchStalls(upload: BufferedHttpWritable, mode: UploadMode, ms: number): void {
     let sent = 0;
     let acknowledged = 0;
-    const waitingOnNetwork = (): boolean =>
-      upload.writableNeedDrain || upload.writableEnded || (mode !== 'stream' && upload.bytesSent > upload.bytesAcknowledged);
     const timer = setTimeout(() => {
-      if (waitingOnNetwork()) this.#abort(`no byte sent or acknowledged for ${seconds(ms)} s (--stall-timeout ${seconds(ms)}; 0 turns it off)`);
+      if (waitingOnNetwork(upload, mode)) this.#abort(`no byte sent or acknowledged for ${seconds(ms)} s (--stall-timeout ${seconds(ms)}; 0 turns it off)`);
       else timer.refresh();
     }, ms);
     this.#timers.push(timer);
@@ -64,6 +62,17 @@ export class Watchdog {
     this.stop();
     if (!this.#aborter.signal.aborted) this.#aborter.abort(new UploadTimeoutError(message));
   }
+}
+
+/**
+ * Whether the upload is held up by the network rather than by its producer:
+ * the pool is full (backpressure), the input has ended and the answer is
+ * awaited, or (batch, tus) a request is sent and not yet answered. In stream
+ * mode bytes stay unacknowledged until the one final answer, so only the
+ * first two count.
+ */
+export function waitingOnNetwork(upload: BufferedHttpWritable, mode: UploadMode): boolean {
+  return upload.writableNeedDrain || upload.writableEnded || (mode !== 'stream' && upload.bytesSent > upload.bytesAcknowledged);
 }
 
 function seconds(ms: number): string {
