@@ -36,4 +36,4 @@ export type { ProgressSnapshot } from './progress.js';
 export type { BatchReport, UploadResponse } from './transports/transport.js';
 export { RESPONSE_BODY_LIMIT } from './transports/answers.js';
 export { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './transports/tus-protocol.js';
-export { CREDENTIAL_HEADERS, REDACTED, hasUrlCredentials, isCredentialHeader, redactSecrets, redactUrl } from './redact.js';
+export { CREDENTIAL_HEADERS, REDACTED, hasUrlCredentials, isCredentialHeader, redactSecrets, redactUrl, secretValues } from './redact.js';
