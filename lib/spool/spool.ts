@@ -17,11 +17,11 @@
  *                           rewritten (via journal.next + rename) with only the open
  *                           batches once it passes 1 MiB
  * seg-<20-digit position>.log
- *                           record segments: one group per append, holding its records and CUT
- *                           markers (batch boundaries from flush()); the name is the position of the segment's
- *                           first byte in the stream of frames; a new segment starts once one
- *                           holds min(64 MiB, maxBytes / 8); a segment is deleted once every
- *                           batch in it is acknowledged
+ *                           record segments: one group per append, holding its records and
+ *                           CUT markers (batch boundaries from flush()); the name is the
+ *                           position of the segment's first byte in the stream of groups; a
+ *                           new segment starts once one holds min(64 MiB, maxBytes / 8); a
+ *                           segment is deleted once every batch in it is acknowledged
  * rejected/<key>.bin        a batch the server refused permanently, byte for byte
  * rejected/<key>.json       {statusCode, body (its start), sequence, offset, key, bytes, records, time}
  * ```
@@ -33,8 +33,8 @@
  */
 import { mkdir, open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BODY_SNIPPET_LIMIT, SpoolCorruptError } from '../errors.js';
 import { crc32 } from 'node:zlib';
+import { BODY_SNIPPET_LIMIT, SpoolCorruptError } from '../errors.js';
 import { FrameCursor, FrameError, MAX_LENGTH, RECORD_HEADER, UNIT_HEADER, writeRecordHeader, writeUnitHeader, type RecordHeader } from './frame.js';
 import { Journal, type FixedBatch, type JournalState } from './journal.js';
 import { checkSegments, releasedPosition, type Unread } from './recovery.js';
