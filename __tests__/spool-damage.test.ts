@@ -181,5 +181,19 @@ describe('the journal and the segments must agree: a missing or cut file is dama
       await removeSpoolDirs();
     }
   });
-});
 
+  test('a batch the journal fixed at a position that is no record boundary, or with a size its records do not have', async () => {
+    const entries = [
+      ['{"t":"fix","sequence":6,"offset":600,"from":700,"to":710,"bytes":10,"records":1}', 'journal position 700 is not a record boundary'],
+      ['{"t":"fix","sequence":6,"offset":600,"from":0,"to":128,"bytes":99,"records":1}', 'batch 6 spans 100 bytes of records, the journal says 99'],
+    ];
+    for (const [entry, message] of entries) {
+      const dir = await spoolWithOpenBatches();
+      await appendFile(join(dir, 'journal'), encodeFrame(Buffer.from(entry!)));
+      const error = await openError(dir);
+      expect(error.file).toBe(join(dir, 'journal'));
+      expect(error.message).toContain(message);
+      await removeSpoolDirs();
+    }
+  });
+});
