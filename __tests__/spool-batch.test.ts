@@ -155,7 +155,11 @@ describe('batch mode with a spool', () => {
       const first = new BufferedHttpWritable(await deadUrl(), { mode: 'batch', highWaterMark: 1 << 20, spool: { dir }, retry: { limit: 0 } });
       const closed = new Promise((resolve) => first.on('close', resolve));
       first.on('error', () => {});
-      for (const line of lines) first.write(line);
+      // Two rounds of appends, so the last append (the only one that may be a torn tail) is the second half.
+      const half = Math.ceil(lines.length / 2);
+      for (const line of lines.slice(0, half)) first.write(line);
+      await new Promise<void>((resolve) => first.write('', () => resolve()));
+      for (const line of lines.slice(half)) first.write(line);
       await new Promise<void>((resolve) => first.write('', () => resolve()));
       first.destroy();
       await closed;
@@ -182,7 +186,7 @@ describe('batch mode with a spool', () => {
       const bytes = await readFile(segment);
       bytes[Math.floor(bytes.length / 3)]! ^= 0xff;
       await writeFile(segment, bytes);
-      // The spool holds several appends (the first write alone, the rest as one _writev): a third of the way in is not the tail.
+      // A third of the way in lies in the first half's appends: damage, not a torn tail.
       server = await startBatchServer();
       const reopened = new BufferedHttpWritable(server.url, { mode: 'batch', spool: { dir } });
       const [error] = (await once(reopened, 'error')) as [BufferedHttpWritableError & { file: string; position: number }];
