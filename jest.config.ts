@@ -9,9 +9,9 @@ const config: JestConfigWithTsJest = {
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
   testMatch: ['**/*.test.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  collectCoverageFrom: ['lib/**/*.ts'],
+  collectCoverageFrom: ['lib/**/*.ts', 'cli/**/*.ts'],
   // Checked whenever coverage is collected: `npm test` runs `jest --coverage`,
-  // so the gate holds on every run (issue 6).
+  // so the 90% gate holds on every run.
   coverageThreshold: { global: { lines: 90, branches: 90 } },
   testTimeout: 60_000,
 };

@@ -1,5 +1,5 @@
 /**
- * Secrets never leak (invariant 6): whatever the mode and whatever the error
+ * Secrets never leak (errors never carry Authorization, cookie or URL credential values): whatever the mode and whatever the error
  * — got's own errors wrapped in NetworkError, non-2xx answers, redirects — no
  * error (message, stack, cause, JSON.stringify, util.inspect) and no
  * 'progress' payload holds an Authorization, Cookie or Proxy-Authorization

@@ -167,7 +167,7 @@ export function writeReport(record: RunRecord): string {
   );
   out.push(readFileSync(path.join(root, 'bench', 'method.md'), 'utf8').trim(), '');
 
-  out.push('## Targets (issue 7)', '');
+  out.push('## Targets', '');
   const verdict = (met: boolean | undefined): string => (met === undefined ? 'not measured' : met ? '**met**' : '**not met**');
   out.push(
     'Checked on the whole-process wall medians (what the issue asks) and, beside them, on the in-process transfer medians (the same ratio without Node start-up and module loading, which weigh most on short runs).',

@@ -1,5 +1,5 @@
 /**
- * The targets of issue 7, checked against one run's figures. Time targets use
+ * The performance targets (file upload, small writes, records, memory), checked against one run's figures. Time targets use
  * the whole-process wall time medians, as the issue asks; a target whose
  * figures are missing (a case that failed) is reported as not measured.
  */

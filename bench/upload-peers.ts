@@ -26,6 +26,7 @@ export interface UploadSpec {
 
 export const UPLOAD_PEERS = [
   'bhw',
+  'bhw:uploadFile',
   'http.request',
   'got.stream',
   'undici.request',
@@ -72,6 +73,13 @@ export async function upload(peer: UploadPeer, spec: UploadSpec): Promise<number
       const destination = new BufferedHttpWritable(spec.url, options);
       await pipeline(source(spec), destination);
       return bytesOf(destination.response!.body);
+    }
+    case 'bhw:uploadFile': {
+      // Reads straight into the pool's buffers: the read size is the library's highWaterMark, not readSize.
+      const { uploadFile } = await import('../lib/index.js');
+      const options = spec.highWaterMark === undefined ? {} : { highWaterMark: spec.highWaterMark };
+      const result = await uploadFile(spec.file, spec.url, { ...options, declareSize: false });
+      return bytesOf(result.response!.body);
     }
     case 'http.request': {
       const request = http.request(spec.url, { method: 'POST' });

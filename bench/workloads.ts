@@ -1,5 +1,5 @@
 /**
- * The workloads of issue 7 as groups of cases. Every case in a group runs in
+ * The workloads as groups of cases. Every case in a group runs in
  * the same interleaved loop (run 1 of each case, then run 2 of each, …) so a
  * noisy moment hits all peers alike; each group names the case its ratios
  * are taken against (`http.request` wherever the workload has one).
@@ -53,6 +53,7 @@ export interface Config {
 
 const UPLOAD_LABELS: Record<UploadPeer, string> = {
   bhw: 'buffered-http-writable',
+  'bhw:uploadFile': 'buffered-http-writable uploadFile (reads into the pool)',
   'http.request': 'http.request piping',
   'got.stream': 'got.stream.post piping',
   'undici.request': 'undici.request, stream body',
@@ -86,6 +87,8 @@ function fileUpload(config: Config, readSize: number): Group {
     cases: [
       uploadCase('bhw', config, bytes, readSize, { id: 'bhw', label: 'buffered-http-writable, default options' }),
       uploadCase('bhw', config, bytes, readSize, { id: 'bhw-tuned', label: `buffered-http-writable, highWaterMark ${tuned / MiB} MiB` }, tuned),
+      uploadCase('bhw:uploadFile', config, bytes, readSize, { id: 'bhw-uploadFile', label: 'buffered-http-writable uploadFile, default options' }),
+      uploadCase('bhw:uploadFile', config, bytes, readSize, { id: 'bhw-uploadFile-tuned', label: `buffered-http-writable uploadFile, highWaterMark ${tuned / MiB} MiB` }, tuned),
       ...peers.map((peer) => uploadCase(peer, config, bytes, readSize)),
     ],
   };
@@ -166,6 +169,35 @@ function records(config: Config): Group[] {
   ];
 }
 
+/** The spool: the same records with it off, on, and on with fdatasync; dd shows what the disk itself takes. */
+function spool(config: Config): Group[] {
+  const small = config.quick ? 200_000 : 2_000_000;
+  const large = config.quick ? 64 : 1024;
+  const variants = (count: number, recordBytes?: number): BenchCase[] => [
+    { id: 'spool-off', label: "mode 'batch', no spool", task: { task: 'records', peer: 'bhw:batch', count, ...(recordBytes ? { recordBytes } : {}) } },
+    { id: 'spool-on', label: "mode 'batch', spool", task: { task: 'records', peer: 'bhw:batch', count, spool: 'on', ...(recordBytes ? { recordBytes } : {}) } },
+    { id: 'spool-fsync', label: "mode 'batch', spool with fsync: true", task: { task: 'records', peer: 'bhw:batch', count, spool: 'fsync', ...(recordBytes ? { recordBytes } : {}) } },
+  ];
+  return [
+    {
+      id: 'S1-small-records',
+      title: `Spool: ${small.toLocaleString('en')} records of ~100 B`,
+      about: 'The W3 records in batch mode (default options) to a sink that answers at once, with no spool, a spool, and a spool with `fsync: true`; each spool in a fresh temp dir on the same disk.',
+      baseline: 'spool-off',
+      runs: Math.min(config.runs, 3),
+      cases: variants(small),
+    },
+    {
+      id: 'S2-large-records',
+      title: `Spool: ${large} records of 1 MiB`,
+      about: "1 MiB records (each larger than nothing but equal to the default highWaterMark) with no spool, a spool, a spool with `fsync: true`, and `dd if=/dev/zero bs=1M conv=fsync` of the same bytes on the same disk in the same run.",
+      baseline: 'spool-off',
+      runs: Math.min(config.runs, 3),
+      cases: [...variants(large, MiB), { id: 'dd', label: 'dd bs=1M conv=fsync (the disk alone)', task: { task: 'records', peer: 'dd:conv=fsync', count: large, recordBytes: MiB } }],
+    },
+  ];
+}
+
 function memory(config: Config): Group {
   const peers: UploadPeer[] = ['bhw', 'http.request', 'got.stream', 'undici.request', 'fetch', 'tcp'];
   const cases: BenchCase[] = [];
@@ -220,6 +252,7 @@ export function workloads(config: Config): Group[] {
     smallWrites(config, 'string'),
     smallWrites(config, 'buffer'),
     ...records(config),
+    ...spool(config),
     memory(config),
     ...sweep(config),
   ];

@@ -21,6 +21,12 @@ export const ErrorCodes = {
   RESUME_GAP: 'ERR_BHW_RESUME_GAP',
   /** The server broke the protocol of the mode (a missing tus `Location`, say). */
   PROTOCOL: 'ERR_BHW_PROTOCOL',
+  /** `uploadFile`: the file changed size while it was being uploaded. */
+  FILE_CHANGED: 'ERR_BHW_FILE_CHANGED',
+  /** The spool directory holds damaged data outside a torn tail; nothing from it is sent. */
+  SPOOL_CORRUPT: 'ERR_BHW_SPOOL_CORRUPT',
+  /** Another live process, or another spool in this process, holds the spool directory. */
+  SPOOL_LOCKED: 'ERR_BHW_SPOOL_LOCKED',
   /** The server handed over a plain-http URL for an upload begun over https; nothing was sent to it. */
   INSECURE_LOCATION: 'ERR_BHW_INSECURE_LOCATION',
 } as const;
@@ -194,6 +200,23 @@ export class ResumeGapError extends BufferedHttpWritableError {
   }
 }
 
+/** `uploadFile`: the file grew or shrank during the upload, so neither size can be trusted. */
+export class FileChangedError extends BufferedHttpWritableError {
+  readonly path: string;
+  /** The size when the upload started. */
+  readonly expected: number;
+  /** The size found while reading: at least one byte past `expected`, or where the file ended early. */
+  readonly actual: number;
+
+  constructor(path: string, expected: number, actual: number, progress: ProgressSnapshot) {
+    const change = actual > expected ? 'grew past' : `ended at byte ${actual}, short of`;
+    super(ErrorCodes.FILE_CHANGED, `File changed during the upload: ${path} ${change} its ${expected} bytes`, progress);
+    this.path = path;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
 /** The server broke the rules of the protocol in use. */
 export class ProtocolError extends BufferedHttpWritableError {
   constructor(message: string, progress: ProgressSnapshot, position: ErrorPosition = {}) {
@@ -226,4 +249,35 @@ function capSnippet(text: string): string {
 function oneLine(text: string, max: number): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length <= max ? flat : `${flat.slice(0, max)}…`;
+}
+
+/** Counters of a spool error raised before any byte was written (opening a spool). */
+const NO_PROGRESS: ProgressSnapshot = { bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0 };
+
+/** A spool file is damaged outside its torn tail: opening fails so nothing damaged is sent. */
+export class SpoolCorruptError extends BufferedHttpWritableError {
+  /** The damaged file. */
+  readonly file: string;
+  /** Byte offset in `file` of the first unit that does not check out. */
+  readonly position: number;
+
+  constructor(file: string, position: number, reason: string, progress: ProgressSnapshot = NO_PROGRESS) {
+    super(ErrorCodes.SPOOL_CORRUPT, `Spool file ${file} is damaged at byte ${position}: ${reason}`, progress);
+    this.file = file;
+    this.position = position;
+  }
+}
+
+/** The spool directory is held by another writer: one writer per spool. */
+export class SpoolLockedError extends BufferedHttpWritableError {
+  /** The pid written in the lock file (this process's own pid when another spool here holds it). */
+  readonly pid: number;
+  readonly lockFile: string;
+
+  constructor(lockFile: string, pid: number, progress: ProgressSnapshot = NO_PROGRESS) {
+    const holder = pid === process.pid ? 'another spool in this process' : `process ${pid}`;
+    super(ErrorCodes.SPOOL_LOCKED, `Spool ${lockFile} is held by ${holder}`, progress);
+    this.pid = pid;
+    this.lockFile = lockFile;
+  }
 }

@@ -1,12 +1,15 @@
 export { BufferedHttpWritable } from './buffered-http-writable.js';
+export { uploadFile, type UploadFileOptions, type UploadFileResult } from './upload-file.js';
 export {
   DEFAULT_CONCURRENCY,
   DEFAULT_EXPECT_CONTINUE_TIMEOUT,
   DEFAULT_HIGH_WATER_MARK,
   DEFAULT_MAX_RETRY_AFTER,
   DEFAULT_RETRY_LIMIT,
+  DEFAULT_SPOOL_MAX_BYTES,
   type BufferedHttpWritableOptions,
   type Compression,
+  type SpoolSettings,
   type UploadMethod,
   type UploadMode,
 } from './options.js';
@@ -15,6 +18,7 @@ export {
   BufferedHttpWritableError,
   ContentLengthError,
   EarlyResponseError,
+  FileChangedError,
   ErrorCodes,
   HttpStatusError,
   InsecureLocationError,
@@ -24,6 +28,8 @@ export {
   RedirectError,
   ResumeGapError,
   RetryAfterError,
+  SpoolCorruptError,
+  SpoolLockedError,
   type ErrorCode,
   type ErrorPosition,
   type ResponseSummary,
@@ -32,4 +38,4 @@ export type { ProgressSnapshot } from './progress.js';
 export type { BatchReport, UploadResponse } from './transports/transport.js';
 export { RESPONSE_BODY_LIMIT } from './transports/answers.js';
 export { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './transports/tus-protocol.js';
-export { CREDENTIAL_HEADERS, REDACTED, hasUrlCredentials, isCredentialHeader, redactSecrets, redactUrl } from './redact.js';
+export { CREDENTIAL_HEADERS, REDACTED, hasUrlCredentials, isCredentialHeader, redactSecrets, redactUrl, secretValues } from './redact.js';

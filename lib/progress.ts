@@ -12,6 +12,8 @@ export interface ProgressSnapshot {
   batchesAcknowledged?: number;
   /** tus: the upload URL, once the server created it. */
   uploadUrl?: string;
+  /** batch with a spool: bytes the spool held from an earlier run when it opened (sent first). */
+  bytesFromSpool?: number;
 }
 
 /**
@@ -26,8 +28,11 @@ export class Progress {
   batchesSent?: number;
   batchesAcknowledged?: number;
   uploadUrl?: string;
+  bytesFromSpool?: number;
   /** Acknowledged ranges beyond the contiguous prefix (batch with concurrency): offset → size. */
   readonly #acknowledgedAhead = new Map<number, number>();
+  /** Upload offset of this process's first byte: a spool goes on from where an earlier run stopped. */
+  #origin = 0;
 
   constructor(countsBatches: boolean) {
     if (countsBatches) {
@@ -38,7 +43,7 @@ export class Progress {
 
   /** Records that `[offset, offset + size)` is acknowledged; `bytesAcknowledged` is the contiguous prefix. */
   acknowledge(offset: number, size: number): void {
-    if (offset !== this.bytesAcknowledged) {
+    if (offset !== this.#origin + this.bytesAcknowledged) {
       this.#acknowledgedAhead.set(offset, size);
       return;
     }
@@ -47,9 +52,14 @@ export class Progress {
       this.#acknowledgedAhead.delete(prefix);
       prefix += next;
     }
-    this.bytesAcknowledged = prefix;
+    this.bytesAcknowledged = prefix - this.#origin;
     // What the server holds was sent, whatever the transport reported first.
-    if (this.bytesSent < prefix) this.bytesSent = prefix;
+    if (this.bytesSent < this.bytesAcknowledged) this.bytesSent = this.bytesAcknowledged;
+  }
+
+  /** Before the first send: the upload offset this process starts from (0 without a spool). */
+  startAt(offset: number): void {
+    this.#origin = offset;
   }
 
   snapshot(): ProgressSnapshot {
@@ -61,6 +71,7 @@ export class Progress {
     if (this.batchesSent !== undefined) snapshot.batchesSent = this.batchesSent;
     if (this.batchesAcknowledged !== undefined) snapshot.batchesAcknowledged = this.batchesAcknowledged;
     if (this.uploadUrl !== undefined) snapshot.uploadUrl = this.uploadUrl;
+    if (this.bytesFromSpool !== undefined) snapshot.bytesFromSpool = this.bytesFromSpool;
     return snapshot;
   }
 }

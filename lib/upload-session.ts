@@ -1,6 +1,12 @@
 import { BufferPool } from './buffer-pool.js';
 import { Progress, type ProgressSnapshot } from './progress.js';
-import type { BatchReport, Transport, TransportFactory, TransportReports, UploadResponse } from './transports/transport.js';
+import type { BatchReport, SendInfo, Transport, TransportFactory, TransportReports, UploadResponse } from './transports/transport.js';
+
+/** What the filler says of a send; the session adds its sequence and offset unless the send brings its own. */
+export type SendDetails = Omit<SendInfo, 'sequence' | 'offset'> & {
+  /** A batch's identity fixed elsewhere (a spool): sequence, offset and key as first sent, before a restart too. */
+  identity?: { sequence: number; offset: number; key: string };
+};
 
 /** What an upload tells its owner; the owner (the Writable, or `uploadFile`) turns it into events. */
 export interface UploadEvents {
@@ -50,13 +56,13 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     return this.#transport;
   }
 
-  get bytesWritten(): number {
-    return this.#progress.bytesWritten;
-  }
-
-  /** Counts bytes accepted from the producer; no event (progress is reported per buffer, never per write). */
-  written(bytes: number): void {
-    this.#progress.bytesWritten += bytes;
+  /**
+   * The counters, for the producer side to count bytes written on its hot
+   * path (`bytesWritten += n`, no event: progress is reported per buffer,
+   * never per write). Everything else in them changes here only.
+   */
+  get counters(): Progress {
+    return this.#progress;
   }
 
   get response(): UploadResponse | undefined {
@@ -87,8 +93,15 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
    * transport lets go of them. `release` runs first, so a writer woken by the
    * freed slot finds the buffer back in the pool.
    */
-  send(bytes: Buffer, last: boolean, release?: () => void): Promise<void> {
-    const info = { sequence: this.#sequence++, offset: this.#dispatched, last };
+  send(bytes: Buffer, { identity, ...details }: SendDetails, release?: () => void): Promise<void> {
+    let info: SendInfo;
+    if (identity) {
+      if (this.#sequence === 0) this.#progress.startAt(identity.offset);
+      info = { ...details, ...identity };
+      this.#sequence++;
+    } else {
+      info = { sequence: this.#sequence++, offset: this.#dispatched, ...details };
+    }
     this.#dispatched += bytes.length;
     this.#inFlight++;
     const sent = this.#transport.send(bytes, info);

@@ -1,7 +1,9 @@
 import { addAbortSignal, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { ContentLengthError } from './errors.js';
-import type { ProgressSnapshot } from './progress.js';
+import type { SpoolSettings } from './options.js';
+import type { Progress, ProgressSnapshot } from './progress.js';
+import { CUT, SpoolIntake, type SpoolRecord } from './spool-intake.js';
 import type { BatchReport, TransportFactory, UploadResponse } from './transports/transport.js';
 import { UploadSession, type SessionOptions } from './upload-session.js';
 
@@ -12,6 +14,8 @@ export interface CoreOptions extends SessionOptions {
   contentLength?: number;
   flushInterval?: number;
   signal?: AbortSignal;
+  /** batch: records go through a spool on disk (spool-intake.ts) instead of straight into the pool. */
+  spool?: Required<SpoolSettings>;
 }
 
 /** Written through the stream's own queue by `flush()`, so a flush lands after every earlier write. */
@@ -40,21 +44,30 @@ interface Deferred {
 export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> extends Writable {
   readonly #options: Options;
   readonly #session: UploadSession<Options>;
+  readonly #counters: Progress;
   readonly #bufferSize: number;
   /** The buffer being filled, taken from the pool when the first byte arrives. */
   #current: Buffer | undefined;
   #filled = 0;
+  /** Records kept whole (batch): the length of each write in the current buffer, so a refused batch can be split between writes. */
+  #records: number[] | undefined;
   /** flush() calls whose marker is still in the stream's queue, oldest first. */
   readonly #flushWaiters: Deferred[] = [];
   /** flush() calls past their marker, waiting for the sends before them to settle. */
   readonly #flushSettling = new Set<Deferred>();
   #flushTimer: NodeJS.Timeout | undefined;
+  /** batch with a spool: where written records go instead of the pool. */
+  #spool: SpoolIntake | undefined;
+  /** Spool mode: strings are encoded here, not each into a Buffer of its own (appends are serial, so one suffices). */
+  #spoolScratch: Buffer | undefined;
 
   constructor(options: Options, createTransport: TransportFactory<Options>) {
     super({
       highWaterMark: options.highWaterMark,
       decodeStrings: false, // strings are encoded straight into the buffer
       objectMode: false,
+      // Writes wait until the spool is open (and locked); without one there is nothing to wait for.
+      ...(options.spool ? { construct: BufferedWritableCore.#constructSpool } : {}),
     });
     this.#options = options;
     this.#bufferSize = options.highWaterMark;
@@ -64,6 +77,8 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
       batch: (report) => this.emit('batch', report),
       failed: (error) => this.destroy(error),
     });
+    this.#counters = this.#session.counters;
+    if (this.#session.transport.keepsWritesWhole) this.#records = [];
     // Not passed to super(): an already aborted signal destroys at once, and
     // _destroy needs the fields above. Aborting destroys with Node's AbortError.
     if (options.signal) addAbortSignal(options.signal, this);
@@ -71,7 +86,7 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
 
   /** Bytes accepted by `write()`. */
   get bytesWritten(): number {
-    return this.#session.bytesWritten;
+    return this.#counters.bytesWritten;
   }
 
   /** Bytes handed to the socket: an upper bound on what the server has received. */
@@ -116,6 +131,10 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
   }
 
   override _write(chunk: Chunk, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.#spool) {
+      this.#appendToSpool([{ chunk, encoding }], callback);
+      return;
+    }
     let pending: void | Promise<void>;
     try {
       pending = this.#append(chunk, encoding);
@@ -128,6 +147,11 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
   }
 
   override _writev(chunks: Array<{ chunk: Chunk; encoding: BufferEncoding }>, callback: (error?: Error | null) => void): void {
+    if (this.#spool) {
+      // Group commit: everything queued meanwhile is one append (and one sync).
+      this.#appendToSpool(chunks, callback);
+      return;
+    }
     let index = 0;
     const next = (): void => {
       try {
@@ -152,11 +176,12 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     this.#clearFlushTimer();
     const finish = async (): Promise<void> => {
       const { contentLength } = this.#options;
-      const written = this.#session.bytesWritten;
+      const written = this.#counters.bytesWritten;
       if (contentLength !== undefined && !this.#session.transport.checksTotalLength && written !== contentLength) {
         throw new ContentLengthError(contentLength, written, this.#session.snapshot());
       }
-      await this.#dispatchCurrent(true);
+      if (this.#spool) await this.#spool.finish();
+      else await this.#dispatchCurrent(true);
       await this.#session.end();
     };
     // A failure of the upload destroys the stream through the session; only
@@ -170,7 +195,86 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     this.#session.abort(reason);
     for (const waiter of [...this.#flushWaiters.splice(0), ...this.#flushSettling]) waiter.reject(reason);
     this.#flushSettling.clear();
-    callback(error);
+    if (!this.#spool) {
+      callback(error);
+      return;
+    }
+    // The data stays in the spool; the error says how much and where (and where a refused batch went).
+    this.#spool.stop(error).then(
+      (state) => {
+        if (error) Object.assign(error, { spool: state });
+        callback(error);
+      },
+      () => callback(error),
+    );
+  }
+
+  /** Node calls `construct` as a method of the stream, before any write reaches `_write`. */
+  static #constructSpool(this: Writable, callback: (error?: Error | null) => void): void {
+    (this as BufferedWritableCore).#openSpool(callback);
+  }
+
+  #openSpool(callback: (error?: Error | null) => void): void {
+    SpoolIntake.open(this.#session, this.#options.spool!, this.#options.flushInterval).then((intake) => {
+      this.#spool = intake;
+      callback();
+    }, callback);
+  }
+
+  /** A scratch buffer large enough for every string among `chunks`, encoded. */
+  #scratchFor(chunks: Array<{ chunk: Chunk; encoding: BufferEncoding }>): Buffer {
+    let needed = 0;
+    for (const { chunk, encoding } of chunks) {
+      if (typeof chunk !== 'string') continue;
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit: a bound without measuring each string.
+      needed += encoding === 'utf8' || encoding === 'utf-8' ? chunk.length * 3 : Buffer.byteLength(chunk, encoding);
+    }
+    if (this.#spoolScratch === undefined || this.#spoolScratch.length < needed) {
+      this.#spoolScratch = Buffer.allocUnsafeSlow(Math.max(needed, 64 * 1024));
+    }
+    return this.#spoolScratch;
+  }
+
+  /** Spool mode: the chunks become records (a flush() marker a batch boundary), appended at once. */
+  #appendToSpool(chunks: Array<{ chunk: Chunk; encoding: BufferEncoding }>, callback: (error?: Error | null) => void): void {
+    const records: SpoolRecord[] = [];
+    const flushes: Deferred[] = [];
+    const scratch = this.#scratchFor(chunks);
+    let used = 0;
+    let bytes = 0;
+    for (const { chunk, encoding } of chunks) {
+      if (chunk === FLUSH_MARKER) {
+        records.push(CUT);
+        const waiter = this.#flushWaiters.shift()!;
+        this.#flushSettling.add(waiter);
+        flushes.push(waiter);
+        continue;
+      }
+      let record: Buffer;
+      if (typeof chunk === 'string') {
+        const length = scratch.write(chunk, used, encoding);
+        record = scratch.subarray(used, used + length);
+        used += length;
+      } else {
+        record = chunk;
+      }
+      if (record.length === 0) continue;
+      records.push(record);
+      bytes += record.length;
+    }
+    this.#counters.bytesWritten += bytes;
+    const spool = this.#spool!;
+    spool.append(records).then(() => {
+      callback();
+      if (flushes.length === 0) return;
+      // flush(): every batch up to the boundary is acknowledged (destroy rejects the waiters instead).
+      void spool.drain().then(() => {
+        for (const waiter of flushes) {
+          this.#flushSettling.delete(waiter);
+          waiter.resolve();
+        }
+      });
+    }, callback);
   }
 
   /** Takes one chunk; returns a promise only when it had to wait for a transport slot. */
@@ -183,6 +287,7 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     this.#count(chunk.length);
     if (chunk.length <= this.#bufferSize - this.#filled) {
       this.#copy(chunk, 0, chunk.length);
+      this.#records?.push(chunk.length);
       return this.#dispatchIfFull();
     }
     return this.#appendOverflowing(chunk);
@@ -197,6 +302,7 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     const buffer = this.#currentBuffer();
     const length = buffer.write(text, this.#filled, encoding);
     this.#count(length);
+    this.#records?.push(length);
     this.#startFlushTimer();
     this.#filled += length;
     return true;
@@ -218,6 +324,7 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     }
     await this.#dispatchCurrent(false);
     this.#copy(chunk, copied, chunk.length);
+    this.#records?.push(chunk.length);
     // A chunk that fills the fresh buffer exactly goes now: a full buffer never waits for the next write.
     await this.#dispatchIfFull();
   }
@@ -236,12 +343,12 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
 
   #count(length: number): void {
     const { contentLength } = this.#options;
-    const total = this.#session.bytesWritten + length;
+    const total = this.#counters.bytesWritten + length;
     if (contentLength !== undefined && total > contentLength) {
       // Checked before the bytes reach a buffer: nothing past the declared length goes on the wire.
       throw new ContentLengthError(contentLength, total, this.#session.snapshot());
     }
-    this.#session.written(length);
+    this.#counters.bytesWritten = total;
   }
 
   #currentBuffer(): Buffer {
@@ -278,12 +385,14 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     this.#current = undefined;
     this.#filled = 0;
     this.#clearFlushTimer();
-    void this.#session.send(bytes, last, () => this.#session.pool.release(buffer));
+    const records = this.#records;
+    if (records) this.#records = [];
+    void this.#session.send(bytes, { last, ...(records ? { records } : {}) }, () => this.#session.pool.release(buffer));
   }
 
   async #sendUncopied(chunk: Buffer): Promise<void> {
     while (!this.#session.hasFreeSlot) await this.#session.slotFree();
-    await this.#session.send(chunk, false);
+    await this.#session.send(chunk, { last: false, ...(this.#records ? { records: [chunk.length] } : {}) });
   }
 
   /** `flush()`: dispatch what is buffered, then settle the caller once every send so far has. */

@@ -14,6 +14,7 @@ describe('a full buffer is sent the moment it is full', () => {
     await written(upload, Buffer.from('0123456789'));
     // Before end(): 'abc' went when the 10 bytes did not fit, and the 10 bytes fill their own buffer.
     expect(transport.sends.map((send) => send.bytes.toString())).toEqual(['abc', '0123456789']);
+    expect(transport.sends.map((send) => send.info.records)).toEqual([[3], [10]]);
     upload.end();
     await once(upload, 'finish');
     expect(transport.sends).toHaveLength(2);
@@ -64,5 +65,18 @@ describe('each send says where it stands and whether it is the last', () => {
     await once(upload, 'finish');
     expect(transport.sends.map((send) => send.info.last)).toEqual([false, false]);
     expect(upload.response).toEqual({ statusCode: 200, headers: {}, body: 'received 8' });
+  });
+});
+
+describe('records kept whole: each send lists the length of every write in it', () => {
+  test('strings, buffers and a write larger than a buffer (alone)', async () => {
+    const { upload, transport } = memoryWritable({ highWaterMark: 8 }, new MemoryTransport({ keepsWritesWhole: true }));
+    upload.write('ab');
+    upload.write(Buffer.from('cde'));
+    upload.write('fghij'); // does not fit: 'ab','cde' go, 'fghij' starts the next buffer
+    upload.write(Buffer.alloc(20, 1)); // larger than a buffer: 'fghij' goes, then the 20 bytes alone
+    upload.end('k');
+    await once(upload, 'finish');
+    expect(transport.sends.map((send) => send.info.records)).toEqual([[2, 3], [5], [20], [1]]);
   });
 });

@@ -18,6 +18,8 @@ interface Batch {
   readonly offset: number;
   /** Uncompressed bytes. */
   readonly size: number;
+  /** `Idempotency-Key`: the same on every attempt, and after a restart when a spool fixed it. */
+  readonly key: string;
   request?: CancelableRequest<GotResponse<Buffer>>;
   readonly backoff: Backoff;
 }
@@ -39,7 +41,7 @@ export class BatchTransport implements Transport {
   readonly checksTotalLength = false;
   readonly #options: BatchOptions;
   readonly #reports: TransportReports;
-  /** Idempotency keys are `<this>-<sequence>`: unique per upload and per batch, fixed across retries. */
+  /** Idempotency keys are `<this>-<sequence>` (unless a spool fixed them): unique per upload and per batch, fixed across retries. */
   readonly #keyPrefix = randomUUID();
   /** Batches not yet acknowledged, to cancel on failure or abort. */
   readonly #inFlight = new Set<Batch>();
@@ -56,7 +58,8 @@ export class BatchTransport implements Transport {
   }
 
   send(bytes: Buffer, info: SendInfo): Promise<void> {
-    const batch: Batch = { sequence: info.sequence, offset: info.offset, size: bytes.length, backoff: new Backoff() };
+    const key = info.key ?? `${this.#keyPrefix}-${info.sequence}`;
+    const batch: Batch = { sequence: info.sequence, offset: info.offset, size: bytes.length, key, backoff: new Backoff() };
     const delivery = failed(this.#deliver(batch, bytes), (error) => this.#fail(error));
     this.#pending.add(delivery);
     void delivery.then(() => this.#pending.delete(delivery));
@@ -124,7 +127,7 @@ export class BatchTransport implements Transport {
         'Batch-Sequence': String(batch.sequence),
         'Batch-Offset': String(batch.offset),
         // Fixed here, once per batch, not in a hook: beforeRequest hooks run on every attempt.
-        'Idempotency-Key': `${this.#keyPrefix}-${batch.sequence}`,
+        'Idempotency-Key': batch.key,
         ...(compress ? { 'Content-Encoding': compress } : {}),
       },
       // Owned by the library whatever the got instance says: we read every

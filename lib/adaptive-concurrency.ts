@@ -1,0 +1,272 @@
+import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, type ConcurrencyLimiter } from './concurrency-limiter.js';
+
+/**
+ * How many batch requests may be in flight at once: a fixed number, or a
+ * limit that adapts to the server (`concurrency: 'auto'`).
+ *
+ * The adaptive limit is AIMD in the manner of Vector's Adaptive Request
+ * Concurrency (src/sinks/util/adaptive_concurrency/controller.rs): time is cut
+ * into windows one baseline round trip long; the baseline is an exponentially
+ * weighted moving average (and variance) of each window's mean RTT. At the end
+ * of a window the limit grows by one when the window's RTT stayed near the
+ * baseline, every answer was a 2xx and the limit was actually reached (no
+ * growth without evidence). It is cut at once on an overload answer (429,
+ * 503), a failure (timeout, connection failure, 5xx gateway answers), or at a
+ * window's end when its RTT climbed well past the baseline.
+ *
+ * Where we depart from Vector, and why:
+ * - An explicit refusal or failure cuts the limit at once (not at the window's
+ *   end), by ×0.75: 429s come back fast, so waiting for the window would let
+ *   every free slot draw another refusal. Deeper than Vector's ×0.9 because
+ *   with the small limits of an upload (default max 16) ×0.9 rounded down is
+ *   only −1 below 10: a server whose capacity fell from 16 to 4 would refuse
+ *   for 9 windows (16, 14, 12, 10, 9, …, 4; ×0.75: 16, 12, 9, 6, 4). Not
+ *   TCP's ×0.5: the cut is immediate and older attempts cannot cut again, so
+ *   it need not be deep to stop a storm, and halving 7 to 3 left a server of
+ *   capacity 6 half idle while the limit climbed back (measured against the
+ *   capacity servers with __tests__/helpers/reference-sender.ts: ×0.5 and
+ *   ×0.75 both kept 429s under 2.5 % of requests; ×0.75 finished sooner,
+ *   on a noisy shared machine, 3 runs each).
+ * - RTT growth alone cuts by ×0.9 (Vector's default): the answers still
+ *   succeed, the signal is noisy, and halving on a latency blip would waste
+ *   throughput. Below 10 it means −1, which keeps a queueing server near its
+ *   capacity.
+ * - At most one cut per window, and never for an attempt that started before
+ *   the last cut (it was sent under the old limit and says nothing about the
+ *   new one).
+ * - After a cut, growing back to the limit that was cut takes `probeWindows`
+ *   eligible windows in a row instead of one (a plateau, as TCP CUBIC slows
+ *   near its last loss): otherwise the limit would oscillate one step above
+ *   the server's capacity and draw a refusal every other window.
+ *
+ * The controller owns no timer: windows are checked when an attempt finishes,
+ * with a clock the caller may inject, so tests drive it step by step.
+ */
+
+export type LimitChangeReason =
+  /** The limit was reached, RTTs stayed near the baseline and every answer was a 2xx. */
+  | 'increase'
+  /** A 429 or 503. */
+  | 'overload'
+  /** A timeout, connection failure or gateway error. */
+  | 'failure'
+  /** A window's mean RTT climbed well past the baseline. */
+  | 'latency';
+
+export interface LimitChange {
+  limit: number;
+  previous: number;
+  reason: LimitChangeReason;
+  /** The window's mean RTT, when the change was decided at a window's end. */
+  rttMs?: number;
+  /** The RTT baseline (moving average) the window was compared with, once there is one. */
+  baselineRttMs?: number;
+}
+
+export interface AdaptiveConcurrencyOptions {
+  /** The highest limit (default 16). */
+  max?: number;
+  /** The first limit (default 1). */
+  initial?: number;
+  /** Called after every change of the limit. */
+  onChange?: (change: LimitChange) => void;
+  /** Milliseconds, monotonic (default `performance.now`). */
+  now?: () => number;
+  /** Weight of a new window in the RTT baseline (Vector: 0.4). */
+  ewmaAlpha?: number;
+  /** A window is "well past" the baseline beyond `rttDeviationScale` standard deviations (Vector: 2.5)… */
+  rttDeviationScale?: number;
+  /**
+   * …and beyond `2 × rttTolerance × baseline` whatever the deviation (0.1):
+   * with a steady server the deviation is near 0 and client-side jitter alone
+   * would cut (it did, at 0.05, on a busy 2-core machine).
+   * A window is "near" the baseline up to `(1 + rttTolerance) × baseline`.
+   */
+  rttTolerance?: number;
+  /** Multiplier on an overload answer or a failure (0.75). */
+  overloadDecrease?: number;
+  /** Multiplier when RTTs climb well past the baseline (Vector: 0.9). */
+  latencyDecrease?: number;
+  /** Eligible windows in a row needed to grow back to the limit last cut (4; 1 turns the plateau off). */
+  probeWindows?: number;
+}
+
+export const DEFAULT_MAX_CONCURRENCY = 16;
+
+/** The shortest RTT window: on loopback a baseline near 0 ms would end a window on every answer. */
+export const MIN_WINDOW_MS = 1;
+
+/** Builds the limiter for the `concurrency` option: a number is fixed, `'auto'` adapts up to `max`. */
+export function createConcurrencyLimiter(concurrency: number | 'auto', options: AdaptiveConcurrencyOptions = {}): ConcurrencyLimiter {
+  return concurrency === 'auto' ? new AdaptiveConcurrency(options) : new FixedConcurrency(concurrency);
+}
+
+interface MeanVariance {
+  mean: number;
+  variance: number;
+}
+
+/** `concurrency: 'auto'`: the AIMD controller described at the top of this file. */
+export class AdaptiveConcurrency extends SlotLimiter {
+  readonly adaptive = true;
+  readonly max: number;
+  #limit: number;
+  readonly #onChange: ((change: LimitChange) => void) | undefined;
+  readonly #alpha: number;
+  readonly #deviationScale: number;
+  readonly #tolerance: number;
+  readonly #overloadDecrease: number;
+  readonly #latencyDecrease: number;
+  readonly #probeWindows: number;
+  /** EWMA of past windows' mean RTT; undefined until the first 2xx. */
+  #baseline: MeanVariance | undefined;
+  /** End of the current window on our clock. */
+  #windowEnd = 0;
+  #windowRttSum = 0;
+  #windowRttCount = 0;
+  #reachedLimit = false;
+  #hadBackPressure = false;
+  /** When the limit was last cut: older attempts cannot cut it again, and one cut per window. */
+  #lastDecreaseAt = Number.NEGATIVE_INFINITY;
+  #decreaseWindowEnd = Number.NEGATIVE_INFINITY;
+  /** The limit that was last cut, until a window at or above it passes cleanly. */
+  #plateau: number | undefined;
+  #eligibleWindows = 0;
+
+  constructor(options: AdaptiveConcurrencyOptions = {}) {
+    super(options.now ?? (() => performance.now()));
+    this.max = integerAtLeast('max', options.max ?? DEFAULT_MAX_CONCURRENCY, 1);
+    this.#limit = integerAtLeast('initial', options.initial ?? 1, 1);
+    if (this.#limit > this.max) throw new RangeError(`initial must not exceed max (${this.max}), received ${this.#limit}`);
+    this.#onChange = options.onChange;
+    this.#alpha = fraction('ewmaAlpha', options.ewmaAlpha ?? 0.4);
+    this.#deviationScale = positive('rttDeviationScale', options.rttDeviationScale ?? 2.5);
+    this.#tolerance = positive('rttTolerance', options.rttTolerance ?? 0.1);
+    this.#overloadDecrease = fraction('overloadDecrease', options.overloadDecrease ?? 0.75);
+    this.#latencyDecrease = fraction('latencyDecrease', options.latencyDecrease ?? 0.9);
+    this.#probeWindows = integerAtLeast('probeWindows', options.probeWindows ?? 4, 1);
+  }
+
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /** The RTT baseline in ms (moving average of windows' mean RTT), once a 2xx was seen. */
+  get baselineRttMs(): number | undefined {
+    return this.#baseline?.mean;
+  }
+
+  protected override onStarted(inFlight: number): void {
+    if (inFlight >= this.#limit) this.#reachedLimit = true;
+  }
+
+  protected override onFinished(token: AttemptToken, outcome: AttemptOutcome): void {
+    const now = this.now();
+    if (outcome.kind === 'ok') {
+      const rtt = outcome.rttMs ?? now - token.startedAt;
+      if (Number.isFinite(rtt) && rtt >= 0) {
+        this.#windowRttSum += rtt;
+        this.#windowRttCount++;
+      }
+    } else if (outcome.kind === 'overload' || outcome.kind === 'failure') {
+      this.#hadBackPressure = true;
+      this.#backPressure(token, outcome.kind, now);
+    }
+    this.#endWindowIfDue(now);
+  }
+
+  /** Cuts at once, at most once per window, and only for attempts sent under the current limit. */
+  #backPressure(token: AttemptToken, reason: 'overload' | 'failure', now: number): void {
+    if (token.startedAt <= this.#lastDecreaseAt || now < this.#decreaseWindowEnd) return;
+    this.#decrease(this.#overloadDecrease, reason, now);
+  }
+
+  #endWindowIfDue(now: number): void {
+    const rtt = this.#windowRttCount > 0 ? this.#windowRttSum / this.#windowRttCount : undefined;
+    if (this.#baseline === undefined) {
+      // The first window with a 2xx only sets the baseline: there is nothing to compare with yet.
+      if (rtt === undefined) return;
+      this.#baseline = { mean: rtt, variance: 0 };
+      this.#startWindow(now);
+      return;
+    }
+    if (now < this.#windowEnd) return;
+    this.#manageLimit(rtt, now);
+    if (rtt !== undefined) this.#baseline = ewmaUpdate(this.#baseline, rtt, this.#alpha);
+    this.#startWindow(now);
+  }
+
+  #manageLimit(rtt: number | undefined, now: number): void {
+    const baseline = this.#baseline!;
+    const near = rtt !== undefined && rtt <= baseline.mean * (1 + this.#tolerance);
+    const threshold = Math.max(Math.sqrt(baseline.variance) * this.#deviationScale, 2 * this.#tolerance * baseline.mean);
+    const wellPast = rtt !== undefined && !near && rtt >= baseline.mean + threshold;
+
+    if (this.#reachedLimit && !this.#hadBackPressure && near && this.#limit < this.max) {
+      this.#eligibleWindows++;
+      // The plateau lifts once a window at or above the limit last cut went cleanly.
+      if (this.#plateau !== undefined && this.#limit >= this.#plateau) this.#plateau = undefined;
+      const probing = this.#plateau !== undefined && this.#limit + 1 >= this.#plateau;
+      if (!probing || this.#eligibleWindows >= this.#probeWindows) {
+        this.#eligibleWindows = 0;
+        this.#change(this.#limit + 1, 'increase', rtt);
+      }
+      return;
+    }
+    if (!this.#reachedLimit || this.#hadBackPressure || !near) this.#eligibleWindows = 0;
+    if (wellPast && !this.#hadBackPressure && now >= this.#decreaseWindowEnd) {
+      this.#decrease(this.#latencyDecrease, 'latency', now, rtt);
+    }
+  }
+
+  #decrease(ratio: number, reason: LimitChangeReason, now: number, rtt?: number): void {
+    if (this.#limit <= 1) return;
+    this.#plateau = this.#limit;
+    this.#eligibleWindows = 0;
+    this.#lastDecreaseAt = now;
+    this.#decreaseWindowEnd = now + Math.max(MIN_WINDOW_MS, this.#baseline?.mean ?? 0);
+    // Rounded down so that a cut always lowers the limit, as in Vector.
+    this.#change(Math.max(1, Math.floor(this.#limit * ratio)), reason, rtt);
+  }
+
+  #change(limit: number, reason: LimitChangeReason, rtt: number | undefined): void {
+    const previous = this.#limit;
+    this.#limit = limit;
+    const change: LimitChange = { limit, previous, reason };
+    if (rtt !== undefined) change.rttMs = rtt;
+    if (this.#baseline !== undefined) change.baselineRttMs = this.#baseline.mean;
+    this.#onChange?.(change);
+    if (limit > previous) this.wake();
+  }
+
+  #startWindow(now: number): void {
+    this.#windowEnd = now + Math.max(MIN_WINDOW_MS, this.#baseline!.mean);
+    this.#windowRttSum = 0;
+    this.#windowRttCount = 0;
+    // Attempts still in flight at the limit count as having reached it in the new window too.
+    this.#reachedLimit = this.inFlight >= this.#limit;
+    this.#hadBackPressure = false;
+  }
+}
+
+/** Vector's EwmaVar: mean and variance weighted by `alpha`. */
+function ewmaUpdate(state: MeanVariance, point: number, alpha: number): MeanVariance {
+  const difference = point - state.mean;
+  const increment = alpha * difference;
+  return { mean: state.mean + increment, variance: (1 - alpha) * (state.variance + difference * increment) };
+}
+
+function integerAtLeast(name: string, value: number, least: number): number {
+  if (!Number.isInteger(value) || value < least) throw new RangeError(`${name} must be an integer ≥ ${least}, received ${String(value)}`);
+  return value;
+}
+
+function fraction(name: string, value: number): number {
+  if (!(value > 0 && value < 1)) throw new RangeError(`${name} must be between 0 and 1 (exclusive), received ${String(value)}`);
+  return value;
+}
+
+function positive(name: string, value: number): number {
+  if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`${name} must be a positive number, received ${String(value)}`);
+  return value;
+}

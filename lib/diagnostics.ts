@@ -1,0 +1,246 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { LimitChangeReason } from './adaptive-concurrency.js';
+import type { AttemptKind } from './concurrency-limiter.js';
+import type { BufferedHttpWritable } from './buffered-http-writable.js';
+import type { UploadMode } from './options.js';
+import type { ProgressSnapshot } from './progress.js';
+
+/**
+ * `node:diagnostics_channel` channels, named as undici and got name theirs
+ * (`<package>:<subject>:<event>`). Subscribe with
+ * `diagnostics_channel.subscribe(name, listener)`; each listener receives
+ * the message documented on its interface below. Messages are built only
+ * when a channel has subscribers, so an unobserved upload pays one property
+ * read per event.
+ *
+ * Messages are read-only snapshots: changing one does not change the upload.
+ * `upload` is the writable itself, to tell concurrent uploads apart (as
+ * undici passes its `request`). Nothing here carries header values or URL
+ * credentials (invariant 8).
+ */
+export const DiagnosticsChannels = {
+  /** {@link UploadStartMessage}: the first request of an upload is about to go out (every mode). */
+  uploadStart: 'buffered-http-writable:upload:start',
+  /** {@link UploadFinishMessage}: every byte was acknowledged; `'finish'` follows (every mode). */
+  uploadFinish: 'buffered-http-writable:upload:finish',
+  /** {@link UploadErrorMessage}: the upload failed or was aborted; `'error'` follows (every mode). */
+  uploadError: 'buffered-http-writable:upload:error',
+  /** {@link BatchSentMessage}: one attempt of a batch is handed to got (batch mode; retries included). */
+  batchSent: 'buffered-http-writable:batch:sent',
+  /** {@link BatchAcknowledgedMessage}: a batch (or a split half) was answered 2xx. */
+  batchAcknowledged: 'buffered-http-writable:batch:acknowledged',
+  /** {@link BatchRetriedMessage}: an attempt failed and the batch will be sent again after a delay. */
+  batchRetried: 'buffered-http-writable:batch:retried',
+  /** {@link BatchSplitMessage}: a batch answered 413 was split at a write boundary. */
+  batchSplit: 'buffered-http-writable:batch:split',
+  /** {@link ConcurrencyChangedMessage}: the adaptive concurrency limit moved (`concurrency: 'auto'`). */
+  concurrencyChanged: 'buffered-http-writable:concurrency:changed',
+} as const;
+
+export type DiagnosticsChannelName = (typeof DiagnosticsChannels)[keyof typeof DiagnosticsChannels];
+
+/** `buffered-http-writable:upload:start` */
+export interface UploadStartMessage {
+  upload: BufferedHttpWritable;
+  mode: UploadMode;
+  /** The upload URL without user or password. */
+  url: string;
+  /** batch: the `concurrency` option as given (a number or `'auto'`); 1 for stream and tus. */
+  concurrency: number | 'auto';
+}
+
+/** `buffered-http-writable:upload:finish` */
+export interface UploadFinishMessage {
+  upload: BufferedHttpWritable;
+  mode: UploadMode;
+  progress: ProgressSnapshot;
+  /** The final answer's status (batch: the last acknowledged batch's); absent when no request was made. */
+  statusCode?: number;
+}
+
+/** `buffered-http-writable:upload:error` */
+export interface UploadErrorMessage {
+  upload: BufferedHttpWritable;
+  mode: UploadMode;
+  /** The error `'error'` carries: an `ERR_BHW_*` error, or Node's `AbortError`. */
+  error: Error;
+  progress: ProgressSnapshot;
+}
+
+/** Where a batch (or a split piece of one) stands: the headers it is sent with. */
+export interface BatchIdentity {
+  /** `Batch-Sequence` (split pieces keep their parent's). */
+  sequence: number;
+  /** `Batch-Offset`: the byte offset of its first byte in the whole upload. */
+  offset: number;
+  /** Uncompressed bytes. */
+  size: number;
+  /** `Idempotency-Key` (`<key>.0`, `<key>.1` for split pieces). */
+  key: string;
+}
+
+/** `buffered-http-writable:batch:sent` */
+export interface BatchSentMessage extends BatchIdentity {
+  upload: BufferedHttpWritable;
+  /** 1 for the first attempt of this batch (or piece), then 2, 3, … */
+  attempt: number;
+  /** Bytes on the wire (`Content-Length`): differs from `size` with compression. */
+  bodySize: number;
+  /** The concurrency limit when the attempt started. */
+  limit: number;
+  /** Attempts in flight, this one included. */
+  inFlight: number;
+}
+
+/** `buffered-http-writable:batch:acknowledged` */
+export interface BatchAcknowledgedMessage extends BatchIdentity {
+  upload: BufferedHttpWritable;
+  statusCode: number;
+  /** Attempts it took, 1 when the first succeeded. */
+  attempts: number;
+  /** Round-trip time of the successful attempt, ms. */
+  rttMs: number;
+}
+
+/**
+ * Why an attempt failed, in the terms the concurrency controller uses:
+ * `overload` (429, 503), `failure` (408, 5xx gateway errors, timeouts,
+ * connection failures). The status or error code says exactly which.
+ */
+export type BatchRetryReason = Exclude<AttemptKind, 'ok' | 'neutral'>;
+
+/** `buffered-http-writable:batch:retried` */
+export interface BatchRetriedMessage extends BatchIdentity {
+  upload: BufferedHttpWritable;
+  /** The attempt that failed (1-based). */
+  attempt: number;
+  reason: BatchRetryReason;
+  /** The answer's status, when there was an answer. */
+  statusCode?: number;
+  /** got's error code (`ETIMEDOUT`, `ECONNRESET`, …), when there was no answer. */
+  code?: string;
+  /** How long this batch waits before its next attempt, ms (its own backoff, or the upload-wide pause). */
+  delayMs: number;
+  /** The server's `Retry-After`, ms, when it sent one (it pauses the whole upload). */
+  retryAfterMs?: number;
+}
+
+/** One piece of a split batch, as in {@link BatchSplitMessage}. */
+export interface BatchSplitPiece {
+  offset: number;
+  size: number;
+  key: string;
+}
+
+/** `buffered-http-writable:batch:split` */
+export interface BatchSplitMessage extends BatchIdentity {
+  upload: BufferedHttpWritable;
+  /** The answer that caused the split (413). */
+  statusCode: number;
+  /** The two halves, in order; each may be split again (its own message). */
+  pieces: [BatchSplitPiece, BatchSplitPiece];
+}
+
+/** `buffered-http-writable:concurrency:changed` */
+export interface ConcurrencyChangedMessage {
+  upload: BufferedHttpWritable;
+  limit: number;
+  previous: number;
+  reason: LimitChangeReason;
+  /** The RTT window's mean that decided the change, ms (absent for a cut on an overload answer). */
+  rttMs?: number;
+  /** The moving RTT baseline it was compared with, ms, once there is one. */
+  baselineRttMs?: number;
+}
+
+const uploadStart = diagnosticsChannel.channel(DiagnosticsChannels.uploadStart);
+const uploadFinish = diagnosticsChannel.channel(DiagnosticsChannels.uploadFinish);
+const uploadError = diagnosticsChannel.channel(DiagnosticsChannels.uploadError);
+const batchSent = diagnosticsChannel.channel(DiagnosticsChannels.batchSent);
+const batchAcknowledged = diagnosticsChannel.channel(DiagnosticsChannels.batchAcknowledged);
+const batchRetried = diagnosticsChannel.channel(DiagnosticsChannels.batchRetried);
+const batchSplit = diagnosticsChannel.channel(DiagnosticsChannels.batchSplit);
+const concurrencyChanged = diagnosticsChannel.channel(DiagnosticsChannels.concurrencyChanged);
+
+/*
+ * Publish helpers. Each checks `hasSubscribers` before it builds anything, so
+ * the caller passes what it already holds (the transport's batch record, the
+ * Progress object) and no message or snapshot exists unless someone listens.
+ */
+
+export function publishUploadStart(upload: BufferedHttpWritable, mode: UploadMode, redactedUrl: string, concurrency: number | 'auto'): void {
+  if (!uploadStart.hasSubscribers) return;
+  uploadStart.publish({ upload, mode, url: redactedUrl, concurrency } satisfies UploadStartMessage);
+}
+
+export function publishUploadFinish(upload: BufferedHttpWritable, mode: UploadMode, progress: { snapshot(): ProgressSnapshot }, statusCode: number | undefined): void {
+  if (!uploadFinish.hasSubscribers) return;
+  const message: UploadFinishMessage = { upload, mode, progress: progress.snapshot() };
+  if (statusCode !== undefined) message.statusCode = statusCode;
+  uploadFinish.publish(message);
+}
+
+export function publishUploadError(upload: BufferedHttpWritable, mode: UploadMode, error: Error, progress: { snapshot(): ProgressSnapshot }): void {
+  if (!uploadError.hasSubscribers) return;
+  uploadError.publish({ upload, mode, error, progress: progress.snapshot() } satisfies UploadErrorMessage);
+}
+
+export function publishBatchSent(upload: BufferedHttpWritable, batch: Readonly<BatchIdentity>, attempt: number, bodySize: number, limit: number, inFlight: number): void {
+  if (!batchSent.hasSubscribers) return;
+  const { sequence, offset, size, key } = batch;
+  batchSent.publish({ upload, sequence, offset, size, key, attempt, bodySize, limit, inFlight } satisfies BatchSentMessage);
+}
+
+export function publishBatchAcknowledged(upload: BufferedHttpWritable, batch: Readonly<BatchIdentity>, statusCode: number, attempts: number, rttMs: number): void {
+  if (!batchAcknowledged.hasSubscribers) return;
+  const { sequence, offset, size, key } = batch;
+  batchAcknowledged.publish({ upload, sequence, offset, size, key, statusCode, attempts, rttMs } satisfies BatchAcknowledgedMessage);
+}
+
+/** `failed` says what went wrong: the answer's status, or got's error code when there was none. */
+export function publishBatchRetried(
+  upload: BufferedHttpWritable,
+  batch: Readonly<BatchIdentity>,
+  attempt: number,
+  reason: BatchRetryReason,
+  failed: { statusCode?: number | undefined; code?: string | undefined },
+  delayMs: number,
+  retryAfterMs: number | undefined,
+): void {
+  if (!batchRetried.hasSubscribers) return;
+  const { sequence, offset, size, key } = batch;
+  const message: BatchRetriedMessage = { upload, sequence, offset, size, key, attempt, reason, delayMs };
+  if (failed.statusCode !== undefined) message.statusCode = failed.statusCode;
+  else if (failed.code !== undefined) message.code = failed.code;
+  if (retryAfterMs !== undefined) message.retryAfterMs = retryAfterMs;
+  batchRetried.publish(message);
+}
+
+/** `halves` are the two pieces `splitBatch` returned (anything with `offset`, `key` and `bytes`). */
+export function publishBatchSplit(
+  upload: BufferedHttpWritable,
+  batch: Readonly<BatchIdentity>,
+  statusCode: number,
+  halves: readonly [{ offset: number; key: string; bytes: { length: number } }, { offset: number; key: string; bytes: { length: number } }],
+): void {
+  if (!batchSplit.hasSubscribers) return;
+  const { sequence, offset, size, key } = batch;
+  const [left, right] = halves;
+  const pieces: [BatchSplitPiece, BatchSplitPiece] = [
+    { offset: left.offset, size: left.bytes.length, key: left.key },
+    { offset: right.offset, size: right.bytes.length, key: right.key },
+  ];
+  batchSplit.publish({ upload, sequence, offset, size, key, statusCode, pieces } satisfies BatchSplitMessage);
+}
+
+/** `change` is what the controller's `onChange` receives; copied, so subscribers cannot alter it. */
+export function publishConcurrencyChanged(
+  upload: BufferedHttpWritable,
+  change: { limit: number; previous: number; reason: LimitChangeReason; rttMs?: number; baselineRttMs?: number },
+): void {
+  if (!concurrencyChanged.hasSubscribers) return;
+  const message: ConcurrencyChangedMessage = { upload, limit: change.limit, previous: change.previous, reason: change.reason };
+  if (change.rttMs !== undefined) message.rttMs = change.rttMs;
+  if (change.baselineRttMs !== undefined) message.baselineRttMs = change.baselineRttMs;
+  concurrencyChanged.publish(message);
+}

@@ -1,0 +1,1 @@
+export { CUT, Spool, type SpoolOptions, type SpooledBatch } from './spool.js';

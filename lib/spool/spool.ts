@@ -1,0 +1,550 @@
+/**
+ * The spool: records written to a batch upload are kept on disk until the
+ * server acknowledges the batch that carries them, so a process that dies
+ * loses nothing whose `append()` resolved, and a batch resent after a restart
+ * is byte-identical with the same sequence, offset and key (DESIGN.md,
+ * invariant 7).
+ *
+ * Directory layout (`<dir>`):
+ *
+ * ```
+ * lock                      pid of the process holding the spool (one writer per spool)
+ * journal                   batch journal: framed JSON entries
+ *                             start  {uploadId, next sequence, next offset, read position}
+ *                             fix    {sequence, offset, from, to, bytes, records}: a batch's
+ *                                    identity, written before the batch is first handed out
+ *                             ack / aside {sequence}: the batch has left the spool
+ *                           rewritten (via journal.next + rename) with only the open
+ *                           batches once it passes 1 MiB
+ * seg-<20-digit position>.log
+ *                           record segments: one group per append, holding its records and
+ *                           CUT markers (batch boundaries from flush()); the name is the
+ *                           position of the segment's first byte in the stream of groups; a
+ *                           new segment starts once one holds min(64 MiB, maxBytes / 8); a
+ *                           segment is deleted once every batch in it is acknowledged
+ * rejected/<key>.bin        a batch the server refused permanently, byte for byte
+ * rejected/<key>.json       {statusCode, body (its start), sequence, offset, key, bytes, records, time}
+ * ```
+ *
+ * Every unit (a journal entry, or the group of records one append wrote) is
+ * framed with its length, a check of the length and a crc32 (frame.ts). A
+ * torn last append is cut off at open; damage anywhere else fails the open
+ * with ERR_BHW_SPOOL_CORRUPT naming the file and byte offset.
+ */
+import { mkdir, open as openFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { BODY_SNIPPET_LIMIT, SpoolCorruptError } from '../errors.js';
+import { FrameCursor, FrameError, MAX_LENGTH, RECORD_HEADER, UNIT_HEADER, writeRecordHeader, writeUnitHeader, type RecordHeader } from './frame.js';
+import { Journal, type FixedBatch, type JournalState } from './journal.js';
+import { checkSegments, releasedPosition, type Unread } from './recovery.js';
+import { acquireLock, type SpoolLock } from './lock.js';
+import { SegmentStore, syncDirectory } from './segments.js';
+
+/** A batch boundary in `append()`: what `flush()` writes. */
+export const CUT: unique symbol = Symbol('buffered-http-writable.spool.cut');
+
+export interface SpoolOptions {
+  dir: string;
+  /** Bytes of records not yet acknowledged that the spool holds before `append()` waits. Default 1 GiB. */
+  maxBytes?: number;
+  /** fdatasync every append and every batch identity before resolving: survives a power loss, not only a crash. Default false. */
+  fsync?: boolean;
+  /** A segment file is closed and a new one started past this size. Default min(64 MiB, maxBytes / 8). */
+  segmentBytes?: number;
+  /**
+   * Called when an `append()` starts waiting for room. Only acknowledgements
+   * free room, so the caller should send what there is: `nextBatch()` cuts a
+   * partial batch by itself while an append waits.
+   */
+  onFull?: () => void;
+}
+
+export interface SpooledBatch {
+  /** Batch-Sequence: fixed in the spool before the batch is first handed out. */
+  sequence: number;
+  /** Batch-Offset: upload byte offset of the batch's first byte. */
+  offset: number;
+  /** Idempotency-Key: `${uploadId}-${sequence}`. */
+  key: string;
+  /** The body: a view of the caller's buffer, or its own Buffer when one record (or an old batch) is larger. */
+  bytes: Buffer;
+  /** Byte length of each record in the batch, in order. */
+  records: number[];
+}
+
+const DEFAULT_MAX_BYTES = 1 << 30;
+const MAX_SEGMENT_BYTES = 64 << 20;
+/** Fixed read buffers: the spool is scanned and read through these, never loaded whole. */
+const SCRATCH_BYTES = 256 << 10;
+/** Records up to this size are copied into one staging buffer; larger ones go to writev as they are. */
+const COPY_LIMIT = 16 << 10;
+const REJECTED_DIR = 'rejected';
+
+/**
+ * A durable queue of records cut into batches with a fixed identity. One
+ * writer per directory. Appends are serialized among themselves, batch reads
+ * among themselves; acknowledgements may come in any order.
+ */
+export class Spool {
+  readonly #dir: string;
+  readonly #maxBytes: number;
+  readonly #fsync: boolean;
+  readonly #segmentBytes: number;
+  readonly #onFull: (() => void) | undefined;
+  readonly #lock: SpoolLock;
+  readonly #segments: SegmentStore;
+  readonly #journal: Journal;
+  readonly #state: JournalState;
+  /** Batches fixed by an earlier run, not yet handed out again, oldest first. */
+  readonly #resend: FixedBatch[];
+  readonly #reader: FrameCursor;
+  readonly #resendReader: FrameCursor;
+  #bytesStored: number;
+  /** After the read cursor: payload bytes, records and CUT markers not yet in a batch. */
+  #unreadBytes: number;
+  #unreadRecords: number;
+  #unreadCuts: number;
+  #staging = Buffer.allocUnsafe(64 << 10);
+  #appends: Promise<unknown> = Promise.resolve();
+  #reads: Promise<unknown> = Promise.resolve();
+  #journalWrites: Promise<unknown> = Promise.resolve();
+  #roomWaiter: { resolve(): void; reject(error: Error): void } | undefined;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: Required<Omit<SpoolOptions, 'onFull'>> & Pick<SpoolOptions, 'onFull'>, parts: OpenedParts) {
+    this.#dir = options.dir;
+    this.#maxBytes = options.maxBytes;
+    this.#fsync = options.fsync;
+    this.#segmentBytes = options.segmentBytes;
+    this.#onFull = options.onFull;
+    this.#lock = parts.lock;
+    this.#segments = parts.segments;
+    this.#journal = parts.journal;
+    this.#state = parts.state;
+    this.#resend = [...parts.state.open.values()].sort((a, b) => a.sequence - b.sequence);
+    this.#reader = new FrameCursor(parts.segments, Buffer.allocUnsafe(SCRATCH_BYTES), parts.state.read);
+    this.#resendReader = new FrameCursor(parts.segments, parts.scratch);
+    this.#unreadBytes = parts.unread.bytes;
+    this.#unreadRecords = parts.unread.records;
+    this.#unreadCuts = parts.unread.cuts;
+    this.#bytesStored = parts.unread.bytes + this.#resend.reduce((sum, batch) => sum + batch.bytes, 0);
+  }
+
+  /** Creates the directory, takes the lock, checks what is stored and cuts a torn tail. */
+  static async open(options: SpoolOptions): Promise<Spool> {
+    const resolved = resolveSpoolOptions(options);
+    await mkdir(resolved.dir, { recursive: true });
+    const lock = await acquireLock(resolved.dir);
+    let journal: Journal | undefined;
+    let segments: SegmentStore | undefined;
+    try {
+      const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+      const opened = await Journal.open(resolved.dir, resolved.fsync, scratch);
+      journal = opened.journal;
+      segments = await SegmentStore.open(resolved.dir, resolved.fsync);
+      if (opened.created && segments.segments.length > 0) {
+        throw new SpoolCorruptError(join(resolved.dir, 'journal'), 0, 'record segments exist but the journal is missing or empty');
+      }
+      const unread = await checkSegments(segments, opened.state, scratch, join(resolved.dir, 'journal'));
+      return new Spool(resolved, { lock, segments, journal, state: opened.state, scratch, unread });
+    } catch (error) {
+      await segments?.close();
+      await journal?.close();
+      await lock.release();
+      throw error;
+    }
+  }
+
+  /** Made at the first open and kept in the journal: the same after a restart. */
+  get uploadId(): string {
+    return this.#state.uploadId;
+  }
+
+  /** Payload bytes of records not yet acknowledged (what counts against maxBytes). */
+  get bytesStored(): number {
+    return this.#bytesStored;
+  }
+
+  /** True when every record ever appended is in an acknowledged or set-aside batch. */
+  get empty(): boolean {
+    return this.#state.open.size === 0 && this.#unreadRecords === 0;
+  }
+
+  /** True while an `append()` waits for acknowledgements to free room. */
+  get full(): boolean {
+    return this.#roomWaiter !== undefined;
+  }
+
+  /**
+   * Group commit: appends the records (and CUT markers) with one writev and,
+   * with fsync, one fdatasync. Resolves when they are in the file. Waits while
+   * they would take the spool past maxBytes; when only some fit, those go
+   * first. A record larger than maxBytes is refused with a RangeError.
+   */
+  append(records: Array<Buffer | typeof CUT>): Promise<void> {
+    for (const record of records) {
+      if (record !== CUT && record.length > Math.min(this.#maxBytes, MAX_LENGTH - RECORD_HEADER)) {
+        return Promise.reject(new RangeError(`A record of ${record.length} bytes is larger than the spool (maxBytes ${this.#maxBytes})`));
+      }
+    }
+    return this.#serial('appends', () => this.#append(records));
+  }
+
+  /**
+   * The next batch: first a batch fixed by an earlier run and never
+   * acknowledged (identical bytes, sequence, offset and key), then new records
+   * from the read cursor, whole, into `into` until the next one would not fit
+   * or a CUT. A record larger than `into` travels alone in its own Buffer.
+   * When the records run out first, a batch is cut only with `partial` (or
+   * while an append waits for room); otherwise undefined. The batch's identity
+   * is in the journal (synced with fsync) before it is returned.
+   */
+  nextBatch(into: Buffer, partial: boolean): Promise<SpooledBatch | undefined> {
+    return this.#serial('reads', () => this.#nextBatch(into, partial));
+  }
+
+  /** A 2xx: the batch leaves the spool; whole segments behind every open batch are deleted. */
+  acknowledge(sequence: number): Promise<void> {
+    return this.#serial('journalWrites', async () => {
+      const batch = this.#take(sequence);
+      await this.#journal.append({ t: 'ack', sequence }, false);
+      await this.#release(batch);
+    });
+  }
+
+  /**
+   * A permanent refusal: the batch is copied to `<dir>/rejected/<key>.bin`
+   * with `<key>.json` beside it, then leaves the spool, so the next start goes
+   * on after it. Returns the path of the `.bin`.
+   */
+  async setAside(sequence: number, answer: { statusCode: number; body: string }): Promise<string> {
+    const batch = this.#state.open.get(sequence);
+    if (!batch) throw new RangeError(`No open batch with sequence ${sequence} in the spool`);
+    const bytes = await this.#serial('reads', async () => {
+      const target = Buffer.allocUnsafe(batch.bytes);
+      await this.#readFixed(batch, target);
+      return target;
+    });
+    const key = this.#key(sequence);
+    const dir = join(this.#dir, REJECTED_DIR);
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, `${key}.bin`);
+    const body = Buffer.from(answer.body).subarray(0, BODY_SNIPPET_LIMIT).toString();
+    const about = { statusCode: answer.statusCode, body, sequence, offset: batch.offset, key, bytes: batch.bytes, records: batch.records, time: new Date().toISOString() };
+    await this.#writeFile(path, bytes);
+    await this.#writeFile(join(dir, `${key}.json`), Buffer.from(`${JSON.stringify(about, null, 2)}\n`));
+    if (this.#fsync) await syncDirectory(dir);
+    await this.#serial('journalWrites', async () => {
+      this.#take(sequence);
+      await this.#journal.append({ t: 'aside', sequence }, true);
+      await this.#release(batch);
+    });
+    return path;
+  }
+
+  /** Releases the lock and closes the files; data stays. Idempotent. A waiting append is rejected. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      this.#roomWaiter?.reject(new Error('Spool closed while an append waited for room'));
+      this.#roomWaiter = undefined;
+      await Promise.allSettled([this.#appends, this.#reads, this.#journalWrites]);
+      try {
+        await this.#segments.close();
+        await this.#journal.close();
+      } finally {
+        await this.#lock.release();
+      }
+    })();
+    return this.#closing;
+  }
+
+  /** Runs `task` after the earlier tasks of its lane; a failed task does not block the lane. */
+  #serial<T>(lane: 'appends' | 'reads' | 'journalWrites', task: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error('Spool is closed'));
+    const previous = lane === 'appends' ? this.#appends : lane === 'reads' ? this.#reads : this.#journalWrites;
+    const run = previous.then(task);
+    const settled = run.catch(() => {});
+    if (lane === 'appends') this.#appends = settled;
+    else if (lane === 'reads') this.#reads = settled;
+    else this.#journalWrites = settled;
+    return run;
+  }
+
+  async #append(records: Array<Buffer | typeof CUT>): Promise<void> {
+    let index = 0;
+    while (index < records.length) {
+      let room = this.#maxBytes - this.#bytesStored;
+      const first = records[index]!;
+      if (first !== CUT && first.length > room) {
+        await this.#room();
+        continue;
+      }
+      // Everything that fits now goes in one write (one group); the rest waits for room.
+      let end = index;
+      let groupBytes = 0;
+      while (end < records.length) {
+        const record = records[end]!;
+        const size = record === CUT ? 0 : record.length;
+        if (size > room || (end > index && groupBytes + RECORD_HEADER + size > MAX_LENGTH)) break;
+        room -= size;
+        groupBytes += RECORD_HEADER + size;
+        end++;
+      }
+      await this.#write(records, index, end);
+      index = end;
+    }
+  }
+
+  /** Resolves when an acknowledgement freed room (or rejects when the spool closes). */
+  #room(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      // close() may have run between append() and this wait: it would never see this waiter.
+      if (this.#closed) {
+        reject(new Error('Spool closed while an append waited for room'));
+        return;
+      }
+      this.#roomWaiter = { resolve, reject };
+      this.#onFull?.();
+    });
+  }
+
+  /**
+   * One writev of one group holding records[from, to): small records copied
+   * into the staging buffer after the group header, large ones passed as they
+   * are. The group's crc32 is chained over those pieces: one zlib call per
+   * piece, not per record.
+   */
+  async #write(records: Array<Buffer | typeof CUT>, from: number, to: number): Promise<void> {
+    let stagingBytes = UNIT_HEADER;
+    for (let index = from; index < to; index++) {
+      const record = records[index]!;
+      stagingBytes += RECORD_HEADER + (record !== CUT && record.length <= COPY_LIMIT ? record.length : 0);
+    }
+    if (this.#staging.length < stagingBytes) this.#staging = Buffer.allocUnsafe(Math.max(stagingBytes, this.#staging.length * 2));
+    const staging = this.#staging;
+    const buffers: Buffer[] = [];
+    let sliceStart = 0;
+    let filled = UNIT_HEADER;
+    let payloadBytes = 0;
+    let recordCount = 0;
+    let cuts = 0;
+    for (let index = from; index < to; index++) {
+      const record = records[index]!;
+      if (record === CUT) {
+        writeRecordHeader(staging, filled, undefined);
+        filled += RECORD_HEADER;
+        cuts++;
+        continue;
+      }
+      writeRecordHeader(staging, filled, record);
+      filled += RECORD_HEADER;
+      payloadBytes += record.length;
+      recordCount++;
+      if (record.length <= COPY_LIMIT) {
+        staging.set(record, filled);
+        filled += record.length;
+      } else {
+        buffers.push(staging.subarray(sliceStart, filled), record);
+        sliceStart = filled;
+      }
+    }
+    if (filled > sliceStart) buffers.push(staging.subarray(sliceStart, filled));
+    let crc = 0;
+    let byteLength = 0;
+    for (const [index, buffer] of buffers.entries()) {
+      crc = crc32(index === 0 ? buffer.subarray(UNIT_HEADER) : buffer, crc);
+      byteLength += buffer.length;
+    }
+    writeUnitHeader(staging, 0, byteLength - UNIT_HEADER, true, crc);
+    await this.#segments.append(buffers, byteLength, this.#segmentBytes, () => {
+      this.#bytesStored += payloadBytes;
+      this.#unreadBytes += payloadBytes;
+      this.#unreadRecords += recordCount;
+      this.#unreadCuts += cuts;
+    });
+  }
+
+  async #nextBatch(into: Buffer, partial: boolean): Promise<SpooledBatch | undefined> {
+    const old = this.#resend.shift();
+    if (old) {
+      const bytes = old.bytes <= into.length ? into.subarray(0, old.bytes) : Buffer.allocUnsafe(old.bytes);
+      const records = await this.#readFixed(old, bytes);
+      return { sequence: old.sequence, offset: old.offset, key: this.#key(old.sequence), bytes, records };
+    }
+    const cutAnyway = partial || this.full;
+    // Without a reason to cut short, wait until a batch can be cut: no reading twice.
+    if (!cutAnyway && this.#unreadCuts === 0 && this.#unreadBytes < into.length) return undefined;
+    const limit = this.#segments.end;
+    const reader = this.#reader;
+    let start = reader.position;
+    const records: number[] = [];
+    let filled = 0;
+    let own: Buffer | undefined;
+    for (;;) {
+      const buffered = reader.peekRecordBuffered(limit);
+      const header = buffered ?? (await this.#peek(limit));
+      if (!header) {
+        if (records.length === 0 || (!cutAnyway && filled < into.length)) {
+          // Nothing to cut yet: leave the records for a later call.
+          reader.seek(start);
+          this.#unreadBytes += filled;
+          this.#unreadRecords += records.length;
+          return undefined;
+        }
+        break;
+      }
+      if (header.cut) {
+        reader.takeRecordBuffered(header);
+        this.#unreadCuts--;
+        // A CUT with nothing before it cuts nothing.
+        if (records.length === 0) {
+          start = reader.position;
+          this.#state.read = start;
+          continue;
+        }
+        break;
+      }
+      if (records.length === 0 && header.length > into.length) {
+        own = Buffer.allocUnsafe(header.length);
+        await reader.takeRecord(header, limit, own);
+      } else if (filled + header.length > into.length) {
+        break;
+      } else if (buffered) {
+        reader.takeRecordBuffered(header, into, filled);
+      } else {
+        await reader.takeRecord(header, limit, into, filled);
+      }
+      records.push(header.length);
+      filled += header.length;
+      this.#unreadBytes -= header.length;
+      this.#unreadRecords--;
+      if (own) break;
+    }
+    const bytes = own ?? into.subarray(0, filled);
+    const batch: FixedBatch = {
+      sequence: this.#state.nextSequence,
+      offset: this.#state.nextOffset,
+      from: start,
+      to: reader.position,
+      bytes: bytes.length,
+      records: records.length,
+    };
+    this.#state.nextSequence++;
+    this.#state.nextOffset += batch.bytes;
+    this.#state.read = batch.to;
+    this.#state.open.set(batch.sequence, batch);
+    await this.#serial('journalWrites', async () => {
+      await this.#journal.append({ t: 'fix', ...batch }, true);
+      await this.#journal.compactIfLarge(this.#state);
+    });
+    return { sequence: batch.sequence, offset: batch.offset, key: this.#key(batch.sequence), bytes, records };
+  }
+
+  async #peek(limit: number): Promise<RecordHeader | undefined> {
+    try {
+      return await this.#reader.peekRecord(limit);
+    } catch (error) {
+      throw this.#corrupt(error, this.#reader.position);
+    }
+  }
+
+  /**
+   * Reads a fixed batch's records into `target`; returns their lengths. The
+   * groups they are in were checked at open; the journal's sizes are checked here.
+   */
+  async #readFixed(batch: FixedBatch, target: Buffer): Promise<number[]> {
+    const reader = this.#resendReader;
+    reader.seek(batch.from);
+    const records: number[] = [];
+    let filled = 0;
+    try {
+      for (let header = await reader.peekRecord(batch.to); header; header = await reader.peekRecord(batch.to)) {
+        if (header.cut) {
+          await reader.takeRecord(header, batch.to);
+          continue;
+        }
+        if (filled + header.length > target.length) throw new FrameError(reader.position, 'short payload');
+        await reader.takeRecord(header, batch.to, target, filled);
+        records.push(header.length);
+        filled += header.length;
+      }
+    } catch (error) {
+      throw this.#corrupt(error, reader.position);
+    }
+    if (filled !== batch.bytes || records.length !== batch.records) {
+      throw new SpoolCorruptError(join(this.#dir, 'journal'), 0, `batch ${batch.sequence} holds ${filled} bytes in ${records.length} records, the journal says ${batch.bytes} in ${batch.records}`);
+    }
+    return records;
+  }
+
+  /** Takes an open batch out of the spool's books (acknowledged or set aside). */
+  #take(sequence: number): FixedBatch {
+    const batch = this.#state.open.get(sequence);
+    if (!batch) throw new RangeError(`No open batch with sequence ${sequence} in the spool`);
+    this.#state.open.delete(sequence);
+    const waiting = this.#resend.findIndex((old) => old.sequence === sequence);
+    if (waiting >= 0) this.#resend.splice(waiting, 1);
+    return batch;
+  }
+
+  /** After a batch left: frees its room, deletes the segments behind every open batch, compacts the journal. */
+  async #release(batch: FixedBatch): Promise<void> {
+    this.#bytesStored -= batch.bytes;
+    const released = releasedPosition(this.#state);
+    const first = this.#segments.segments[0];
+    if (first && this.#segments.segments.length > 1 && first.start + first.length <= released) {
+      // The acknowledgements that free a segment must be on disk before its records go.
+      await this.#journal.sync();
+      await this.#segments.deleteBefore(released, true);
+    }
+    await this.#journal.compactIfLarge(this.#state);
+    const waiter = this.#roomWaiter;
+    this.#roomWaiter = undefined;
+    waiter?.resolve();
+  }
+
+  async #writeFile(path: string, bytes: Buffer): Promise<void> {
+    const handle = await openFile(path, 'w');
+    try {
+      await handle.writeFile(bytes);
+      if (this.#fsync) await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  #key(sequence: number): string {
+    return `${this.#state.uploadId}-${sequence}`;
+  }
+
+  /** A frame that does not check out while the spool runs: name its segment file and offset. */
+  #corrupt(error: unknown, position: number): unknown {
+    if (!(error instanceof FrameError)) return error;
+    const segment = this.#segments.segments.findLast((candidate) => candidate.start <= error.position);
+    const file = segment?.path ?? this.#dir;
+    return new SpoolCorruptError(file, error.position - (segment?.start ?? 0), `${error.reason} (stream position ${position})`);
+  }
+}
+
+interface OpenedParts {
+  lock: SpoolLock;
+  segments: SegmentStore;
+  journal: Journal;
+  state: JournalState;
+  scratch: Buffer;
+  unread: Unread;
+}
+
+function resolveSpoolOptions(options: SpoolOptions): Required<Omit<SpoolOptions, 'onFull'>> & Pick<SpoolOptions, 'onFull'> {
+  const { dir, maxBytes = DEFAULT_MAX_BYTES, fsync = false, onFull } = options;
+  if (typeof dir !== 'string' || dir === '') throw new TypeError(`spool.dir must be a non-empty string, received ${String(dir)}`);
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError(`spool.maxBytes must be a positive integer, received ${maxBytes}`);
+  if (typeof fsync !== 'boolean') throw new TypeError(`spool.fsync must be a boolean, received ${String(fsync)}`);
+  const segmentBytes = options.segmentBytes ?? Math.min(MAX_SEGMENT_BYTES, Math.max(1, Math.floor(maxBytes / 8)));
+  if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1) throw new RangeError(`spool.segmentBytes must be a positive integer, received ${segmentBytes}`);
+  if (onFull !== undefined && typeof onFull !== 'function') throw new TypeError('spool.onFull must be a function');
+  return { dir, maxBytes, fsync, segmentBytes, onFull };
+}

@@ -1,0 +1,188 @@
+import { read as readCallback, fstat as fstatCallback } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { abortError } from './abort.js';
+import { FileChangedError } from './errors.js';
+import { resolveOptions, type BufferedHttpWritableOptions } from './options.js';
+import type { ProgressSnapshot } from './progress.js';
+import { createTransport } from './transports/create.js';
+import type { BatchReport, UploadResponse } from './transports/transport.js';
+import { fetchTusOffset } from './transports/tus-protocol.js';
+import { UploadSession } from './upload-session.js';
+
+const readAsync = promisify(readCallback);
+const fstatAsync = promisify(fstatCallback);
+
+/** Options of `uploadFile`: the Writable's options, plus what only a file upload can do. */
+export interface UploadFileOptions extends BufferedHttpWritableOptions {
+  /**
+   * Declare the file's size up front: `Content-Length` in stream mode,
+   * `Upload-Length` in tus mode (default true for a regular file; a pipe has
+   * no size to declare).
+   */
+  declareSize?: boolean;
+  /** Called with the figures of each `'progress'` event of the Writable. */
+  onProgress?: (progress: ProgressSnapshot) => void;
+  /** batch: called for each acknowledged batch, as the Writable's `'batch'` event. */
+  onBatch?: (report: BatchReport) => void;
+  /**
+   * Called with each buffer as it is read, before it is sent (to hash the
+   * content on the way, say). The buffer is the pool's: read it at once, do
+   * not keep it.
+   */
+  onRead?: (bytes: Buffer) => void;
+}
+
+/** What a finished `uploadFile` reports. */
+export interface UploadFileResult extends ProgressSnapshot {
+  /** The server's final answer (batch: the last batch's; undefined for an empty batch upload). */
+  response: UploadResponse | undefined;
+  /** tus: the server's offset this upload started from (0 unless resuming with `uploadUrl`). */
+  startOffset: number;
+}
+
+/**
+ * Uploads a file: reads it with positioned reads straight into the pool's
+ * fixed buffers (no allocation and no copy per read) and hands each full
+ * buffer to the transport, as the Writable does with what is written.
+ * Resolves once the server acknowledged the whole file; rejects with the
+ * library's errors (and `FileChangedError` if the file grows or shrinks
+ * meanwhile, rather than uploading a size nobody asked for).
+ *
+ * `source` is a path, or an open file descriptor (0 for stdin) read from its
+ * current position to its end and left open: a pipe is read as it comes,
+ * without a declared size. In tus mode with `uploadUrl`, the server's offset
+ * is asked first and the file is read on from there.
+ */
+export async function uploadFile(source: string | number, url: string | URL, options: UploadFileOptions = {}): Promise<UploadFileResult> {
+  const { declareSize = true, onProgress, onBatch, onRead, ...writableOptions } = options;
+  const handle = typeof source === 'number' ? undefined : await open(source, 'r');
+  const fd = handle?.fd ?? (source as number);
+  const name = typeof source === 'number' ? `file descriptor ${source}` : source;
+  try {
+    const stats = await fstatAsync(fd);
+    const size = stats.isFile() ? stats.size : undefined;
+    let start = 0;
+    const mode = writableOptions.mode ?? 'stream';
+    if (mode === 'tus' && writableOptions.uploadUrl !== undefined && size !== undefined) {
+      const { got, headers } = writableOptions;
+      start = (await fetchTusOffset(writableOptions.uploadUrl, { ...(got ? { got } : {}), ...(headers ? { headers } : {}) })).offset;
+      if (start > size) throw new FileChangedError(name, size, start, { bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0 });
+    }
+    const resolved = resolveOptions(url, writableOptions);
+    if (declareSize && size !== undefined && resolved.mode !== 'batch') {
+      // tus: the whole upload's length, also when resuming; stream: the bytes this request carries.
+      resolved.contentLength = resolved.mode === 'tus' ? size : size - start;
+    }
+    const reader = new FileReader(fd, name, size, start);
+    return await run(resolved, reader, start, { onProgress, onBatch, onRead });
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Feeds the session from the reader until the file ends, then waits for the final answer. */
+async function run(
+  options: ReturnType<typeof resolveOptions>,
+  reader: FileReader,
+  startOffset: number,
+  listeners: Pick<UploadFileOptions, 'onProgress' | 'onBatch' | 'onRead'>,
+): Promise<UploadFileResult> {
+  let failure: Error | undefined;
+  let rejectFailure!: (error: Error) => void;
+  // Every await below races this: the upload's failure (or an abort) ends the loop at once.
+  const failed = new Promise<never>((_resolve, reject) => (rejectFailure = reject));
+  failed.catch(() => {});
+  const session = new UploadSession(options, createTransport, {
+    progress: (snapshot) => listeners.onProgress?.(snapshot),
+    response: () => {},
+    batch: (report) => listeners.onBatch?.(report),
+    failed: (error) => {
+      failure ??= error;
+      rejectFailure(error);
+    },
+  });
+  const { signal } = options;
+  const onAbort = (): void => {
+    const reason = abortError(signal?.reason);
+    session.abort(reason);
+    rejectFailure(reason);
+  };
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      while (!session.hasFreeSlot) await Promise.race([session.slotFree(), failed]);
+      const buffer = session.pool.acquire();
+      const filled = await Promise.race([reader.fill(buffer, session.snapshot()), failed]);
+      const last = await Promise.race([reader.atEnd(session.snapshot()), failed]);
+      if (filled === 0) {
+        session.pool.release(buffer);
+        break;
+      }
+      session.counters.bytesWritten += filled;
+      listeners.onRead?.(buffer.subarray(0, filled));
+      void session.send(buffer.subarray(0, filled), { last }, () => session.pool.release(buffer));
+      if (last) break;
+    }
+    const response = await Promise.race([session.end(), failed]);
+    return { ...session.snapshot(), response, startOffset };
+  } catch (error) {
+    // A read error is ours to report; the transport stops with it.
+    if (!failure) session.abort(error as Error);
+    throw error;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * Reads a file into caller-owned buffers: positioned reads for a regular
+ * file (its size known, so a change is caught), plain reads for a pipe.
+ */
+class FileReader {
+  readonly #fd: number;
+  readonly #name: string;
+  readonly #size: number | undefined;
+  #position: number;
+  #ended = false;
+
+  constructor(fd: number, name: string, size: number | undefined, position: number) {
+    this.#fd = fd;
+    this.#name = name;
+    this.#size = size;
+    this.#position = position;
+  }
+
+  /** Fills `buffer` (fewer bytes only at the end of the file); resolves with the byte count. */
+  async fill(buffer: Buffer, progress: ProgressSnapshot): Promise<number> {
+    const want = this.#size === undefined ? buffer.length : Math.min(buffer.length, this.#size - this.#position);
+    let filled = 0;
+    while (filled < want) {
+      const position = this.#size === undefined ? null : this.#position;
+      const { bytesRead } = await readAsync(this.#fd, buffer, filled, want - filled, position);
+      if (bytesRead === 0) {
+        this.#ended = true;
+        if (this.#size !== undefined) throw new FileChangedError(this.#name, this.#size, this.#position, progress);
+        break;
+      }
+      filled += bytesRead;
+      this.#position += bytesRead;
+    }
+    return filled;
+  }
+
+  /**
+   * True when nothing follows what was read. A regular file is checked for a
+   * byte past its size before its last buffer goes, so a file that grew is
+   * refused instead of uploaded short.
+   */
+  async atEnd(progress: ProgressSnapshot): Promise<boolean> {
+    if (this.#ended) return true;
+    if (this.#size === undefined || this.#position < this.#size) return false;
+    const probe = Buffer.allocUnsafe(1);
+    const { bytesRead } = await readAsync(this.#fd, probe, 0, 1, this.#position);
+    if (bytesRead > 0) throw new FileChangedError(this.#name, this.#size, this.#size + bytesRead, progress);
+    return true;
+  }
+}
