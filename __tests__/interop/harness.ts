@@ -54,7 +54,8 @@ export interface ServerSpec {
   readyPorts?: string[];
   /** argv, built once the directory and ports are known. */
   command: (context: ServerContext) => string[];
-  env?: Record<string, string>;
+  /** Extra environment variables (the rest is inherited). */
+  env?: (context: ServerContext) => Record<string, string>;
   /** Called once the directory exists, before the server starts (extra files, permissions). */
   prepare?: (context: ServerContext) => void;
   /** Readiness polls per start attempt (default 100). */
@@ -146,7 +147,7 @@ async function startOnce(spec: ServerSpec): Promise<RunningServer> {
   const outPath = join(dir, 'child.out');
   const out = openSync(outPath, 'a');
   const [command, ...args] = spec.command(context);
-  const child = spawn(command!, args, { cwd: dir, stdio: ['ignore', out, out], env: { ...process.env, ...spec.env } });
+  const child = spawn(command!, args, { cwd: dir, stdio: ['ignore', out, out], env: { ...process.env, ...spec.env?.(context) } });
   closeSync(out);
   let exited = false;
   const exit = once(child, 'exit').then(() => {
