@@ -27,7 +27,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const CONFIG_DIR = join(dirname(fileURLToPath(import.meta.url)), 'configs');
+/** The templates, in the source tree also when this module runs compiled from dist/ (the probes). */
+export const CONFIG_DIR = join(dirname(fileURLToPath(import.meta.url)).replace(/[/\\]dist([/\\]__tests__[/\\])/, '$1'), 'configs');
 
 /** What a config template and the command line are made from. */
 export interface ServerContext {
