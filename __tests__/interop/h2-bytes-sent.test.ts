@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { once } from 'node:events';
-import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { makeCertificates } from '../helpers/tls.js';
 import { chunksOf, pattern } from '../helpers/data.js';
@@ -23,11 +23,17 @@ const BIG = pattern(32 * MiB, 5);
 
 let server: Http2SecureServer;
 let base: string;
+/** Client sessions stay open (http2-wrapper keeps them for reuse): closed by the test that opened the server. */
+const sessions = new Set<ServerHttp2Session>();
 /** Body bytes the server had read when it answered, per request. */
 const readWhenAnswered: number[] = [];
 
 beforeAll(async () => {
   server = createSecureServer({ key: certs.key, cert: certs.cert });
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+  });
   server.on('stream', (stream, headers) => {
     const limit = Number(new URL(headers[':path'] ?? '/', 'https://x').searchParams.get('after') ?? 0);
     let read = 0;
@@ -49,7 +55,10 @@ beforeAll(async () => {
   base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
+  const closed = once(server, 'close');
   server.close();
+  for (const session of sessions) session.destroy();
+  await closed;
 });
 
 describe('HTTP/2: bytesSent is an upper bound on what the server read', () => {
