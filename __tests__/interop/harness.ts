@@ -142,8 +142,13 @@ async function startOnce(spec: ServerSpec): Promise<RunningServer> {
   const vars: Record<string, string> = { DIR: dir, ...spec.vars };
   for (const [name, port] of Object.entries(ports)) vars[name] = String(port);
   const context: ServerContext = { dir, configPath, vars, ports };
-  if (spec.config) writeFileSync(configPath, render(readFileSync(join(CONFIG_DIR, spec.config), 'utf8'), vars));
-  spec.prepare?.(context);
+  try {
+    if (spec.config) writeFileSync(configPath, render(readFileSync(join(CONFIG_DIR, spec.config), 'utf8'), vars));
+    spec.prepare?.(context);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
 
   const outPath = join(dir, 'child.out');
   const out = openSync(outPath, 'a');
