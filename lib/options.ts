@@ -8,6 +8,16 @@ export type UploadMode = 'stream' | 'batch' | 'tus';
 export type UploadMethod = 'POST' | 'PUT' | 'PATCH';
 export type Compression = 'gzip';
 
+/** batch: where and how records are kept until acknowledged. */
+export interface SpoolSettings {
+  /** The spool's directory (created if missing); one writer at a time. */
+  dir: string;
+  /** Disk the spool may use before writes push back (default 1 GiB). Nothing is ever dropped. */
+  maxBytes?: number;
+  /** `fdatasync` every append: a record whose callback fired survives a power loss too, not only a crash (default false). */
+  fsync?: boolean;
+}
+
 /** Options of `new BufferedHttpWritable(url, options)`. Everything is optional. */
 export interface BufferedHttpWritableOptions {
   /**
@@ -55,6 +65,12 @@ export interface BufferedHttpWritableOptions {
   retry?: Partial<RetryOptions>;
   /** batch: compress each batch (`Content-Encoding: gzip`). */
   compress?: Compression;
+  /**
+   * batch: keep every record on disk until the server acknowledged it, so a
+   * process that dies loses nothing whose write callback fired; a restart on
+   * the same `dir` resends what is left first, byte-identical with the same keys.
+   */
+  spool?: SpoolSettings;
 
   /** tus: continue an existing upload instead of creating one. */
   uploadUrl?: string | URL;
@@ -97,6 +113,7 @@ export interface BatchOptions extends CommonOptions {
   flushInterval?: number;
   retry: RetrySettings;
   compress?: Compression;
+  spool?: Required<Pick<SpoolSettings, 'dir' | 'maxBytes' | 'fsync'>>;
 }
 
 /** `mode: 'tus'` after defaults and validation. */
@@ -112,6 +129,8 @@ export interface TusOptions extends CommonOptions {
 export type ResolvedOptions = StreamOptions | BatchOptions | TusOptions;
 
 export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+/** Disk a spool may hold before writes push back. */
+export const DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 1;
 export { DEFAULT_MAX_CONCURRENCY };
 /** Retries after the first attempt for batch requests and tus resumes without progress. */
@@ -137,6 +156,7 @@ const OPTION_MODES: Record<keyof BufferedHttpWritableOptions, readonly UploadMod
   maxConcurrency: ['batch'],
   flushInterval: ['batch'],
   compress: ['batch'],
+  spool: ['batch'],
   uploadUrl: ['tus'],
   metadata: ['tus'],
   deleteOnAbort: ['tus'],
@@ -200,6 +220,7 @@ function resolveMode(mode: UploadMode, options: BufferedHttpWritableOptions, com
         oneOf('compress', options.compress, COMPRESSIONS);
         batch.compress = options.compress;
       }
+      if (options.spool !== undefined) batch.spool = resolveSpool(options.spool);
       return batch;
     }
     case 'tus': {
@@ -268,6 +289,24 @@ function resolveRetry(value: Partial<RetryOptions> | undefined, instance: Got, m
   const methods = (retry.methods as readonly string[] | undefined) ?? RETRY_METHODS;
   if (method !== undefined && !methods.includes(method)) settings.limit = 0;
   return settings;
+}
+
+const SPOOL_FIELDS = ['dir', 'maxBytes', 'fsync'];
+
+function resolveSpool(value: SpoolSettings): Required<Pick<SpoolSettings, 'dir' | 'maxBytes' | 'fsync'>> {
+  const spool = plainObject('spool', value)!;
+  for (const [key, field] of Object.entries(spool)) {
+    if (field !== undefined && !SPOOL_FIELDS.includes(key)) {
+      const near = nearest(key, SPOOL_FIELDS);
+      throw new TypeError(`Unknown option 'spool.${key}'${near ? ` (did you mean 'spool.${near}'?)` : ''}`);
+    }
+  }
+  if (typeof spool.dir !== 'string' || spool.dir === '') throw new TypeError(`spool.dir must be a directory path, received ${describe(spool.dir)}`);
+  return {
+    dir: spool.dir,
+    maxBytes: positiveInteger('spool.maxBytes', spool.maxBytes ?? DEFAULT_SPOOL_MAX_BYTES),
+    fsync: booleanOption('spool.fsync', spool.fsync ?? false),
+  };
 }
 
 /** The known name within two edits of `key`, for "did you mean". */

@@ -14,6 +14,8 @@ export interface ProgressSnapshot {
   uploadUrl?: string;
   /** batch with `concurrency: 'auto'`: the concurrency limit now (a fixed `concurrency` is the option itself). */
   concurrency?: number;
+  /** batch with a spool: bytes the spool held from an earlier run when it opened (sent first). */
+  bytesFromSpool?: number;
 }
 
 /**
@@ -29,8 +31,11 @@ export class Progress {
   batchesAcknowledged?: number;
   uploadUrl?: string;
   concurrency?: number;
+  bytesFromSpool?: number;
   /** Acknowledged ranges beyond the contiguous prefix (batch with concurrency): offset → size. */
   readonly #acknowledgedAhead = new Map<number, number>();
+  /** Upload offset of this process's first byte: a spool goes on from where an earlier run stopped. */
+  #origin = 0;
 
   /** batch: batches are counted. */
   readonly countsBatches: boolean;
@@ -45,7 +50,7 @@ export class Progress {
 
   /** Records that `[offset, offset + size)` is acknowledged; `bytesAcknowledged` is the contiguous prefix. */
   acknowledge(offset: number, size: number): void {
-    if (offset !== this.bytesAcknowledged) {
+    if (offset !== this.#origin + this.bytesAcknowledged) {
       this.#acknowledgedAhead.set(offset, size);
       return;
     }
@@ -54,9 +59,14 @@ export class Progress {
       this.#acknowledgedAhead.delete(prefix);
       prefix += next;
     }
-    this.bytesAcknowledged = prefix;
+    this.bytesAcknowledged = prefix - this.#origin;
     // What the server holds was sent, whatever the transport reported first.
-    if (this.bytesSent < prefix) this.bytesSent = prefix;
+    if (this.bytesSent < this.bytesAcknowledged) this.bytesSent = this.bytesAcknowledged;
+  }
+
+  /** Before the first send: the upload offset this process starts from (0 without a spool). */
+  startAt(offset: number): void {
+    this.#origin = offset;
   }
 
   snapshot(): ProgressSnapshot {
@@ -69,6 +79,7 @@ export class Progress {
     if (this.batchesAcknowledged !== undefined) snapshot.batchesAcknowledged = this.batchesAcknowledged;
     if (this.uploadUrl !== undefined) snapshot.uploadUrl = this.uploadUrl;
     if (this.concurrency !== undefined) snapshot.concurrency = this.concurrency;
+    if (this.bytesFromSpool !== undefined) snapshot.bytesFromSpool = this.bytesFromSpool;
     return snapshot;
   }
 }

@@ -3,8 +3,11 @@ import { publishUploadError, publishUploadFinish, publishUploadStart, type Uploa
 import { Progress, type ProgressSnapshot } from './progress.js';
 import type { BatchReport, SendInfo, Transport, TransportFactory, TransportReports, UploadResponse } from './transports/transport.js';
 
-/** What the filler says of a send; the session adds its sequence and offset. */
-export type SendDetails = Omit<SendInfo, 'sequence' | 'offset'>;
+/** What the filler says of a send; the session adds its sequence and offset unless the send brings its own. */
+export type SendDetails = Omit<SendInfo, 'sequence' | 'offset'> & {
+  /** A batch's identity fixed elsewhere (a spool): sequence, offset and key as first sent, before a restart too. */
+  identity?: { sequence: number; offset: number; key: string };
+};
 
 /** What an upload tells its owner; the owner (the Writable, or `uploadFile`) turns it into events. */
 export interface UploadEvents {
@@ -102,9 +105,16 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
    * transport lets go of them. `release` runs first, so a writer woken by the
    * freed slot finds the buffer back in the pool.
    */
-  send(bytes: Buffer, details: SendDetails, release?: () => void): Promise<void> {
+  send(bytes: Buffer, { identity, ...details }: SendDetails, release?: () => void): Promise<void> {
     if (this.#published === 'none') this.#publishStart();
-    const info: SendInfo = { sequence: this.#sequence++, offset: this.#dispatched, ...details };
+    let info: SendInfo;
+    if (identity) {
+      if (this.#sequence === 0) this.#progress.startAt(identity.offset);
+      info = { ...details, ...identity };
+      this.#sequence++;
+    } else {
+      info = { sequence: this.#sequence++, offset: this.#dispatched, ...details };
+    }
     this.#dispatched += bytes.length;
     this.#inFlight++;
     const sent = this.#transport.send(bytes, info);

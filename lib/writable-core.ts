@@ -1,7 +1,9 @@
 import { addAbortSignal, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { ContentLengthError } from './errors.js';
+import type { SpoolSettings } from './options.js';
 import type { Progress, ProgressSnapshot } from './progress.js';
+import { CUT, SpoolIntake, type SpoolRecord } from './spool-intake.js';
 import type { BatchReport, TransportFactory, UploadResponse } from './transports/transport.js';
 import { UploadSession, type SessionOptions } from './upload-session.js';
 
@@ -12,6 +14,8 @@ export interface CoreOptions extends SessionOptions {
   contentLength?: number;
   flushInterval?: number;
   signal?: AbortSignal;
+  /** batch: records go through a spool on disk (spool-intake.ts) instead of straight into the pool. */
+  spool?: Required<SpoolSettings>;
 }
 
 /** Written through the stream's own queue by `flush()`, so a flush lands after every earlier write. */
@@ -52,12 +56,16 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
   /** flush() calls past their marker, waiting for the sends before them to settle. */
   readonly #flushSettling = new Set<Deferred>();
   #flushTimer: NodeJS.Timeout | undefined;
+  /** batch with a spool: where written records go instead of the pool. */
+  #spool: SpoolIntake | undefined;
 
   constructor(options: Options, createTransport: TransportFactory<Options>) {
     super({
       highWaterMark: options.highWaterMark,
       decodeStrings: false, // strings are encoded straight into the buffer
       objectMode: false,
+      // Writes wait until the spool is open (and locked); without one there is nothing to wait for.
+      ...(options.spool ? { construct: BufferedWritableCore.#constructSpool } : {}),
     });
     this.#options = options;
     this.#bufferSize = options.highWaterMark;
@@ -126,6 +134,10 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
   }
 
   override _write(chunk: Chunk, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.#spool) {
+      this.#appendToSpool([{ chunk, encoding }], callback);
+      return;
+    }
     let pending: void | Promise<void>;
     try {
       pending = this.#append(chunk, encoding);
@@ -138,6 +150,11 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
   }
 
   override _writev(chunks: Array<{ chunk: Chunk; encoding: BufferEncoding }>, callback: (error?: Error | null) => void): void {
+    if (this.#spool) {
+      // Group commit: everything queued meanwhile is one append (and one sync).
+      this.#appendToSpool(chunks, callback);
+      return;
+    }
     let index = 0;
     const next = (): void => {
       try {
@@ -166,7 +183,8 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
       if (contentLength !== undefined && !this.#session.transport.checksTotalLength && written !== contentLength) {
         throw new ContentLengthError(contentLength, written, this.#session.snapshot());
       }
-      await this.#dispatchCurrent(true);
+      if (this.#spool) await this.#spool.finish();
+      else await this.#dispatchCurrent(true);
       await this.#session.end();
     };
     // A failure of the upload destroys the stream through the session; only
@@ -180,7 +198,63 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     this.#session.abort(reason);
     for (const waiter of [...this.#flushWaiters.splice(0), ...this.#flushSettling]) waiter.reject(reason);
     this.#flushSettling.clear();
-    callback(error);
+    if (!this.#spool) {
+      callback(error);
+      return;
+    }
+    // The data stays in the spool; the error says how much and where (and where a refused batch went).
+    this.#spool.stop(error).then(
+      (state) => {
+        if (error) Object.assign(error, { spool: state });
+        callback(error);
+      },
+      () => callback(error),
+    );
+  }
+
+  /** Node calls `construct` as a method of the stream, before any write reaches `_write`. */
+  static #constructSpool(this: Writable, callback: (error?: Error | null) => void): void {
+    (this as BufferedWritableCore).#openSpool(callback);
+  }
+
+  #openSpool(callback: (error?: Error | null) => void): void {
+    SpoolIntake.open(this.#session, this.#options.spool!, this.#options.flushInterval).then((intake) => {
+      this.#spool = intake;
+      callback();
+    }, callback);
+  }
+
+  /** Spool mode: the chunks become records (a flush() marker a batch boundary), appended at once. */
+  #appendToSpool(chunks: Array<{ chunk: Chunk; encoding: BufferEncoding }>, callback: (error?: Error | null) => void): void {
+    const records: SpoolRecord[] = [];
+    const flushes: Deferred[] = [];
+    let bytes = 0;
+    for (const { chunk, encoding } of chunks) {
+      if (chunk === FLUSH_MARKER) {
+        records.push(CUT);
+        const waiter = this.#flushWaiters.shift()!;
+        this.#flushSettling.add(waiter);
+        flushes.push(waiter);
+        continue;
+      }
+      const record = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+      if (record.length === 0) continue;
+      records.push(record);
+      bytes += record.length;
+    }
+    this.#counters.bytesWritten += bytes;
+    const spool = this.#spool!;
+    spool.append(records).then(() => {
+      callback();
+      if (flushes.length === 0) return;
+      // flush(): every batch up to the boundary is acknowledged (destroy rejects the waiters instead).
+      void spool.drain().then(() => {
+        for (const waiter of flushes) {
+          this.#flushSettling.delete(waiter);
+          waiter.resolve();
+        }
+      });
+    }, callback);
   }
 
   /** Takes one chunk; returns a promise only when it had to wait for a transport slot. */

@@ -32,6 +32,7 @@ interface Piece {
   readonly offset: number;
   /** Uncompressed bytes. */
   readonly size: number;
+  /** `Idempotency-Key`: the same on every attempt, and after a restart when a spool fixed it (pieces: `<key>.0`, `<key>.1`). */
   readonly key: string;
   /** A view of the buffer the batch was sent from. */
   readonly bytes: Buffer;
@@ -73,7 +74,7 @@ export class BatchTransport implements Transport {
   readonly #limiter: ConcurrencyLimiter;
   /** One clock for `Retry-After`: the whole upload waits, not one batch. */
   readonly #pause = new UploadPause();
-  /** Idempotency keys are `<this>-<sequence>`: unique per upload and per batch, fixed across retries. */
+  /** Idempotency keys are `<this>-<sequence>` (unless a spool fixed them): unique per upload and per batch, fixed across retries. */
   readonly #keyPrefix = randomUUID();
   /** Pieces not yet acknowledged, to cancel on failure or abort. */
   readonly #inFlight = new Set<Piece>();
@@ -93,7 +94,8 @@ export class BatchTransport implements Transport {
 
   send(bytes: Buffer, info: SendInfo): Promise<void> {
     const parent: Parent = { sequence: info.sequence, offset: info.offset, size: bytes.length, attempts: 0, pieces: 0 };
-    const piece = this.#piece(parent, bytes, info.offset, `${this.#keyPrefix}-${info.sequence}`, info.records ?? [bytes.length]);
+    const key = info.key ?? `${this.#keyPrefix}-${info.sequence}`;
+    const piece = this.#piece(parent, bytes, info.offset, key, info.records ?? [bytes.length]);
     const delivery = failed(this.#deliverBatch(piece), (error) => this.#fail(error));
     this.#pending.add(delivery);
     void delivery.then(() => this.#pending.delete(delivery));

@@ -32,6 +32,8 @@ export interface SendInfo {
   last: boolean;
   /** batch: the length of each write in the buffer, in order (records are never split; a refused batch may be split between them). */
   records?: number[];
+  /** batch with a spool: the `Idempotency-Key` fixed in the spool (an upload id kept across restarts, and the sequence). */
+  key?: string;
 }
 
 /**
