@@ -154,10 +154,11 @@ export class BatchTransport implements Transport {
         if (!decision.retry) throw decision.error;
         const reason = classifyAttempt(answerOf(attempt)) === 'overload' ? 'overload' : 'failure';
         if (decision.retryAfter !== undefined) {
-          // One clock for the upload: every attempt waits for it, this one too (at the top of the next).
-          this.#pause.pauseFor(decision.delay);
+          // One clock for the upload: every new attempt waits for it, this batch's first.
+          const paused = this.#pause.pauseForAndWait(decision.delay);
           const pausedUntil = this.#pause.pausedUntil;
           this.#diagnostic((upload) => publishBatchRetried(upload, piece, retrier.attempts, reason, attempt, decision.delay, decision.retryAfter, pausedUntil));
+          await paused;
         } else {
           this.#diagnostic((upload) => publishBatchRetried(upload, piece, retrier.attempts, reason, attempt, decision.delay, undefined));
           await piece.backoff.wait(decision.delay);
