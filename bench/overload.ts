@@ -73,6 +73,8 @@ interface RunResult {
   /** auto: the limit at the end and how often it moved. */
   finalLimit?: number;
   limitChanges: number;
+  /** auto: the limit averaged over the run's time (how long it spent below the server's capacity). */
+  meanLimit?: number;
   error?: string;
 }
 
@@ -189,11 +191,19 @@ async function runOnce(kind: ServerKind, setting: Setting): Promise<RunResult> {
   let limitChanges = 0;
   let finalLimit: number | undefined;
   const upload = new BufferedHttpWritable(server.url, optionsFor(setting));
+  // The limit over time, for its time-weighted mean: [since, limit].
+  let limitSince = performance.now();
+  let limitNow = upload.concurrency;
+  let limitArea = 0;
   const onChange = (message: unknown): void => {
     const change = message as ConcurrencyChangedMessage;
     if (change.upload !== upload) return;
     limitChanges++;
     finalLimit = change.limit;
+    const now = performance.now();
+    limitArea += limitNow * (now - limitSince);
+    limitSince = now;
+    limitNow = change.limit;
   };
   diagnosticsChannel.subscribe(DiagnosticsChannels.concurrencyChanged, onChange);
   const records = Readable.from(
@@ -209,6 +219,7 @@ async function runOnce(kind: ServerKind, setting: Setting): Promise<RunResult> {
     error = reason instanceof Error ? `${(reason as { code?: string }).code ?? reason.name}: ${reason.message}` : String(reason);
   }
   const ms = performance.now() - started;
+  limitArea += limitNow * (performance.now() - limitSince);
   diagnosticsChannel.unsubscribe(DiagnosticsChannels.concurrencyChanged, onChange);
   finalLimit ??= upload.concurrency;
   const stats = await server.finish();
@@ -220,6 +231,7 @@ async function runOnce(kind: ServerKind, setting: Setting): Promise<RunResult> {
   }
   const result: RunResult = { ms, requests: stats.requests, refused: stats.refused, maxActive: stats.maxActive, limitChanges };
   if (finalLimit !== undefined) result.finalLimit = finalLimit;
+  if (setting === 'auto') result.meanLimit = limitArea / ms;
   if (error) result.error = error;
   return result;
 }
@@ -242,6 +254,7 @@ interface Row {
   maxActive: number;
   finalLimit?: number;
   limitChanges: number;
+  meanLimit?: number;
   errors: string[];
 }
 
@@ -265,6 +278,8 @@ async function measure(kind: ServerKind, setting: Setting): Promise<Row> {
   };
   const limits = pick.flatMap((result) => (result.finalLimit === undefined ? [] : [result.finalLimit]));
   if (limits.length > 0) row.finalLimit = median(limits);
+  const means = pick.flatMap((result) => (result.meanLimit === undefined ? [] : [result.meanLimit]));
+  if (means.length > 0) row.meanLimit = median(means);
   return row;
 }
 
@@ -276,13 +291,13 @@ function table(kind: ServerKind, rows: Row[]): string[] {
   const lines = [
     `### ${title}`,
     '',
-    '| concurrency | time (median) | spread (min–max) | requests | answered 429 (median, min–max) | max served at once | final limit | limit changes | failed runs |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| concurrency | time (median) | spread (min–max) | requests | answered 429 (median, min–max) | max served at once | final limit | mean limit over time | limit changes | failed runs |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   const percent = (share: number): string => (share * 100).toFixed(1);
   for (const row of rows) {
     lines.push(
-      `| ${row.setting} | ${row.ms.toFixed(0)} ms | ${row.msMin.toFixed(0)}–${row.msMax.toFixed(0)} ms | ${row.requests} | ${percent(row.refusedShare)} % (${percent(row.refusedMin)}–${percent(row.refusedMax)}) | ${row.maxActive} | ${row.finalLimit ?? '-'} | ${row.setting === 'auto' ? row.limitChanges : '-'} | ${row.errors.length > 0 ? `${row.errors.length}/${runs}: ${row.errors[0]}` : '0'} |`,
+      `| ${row.setting} | ${row.ms.toFixed(0)} ms | ${row.msMin.toFixed(0)}–${row.msMax.toFixed(0)} ms | ${row.requests} | ${percent(row.refusedShare)} % (${percent(row.refusedMin)}–${percent(row.refusedMax)}) | ${row.maxActive} | ${row.finalLimit ?? '-'} | ${row.meanLimit?.toFixed(1) ?? '-'} | ${row.setting === 'auto' ? row.limitChanges : '-'} | ${row.errors.length > 0 ? `${row.errors.length}/${runs}: ${row.errors[0]}` : '0'} |`,
     );
   }
   const fixed = rows.filter((row) => row.setting !== 'auto' && row.errors.length < runs);
