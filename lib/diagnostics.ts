@@ -111,7 +111,7 @@ export interface BatchAcknowledgedMessage extends BatchIdentity {
   statusCode: number;
   /** Attempts it took, 1 when the first succeeded. */
   attempts: number;
-  /** Round-trip time of the successful attempt, ms. */
+  /** Round-trip time of the successful attempt on its connection (upload to end of download, no connection setup), ms. */
   rttMs: number;
 }
 

@@ -190,7 +190,7 @@ export class BatchTransport implements Transport {
       let rttMs = 0;
       try {
         const attempt = await this.#attempt(piece, body);
-        rttMs = performance.now() - started;
+        rttMs = 'response' in attempt ? requestRtt(attempt.response) ?? performance.now() - started : performance.now() - started;
         kind = classifyAttempt(answerOf(attempt));
         return { attempt, rttMs };
       } finally {
@@ -293,6 +293,20 @@ function answerOf(attempt: Attempt): { statusCode?: number; errorCode?: string }
   if ('response' in attempt) return { statusCode: attempt.response.statusCode };
   if (attempt.statusCode !== undefined) return { statusCode: attempt.statusCode };
   return attempt.code === undefined ? {} : { errorCode: attempt.code };
+}
+
+/**
+ * The request's round trip on its connection (upload, wait for the first
+ * byte, download), from got's timings: without waiting for a socket, DNS,
+ * TCP and TLS. A new connection's setup and the first request's warm-up
+ * are not the server's latency, and the adaptive limit's first baseline is
+ * one window of one request: with them in it, the first windows were several
+ * times the real round trip and the limit took that much longer to grow.
+ */
+function requestRtt(response: GotResponse<Buffer>): number | undefined {
+  const { request, firstByte, download } = response.timings.phases;
+  if (firstByte === undefined) return undefined;
+  return (request ?? 0) + firstByte + (download ?? 0);
 }
 
 function position(piece: Piece): { sequence: number; offset: number } {
