@@ -322,6 +322,8 @@ async function main(): Promise<void> {
   const lines = [
     '## Overload (issue 13)',
     '',
+    "`npm run bench:overload -- --out bench/overload.md` (bench/overload.ts). The same NDJSON records shipped in batch mode with `concurrency: 'auto'` and with fixed concurrency 1, 4, N and 4N, against (a) a server that answers 429 above N requests being served and (b) one that queues above N. Every run checks that the server holds every record exactly once, in order by offset, none split.",
+    '',
     `${recordCount} records (${(expectedBytes / 1024 / 1024).toFixed(1)} MiB), highWaterMark ${highWaterMark} B, server latency ${latencyMs} ms per request, N = ${capacity}, 'auto' with maxConcurrency ${maxConcurrency}; median of ${runs} runs; retry limit 50 for every setting. Server in its own process (${hasTaskset ? 'client on CPU 0, server on CPU 1' : 'not pinned'}), a fresh one per run.`,
     '',
   ];
