@@ -34,7 +34,7 @@ import { startQueueingServer, startRefusingServer, type CapacityServer } from '.
 import { batchesOf, sendBatches } from '../__tests__/helpers/reference-sender.js';
 import { AdaptiveConcurrency } from '../lib/adaptive-concurrency.js';
 import { FixedConcurrency } from '../lib/concurrency-limiter.js';
-import { DiagnosticsChannels, type ConcurrencyChangedMessage } from '../lib/diagnostics.js';
+import { DiagnosticsChannels, type BatchRetriedMessage, type ConcurrencyChangedMessage } from '../lib/diagnostics.js';
 import { BufferedHttpWritable, type BufferedHttpWritableOptions } from '../lib/index.js';
 import { makeRecords } from './records.js';
 
@@ -50,6 +50,10 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     reference: { type: 'boolean', default: false },
     'backoff-base': { type: 'string', default: '1000' },
+    /** Only these settings, e.g. `auto,6` (default: auto, 1, 4, N, 4N). */
+    settings: { type: 'string' },
+    /** Only this server: 'refuse' or 'queue' (default both). */
+    server: { type: 'string' },
     /** Internal: run as the server process of one run ('refuse' or 'queue'). */
     serve: { type: 'string' },
   },
@@ -206,6 +210,17 @@ async function runOnce(kind: ServerKind, setting: Setting): Promise<RunResult> {
     limitNow = change.limit;
   };
   diagnosticsChannel.subscribe(DiagnosticsChannels.concurrencyChanged, onChange);
+  // The longest wait any batch was given, and why: a long tail is one batch's backoff.
+  let longestWait = 0;
+  const waits = new Map<string, number>();
+  const onRetried = (message: unknown): void => {
+    const retried = message as BatchRetriedMessage;
+    if (retried.upload !== upload) return;
+    const why = `${retried.reason} ${retried.statusCode ?? retried.code ?? ''}`.trim();
+    waits.set(why, (waits.get(why) ?? 0) + 1);
+    longestWait = Math.max(longestWait, retried.delayMs);
+  };
+  diagnosticsChannel.subscribe(DiagnosticsChannels.batchRetried, onRetried);
   const records = Readable.from(
     (function* () {
       for (let i = 0; i < recordCount; i++) yield ring.buffers[i % ring.buffers.length]!;
@@ -221,6 +236,8 @@ async function runOnce(kind: ServerKind, setting: Setting): Promise<RunResult> {
   const ms = performance.now() - started;
   limitArea += limitNow * (performance.now() - limitSince);
   diagnosticsChannel.unsubscribe(DiagnosticsChannels.concurrencyChanged, onChange);
+  diagnosticsChannel.unsubscribe(DiagnosticsChannels.batchRetried, onRetried);
+  if (process.env.OVERLOAD_TRACE) process.stderr.write(`  ${kind} ${setting}: ${ms.toFixed(0)} ms, longest wait ${longestWait} ms, retries ${JSON.stringify([...waits])}\n`);
   finalLimit ??= upload.concurrency;
   const stats = await server.finish();
   if (!error) {
@@ -318,7 +335,8 @@ function table(kind: ServerKind, rows: Row[]): string[] {
 async function main(): Promise<void> {
   // The client on CPU 0; each server process on CPU 1.
   if (hasTaskset) spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)]);
-  const settings: Setting[] = ['auto', ...new Set([1, 4, capacity, 4 * capacity])];
+  const settings: Setting[] =
+    args.settings !== undefined ? args.settings.split(',').map((each) => (each === 'auto' ? 'auto' : Number(each))) : ['auto', ...new Set([1, 4, capacity, 4 * capacity])];
   const lines = [
     '## Overload (issue 13)',
     '',
@@ -328,7 +346,7 @@ async function main(): Promise<void> {
     '',
   ];
   if (args.reference) lines.push(`Sent by the reference sender (__tests__/helpers/reference-sender.ts), not the library; first backoff ceiling ${args['backoff-base']} ms.`, '');
-  for (const kind of ['refuse', 'queue'] as const) {
+  for (const kind of args.server !== undefined ? [args.server as ServerKind] : (['refuse', 'queue'] as const)) {
     const rows: Row[] = [];
     for (const setting of settings) {
       rows.push(await measure(kind, setting));
