@@ -6,7 +6,8 @@
  *
  *   npm run bench:overload -- [--runs 5] [--capacity 6] [--records 40000]
  *       [--latency 20] [--high-water-mark 16384] [--max-concurrency 16] [--retry-after SECONDS] [--out FILE]
- *       [--reference [--backoff-base MS]]
+ *       [--reference [--backoff-base MS]] [--settings auto,6] [--server refuse|queue]
+ *   OVERLOAD_TRACE=1 prints each run's longest backoff and retry reasons.
  *
  * Targets (issue 13): 'auto' within 1.15× of the best fixed setting's time in
  * both; in (a) at most 5 % of its requests answered 429 (the fixed settings'
