@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { parseCliArgs, parseSize, UsageError } from '../lib/cli/args.js';
-import { resumeCommand } from '../lib/cli/report.js';
+import { parseCliArgs, parseSize, UsageError } from '../cli/args.js';
+import { resumeCommand } from '../cli/report.js';
 
 describe('sizes', () => {
   test.each([
@@ -47,6 +47,18 @@ describe('the resume command', () => {
     const { command, redacted } = resumeCommand(['-H', 'Authorization: Bearer s3cret', '--mode', 'tus', 'f', 'http://user:pw@h/tus'], 'http://h/tus/1');
     expect(command).not.toMatch(/s3cret|pw@/);
     expect(command).toContain("'Authorization: <redacted>'");
+    expect(command).toContain("'http://user:<redacted>@h/tus'");
+    expect(redacted).toBe(true);
+  });
+
+  test('leaves -u passwords and proxy passwords out, in every spelling', () => {
+    const argv = ['-u', 'alice:s3cret-1', '--user=bob:s3cret-2', '-kucarol:s3cret-3', '--proxy', 'http://p:s3cret-4@proxy:3128', '-x', 'http://s3cret-5@proxy:3128', '--mode', 'tus', '--', 'f', 'http://h/tus'];
+    const { command, redacted } = resumeCommand(argv, 'http://h/tus/1');
+    expect(command).not.toMatch(/s3cret/);
+    expect(command).toBe(
+      "bhw --resume http://h/tus/1 -u 'alice:<redacted>' --user 'bob:<redacted>' -k -u 'carol:<redacted>'" +
+        " --proxy 'http://p:<redacted>@proxy:3128/' -x 'http://<redacted>@proxy:3128/' --mode tus -- f http://h/tus",
+    );
     expect(redacted).toBe(true);
   });
 });

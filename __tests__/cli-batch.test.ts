@@ -1,13 +1,11 @@
-import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { RecordSplitter } from '../lib/cli/record-splitter.js';
-import { killRunningClis, runCli } from './helpers/cli.js';
+import { RecordSplitter } from '../cli/record-splitter.js';
+import { runCli } from './helpers/cli.js';
+import { useCliFixture } from './helpers/cli-fixture.js';
 import { chunksOf } from './helpers/data.js';
-import { sha256, startSink, type Sink } from './helpers/sink-server.js';
+import { sha256 } from './helpers/sink-server.js';
 
 function ndjson(count: number): Buffer {
   const lines = Array.from({ length: count }, (_, n) => `${JSON.stringify({ n, message: 'x'.repeat((n * 37) % 300) })}\n`);
@@ -15,29 +13,18 @@ function ndjson(count: number): Buffer {
 }
 
 describe('bhw --mode batch ships whole records', () => {
-  let sink: Sink;
-  let dir: string;
-  beforeEach(async () => {
-    sink = await startSink();
-    dir = await mkdtemp(join(tmpdir(), 'bhw-cli-'));
-  });
-  afterEach(async () => {
-    await killRunningClis();
-    await sink.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const records = ndjson(5000);
+  const fx = useCliFixture(records);
 
   test.each([
     ['a file', false],
     ['stdin', true],
   ])('%s: every batch ends on a newline, fits the buffer, and the batches in sequence order are the input', async (_name, viaStdin) => {
-    const data = ndjson(5000);
-    const file = join(dir, 'events.ndjson');
-    await writeFile(file, data);
-    const result = await runCli(['--mode', 'batch', '--concurrency', '3', '--high-water-mark', '16KiB', viaStdin ? '-' : file, sink.url], viaStdin ? { input: data } : {});
+    const data = records;
+    const result = await runCli(['--mode', 'batch', '--concurrency', '3', '--high-water-mark', '16KiB', viaStdin ? '-' : fx.file, fx.sink.url], viaStdin ? { input: data } : {});
 
     expect(result.code).toBe(0);
-    const batches = [...sink.received].sort((a, b) => Number(a.headers['batch-sequence']) - Number(b.headers['batch-sequence']));
+    const batches = [...fx.sink.received].sort((a, b) => Number(a.headers['batch-sequence']) - Number(b.headers['batch-sequence']));
     expect(batches.length).toBeGreaterThan(data.length / 16384);
     for (const batch of batches) {
       expect(batch.body.length).toBeLessThanOrEqual(16384);
@@ -49,10 +36,10 @@ describe('bhw --mode batch ships whole records', () => {
 
   test('--flush-interval and --compress reach the library', async () => {
     const data = ndjson(100);
-    const result = await runCli(['--mode', 'batch', '--flush-interval', '50', '--compress', 'gzip', '-', sink.url], { input: data });
+    const result = await runCli(['--mode', 'batch', '--flush-interval', '50', '--compress', 'gzip', '-', fx.sink.url], { input: data });
 
     expect(result.code).toBe(0);
-    expect(sink.received[0]!.headers['content-encoding']).toBe('gzip');
+    expect(fx.sink.received[0]!.headers['content-encoding']).toBe('gzip');
   });
 });
 

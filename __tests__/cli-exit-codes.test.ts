@@ -1,33 +1,24 @@
-import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { afterEach, describe, expect, test } from '@jest/globals';
 import { once } from 'node:events';
-import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { killRunningClis, runCli, spawnCli } from './helpers/cli.js';
+import { runCli, spawnCli } from './helpers/cli.js';
+import { useCliFixture } from './helpers/cli-fixture.js';
 import { pattern } from './helpers/data.js';
 import { readBody, startSink, type Sink } from './helpers/sink-server.js';
 
-let dir: string;
-let file: string;
 const data = pattern(300_000);
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bhw-cli-'));
-  file = join(dir, 'data.bin');
-  await writeFile(file, data);
-});
-afterEach(async () => {
-  await killRunningClis();
-  await rm(dir, { recursive: true, force: true });
-});
+const fx = useCliFixture(data, { sink: false });
 
 describe('exit 0', () => {
   test('--help prints the usage on stdout', async () => {
     const result = await runCli(['--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Usage: bhw \[options\] <file\|-> <url>/);
+    // Grouped as curl users look for them.
+    const groups = result.stdout.split('\n').filter((line) => /^[A-Z][A-Za-z]*:$/.test(line));
+    expect(groups).toEqual(['Connection:', 'TLS:', 'Proxy:', 'Auth:', 'Upload:', 'Output:']);
   });
 
   test('--version prints the package version', async () => {
@@ -52,7 +43,7 @@ describe('exit 1: the upload failed, and the message says how far it got', () =>
         response.end('disk full');
       });
     });
-    const result = await runCli([file, sink.url]);
+    const result = await runCli([fx.file, sink.url]);
 
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
@@ -67,7 +58,7 @@ describe('exit 1: the upload failed, and the message says how far it got', () =>
     server.close();
     await once(server, 'close');
 
-    const result = await runCli([file, `http://127.0.0.1:${port}/`]);
+    const result = await runCli([fx.file, `http://127.0.0.1:${port}/`]);
 
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^bhw: upload failed: Connection failed \(ECONNREFUSED\): .* \(sent 0 of 300000 bytes, 0 acknowledged\)\n$/);
@@ -88,7 +79,7 @@ describe('exit 2: bad usage or input, named', () => {
     ['an option of another mode (library validation)', ['--concurrency', '2', 'FILE', 'http://127.0.0.1:9/'], /^bhw: 'concurrency' does not apply to mode 'stream' \(it applies to 'batch'\)\n$/],
     ['an unsupported method (library validation)', ['-X', 'DELETE', 'FILE', 'http://127.0.0.1:9/'], /^bhw: method must be one of 'POST', 'PUT', 'PATCH', received "DELETE"\n$/],
   ])('%s', async (_name, args, message) => {
-    const result = await runCli(args.map((arg) => arg.replace('FILE', file).replace('DIR', dir)));
+    const result = await runCli(args.map((arg) => arg.replace('FILE', fx.file).replace('DIR', fx.dir)));
 
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
@@ -107,7 +98,7 @@ describe('exit 130: Ctrl-C aborts cleanly', () => {
     const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
     // Never reads the body nor answers: the upload hangs until interrupted.
     sink = await startSink(() => arrived());
-    const cli = spawnCli([file, sink.url]);
+    const cli = spawnCli([fx.file, sink.url]);
     await requestArrived;
     cli.child.kill('SIGINT');
     const result = await cli.exited;

@@ -4,15 +4,15 @@
  * coverage. The child-process tests (cli-*.test.ts) remain the reference for
  * what a user sees.
  */
-import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import got from 'got';
-import { main } from '../lib/cli/main.js';
-import { Sha256Transform, ShortInputError } from '../lib/cli/sha256-transform.js';
-import type { CliIo } from '../lib/cli/io.js';
+import { main } from '../cli/main.js';
+import { Sha256Transform, ShortInputError } from '../cli/sha256-transform.js';
+import type { CliIo } from '../cli/io.js';
+import { useCliFixture } from './helpers/cli-fixture.js';
 import { pattern } from './helpers/data.js';
 import { readBody, sha256, startSink, type Sink } from './helpers/sink-server.js';
 
@@ -35,7 +35,8 @@ function capture({ stdin = Readable.from([]), tty = false }: { stdin?: Readable;
   });
   stderr.on('data', (chunk: Buffer) => (text.stderr += chunk.toString()));
   return {
-    io: { stdin, stdout, stderr },
+    // No proxy variables of the machine running the tests: loopback uploads go direct.
+    io: { stdin, stdout, stderr, env: {} },
     stdout: () => text.stdout,
     stderr: () => text.stderr,
     waitForStdout: (pattern) =>
@@ -50,20 +51,13 @@ function capture({ stdin = Readable.from([]), tty = false }: { stdin?: Readable;
   };
 }
 
-let dir: string;
-let file: string;
 let sink: Sink | undefined;
 const data = pattern(200_000);
+const fx = useCliFixture(data, { sink: false });
 
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bhw-in-process-'));
-  file = join(dir, 'data.bin');
-  await writeFile(file, data);
-});
 afterEach(async () => {
   await sink?.close();
   sink = undefined;
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('main() in-process', () => {
@@ -79,7 +73,7 @@ describe('main() in-process', () => {
   test('a file with --json and --progress', async () => {
     sink = await startSink();
     const out = capture();
-    expect(await main(['--json', '--progress', '--high-water-mark', '64KiB', file, sink.url], out.io)).toBe(0);
+    expect(await main(['--json', '--progress', '--high-water-mark', '64KiB', fx.file, sink.url], out.io)).toBe(0);
     expect(JSON.parse(out.stdout())).toMatchObject({ bytes: data.length, sha256: sha256(data), statusCode: 200, mode: 'stream' });
     expect(out.stderr()).toMatch(/\[=+\] 100% \| 195\.3 KiB sent/);
   });
@@ -98,7 +92,7 @@ describe('main() in-process', () => {
       void readBody(request).then(() => response.writeHead(500).end('nope'));
     });
     const out = capture();
-    expect(await main([file, sink.url], out.io)).toBe(1);
+    expect(await main([fx.file, sink.url], out.io)).toBe(1);
     expect(out.stderr()).toMatch(/^bhw: upload failed: Server answered 500 Internal Server Error: nope \(sent \d+ of 200000 bytes, 0 acknowledged\)\n$/);
   });
 
@@ -111,7 +105,7 @@ describe('main() in-process', () => {
     [['--resume', 'http://127.0.0.1:9/tus/1', '--mode', 'stream', 'FILE', 'http://127.0.0.1:9/'], /--resume applies to --mode tus only/],
   ])('usage error %j', async (args, message) => {
     const out = capture();
-    expect(await main(args.map((arg) => arg.replace('FILE', file)), out.io)).toBe(2);
+    expect(await main(args.map((arg) => arg.replace('FILE', fx.file)), out.io)).toBe(2);
     expect(out.stderr()).toMatch(message);
   });
 
@@ -123,17 +117,17 @@ describe('main() in-process', () => {
       });
     });
     const out = capture();
-    const args = ['--mode', 'tus', '-H', 'Authorization: Bearer s3cret', file, `${sink.url}/files`];
+    const args = ['--mode', 'tus', '-H', 'Authorization: Bearer s3cret', fx.file, `${sink.url}/files`];
     expect(await main(args, out.io)).toBe(1);
     const lines = out.stderr().split('\n');
     expect(lines[0]).toMatch(/^bhw: upload failed: Server answered 403 Forbidden: no \(sent \d+ of 200000 bytes, 0 acknowledged; the server holds 0 bytes of the upload\)$/);
-    expect(lines[1]).toBe(`bhw: to continue: bhw --resume ${sink.url}/files/abc --mode tus -H 'Authorization: <redacted>' ${file} ${sink.url}/files`);
+    expect(lines[1]).toBe(`bhw: to continue: bhw --resume ${sink.url}/files/abc --mode tus -H 'Authorization: <redacted>' ${fx.file} ${sink.url}/files`);
     expect(lines[2]).toBe('bhw: (fill in the values shown as <redacted>)');
   });
 
   test('--resume against a server that is not there: exit 1', async () => {
     const out = capture();
-    expect(await main(['--resume', 'http://127.0.0.1:9/files/abc', file, 'http://127.0.0.1:9/files'], out.io)).toBe(1);
+    expect(await main(['--resume', 'http://127.0.0.1:9/files/abc', fx.file, 'http://127.0.0.1:9/files'], out.io)).toBe(1);
     expect(out.stderr()).toMatch(/^bhw: cannot resume http:\/\/127\.0\.0\.1:9\/files\/abc: Connection failed \(ECONNREFUSED\)/);
   });
 
@@ -142,8 +136,8 @@ describe('main() in-process', () => {
       response.writeHead(200, { 'upload-offset': '10', 'upload-length': '5', 'tus-resumable': '1.0.0' }).end();
     });
     const out = capture();
-    expect(await main(['--resume', `${sink.url}/files/abc`, file, `${sink.url}/files`], out.io)).toBe(2);
-    expect(out.stderr()).toBe(`bhw: ${file} has 200000 bytes, but the upload being resumed is 5 bytes long\n`);
+    expect(await main(['--resume', `${sink.url}/files/abc`, fx.file, `${sink.url}/files`], out.io)).toBe(2);
+    expect(out.stderr()).toBe(`bhw: ${fx.file} has 200000 bytes, but the upload being resumed is 5 bytes long\n`);
   });
 
   test('SIGINT while the server stalls: exit 130', async () => {
@@ -151,7 +145,7 @@ describe('main() in-process', () => {
     const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
     sink = await startSink(() => arrived());
     const out = capture();
-    const exited = main([file, sink.url], out.io);
+    const exited = main([fx.file, sink.url], out.io);
     await requestArrived;
     process.emit('SIGINT', 'SIGINT');
     expect(await exited).toBe(130);
@@ -160,16 +154,16 @@ describe('main() in-process', () => {
 
   test('a missing file and a directory: exit 2', async () => {
     const missing = capture();
-    expect(await main([join(dir, 'nope.bin'), 'http://127.0.0.1:9/'], missing.io)).toBe(2);
+    expect(await main([join(fx.dir, 'nope.bin'), 'http://127.0.0.1:9/'], missing.io)).toBe(2);
     expect(missing.stderr()).toMatch(/cannot read .*nope\.bin: no such file/);
     const directory = capture();
-    expect(await main([dir, 'http://127.0.0.1:9/'], directory.io)).toBe(2);
+    expect(await main([fx.dir, 'http://127.0.0.1:9/'], directory.io)).toBe(2);
     expect(directory.stderr()).toMatch(/it is a directory/);
   });
 
   test('receive: serves until SIGTERM', async () => {
     const out = capture();
-    const store = join(dir, 'store');
+    const store = join(fx.dir, 'store');
     const exited = main(['receive', '--port', '0', '--dir', store], out.io);
     const [, url] = await out.waitForStdout(/listening on (\S+) /);
     const answer = await got.post(`${url}/x`, { body: data }).json<{ sha256: string; file: string }>();

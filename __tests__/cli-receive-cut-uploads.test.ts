@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import got from 'got';
-import { startReceiveServer, type ReceiveServer } from '../lib/cli/receive-server.js';
+import { startReceiveServer, type ReceiveServer } from '../cli/receive-server.js';
 import { pattern } from './helpers/data.js';
 import { sha256 } from './helpers/sink-server.js';
 

@@ -1,34 +1,23 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import got from 'got';
-import { startReceiveServer, type ReceiveServer } from '../lib/cli/receive-server.js';
-import { killRunningClis, runCli, spawnCli } from './helpers/cli.js';
+import { startReceiveServer, type ReceiveServer } from '../cli/receive-server.js';
+import { runCli, spawnCli } from './helpers/cli.js';
+import { useCliFixture } from './helpers/cli-fixture.js';
 import { pattern } from './helpers/data.js';
 import { sha256 } from './helpers/sink-server.js';
 
-let dir: string;
-let file: string;
 const data = pattern(500_000);
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bhw-receive-'));
-  file = join(dir, 'data.bin');
-  await writeFile(file, data);
-});
-afterEach(async () => {
-  await killRunningClis();
-  await rm(dir, { recursive: true, force: true });
-});
+const fx = useCliFixture(data, { sink: false });
 
 describe('bhw receive stores exactly what it got', () => {
   let server: ReceiveServer;
   let log: string[];
   beforeEach(async () => {
     log = [];
-    server = await startReceiveServer({ port: 0, dir: join(dir, 'store'), log: (line) => log.push(line) });
+    server = await startReceiveServer({ port: 0, dir: join(fx.dir, 'store'), log: (line) => log.push(line) });
   });
   afterEach(async () => {
     await server.close();
@@ -40,7 +29,7 @@ describe('bhw receive stores exactly what it got', () => {
     ['chunked', []],
     ['sized', ['--content-length']],
   ])('stream mode, %s', async (_name, flags) => {
-    const result = await runCli([...flags, '--json', '--high-water-mark', '64KiB', file, `${server.url}/backups`]);
+    const result = await runCli([...flags, '--json', '--high-water-mark', '64KiB', fx.file, `${server.url}/backups`]);
 
     expect(result.code).toBe(0);
     const summary = JSON.parse(result.stdout) as { sha256: string; body: string };
@@ -58,7 +47,7 @@ describe('bhw receive stores exactly what it got', () => {
   });
 
   test('batch mode with concurrency and gzip: the batches make the whole input, in Batch-Offset order', async () => {
-    const result = await runCli(['--json', '--mode', 'batch', '--concurrency', '4', '--compress', 'gzip', '--high-water-mark', '32KiB', file, `${server.url}/logs`]);
+    const result = await runCli(['--json', '--mode', 'batch', '--concurrency', '4', '--compress', 'gzip', '--high-water-mark', '32KiB', fx.file, `${server.url}/logs`]);
 
     expect(result.code).toBe(0);
     const { body } = JSON.parse(result.stdout) as { body: string };
@@ -91,9 +80,19 @@ describe('bhw receive stores exactly what it got', () => {
     expect(log.filter((line) => line.includes('duplicate'))).toEqual(['batch 1 at 13: duplicate Idempotency-Key upload1-1, dropped']);
   });
 
+  test('tus behind a TLS-terminating proxy: a creation with X-Forwarded-Proto/-Host gets an https Location', async () => {
+    expect(server.tus).toBe(true);
+    const created = await got.post(`${server.url}/tus`, {
+      headers: { 'tus-resumable': '1.0.0', 'upload-length': '10', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'uploads.example:8443' },
+      throwHttpErrors: false,
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.headers.location).toMatch(/^https:\/\/uploads\.example:8443\/tus\/\w+$/);
+  });
+
   test('tus mode through @tus/server: the file store holds the exact upload', async () => {
     expect(server.tus).toBe(true);
-    const result = await runCli(['--json', '--mode', 'tus', '--high-water-mark', '64KiB', file, `${server.url}/tus`]);
+    const result = await runCli(['--json', '--mode', 'tus', '--high-water-mark', '64KiB', fx.file, `${server.url}/tus`]);
 
     expect(result.code).toBe(0);
     const summary = JSON.parse(result.stdout) as { sha256: string; uploadUrl: string; body: string; mode: string };
@@ -105,7 +104,7 @@ describe('bhw receive stores exactly what it got', () => {
     expect(log).toEqual([`tus /tus/${id} (data.bin): ${data.length} bytes, sha256 ${sha256(data)} -> tus/${id}`]);
 
     // Resuming an upload that is already complete sends nothing and succeeds.
-    const again = await runCli(['--json', '--resume', summary.uploadUrl, file, `${server.url}/tus`]);
+    const again = await runCli(['--json', '--resume', summary.uploadUrl, fx.file, `${server.url}/tus`]);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ bytes: 0, offset: data.length, uploadUrl: summary.uploadUrl });
     expect(sha256(await stored(`tus/${id}`))).toBe(sha256(data));
@@ -130,8 +129,8 @@ describe('bhw receive stores exactly what it got', () => {
 
 describe('bhw receive as a command', () => {
   test('a port in use: exit 1 with the reason', async () => {
-    const taken = await startReceiveServer({ port: 0, dir: join(dir, 'store'), log: () => {} });
-    const result = await runCli(['receive', '--port', new URL(taken.url).port, '--dir', join(dir, 'store')]);
+    const taken = await startReceiveServer({ port: 0, dir: join(fx.dir, 'store'), log: () => {} });
+    const result = await runCli(['receive', '--port', new URL(taken.url).port, '--dir', join(fx.dir, 'store')]);
     await taken.close();
 
     expect(result.code).toBe(1);
@@ -139,11 +138,11 @@ describe('bhw receive as a command', () => {
   });
 
   test('prints its URL, logs one line per upload, stores it, and closes cleanly on SIGTERM', async () => {
-    const store = join(dir, 'store');
+    const store = join(fx.dir, 'store');
     const receiver = spawnCli(['receive', '--port', '0', '--dir', store]);
     const [, url] = await receiver.waitFor('stdout', /listening on (http:\/\/127\.0\.0\.1:\d+) /);
 
-    const upload = await runCli([file, `${url}/x`]);
+    const upload = await runCli([fx.file, `${url}/x`]);
     expect(upload.code).toBe(0);
     await receiver.waitFor('stderr', /stream POST \/x: .*\n/);
     receiver.child.kill('SIGTERM');

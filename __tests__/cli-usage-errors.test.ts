@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { parseCliArgs, UsageError } from '../lib/cli/args.js';
+import { parseCliArgs, UsageError } from '../cli/args.js';
 
 const url = 'http://127.0.0.1:8080/upload';
 
@@ -21,6 +21,14 @@ describe('bhw refuses a malformed command line with a usage error that names the
     ['a header name with a space', ['-H', 'X Trace: 1', 'f', url], /^-H must look like 'Name: value'/],
     ['receive with an argument', ['receive', 'extra'], /^bhw receive takes no arguments, received "extra"$/],
     ['receive with a bad port', ['receive', '--port', 'http'], /^--port must be an integer of at least 0, received "http"$/],
+    ['--retry in stream mode', ['--retry', '3', 'f', url], /^--retry applies to --mode batch and tus only/],
+    ['--retry not a number', ['--mode', 'tus', '--retry', 'many', 'f', url], /^--retry must be an integer of at least 0, received "many"$/],
+    ['--max-time not seconds', ['--max-time', '5s', 'f', url], /^--max-time must be a number of seconds such as 30 or 2\.5, received "5s"$/],
+    ['--connect-timeout negative', ['--connect-timeout=-1', 'f', url], /^--connect-timeout must be a number of seconds/],
+    ['--stall-timeout not seconds', ['--stall-timeout', 'never', 'f', url], /^--stall-timeout must be a number of seconds/],
+    ['-u without a password', ['-u', 'alice', 'f', url], /^-u\/--user must be USER:PASSWORD \(bhw does not prompt for a password\)$/],
+    ['--proxy not http(s)', ['--proxy', 'socks5://127.0.0.1:1080', 'f', url], /^--proxy must be an http: or https: URL/],
+    ['--http2 with --proxy', ['--http2', '--proxy', 'http://127.0.0.1:3128', 'f', url], /^--http2 cannot go through --proxy/],
   ])('%s', (_name, argv, message) => {
     let thrown: unknown;
     try {
@@ -35,7 +43,8 @@ describe('bhw refuses a malformed command line with a usage error that names the
 
 describe('bhw reads every upload option into its arguments', () => {
   test('all options given', () => {
-    const argv = ['--mode', 'batch', '-X', 'put', '-H', 'X-A: 1', '-H', 'x-a: 2', '-H', 'X-B:  spaced ', '--high-water-mark', '64KiB', '--concurrency', '3', '--flush-interval', '250', '--compress', 'gzip', '--content-length', '--json', '--quiet', '--progress', 'data.bin', url];
+    const argv = ['--mode', 'batch', '-X', 'put', '-H', 'X-A: 1', '-H', 'x-a: 2', '-H', 'X-B:  spaced ', '--high-water-mark', '64KiB', '--concurrency', '3', '--flush-interval', '250', '--compress', 'gzip', '--content-length', '--json', '--quiet', '--progress',
+      '--retry', '2', '-m', '2.5', '--connect-timeout', '0.25', '--stall-timeout', '0', '--http2', '--cacert', 'ca.pem', '-k', '--noproxy', 'a.example,b', '-u', 'alice:pa:ss', 'data.bin', url];
     expect(parseCliArgs(argv)).toEqual({
       command: 'upload',
       source: 'data.bin',
@@ -52,12 +61,24 @@ describe('bhw reads every upload option into its arguments', () => {
       json: true,
       quiet: true,
       progress: true,
+      retry: 2,
+      maxTime: 2500,
+      connectTimeout: 250,
+      stallTimeout: 0,
+      http2: true,
+      cacert: 'ca.pem',
+      insecure: true,
+      noProxy: 'a.example,b',
+      // Split at the first colon: a password may hold colons.
+      user: { name: 'alice', password: 'pa:ss' },
       argv,
     });
   });
 
   test('nothing but the source and url: the defaults', () => {
-    expect(parseCliArgs(['-', url])).toEqual({ command: 'upload', source: '-', url, mode: 'stream', headers: {}, contentLength: false, json: false, quiet: false, progress: false, argv: ['-', url] });
+    expect(parseCliArgs(['-', url])).toEqual({
+      command: 'upload', source: '-', url, mode: 'stream', headers: {}, contentLength: false, stallTimeout: 60_000, http2: false, insecure: false, json: false, quiet: false, progress: false, argv: ['-', url],
+    });
   });
 
   test('--help and --version win over everything else', () => {

@@ -29,6 +29,10 @@ describe('bad options fail at construction, naming the option and the value', ()
     ['a typo inside retry', url, { mode: 'batch', retry: { limt: 2 } } as BufferedHttpWritableOptions, TypeError, /^Unknown option 'retry.limt' \(did you mean 'retry.limit'\?\)$/],
     ['method in tus mode', url, { mode: 'tus', method: 'PUT' }, TypeError, /^'method' does not apply to mode 'tus'/],
     ['deleteOnAbort not a boolean', url, { mode: 'tus', deleteOnAbort: 'yes' as never }, TypeError, /^deleteOnAbort must be a boolean, received "yes"$/],
+    ['expectContinueTimeout negative', url, { expectContinueTimeout: -1 }, RangeError, /^expectContinueTimeout must be a non-negative integer, received -1$/],
+    ['expectContinueTimeout in batch mode', url, { mode: 'batch', expectContinueTimeout: 500 }, TypeError, /^'expectContinueTimeout' does not apply to mode 'batch' \(it applies to 'stream', 'tus'\)$/],
+    ['allowInsecureLocation in stream mode', url, { allowInsecureLocation: true }, TypeError, /^'allowInsecureLocation' does not apply to mode 'stream' \(it applies to 'tus'\)$/],
+    ['allowInsecureLocation not a boolean', url, { mode: 'tus', allowInsecureLocation: 1 as never }, TypeError, /^allowInsecureLocation must be a boolean, received number 1$/],
     ['retry.limit negative', url, { mode: 'batch', retry: { limit: -1 } }, RangeError, /^retry.limit must be a non-negative integer, received -1$/],
     ['objectMode', url, { objectMode: true } as BufferedHttpWritableOptions, TypeError, /objectMode is not supported/],
   ];

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { once } from 'node:events';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BufferedHttpWritable, type BufferedHttpWritableError } from '../lib/index.js';
@@ -147,6 +147,53 @@ describe('batch mode with a spool', () => {
     expect(error).toMatchObject({ code: 'ERR_BHW_SPOOL_LOCKED', pid: process.pid });
     first.end();
     await once(first, 'finish');
+  });
+
+  describe('crash damage', () => {
+    /** Records left in the spool by an upload whose server never answered. */
+    async function leaveInSpool(lines: string[]): Promise<string> {
+      const first = new BufferedHttpWritable(await deadUrl(), { mode: 'batch', highWaterMark: 1 << 20, spool: { dir }, retry: { limit: 0 } });
+      const closed = new Promise((resolve) => first.on('close', resolve));
+      first.on('error', () => {});
+      // Two rounds of appends, so the last append (the only one that may be a torn tail) is the second half.
+      const half = Math.ceil(lines.length / 2);
+      for (const line of lines.slice(0, half)) first.write(line);
+      await new Promise<void>((resolve) => first.write('', () => resolve()));
+      for (const line of lines.slice(half)) first.write(line);
+      await new Promise<void>((resolve) => first.write('', () => resolve()));
+      first.destroy();
+      await closed;
+      const segments = (await readdir(dir)).filter((name) => name.startsWith('seg-')).sort();
+      return join(dir, segments.at(-1)!);
+    }
+
+    test('a torn tail (a partial last append) is cut without an error and the rest delivered', async () => {
+      const lines = ndjsonLines(50, 5);
+      const segment = await leaveInSpool(lines);
+      const size = (await stat(segment)).size;
+      // What a process killed in the middle of its next append leaves: a frame header promising more than follows.
+      await appendFile(segment, Buffer.from([0x00, 0x10, 0x00, 0x00, 0xaa, 0xbb, 0xcc]));
+      expect((await stat(segment)).size).toBe(size + 7);
+      server = await startBatchServer();
+      const drain = new BufferedHttpWritable(server.url, { mode: 'batch', spool: { dir } });
+      drain.end();
+      await once(drain, 'finish');
+      expect(server.assembled().toString()).toBe(lines.join(''));
+    });
+
+    test('a damaged byte in the middle fails the open with ERR_BHW_SPOOL_CORRUPT naming file and offset, and sends nothing', async () => {
+      const segment = await leaveInSpool(ndjsonLines(50, 6));
+      const bytes = await readFile(segment);
+      bytes[Math.floor(bytes.length / 3)]! ^= 0xff;
+      await writeFile(segment, bytes);
+      // A third of the way in lies in the first half's appends: damage, not a torn tail.
+      server = await startBatchServer();
+      const reopened = new BufferedHttpWritable(server.url, { mode: 'batch', spool: { dir } });
+      const [error] = (await once(reopened, 'error')) as [BufferedHttpWritableError & { file: string; position: number }];
+      expect(error).toMatchObject({ code: 'ERR_BHW_SPOOL_CORRUPT', file: segment });
+      expect(error.position).toBeLessThan(bytes.length);
+      expect(server.attempts).toHaveLength(0);
+    });
   });
 
   test('spool options are checked at construction', () => {

@@ -8,14 +8,14 @@ import { drain, openSpool, record, recordsOf, removeSpoolDirs, spoolDir, take } 
 
 afterEach(removeSpoolDirs);
 
-/** Frames are a 12-byte header and the payload: ten 10-byte records take 22 bytes each. */
-const FRAME = 22;
+/** One append of one 10-byte record is a group: a 12-byte group header, an 8-byte record header, the record. */
+const FRAME = 30;
 const SEGMENT = 'seg-00000000000000000000.log';
 
 async function spoolWithTenRecords(): Promise<string> {
   const dir = await spoolDir();
   const spool = await Spool.open({ dir });
-  await spool.append(Array.from({ length: 10 }, (_, index) => record(String(index), 10)));
+  for (let index = 0; index < 10; index++) await spool.append([record(String(index), 10)]);
   await spool.close();
   return dir;
 }
@@ -89,7 +89,7 @@ describe('a torn tail (the last append of a process that died) is cut off on ope
 describe('damage anywhere else fails the open with ERR_BHW_SPOOL_CORRUPT naming the file and byte offset', () => {
   test('a flipped byte in a record in the middle of a segment', async () => {
     const dir = await spoolWithTenRecords();
-    await flipByte(join(dir, SEGMENT), 3 * FRAME + 12 + 5);
+    await flipByte(join(dir, SEGMENT), 3 * FRAME + 20 + 5);
     const error = await openError(dir);
     expect(error.code).toBe(ErrorCodes.SPOOL_CORRUPT);
     expect(error.file).toBe(join(dir, SEGMENT));
@@ -97,7 +97,7 @@ describe('damage anywhere else fails the open with ERR_BHW_SPOOL_CORRUPT naming 
     expect(error.message).toContain(`${join(dir, SEGMENT)} is damaged at byte ${3 * FRAME}`);
   });
 
-  test('a flipped byte in a frame length is not taken for a torn tail', async () => {
+  test('a flipped byte in a group length is not taken for a torn tail', async () => {
     const dir = await spoolWithTenRecords();
     await flipByte(join(dir, SEGMENT), 2 * FRAME + 1);
     const error = await openError(dir);
@@ -136,7 +136,7 @@ describe('damage anywhere else fails the open with ERR_BHW_SPOOL_CORRUPT naming 
 describe('the journal and the segments must agree: a missing or cut file is damage, not a torn tail', () => {
   async function spoolWithOpenBatches(): Promise<string> {
     const dir = await spoolDir();
-    // 100-byte records, a CUT after each: 124 bytes an append, two appends a segment.
+    // 100-byte records, a CUT after each: 128 bytes an append (12 + 8 + 100 + 8), two appends a segment.
     const spool = await Spool.open({ dir, segmentBytes: 200 });
     for (let index = 0; index < 6; index++) await spool.append([record(String(index), 100), CUT]);
     for (let index = 0; index < 6; index++) await take(spool, 100, false);
@@ -147,26 +147,26 @@ describe('the journal and the segments must agree: a missing or cut file is dama
 
   test('a segment missing between two others', async () => {
     const dir = await spoolWithOpenBatches();
-    await rm(join(dir, segment(248)));
+    await rm(join(dir, segment(256)));
     const error = await openError(dir);
     expect(error.file).toBe(join(dir, segment(0)));
-    expect(error.position).toBe(248);
+    expect(error.position).toBe(256);
   });
 
   test('the first segment missing while its batches are open', async () => {
     const dir = await spoolWithOpenBatches();
     await rm(join(dir, segment(0)));
     const error = await openError(dir);
-    expect(error.file).toBe(join(dir, segment(248)));
-    expect(error.message).toContain('records from position 0 to 248 are missing');
+    expect(error.file).toBe(join(dir, segment(256)));
+    expect(error.message).toContain('records from position 0 to 256 are missing');
   });
 
   test('the last segment cut at a frame boundary before batches the journal fixed', async () => {
     const dir = await spoolWithOpenBatches();
-    await truncate(join(dir, segment(496)), 124);
+    await truncate(join(dir, segment(512)), 128);
     const error = await openError(dir);
     expect(error.file).toBe(join(dir, 'journal'));
-    expect(error.message).toContain("past the records' end 620");
+    expect(error.message).toContain("past the records' end 640");
   });
 
   test('a journal entry whose checksum holds but whose content is not an entry', async () => {
@@ -181,19 +181,19 @@ describe('the journal and the segments must agree: a missing or cut file is dama
       await removeSpoolDirs();
     }
   });
-});
 
-describe('damage that appears while the spool is open', () => {
-  test('a batch resent after a restart is checked again: a byte flipped since open fails it, naming file and offset', async () => {
-    const dir = await spoolDir();
-    const first = await Spool.open({ dir });
-    await first.append([record('a', 10), record('b', 10)]);
-    await take(first, 20, false);
-    await first.close();
-    const second = await openSpool({ dir });
-    await flipByte(join(dir, SEGMENT), FRAME + 12 + 3);
-    const error = await second.nextBatch(Buffer.alloc(20), false).catch((error: unknown) => error);
-    expect(error).toBeInstanceOf(SpoolCorruptError);
-    expect(error).toMatchObject({ file: join(dir, SEGMENT), position: FRAME });
+  test('a batch the journal fixed at a position that is no record boundary, or with a size its records do not have', async () => {
+    const entries = [
+      ['{"t":"fix","sequence":6,"offset":600,"from":700,"to":710,"bytes":10,"records":1}', 'journal position 700 is not a record boundary'],
+      ['{"t":"fix","sequence":6,"offset":600,"from":0,"to":128,"bytes":99,"records":1}', 'batch 6 spans 100 bytes of records, the journal says 99'],
+    ];
+    for (const [entry, message] of entries) {
+      const dir = await spoolWithOpenBatches();
+      await appendFile(join(dir, 'journal'), encodeFrame(Buffer.from(entry!)));
+      const error = await openError(dir);
+      expect(error.file).toBe(join(dir, 'journal'));
+      expect(error.message).toContain(message);
+      await removeSpoolDirs();
+    }
   });
 });

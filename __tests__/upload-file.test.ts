@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { createHash } from 'node:crypto';
 import { appendFileSync, createReadStream, openSync, closeSync, truncateSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -40,7 +41,9 @@ describe('uploadFile delivers exactly the file', () => {
     sink = await startSink();
     const data = pattern(size, 3);
     const progress: ProgressSnapshot[] = [];
-    const result = await uploadFile(await fileOf(data), sink.url, { highWaterMark, onProgress: (p) => progress.push(p) });
+    const hash = createHash('sha256');
+    const result = await uploadFile(await fileOf(data), sink.url, { highWaterMark, onProgress: (p) => progress.push(p), onRead: (bytes) => hash.update(bytes) });
+    expect(hash.digest('hex')).toBe(sha256(data));
     expect(sink.received).toHaveLength(1);
     const [request] = sink.received;
     expect(request!.sha256).toBe(sha256(data));

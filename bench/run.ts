@@ -3,7 +3,7 @@
  *
  *   --quick        small inputs, one run each (under a minute); writes bench/results/BENCHMARKS-partial.md (as does --only)
  *   --runs N       runs per case (default 5; quick 1)
- *   --only A,B     only the groups whose id starts with A or B (W1, W2, W3, W4, HWM)
+ *   --only A,B     only the groups whose id starts with A or B (W1, W2, W3, W4, S1, S2, HWM)
  *   --out FILE     where to write the report
  *   --no-profile   skip the CPU profiles of the library (--quick skips them unless --profile is given)
  *   --report-from F  write the report again from a saved bench/results/*.json, running nothing

@@ -8,7 +8,8 @@
  * fsync off and on, each measured twice: appends alone, and appends while a
  * consumer reads batches of 1 MiB back and acknowledges them (the spool's
  * life in batch mode). `dd bs=1M count=1024 conv=fsync` on the same disk in
- * the same run is the yardstick: issue 12 asks fsync on ≥ 0.5× dd's rate.
+ * the same run, right before each row, is the yardstick: issue 12 asks
+ * fsync on ≥ 0.5× dd's rate.
  * MB = 10^6 bytes, as dd prints.
  */
 import { spawnSync } from 'node:child_process';
@@ -120,21 +121,19 @@ async function main(): Promise<void> {
   const dir = join(base, 'spool');
   const only = process.argv.includes('--small') ? 'small' : process.argv.includes('--large') ? 'large' : undefined;
   const workloads = [...(only !== 'large' ? [smallRecords(2_000_000)] : []), ...(only !== 'small' ? [largeRecords(2 ** 30)] : [])];
-  const dd = ddRate(base);
-  console.log(`dd bs=1M count=1024 conv=fsync: ${format(dd)} MB/s\n`);
-  console.log('| workload | fsync | consumer | s | MB/s | records/s | × dd |');
-  console.log('| --- | --- | --- | ---: | ---: | ---: | ---: |');
+  // dd runs right before each row: on a shared VM the disk's rate drifts within a run, and the ratio is what the target is about.
+  console.log('| workload | fsync | consumer | s | MB/s | records/s | dd MB/s just before | × dd |');
+  console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const workload of workloads) {
     for (const fsync of [false, true]) {
       for (const drain of [false, true]) {
+        const dd = ddRate(base);
         const { seconds } = await run(workload, dir, fsync, drain);
         const rate = workload.bytes / 1e6 / seconds;
-        console.log(`| ${workload.name} | ${fsync ? 'on' : 'off'} | ${drain ? 'reads back + acks' : 'none'} | ${format(seconds, 2)} | ${format(rate)} | ${format(workload.records / seconds)} | ${format(rate / dd, 2)} |`);
+        console.log(`| ${workload.name} | ${fsync ? 'on' : 'off'} | ${drain ? 'reads back + acks' : 'none'} | ${format(seconds, 2)} | ${format(rate)} | ${format(workload.records / seconds)} | ${format(dd)} | ${format(rate / dd, 2)} |`);
       }
     }
   }
-  const ddAfter = ddRate(base);
-  console.log(`\ndd again after the runs: ${format(ddAfter)} MB/s`);
   if (dirArgument < 0) await rm(base, { recursive: true, force: true });
 }
 

@@ -169,6 +169,35 @@ function records(config: Config): Group[] {
   ];
 }
 
+/** The spool: the same records with it off, on, and on with fdatasync; dd shows what the disk itself takes. */
+function spool(config: Config): Group[] {
+  const small = config.quick ? 200_000 : 2_000_000;
+  const large = config.quick ? 64 : 1024;
+  const variants = (count: number, recordBytes?: number): BenchCase[] => [
+    { id: 'spool-off', label: "mode 'batch', no spool", task: { task: 'records', peer: 'bhw:batch', count, ...(recordBytes ? { recordBytes } : {}) } },
+    { id: 'spool-on', label: "mode 'batch', spool", task: { task: 'records', peer: 'bhw:batch', count, spool: 'on', ...(recordBytes ? { recordBytes } : {}) } },
+    { id: 'spool-fsync', label: "mode 'batch', spool with fsync: true", task: { task: 'records', peer: 'bhw:batch', count, spool: 'fsync', ...(recordBytes ? { recordBytes } : {}) } },
+  ];
+  return [
+    {
+      id: 'S1-small-records',
+      title: `Spool: ${small.toLocaleString('en')} records of ~100 B`,
+      about: 'The W3 records in batch mode (default options) to a sink that answers at once, with no spool, a spool, and a spool with `fsync: true`; each spool in a fresh temp dir on the same disk.',
+      baseline: 'spool-off',
+      runs: Math.min(config.runs, 3),
+      cases: variants(small),
+    },
+    {
+      id: 'S2-large-records',
+      title: `Spool: ${large} records of 1 MiB`,
+      about: "1 MiB records (each larger than nothing but equal to the default highWaterMark) with no spool, a spool, a spool with `fsync: true`, and `dd if=/dev/zero bs=1M conv=fsync` of the same bytes on the same disk in the same run.",
+      baseline: 'spool-off',
+      runs: Math.min(config.runs, 3),
+      cases: [...variants(large, MiB), { id: 'dd', label: 'dd bs=1M conv=fsync (the disk alone)', task: { task: 'records', peer: 'dd:conv=fsync', count: large, recordBytes: MiB } }],
+    },
+  ];
+}
+
 function memory(config: Config): Group {
   const peers: UploadPeer[] = ['bhw', 'http.request', 'got.stream', 'undici.request', 'fetch', 'tcp'];
   const cases: BenchCase[] = [];
@@ -223,6 +252,7 @@ export function workloads(config: Config): Group[] {
     smallWrites(config, 'string'),
     smallWrites(config, 'buffer'),
     ...records(config),
+    ...spool(config),
     memory(config),
     ...sweep(config),
   ];

@@ -1,6 +1,6 @@
 /**
- * `npm run demo`: the whole job on an embedded default. Starts the example
- * receiver on 127.0.0.1, writes a test file of 64 MiB, uploads it with
+ * `npm run demo`: the whole job on an embedded default. Starts the receiving
+ * server of `bhw receive` on 127.0.0.1, writes a test file of 64 MiB, uploads it with
  * `pipeline(createReadStream(file), new BufferedHttpWritable(url))`, and
  * checks that the server stored exactly what was sent.
  *
@@ -14,12 +14,13 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BufferedHttpWritable } from '../lib/index.js';
-import { startReceiver } from './receiver.js';
+import { startReceiveServer } from '../cli/receive-server.js';
 
 const mebibytes = Number(process.argv[2] ?? 64);
 const work = await mkdtemp(join(tmpdir(), 'bhw-demo-'));
 const file = join(work, 'demo.bin');
-const receiver = await startReceiver({ port: 0, dir: join(work, 'received') });
+// The server of `bhw receive`, quiet: the demo prints its own lines.
+const receiver = await startReceiveServer({ port: 0, dir: join(work, 'received'), log: () => {} });
 
 try {
   // A test file of random bytes, hashed while it is written.

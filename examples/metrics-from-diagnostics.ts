@@ -6,7 +6,7 @@
  *
  *   node dist/examples/metrics-from-diagnostics.js [url] [records]
  *
- * Without a URL it starts the example receiver (examples/receiver.ts) on a
+ * Without a URL it starts the receiving server of bhw receive (cli/receive-server.ts) on a
  * free port, storing into a temporary directory removed at the end. It subscribes by channel name only, as any application would,
  * so it needs nothing from the library but the names (and, for types, the
  * message interfaces).
@@ -28,7 +28,7 @@ import {
   type UploadErrorMessage,
 } from '../lib/diagnostics.js';
 import { BufferedHttpWritable } from '../lib/index.js';
-import { startReceiver } from './receiver.js';
+import { startReceiveServer } from '../cli/receive-server.js';
 
 /** A fixed-bucket histogram (upper bounds in ms), as Prometheus keeps one. */
 class Histogram {
@@ -179,7 +179,7 @@ export function formatMetrics(metrics: UploadMetrics): string {
 async function main(): Promise<void> {
   const [urlArgument, countArgument] = process.argv.slice(2);
   const work = urlArgument ? undefined : await mkdtemp(join(tmpdir(), 'bhw-metrics-'));
-  const receiver = work ? await startReceiver({ port: 0, dir: join(work, 'received') }) : undefined;
+  const receiver = work ? await startReceiveServer({ port: 0, dir: join(work, 'received'), log: () => {} }) : undefined;
   const url = urlArgument || receiver!.url;
   const { metrics, stop } = collectUploadMetrics();
   const report = setInterval(() => console.log(formatMetrics(metrics)), 1000);

@@ -3,15 +3,15 @@
  *
  *   node dist/examples/ship-ndjson-logs.js [url] [records]
  *
- * Without a URL it starts the example receiver (examples/receiver.ts) on a
- * free port, stores each batch under ./received-logs/ and stops it at the end.
+ * Without a URL it starts the receiving server of `bhw receive`
+ * (cli/receive-server.ts) on a free port, stores the batches under ./received-logs/ and stops it at the end.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as pause } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { BufferedHttpWritable, type BatchReport } from '../lib/index.js';
-import { startReceiver } from './receiver.js';
+import { startReceiveServer } from '../cli/receive-server.js';
 
 const LEVELS = ['debug', 'info', 'info', 'info', 'warn', 'error'] as const;
 
@@ -56,7 +56,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (url) {
     await shipLogs(url, Number(records));
   } else {
-    const receiver = await startReceiver({ port: 0, dir: 'received-logs' });
+    const receiver = await startReceiveServer({ port: 0, dir: 'received-logs', log: () => {} });
     try {
       await shipLogs(receiver.url, Number(records));
     } finally {

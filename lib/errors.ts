@@ -27,6 +27,8 @@ export const ErrorCodes = {
   SPOOL_CORRUPT: 'ERR_BHW_SPOOL_CORRUPT',
   /** Another live process, or another spool in this process, holds the spool directory. */
   SPOOL_LOCKED: 'ERR_BHW_SPOOL_LOCKED',
+  /** The server handed over a plain-http URL for an upload begun over https; nothing was sent to it. */
+  INSECURE_LOCATION: 'ERR_BHW_INSECURE_LOCATION',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -219,6 +221,23 @@ export class FileChangedError extends BufferedHttpWritableError {
 export class ProtocolError extends BufferedHttpWritableError {
   constructor(message: string, progress: ProgressSnapshot, position: ErrorPosition = {}) {
     super(ErrorCodes.PROTOCOL, message, progress, position);
+  }
+}
+
+/**
+ * The server handed over a URL (a tus `Location`) that turns the https
+ * endpoint into plain http: following it would send the data, and any
+ * credential still valid there, in cleartext. Not followed unless the caller
+ * opts in (`allowInsecureLocation`); a TLS-terminating proxy in front of a
+ * server that builds its URLs from the plain request is the usual cause.
+ */
+export class InsecureLocationError extends BufferedHttpWritableError {
+  /** The URL the server gave, without any user:password. */
+  readonly location: string;
+
+  constructor(location: string, progress: ProgressSnapshot, position: ErrorPosition = {}) {
+    super(ErrorCodes.INSECURE_LOCATION, `Refusing the upload URL ${location}: it downgrades https to http (set allowInsecureLocation to follow it)`, progress, position);
+    this.location = location;
   }
 }
 

@@ -2,6 +2,7 @@ export { BufferedHttpWritable } from './buffered-http-writable.js';
 export { uploadFile, type UploadFileOptions, type UploadFileResult } from './upload-file.js';
 export {
   DEFAULT_CONCURRENCY,
+  DEFAULT_EXPECT_CONTINUE_TIMEOUT,
   DEFAULT_HIGH_WATER_MARK,
   DEFAULT_MAX_CONCURRENCY,
   DEFAULT_MAX_RETRY_AFTER,
@@ -21,6 +22,7 @@ export {
   FileChangedError,
   ErrorCodes,
   HttpStatusError,
+  InsecureLocationError,
   isBufferedHttpWritableError,
   NetworkError,
   ProtocolError,
@@ -54,4 +56,4 @@ export type { LimitChangeReason } from './adaptive-concurrency.js';
 export type { BatchReport, UploadResponse } from './transports/transport.js';
 export { RESPONSE_BODY_LIMIT } from './transports/answers.js';
 export { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './transports/tus-protocol.js';
-export { CREDENTIAL_HEADERS, REDACTED, hasUrlCredentials, isCredentialHeader, redactSecrets, redactUrl } from './redact.js';
+export { CREDENTIAL_HEADERS, REDACTED, hasUrlCredentials, isCredentialHeader, redactSecrets, redactUrl, secretValues } from './redact.js';

@@ -48,6 +48,13 @@ export interface BufferedHttpWritableOptions {
    * `followRedirect`, `retry`, `method` and the body: see the README.
    */
   got?: Got;
+  /**
+   * stream and tus: when the request carries `Expect: 100-continue` (in
+   * `headers` or the got instance's), how long (ms) the body waits for the
+   * server's `100 Continue` before it is sent anyway (default 1000, as curl).
+   * A final answer that comes first ends the upload with no body byte sent.
+   */
+  expectContinueTimeout?: number;
 
   /**
    * batch: requests in flight at once (default 1), or `'auto'`: a limit that
@@ -78,6 +85,12 @@ export interface BufferedHttpWritableOptions {
   metadata?: Record<string, string>;
   /** tus: on abort, `DELETE` the upload (tus termination extension). Default false. */
   deleteOnAbort?: boolean;
+  /**
+   * tus: follow an upload URL (`Location`) that turns an https endpoint into
+   * plain http. Default false: such a URL fails the upload with
+   * `InsecureLocationError` before any byte goes to it.
+   */
+  allowInsecureLocation?: boolean;
 }
 
 /** What every mode's resolved options hold. */
@@ -96,8 +109,16 @@ interface CommonOptions {
   diagnostics: UploadDiagnostics;
 }
 
+/** `Expect: 100-continue` as the request will carry it: stream and tus. */
+export interface ContinueOptions {
+  /** The request carries `Expect: 100-continue`: its body waits for `100 Continue`, a final answer, or the timeout. */
+  expectsContinue: boolean;
+  /** ms the body waits for `100 Continue` before it goes anyway. */
+  expectContinueTimeout: number;
+}
+
 /** `mode: 'stream'` after defaults and validation: what the stream transport receives. */
-export interface StreamOptions extends CommonOptions {
+export interface StreamOptions extends CommonOptions, ContinueOptions {
   mode: 'stream';
   method: UploadMethod;
 }
@@ -117,12 +138,13 @@ export interface BatchOptions extends CommonOptions {
 }
 
 /** `mode: 'tus'` after defaults and validation. */
-export interface TusOptions extends CommonOptions {
+export interface TusOptions extends CommonOptions, ContinueOptions {
   mode: 'tus';
   retry: RetrySettings;
   uploadUrl?: URL;
   metadata?: Record<string, string>;
   deleteOnAbort: boolean;
+  allowInsecureLocation: boolean;
 }
 
 /** The options after defaults and validation, typed per mode: a transport sees only its own fields. */
@@ -137,6 +159,8 @@ export { DEFAULT_MAX_CONCURRENCY };
 export const DEFAULT_RETRY_LIMIT = 5;
 /** A `Retry-After` longer than this (ms) fails the upload instead of stalling it silently. */
 export const DEFAULT_MAX_RETRY_AFTER = 60_000;
+/** How long (ms) a body waits for `100 Continue` before it is sent anyway: curl's default. */
+export const DEFAULT_EXPECT_CONTINUE_TIMEOUT = 1000;
 
 const MODES: readonly UploadMode[] = ['stream', 'batch', 'tus'];
 const METHODS: readonly UploadMethod[] = ['POST', 'PUT', 'PATCH'];
@@ -151,6 +175,7 @@ const OPTION_MODES: Record<keyof BufferedHttpWritableOptions, readonly UploadMod
   got: MODES,
   method: ['stream', 'batch'],
   contentLength: ['stream', 'tus'],
+  expectContinueTimeout: ['stream', 'tus'],
   retry: ['batch', 'tus'],
   concurrency: ['batch'],
   maxConcurrency: ['batch'],
@@ -160,6 +185,7 @@ const OPTION_MODES: Record<keyof BufferedHttpWritableOptions, readonly UploadMod
   uploadUrl: ['tus'],
   metadata: ['tus'],
   deleteOnAbort: ['tus'],
+  allowInsecureLocation: ['tus'],
 };
 
 /** The fields of `retry` the engine reads (got's names); others, such as got's `noise`, are refused. */
@@ -205,7 +231,7 @@ export function resolveOptions(url: string | URL, options: BufferedHttpWritableO
 function resolveMode(mode: UploadMode, options: BufferedHttpWritableOptions, common: CommonOptions): ResolvedOptions {
   switch (mode) {
     case 'stream':
-      return { ...common, mode, method: resolveMethod(options.method) };
+      return { ...common, ...resolveContinue(options, common), mode, method: resolveMethod(options.method) };
     case 'batch': {
       const method = resolveMethod(options.method);
       const batch: BatchOptions = {
@@ -224,12 +250,28 @@ function resolveMode(mode: UploadMode, options: BufferedHttpWritableOptions, com
       return batch;
     }
     case 'tus': {
-      const tus: TusOptions = { ...common, mode, retry: resolveRetry(options.retry, common.got), deleteOnAbort: booleanOption('deleteOnAbort', options.deleteOnAbort ?? false) };
+      const tus: TusOptions = {
+        ...common,
+        ...resolveContinue(options, common),
+        mode,
+        retry: resolveRetry(options.retry, common.got),
+        deleteOnAbort: booleanOption('deleteOnAbort', options.deleteOnAbort ?? false),
+        allowInsecureLocation: booleanOption('allowInsecureLocation', options.allowInsecureLocation ?? false),
+      };
       if (options.uploadUrl !== undefined) tus.uploadUrl = httpUrl('uploadUrl', options.uploadUrl);
       if (options.metadata !== undefined) tus.metadata = headerRecord(options.metadata, 'metadata');
       return tus;
     }
   }
+}
+
+/** Whether the request will carry `Expect: 100-continue` (the caller's headers over the instance's, any case), and the wait. */
+function resolveContinue(options: BufferedHttpWritableOptions, common: CommonOptions): ContinueOptions {
+  const timeout = nonNegativeInteger('expectContinueTimeout', options.expectContinueTimeout ?? DEFAULT_EXPECT_CONTINUE_TIMEOUT);
+  const expectation = (headers: Record<string, unknown> | undefined): unknown => Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === 'expect')?.[1];
+  const own = expectation(common.headers);
+  const value = own !== undefined ? own : expectation(common.got.defaults.options.headers as Record<string, unknown>);
+  return { expectsContinue: typeof value === 'string' && value.trim().toLowerCase() === '100-continue', expectContinueTimeout: timeout };
 }
 
 /** Refuses a key no mode knows (with the nearest known name) and a key of another mode. Undefined values are ignored. */

@@ -65,6 +65,11 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
   return result;
 }
 
+/** True when `target` is plain http where `origin` was https: data and credentials would go out in cleartext. */
+export function isSchemeDowngrade(origin: URL, target: URL): boolean {
+  return origin.protocol === 'https:' && target.protocol === 'http:';
+}
+
 /**
  * Headers for a request to `target` when they were meant for `origin`: on
  * another origin (a tus upload URL on a storage host, say) the credential

@@ -25,6 +25,12 @@ export interface UploadFileOptions extends BufferedHttpWritableOptions {
   onProgress?: (progress: ProgressSnapshot) => void;
   /** batch: called for each acknowledged batch, as the Writable's `'batch'` event. */
   onBatch?: (report: BatchReport) => void;
+  /**
+   * Called with each buffer as it is read, before it is sent (to hash the
+   * content on the way, say). The buffer is the pool's: read it at once, do
+   * not keep it.
+   */
+  onRead?: (bytes: Buffer) => void;
 }
 
 /** What a finished `uploadFile` reports. */
@@ -49,7 +55,7 @@ export interface UploadFileResult extends ProgressSnapshot {
  * is asked first and the file is read on from there.
  */
 export async function uploadFile(source: string | number, url: string | URL, options: UploadFileOptions = {}): Promise<UploadFileResult> {
-  const { declareSize = true, onProgress, onBatch, ...writableOptions } = options;
+  const { declareSize = true, onProgress, onBatch, onRead, ...writableOptions } = options;
   const handle = typeof source === 'number' ? undefined : await open(source, 'r');
   const fd = handle?.fd ?? (source as number);
   const name = typeof source === 'number' ? `file descriptor ${source}` : source;
@@ -70,7 +76,7 @@ export async function uploadFile(source: string | number, url: string | URL, opt
     }
     resolved.diagnostics.upload = { uploadFile: source };
     const reader = new FileReader(fd, name, size, start);
-    return await run(resolved, reader, start, { onProgress, onBatch });
+    return await run(resolved, reader, start, { onProgress, onBatch, onRead });
   } finally {
     await handle?.close();
   }
@@ -81,7 +87,7 @@ async function run(
   options: ReturnType<typeof resolveOptions>,
   reader: FileReader,
   startOffset: number,
-  listeners: Pick<UploadFileOptions, 'onProgress' | 'onBatch'>,
+  listeners: Pick<UploadFileOptions, 'onProgress' | 'onBatch' | 'onRead'>,
 ): Promise<UploadFileResult> {
   let failure: Error | undefined;
   let rejectFailure!: (error: Error) => void;
@@ -116,6 +122,7 @@ async function run(
         break;
       }
       session.counters.bytesWritten += filled;
+      listeners.onRead?.(buffer.subarray(0, filled));
       void session.send(buffer.subarray(0, filled), { last }, () => session.pool.release(buffer));
       if (last) break;
     }

@@ -58,6 +58,8 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
   #flushTimer: NodeJS.Timeout | undefined;
   /** batch with a spool: where written records go instead of the pool. */
   #spool: SpoolIntake | undefined;
+  /** Spool mode: strings are encoded here, not each into a Buffer of its own (appends are serial, so one suffices). */
+  #spoolScratch: Buffer | undefined;
 
   constructor(options: Options, createTransport: TransportFactory<Options>) {
     super({
@@ -224,10 +226,26 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     }, callback);
   }
 
+  /** A scratch buffer large enough for every string among `chunks`, encoded. */
+  #scratchFor(chunks: Array<{ chunk: Chunk; encoding: BufferEncoding }>): Buffer {
+    let needed = 0;
+    for (const { chunk, encoding } of chunks) {
+      if (typeof chunk !== 'string') continue;
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit: a bound without measuring each string.
+      needed += encoding === 'utf8' || encoding === 'utf-8' ? chunk.length * 3 : Buffer.byteLength(chunk, encoding);
+    }
+    if (this.#spoolScratch === undefined || this.#spoolScratch.length < needed) {
+      this.#spoolScratch = Buffer.allocUnsafeSlow(Math.max(needed, 64 * 1024));
+    }
+    return this.#spoolScratch;
+  }
+
   /** Spool mode: the chunks become records (a flush() marker a batch boundary), appended at once. */
   #appendToSpool(chunks: Array<{ chunk: Chunk; encoding: BufferEncoding }>, callback: (error?: Error | null) => void): void {
     const records: SpoolRecord[] = [];
     const flushes: Deferred[] = [];
+    const scratch = this.#scratchFor(chunks);
+    let used = 0;
     let bytes = 0;
     for (const { chunk, encoding } of chunks) {
       if (chunk === FLUSH_MARKER) {
@@ -237,7 +255,14 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
         flushes.push(waiter);
         continue;
       }
-      const record = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+      let record: Buffer;
+      if (typeof chunk === 'string') {
+        const length = scratch.write(chunk, used, encoding);
+        record = scratch.subarray(used, used + length);
+        used += length;
+      } else {
+        record = chunk;
+      }
       if (record.length === 0) continue;
       records.push(record);
       bytes += record.length;

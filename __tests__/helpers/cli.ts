@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 /** The built CLI: `npm test` builds before jest; during development run `npx tsc -p tsconfig.json` first. */
-export const CLI_PATH = fileURLToPath(new URL('../../dist/lib/cli/main.js', import.meta.url));
+export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -29,6 +29,10 @@ export interface CliOptions {
   /** Leave stdin open after `input`, as a producer that has not finished yet would. */
   keepStdinOpen?: boolean;
   cwd?: string;
+  /** Run this executable (an installed `node_modules/.bin/bhw`, say) instead of `node dist/cli/main.js`. */
+  executable?: string;
+  /** Variables added to the child's environment (`HTTPS_PROXY`, say); `undefined` removes one. */
+  env?: Record<string, string | undefined>;
 }
 
 const running = new Set<ChildProcess>();
@@ -47,9 +51,10 @@ export async function killRunningClis(): Promise<void> {
   );
 }
 
-/** Starts `node dist/lib/cli/main.js ...args`; `input` is written to its stdin, which is then closed unless `keepStdinOpen`. */
-export function spawnCli(args: string[], { input, keepStdinOpen = false, cwd }: CliOptions = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+/** Starts `node dist/cli/main.js ...args`; `input` is written to its stdin, which is then closed unless `keepStdinOpen`. */
+export function spawnCli(args: string[], { input, keepStdinOpen = false, cwd, executable, env }: CliOptions = {}): CliProcess {
+  const [command, commandArgs] = executable ? [executable, args] : [process.execPath, [CLI_PATH, ...args]];
+  const child = spawn(command, commandArgs, { cwd, env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
   running.add(child);
   child.once('close', () => running.delete(child));
   const output = { stdout: '', stderr: '' };
@@ -96,6 +101,21 @@ export function spawnCli(args: string[], { input, keepStdinOpen = false, cwd }: 
     },
     exited,
   };
+}
+
+/**
+ * The child's environment: this process's, without the proxy variables of
+ * the machine running the tests (a CI proxy must not carry loopback uploads),
+ * plus `extra`.
+ */
+function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!/^(https?|all|no)_proxy$/i.test(name)) env[name] = value;
+  for (const [name, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
 }
 
 /** Runs `bhw` to completion. */

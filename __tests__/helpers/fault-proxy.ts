@@ -8,6 +8,10 @@
  *   ...
  *   await proxy.close();
  *
+ * Connections are half-closed like a real proxy's: when one side ends, the
+ * proxy ends the other after forwarding what came before, and the other
+ * direction stays open (an early answer reaches the client as an answer).
+ *
  * Faults (`Fault`), applied to one direction of a connection (`'up'`, client
  * to server, by default — the upload's bytes):
  * - `pass`: forward everything (the default).
@@ -109,10 +113,10 @@ export async function startFaultProxy(target: string | { host?: string; port: nu
   let schedule: number[] = [];
   let scheduleKind: 'cut' | 'reset' = 'cut';
 
-  const server: Server = createServer((client) => {
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     const index = connections++;
     const chosen = typeof plan === 'function' ? plan(index) : plan;
-    const upstream = createConnection({ host, port });
+    const upstream = createConnection({ host, port, allowHalfOpen: true });
     const pair = { client, upstream };
     pairs.add(pair);
     let closed = false;
@@ -128,11 +132,14 @@ export async function startFaultProxy(target: string | { host?: string; port: nu
         for (const wake of waiters) wake();
       }
     };
-    // Whatever ends one side ends the other: the proxy never keeps half a connection.
+    // Half-close, as real proxies do: a side that ends (FIN) ends the other
+    // once what it sent has been forwarded (see forward/trickle), and the
+    // other direction keeps flowing. A server that answers early and closes
+    // its side is thus seen by the client as an answer, not as a reset. An
+    // error or a full close of either side ends both.
     for (const socket of [client, upstream]) {
       socket.on('error', destroyBoth);
       socket.on('close', destroyBoth);
-      socket.on('end', destroyBoth);
     }
     const faultUp = chosen.kind !== 'pass' && (chosen.direction ?? 'up') === 'up' ? chosen : { kind: 'pass' as const };
     const faultDown = chosen.kind !== 'pass' && chosen.direction === 'down' ? chosen : { kind: 'pass' as const };
@@ -166,6 +173,7 @@ export async function startFaultProxy(target: string | { host?: string; port: nu
         }
         if (action) trigger(action);
       });
+      from.on('end', () => to.end());
     }
 
     function trigger(action: FaultAction): void {
@@ -187,6 +195,8 @@ export async function startFaultProxy(target: string | { host?: string; port: nu
     function trickle(from: Socket, to: Socket, bytesPerSecond: number, count: (n: number) => void): void {
       const queue: Buffer[] = [];
       const perTick = Math.max(1, Math.floor((bytesPerSecond * TRICKLE_TICK_MS) / 1000));
+      let ended = false;
+      from.on('end', () => (ended = true));
       const timer = setInterval(() => {
         let budget = perTick;
         while (budget > 0 && queue.length > 0 && !closed) {
@@ -198,7 +208,14 @@ export async function startFaultProxy(target: string | { host?: string; port: nu
           if (part.length === head.length) queue.shift();
           else queue[0] = head.subarray(part.length);
         }
-        if (queue.length === 0) from.resume();
+        if (queue.length > 0) return;
+        if (!ended) {
+          from.resume();
+          return;
+        }
+        to.end();
+        clearInterval(timer);
+        timers.delete(timer);
       }, TRICKLE_TICK_MS);
       timers.add(timer);
       from.on('close', () => {

@@ -143,7 +143,7 @@ async function replay(path: string, handle: FileHandle, size: number, scratch: B
   let result;
   try {
     result = await scanFile(source, scratch, 0, size, true, (position, header, payload) => {
-      if (header.cut || header.length > MAX_ENTRY) throw new SpoolCorruptError(path, position, 'not a journal entry');
+      if (header.group || header.length > MAX_ENTRY) throw new SpoolCorruptError(path, position, 'not a journal entry');
       state = apply(state, parseEntry(payload!, path, position), path, position);
     }, true);
   } catch (error) {

@@ -1,5 +1,5 @@
 import { SpoolCorruptError } from '../errors.js';
-import { FrameError, scanFile, type ByteSource } from './frame.js';
+import { FrameCursor, FrameError, UNIT_HEADER, scanFile, type ByteSource } from './frame.js';
 import type { JournalState } from './journal.js';
 import type { Segment, SegmentStore } from './segments.js';
 
@@ -19,9 +19,9 @@ export function releasedPosition(state: JournalState): number {
 
 /**
  * Open: deletes segments wholly acknowledged, checks that the rest follow
- * one another, and checks every frame from the oldest open batch on (the
- * last segment's torn tail is cut). The journal's positions must fall on
- * frame boundaries and its batch sizes must match the frames. Returns what
+ * one another, and checks the crc32 of every group in them (the last
+ * segment's torn tail is cut). The journal's positions must fall on group or
+ * record boundaries and its batch sizes must match the records. Returns what
  * lies after the read cursor.
  */
 export async function checkSegments(store: SegmentStore, state: JournalState, scratch: Buffer, journalPath: string): Promise<Unread> {
@@ -58,25 +58,40 @@ export async function checkSegments(store: SegmentStore, state: JournalState, sc
       nextBoundary++;
     }
   };
+  // Records are listed group by group with a second, smaller read buffer, after the group's crc32 held.
+  const records = new FrameCursor(store, Buffer.allocUnsafe(64 << 10));
   for (const [index, segment] of segments.entries()) {
     const isLast = index === segments.length - 1;
-    const from = Math.max(0, released - segment.start);
-    const source = fileSource(segment);
     let result;
     try {
-      result = await scanFile(source, scratch, from, segment.length, isLast, (position, header) => {
-        const streamPosition = segment.start + position;
-        atBoundary(streamPosition);
-        payload += header.length;
-        if (streamPosition < state.read) return;
-        if (header.cut) unread.cuts++;
-        else {
-          unread.records++;
-          unread.bytes += header.length;
+      // From the segment's start: a batch may begin inside a group, and the crc covers the whole group.
+      result = await scanFile(fileSource(segment), scratch, 0, segment.length, isLast, async (position, header) => {
+        if (!header.group) throw new FrameError(position, 'bad header');
+        const groupStart = segment.start + position;
+        const groupEnd = groupStart + UNIT_HEADER + header.length;
+        atBoundary(groupStart);
+        records.seek(groupStart + UNIT_HEADER);
+        try {
+          for (let record = await records.peekRecord(groupEnd); record; record = await records.peekRecord(groupEnd)) {
+            const streamPosition = records.position;
+            atBoundary(streamPosition);
+            await records.takeRecord(record, groupEnd);
+            payload += record.length;
+            if (streamPosition < state.read) continue;
+            if (record.cut) unread.cuts++;
+            else {
+              unread.records++;
+              unread.bytes += record.length;
+            }
+          }
+        } catch (error) {
+          // Only a bug could get here (the group's crc32 held): say where all the same.
+          if (error instanceof FrameError) throw new SpoolCorruptError(segment.path, error.position - segment.start, `record in a group: ${error.reason}`);
+          throw error;
         }
       });
     } catch (error) {
-      if (error instanceof FrameError) throw new SpoolCorruptError(segment.path, error.position, `record frame: ${error.reason}`);
+      if (error instanceof FrameError) throw new SpoolCorruptError(segment.path, error.position, `record group: ${error.reason}`);
       throw error;
     }
     if (result.torn) await store.truncateLast(result.end);

@@ -78,7 +78,7 @@ export class SegmentStore implements ByteSource {
   }
 
   /**
-   * Appends `buffers` (whole frames) to the last segment with one writev, after
+   * Appends `buffers` (one whole group) to the last segment with one writev, after
    * starting a new segment when the last one holds `rotateAt` bytes or more.
    * With fsync, one fdatasync; a new file also syncs the directory, or its
    * name could vanish with the data in it. `written` runs once the bytes are

@@ -17,24 +17,25 @@
  *                           rewritten (via journal.next + rename) with only the open
  *                           batches once it passes 1 MiB
  * seg-<20-digit position>.log
- *                           record segments: one frame per record, or a CUT marker (a batch
- *                           boundary from flush()); the name is the position of the segment's
- *                           first byte in the stream of frames; a new segment starts once one
- *                           holds min(64 MiB, maxBytes / 8); a segment is deleted once every
- *                           batch in it is acknowledged
+ *                           record segments: one group per append, holding its records and
+ *                           CUT markers (batch boundaries from flush()); the name is the
+ *                           position of the segment's first byte in the stream of groups; a
+ *                           new segment starts once one holds min(64 MiB, maxBytes / 8); a
+ *                           segment is deleted once every batch in it is acknowledged
  * rejected/<key>.bin        a batch the server refused permanently, byte for byte
  * rejected/<key>.json       {statusCode, body (its start), sequence, offset, key, bytes, records, time}
  * ```
  *
- * Every frame, in segments and journal alike: u32 length (bit 31: CUT),
- * u32 length ^ magic, u32 crc32 of the payload, payload (frame.ts). A torn
- * last append is cut off at open; damage anywhere else fails the open with
- * ERR_BHW_SPOOL_CORRUPT naming the file and byte offset.
+ * Every unit (a journal entry, or the group of records one append wrote) is
+ * framed with its length, a check of the length and a crc32 (frame.ts). A
+ * torn last append is cut off at open; damage anywhere else fails the open
+ * with ERR_BHW_SPOOL_CORRUPT naming the file and byte offset.
  */
 import { mkdir, open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { BODY_SNIPPET_LIMIT, SpoolCorruptError } from '../errors.js';
-import { FrameCursor, FrameError, HEADER_BYTES, MAX_PAYLOAD, writeHeader, type FrameHeader } from './frame.js';
+import { FrameCursor, FrameError, MAX_LENGTH, RECORD_HEADER, UNIT_HEADER, writeRecordHeader, writeUnitHeader, type RecordHeader } from './frame.js';
 import { Journal, type FixedBatch, type JournalState } from './journal.js';
 import { checkSegments, releasedPosition, type Unread } from './recovery.js';
 import { acquireLock, type SpoolLock } from './lock.js';
@@ -184,7 +185,7 @@ export class Spool {
    */
   append(records: Array<Buffer | typeof CUT>): Promise<void> {
     for (const record of records) {
-      if (record !== CUT && record.length > Math.min(this.#maxBytes, MAX_PAYLOAD)) {
+      if (record !== CUT && record.length > Math.min(this.#maxBytes, MAX_LENGTH - RECORD_HEADER)) {
         return Promise.reject(new RangeError(`A record of ${record.length} bytes is larger than the spool (maxBytes ${this.#maxBytes})`));
       }
     }
@@ -281,13 +282,15 @@ export class Spool {
         await this.#room();
         continue;
       }
-      // Everything that fits now goes in one write; the rest waits for room.
+      // Everything that fits now goes in one write (one group); the rest waits for room.
       let end = index;
+      let groupBytes = 0;
       while (end < records.length) {
         const record = records[end]!;
         const size = record === CUT ? 0 : record.length;
-        if (size > room) break;
+        if (size > room || (end > index && groupBytes + RECORD_HEADER + size > MAX_LENGTH)) break;
         room -= size;
+        groupBytes += RECORD_HEADER + size;
         end++;
       }
       await this.#write(records, index, end);
@@ -308,31 +311,36 @@ export class Spool {
     });
   }
 
-  /** One writev of frames for records[from, to): small payloads copied into staging, large ones as they are. */
+  /**
+   * One writev of one group holding records[from, to): small records copied
+   * into the staging buffer after the group header, large ones passed as they
+   * are. The group's crc32 is chained over those pieces: one zlib call per
+   * piece, not per record.
+   */
   async #write(records: Array<Buffer | typeof CUT>, from: number, to: number): Promise<void> {
-    let stagingBytes = 0;
+    let stagingBytes = UNIT_HEADER;
     for (let index = from; index < to; index++) {
       const record = records[index]!;
-      stagingBytes += HEADER_BYTES + (record !== CUT && record.length <= COPY_LIMIT ? record.length : 0);
+      stagingBytes += RECORD_HEADER + (record !== CUT && record.length <= COPY_LIMIT ? record.length : 0);
     }
     if (this.#staging.length < stagingBytes) this.#staging = Buffer.allocUnsafe(Math.max(stagingBytes, this.#staging.length * 2));
     const staging = this.#staging;
     const buffers: Buffer[] = [];
     let sliceStart = 0;
-    let filled = 0;
+    let filled = UNIT_HEADER;
     let payloadBytes = 0;
     let recordCount = 0;
     let cuts = 0;
     for (let index = from; index < to; index++) {
       const record = records[index]!;
       if (record === CUT) {
-        writeHeader(staging, filled, undefined);
-        filled += HEADER_BYTES;
+        writeRecordHeader(staging, filled, undefined);
+        filled += RECORD_HEADER;
         cuts++;
         continue;
       }
-      writeHeader(staging, filled, record);
-      filled += HEADER_BYTES;
+      writeRecordHeader(staging, filled, record);
+      filled += RECORD_HEADER;
       payloadBytes += record.length;
       recordCount++;
       if (record.length <= COPY_LIMIT) {
@@ -344,7 +352,13 @@ export class Spool {
       }
     }
     if (filled > sliceStart) buffers.push(staging.subarray(sliceStart, filled));
-    const byteLength = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+    let crc = 0;
+    let byteLength = 0;
+    for (const [index, buffer] of buffers.entries()) {
+      crc = crc32(index === 0 ? buffer.subarray(UNIT_HEADER) : buffer, crc);
+      byteLength += buffer.length;
+    }
+    writeUnitHeader(staging, 0, byteLength - UNIT_HEADER, true, crc);
     await this.#segments.append(buffers, byteLength, this.#segmentBytes, () => {
       this.#bytesStored += payloadBytes;
       this.#unreadBytes += payloadBytes;
@@ -370,7 +384,7 @@ export class Spool {
     let filled = 0;
     let own: Buffer | undefined;
     for (;;) {
-      const buffered = reader.peekBuffered(limit);
+      const buffered = reader.peekRecordBuffered(limit);
       const header = buffered ?? (await this.#peek(limit));
       if (!header) {
         if (records.length === 0 || (!cutAnyway && filled < into.length)) {
@@ -383,7 +397,7 @@ export class Spool {
         break;
       }
       if (header.cut) {
-        reader.takeBuffered(header);
+        reader.takeRecordBuffered(header);
         this.#unreadCuts--;
         // A CUT with nothing before it cuts nothing.
         if (records.length === 0) {
@@ -395,14 +409,13 @@ export class Spool {
       }
       if (records.length === 0 && header.length > into.length) {
         own = Buffer.allocUnsafe(header.length);
-        await reader.take(header, limit, false, own);
+        await reader.takeRecord(header, limit, own);
       } else if (filled + header.length > into.length) {
         break;
       } else if (buffered) {
-        // Read back what this process wrote or open() checked: the crc was computed or checked then.
-        reader.takeBuffered(header, into, filled);
+        reader.takeRecordBuffered(header, into, filled);
       } else {
-        await reader.take(header, limit, false, into, filled);
+        await reader.takeRecord(header, limit, into, filled);
       }
       records.push(header.length);
       filled += header.length;
@@ -430,30 +443,31 @@ export class Spool {
     return { sequence: batch.sequence, offset: batch.offset, key: this.#key(batch.sequence), bytes, records };
   }
 
-  async #peek(limit: number): Promise<FrameHeader | undefined> {
+  async #peek(limit: number): Promise<RecordHeader | undefined> {
     try {
-      return await this.#reader.peek(limit);
+      return await this.#reader.peekRecord(limit);
     } catch (error) {
       throw this.#corrupt(error, this.#reader.position);
     }
   }
 
-  /** Reads a fixed batch's frames into `target`; returns its record lengths. Checks crc32 and the journal's sizes. */
+  /**
+   * Reads a fixed batch's records into `target`; returns their lengths. The
+   * groups they are in were checked at open; the journal's sizes are checked here.
+   */
   async #readFixed(batch: FixedBatch, target: Buffer): Promise<number[]> {
     const reader = this.#resendReader;
     reader.seek(batch.from);
     const records: number[] = [];
     let filled = 0;
     try {
-      while (reader.position < batch.to) {
-        const header = await reader.peek(batch.to);
-        if (!header) break;
+      for (let header = await reader.peekRecord(batch.to); header; header = await reader.peekRecord(batch.to)) {
         if (header.cut) {
-          await reader.take(header, batch.to, false);
+          await reader.takeRecord(header, batch.to);
           continue;
         }
         if (filled + header.length > target.length) throw new FrameError(reader.position, 'short payload');
-        await reader.take(header, batch.to, true, target, filled);
+        await reader.takeRecord(header, batch.to, target, filled);
         records.push(header.length);
         filled += header.length;
       }

@@ -12,6 +12,7 @@ import { abortError } from '../abort.js';
 import { Backoff, Retrier, overloadBaseDelay, type FailedAttempt } from '../retry.js';
 import { UploadPause } from '../upload-pause.js';
 import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
+import { readAnswerBeforeWriteError } from './early-answer.js';
 import { failed, type SendInfo, type Transport, type TransportReports, type UploadResponse } from './transport.js';
 
 const gzipAsync = promisify(gzip);
@@ -216,7 +217,7 @@ export class BatchTransport implements Transport {
 
   #request(piece: Piece, body: Buffer): CancelableRequest<GotResponse<Buffer>> {
     const { got, url, method, headers, compress } = this.#options;
-    return got(url, {
+    const request = got(url, {
       method,
       body,
       headers: {
@@ -237,6 +238,8 @@ export class BatchTransport implements Transport {
       responseType: 'buffer',
       resolveBodyOnly: false,
     });
+    readAnswerBeforeWriteError(request);
+    return request;
   }
 
   #piece(parent: Parent, bytes: Buffer, offset: number, key: string, records: ArrayLike<number>): Piece {

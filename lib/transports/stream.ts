@@ -1,8 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Request as GotRequest, Response as GotResponse } from 'got';
 import { EarlyResponseError, type BufferedHttpWritableError } from '../errors.js';
 import type { StreamOptions } from '../options.js';
 import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
+import { readAnswerBeforeWriteError } from './early-answer.js';
+import { ContinueGate } from './expect-continue.js';
 import type { SendInfo, Transport, TransportReports, UploadResponse } from './transport.js';
 
 interface Answer {
@@ -28,8 +31,16 @@ export class StreamTransport implements Transport {
   readonly #options: StreamOptions;
   readonly #reports: TransportReports;
   #request?: GotRequest;
+  /** With `Expect: 100-continue`: the body waits behind it. */
+  #continue?: ContinueGate;
   #answer?: Answer;
   #bytesHanded = 0;
+  /** send() was called: with a ContinueGate, end() goes behind the writes waiting on it (its callbacks run in order). */
+  #hasBody = false;
+  /** The request has a connection: bytes handed over from now on may reach the server. */
+  #connected = false;
+  /** Bytes handed over before the connection was up: counted as sent once it is (a refused connection sent nothing). */
+  #handedBeforeConnection = 0;
   #bodyEnded = false;
   /** The upload is over (failed or aborted): nothing more is written or reported. */
   #over = false;
@@ -43,19 +54,32 @@ export class StreamTransport implements Transport {
 
   send(bytes: Buffer, _info: SendInfo): Promise<void> {
     const request = this.#open();
-    this.#bytesHanded += bytes.length;
+    this.#hasBody = true;
     // Settles only on success: a failure is reported through #fail, once.
     return new Promise((resolve) => {
-      // got passes this callback to the socket write: it fires once the
-      // kernel took the bytes, and only then may the buffer be reused.
-      request.write(bytes, (error?: Error | null) => {
-        if (error) {
-          this.#onError(error);
-          return;
-        }
-        this.#reports.sent(bytes.length);
-        resolve();
-      });
+      const write = (): void => {
+        if (this.#over) return;
+        this.#bytesHanded += bytes.length;
+        // Counted when handed over, not when the write's callback fires: the
+        // server may read part of a buffer before its callback (HTTP/2 fires it
+        // only once flow control let the last DATA frame out; HTTP/1.1 once the
+        // kernel took the last byte), and bytesSent must stay an upper bound
+        // on what the server received.
+        if (this.#connected) this.#reports.sent(bytes.length);
+        else this.#handedBeforeConnection += bytes.length;
+        // got passes this callback to the socket (or HTTP/2 stream) write: once
+        // it fires the bytes are out of our hands, and the buffer may be reused.
+        request.write(bytes, (error?: Error | null) => {
+          if (error) {
+            this.#onError(error);
+            return;
+          }
+          this.#onConnected(); // a completed write proves it, whatever events the client library gives
+          resolve();
+        });
+      };
+      if (this.#continue) void this.#continue.opened.then(write);
+      else write();
     });
   }
 
@@ -68,13 +92,16 @@ export class StreamTransport implements Transport {
         resolve(response);
       };
       if (this.#settled) this.#onSettled(this.#settled);
-      request.end();
+      // After the body, if one is waiting for 100 Continue; an empty body has nothing to wait for.
+      if (this.#continue && this.#hasBody) void this.#continue.opened.then(() => request.end());
+      else request.end();
     });
   }
 
   abort(): void {
     if (this.#settled) return; // a finished request keeps its keep-alive socket
     this.#over = true;
+    this.#continue?.shut();
     this.#request?.destroy();
   }
 
@@ -92,6 +119,16 @@ export class StreamTransport implements Transport {
       followRedirect: false,
       retry: { limit: 0 },
     });
+    readAnswerBeforeWriteError(request);
+    if (this.#options.expectsContinue) {
+      const gate = new ContinueGate(this.#options.expectContinueTimeout);
+      request.once('continue', () => gate.open());
+      this.#continue = gate;
+    }
+    request.once('socket', (socket: Socket) => {
+      if (socket.connecting) socket.once('connect', () => this.#onConnected());
+      else this.#onConnected();
+    });
     request.on('response', (response: GotResponse) => this.#onResponse(response));
     request.on('data', (chunk: Buffer) => this.#answer?.body.add(chunk));
     request.on('end', () => this.#onAnswerComplete());
@@ -100,7 +137,16 @@ export class StreamTransport implements Transport {
     return request;
   }
 
+  #onConnected(): void {
+    if (this.#connected) return;
+    this.#connected = true;
+    if (this.#handedBeforeConnection > 0) this.#reports.sent(this.#handedBeforeConnection);
+    this.#handedBeforeConnection = 0;
+  }
+
   #onResponse(response: GotResponse): void {
+    // A final answer before 100 Continue: the body waiting for it never goes.
+    this.#continue?.shut();
     const complete = this.#bodyEnded || (this.#options.contentLength !== undefined && this.#bytesHanded === this.#options.contentLength);
     this.#answer = {
       statusCode: response.statusCode,
@@ -145,6 +191,7 @@ export class StreamTransport implements Transport {
   #fail(error: Error): void {
     if (this.#over) return;
     this.#over = true;
+    this.#continue?.shut();
     this.#request?.destroy();
     this.#reports.fail(error);
   }

@@ -1,10 +1,13 @@
+import { Readable } from 'node:stream';
 import type { Response as GotResponse } from 'got';
 import { abortError } from '../abort.js';
-import { ContentLengthError, ProtocolError, ResumeGapError, type BufferedHttpWritableError, type ErrorPosition } from '../errors.js';
+import { ContentLengthError, InsecureLocationError, ProtocolError, ResumeGapError, type BufferedHttpWritableError, type ErrorPosition } from '../errors.js';
 import type { TusOptions } from '../options.js';
-import { headersForOrigin, redactUrl } from '../redact.js';
+import { headersForOrigin, isSchemeDowngrade, redactUrl } from '../redact.js';
 import { Backoff, Retrier, type FailedAttempt } from '../retry.js';
 import { RESPONSE_BODY_LIMIT, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
+import { readAnswerBeforeWriteError } from './early-answer.js';
+import { ContinueGate } from './expect-continue.js';
 import { failed, type SendInfo, type Transport, type TransportReports, type UploadResponse } from './transport.js';
 import { TUS_VERSION, encodeMetadata, readTusOffset, type TusOffset } from './tus-protocol.js';
 
@@ -142,6 +145,10 @@ export class TusTransport implements Transport {
       url = undefined;
     }
     if (!url) throw new ProtocolError(`Creation answer ${response.statusCode} without a valid Location`, this.#reports.progress());
+    // Checked before the URL is used or reported: not one PATCH in cleartext.
+    if (isSchemeDowngrade(this.#options.url, url) && !this.#options.allowInsecureLocation) {
+      throw new InsecureLocationError(redactUrl(url), this.#reports.progress());
+    }
     this.#setUploadUrl(url);
     this.#lengthDeclared = this.#length !== undefined;
     this.#lastAnswer = toUploadResponse(response);
@@ -197,8 +204,7 @@ export class TusTransport implements Transport {
     };
     const declaring = this.#declaresLength(end);
     if (declaring) headers['upload-length'] = String(end);
-    this.#sent(end - this.#base);
-    const answer = await this.#request('PATCH', this.#uploadUrl!, headers, bytes.subarray(from - start));
+    const answer = await this.#request('PATCH', this.#uploadUrl!, headers, bytes.subarray(from - start), () => this.#sent(end - this.#base));
     const offset = readTusOffset(answer.headers)?.offset;
     if (offset === undefined) throw new ProtocolError(`PATCH answer ${answer.statusCode} without a valid Upload-Offset`, this.#reports.progress(), this.#position());
     this.#checkWindow(offset, start, end);
@@ -248,18 +254,27 @@ export class TusTransport implements Transport {
    * handling, redirects and retries: a got retry of a PATCH would resend with
    * a stale Upload-Offset.
    */
-  async #request(method: 'POST' | 'PATCH' | 'HEAD', url: URL, headers: Record<string, string>, body?: Buffer): Promise<GotResponse<string>> {
+  async #request(method: 'POST' | 'PATCH' | 'HEAD', url: URL, headers: Record<string, string>, body?: Buffer, bodyGoes?: () => void): Promise<GotResponse<string>> {
     if (this.#aborted) throw abortError();
+    // An empty body (the PATCH that only declares the length) has nothing to hold back.
+    const gate = body && body.length > 0 && this.#options.expectsContinue ? new ContinueGate(this.#options.expectContinueTimeout) : undefined;
+    if (!gate) bodyGoes?.();
     const request = this.#options.got(url, {
       method,
-      headers: this.#headers(url, headers),
-      ...(body ? { body } : {}),
+      headers: this.#headers(url, gate ? { ...headers, 'content-length': String(body!.length) } : headers),
+      ...(gate ? { body: gatedBody(body!, gate, bodyGoes) } : body ? { body } : {}),
       throwHttpErrors: false,
       followRedirect: false,
       retry: { limit: 0 },
       resolveBodyOnly: false,
       responseType: 'text',
     });
+    if (body) readAnswerBeforeWriteError(request);
+    if (gate) {
+      request.on('request', (clientRequest) => clientRequest.once('continue', () => gate.open()));
+      // A final answer before 100 Continue: the PATCH ends with it, no body byte sent.
+      request.on('response', () => gate.shut());
+    }
     this.#inFlight = request;
     let answer: GotResponse<string>;
     try {
@@ -270,6 +285,7 @@ export class TusTransport implements Transport {
       throw new AttemptFailed({ error: failure, code: (error as { code?: string }).code });
     } finally {
       this.#inFlight = undefined;
+      gate?.shut();
     }
     if (!isSuccess(answer.statusCode)) {
       throw new AttemptFailed({ error: this.#answerError(answer), statusCode: answer.statusCode, retryAfter: answer.headers['retry-after'] });
@@ -343,6 +359,17 @@ export class TusTransport implements Transport {
       .got(url, { method: 'DELETE', headers: this.#headers(url, {}), throwHttpErrors: false, followRedirect: false, retry: { limit: 0 } })
       .catch(() => {});
   }
+}
+
+/** A PATCH body that goes out only once the gate opens (got pipes it into the request). */
+function gatedBody(body: Buffer, gate: ContinueGate, bodyGoes?: () => void): Readable {
+  const source = new Readable({ read() {} });
+  void gate.opened.then(() => {
+    bodyGoes?.();
+    source.push(body);
+    source.push(null);
+  });
+  return source;
 }
 
 function toUploadResponse(answer: GotResponse<string>): UploadResponse {

@@ -6,6 +6,8 @@ export interface CliIo {
   stdout: Writable;
   /** `isTTY` decides whether the progress bar shows by default. */
   stderr: Writable & { isTTY?: boolean };
+  /** The environment the proxy variables are read from (default: the process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The process's own streams, looked up only when used (touching stdin opens it). */
@@ -18,6 +20,9 @@ export const processIo: CliIo = {
   },
   get stderr() {
     return process.stderr;
+  },
+  get env() {
+    return process.env;
   },
 };
 

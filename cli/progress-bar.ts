@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
-import type { ProgressSnapshot } from '../progress.js';
-import { formatBytes, formatRate } from './report.js';
+import type { ProgressSnapshot } from '../lib/index.js';
+import { formatBytes, formatRate } from './units.js';
 
 const BAR_WIDTH = 30;
 

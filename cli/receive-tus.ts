@@ -8,6 +8,9 @@ import { Sha256Transform } from './sha256-transform.js';
 /** The creation endpoint of `bhw receive`: `POST /tus`, uploads at `/tus/<id>`. */
 export const TUS_PATH = '/tus';
 
+/** What `bhw receive` says at start, and answers tus requests with (501), when the tus packages are not installed. */
+export const TUS_MISSING = 'tus uploads need @tus/server and @tus/file-store, which are not installed: npm install @tus/server @tus/file-store';
+
 export type TusHandler = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
 
 /**
@@ -19,7 +22,10 @@ export async function loadTusHandler(directory: string, log: (line: string) => v
   let tus: typeof import('@tus/server');
   let store: typeof import('@tus/file-store');
   try {
-    [tus, store] = await Promise.all([import('@tus/server'), import('@tus/file-store')]);
+    // One after the other: both load @tus/utils, and jest's ESM loader fails
+    // to link a module that two concurrent dynamic imports both reach.
+    tus = await import('@tus/server');
+    store = await import('@tus/file-store');
   } catch {
     return undefined;
   }
@@ -29,6 +35,8 @@ export async function loadTusHandler(directory: string, log: (line: string) => v
     // How long a HEAD waits for a cut PATCH to give up the upload's lock; the
     // default 3 s would also hold the process open that long after close().
     lockDrainTimeout: 100,
+    // Behind a TLS-terminating proxy, Locations follow X-Forwarded-Proto/-Host (else http://, which clients refuse).
+    respectForwardedHeaders: true,
     // The last PATCH is answered like the other uploads: 200 with the digest
     // of the stored file (tus clients accept any 2xx with the right Upload-Offset).
     onUploadFinish: async (_request, upload) => {

@@ -36,9 +36,9 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   }
 }
 
-/** The package's version, from the package.json above this file (in lib/cli or dist/lib/cli). */
+/** The package's version, from the package.json above this file (in cli/ or dist/cli/). */
 function version(): string {
-  for (const up of ['../../package.json', '../../../package.json']) {
+  for (const up of ['../package.json', '../../package.json']) {
     try {
       const json = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
       if (json.name === 'buffered-http-writable') return json.version ?? 'unknown';

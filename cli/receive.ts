@@ -1,6 +1,7 @@
 import type { ReceiveArgs } from './args.js';
 import { EXIT_FAILED, EXIT_OK, processIo, type CliIo } from './io.js';
 import { startReceiveServer } from './receive-server.js';
+import { TUS_MISSING } from './receive-tus.js';
 
 /** `bhw receive`: serves until SIGINT or SIGTERM, then closes its connections and exits 0. */
 export async function runReceive(args: ReceiveArgs, io: CliIo = processIo): Promise<number> {
@@ -13,6 +14,8 @@ export async function runReceive(args: ReceiveArgs, io: CliIo = processIo): Prom
     return EXIT_FAILED;
   }
   const tus = server.tus ? `tus at ${server.url}/tus` : 'tus unavailable (install @tus/server and @tus/file-store)';
+  // They are optional dependencies: an install without them still serves stream and batch.
+  if (!server.tus) io.stderr.write(`bhw receive: ${TUS_MISSING}\n`);
   io.stdout.write(`listening on ${server.url} (stream and batch uploads at any path, ${tus}), storing under ${server.dir}\n`);
   let stop: (signal: NodeJS.Signals) => void = () => {};
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { UploadMode } from '../options.js';
+import { REDACTED, type UploadMode } from '../lib/index.js';
+import { parseDigits, parseSecondsToMs } from './units.js';
 
 /** Bad usage or input: the CLI prints the message and exits 2. */
 export class UsageError extends Error {
@@ -21,6 +22,24 @@ export interface UploadArgs {
   compress?: string;
   contentLength: boolean;
   resume?: string;
+  /** batch and tus: the library's `retry.limit`. */
+  retry?: number;
+  /** `--max-time`, in ms: the whole run, from the first request to the last answer. */
+  maxTime?: number;
+  /** `--connect-timeout`, in ms: each of DNS lookup, TCP connect and TLS handshake. */
+  connectTimeout?: number;
+  /** `--stall-timeout`, in ms; 0: never. */
+  stallTimeout: number;
+  http2: boolean;
+  /** `--cacert`: a path to PEM certificates. */
+  cacert?: string;
+  insecure: boolean;
+  /** `--proxy`: a URL, or '' for none (the environment's proxy is not used either). */
+  proxy?: string;
+  /** `--noproxy`: hosts reached directly, overriding `NO_PROXY`. */
+  noProxy?: string;
+  /** `-u USER:PASSWORD`. */
+  user?: { name: string; password: string };
   json: boolean;
   quiet: boolean;
   progress: boolean;
@@ -42,16 +61,40 @@ export const USAGE = `Usage: bhw [options] <file|-> <url>
 Uploads a file (or stdin with -) to <url> through buffered-http-writable.
 The server's response body goes to stdout; progress and the summary to stderr.
 
-Options:
+Connection:
+  -m, --max-time S          give up when the whole upload takes longer than S seconds
+  --connect-timeout S       give up when a connection (DNS, TCP, TLS) takes longer than S seconds
+  --stall-timeout S         give up when no byte is sent or acknowledged for S seconds
+                            (default 60; 0: never). S may have decimals: 2.5
+  --http2                   use HTTP/2 when an https server offers it
+
+TLS:
+  --cacert FILE             trust the CA certificate(s) in FILE (PEM) instead of the system's
+  -k, --insecure            do not verify the server's certificate (says so on stderr)
+
+Proxy:
+  -x, --proxy URL           send through this HTTP proxy (CONNECT tunnel); "" for none.
+                            Default: $https_proxy/$HTTPS_PROXY for https URLs,
+                            $http_proxy/$HTTP_PROXY for http URLs
+  --noproxy HOSTS           comma-separated hosts (and their subdomains) to reach
+                            directly; * for all (default: $no_proxy/$NO_PROXY)
+
+Auth:
+  -u, --user USER:PASSWORD  HTTP Basic authentication (the password is never printed)
+
+Upload:
   --mode stream|batch|tus   delivery protocol (default: stream)
   -X, --method METHOD       POST (default), PUT or PATCH (stream and batch)
   -H, --header 'Name: value'  extra request header (repeatable)
+  --content-length          file: declare its size (Content-Length / tus Upload-Length)
   --high-water-mark SIZE    bytes per buffer, e.g. 64KiB, 1MiB, 1.5MB (default 1MiB)
   --concurrency N           batch: requests in flight at once (default 1)
   --flush-interval MS       batch: send a partial batch after MS milliseconds
   --compress gzip           batch: gzip each batch
-  --content-length          file: declare its size (Content-Length / tus Upload-Length)
+  --retry N                 batch and tus: failed attempts before giving up (default 5)
   --resume UPLOAD_URL       tus: continue this upload from the server's offset
+
+Output:
   --json                    print one JSON object on stdout instead of the body
   --quiet                   no progress bar and no summary (errors still print)
   --progress                show the progress bar even when stderr is not a terminal
@@ -64,7 +107,8 @@ bhw receive: a local receiving server for stream, batch and tus uploads.
 
 Exit codes: 0 uploaded and acknowledged, 1 upload failed, 2 bad usage or input, 130 interrupted.`;
 
-const UPLOAD_OPTIONS = {
+/** The upload command's options, for parseArgs (and for rebuilding a command line). */
+export const UPLOAD_OPTIONS = {
   mode: { type: 'string' },
   method: { type: 'string', short: 'X' },
   header: { type: 'string', short: 'H', multiple: true },
@@ -73,7 +117,17 @@ const UPLOAD_OPTIONS = {
   'flush-interval': { type: 'string' },
   compress: { type: 'string' },
   'content-length': { type: 'boolean' },
+  retry: { type: 'string' },
   resume: { type: 'string' },
+  'max-time': { type: 'string', short: 'm' },
+  'connect-timeout': { type: 'string' },
+  'stall-timeout': { type: 'string' },
+  http2: { type: 'boolean' },
+  cacert: { type: 'string' },
+  insecure: { type: 'boolean', short: 'k' },
+  proxy: { type: 'string', short: 'x' },
+  noproxy: { type: 'string' },
+  user: { type: 'string', short: 'u' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   progress: { type: 'boolean' },
@@ -86,6 +140,9 @@ const RECEIVE_OPTIONS = {
   dir: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** No byte sent or acknowledged for this long ends an upload, unless `--stall-timeout` says otherwise. */
+export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 
 const MODES: readonly UploadMode[] = ['stream', 'batch', 'tus'];
 
@@ -109,6 +166,11 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (values['content-length'] && source === '-') {
     throw new UsageError('--content-length needs a file: the size of stdin is not known in advance');
   }
+  if (values.retry !== undefined && mode === 'stream') {
+    throw new UsageError('--retry applies to --mode batch and tus only: a streamed body cannot be sent again');
+  }
+  if (values.proxy) checkUrl('--proxy', values.proxy);
+  if (values.http2 && values.proxy) throw new UsageError('--http2 cannot go through --proxy: leave one of them out');
   const args: UploadArgs = {
     command: 'upload',
     source,
@@ -116,6 +178,9 @@ export function parseCliArgs(argv: string[]): CliArgs {
     mode,
     headers: parseHeaders(values.header ?? []),
     contentLength: values['content-length'] ?? false,
+    stallTimeout: values['stall-timeout'] === undefined ? DEFAULT_STALL_TIMEOUT_MS : parseSeconds('--stall-timeout', values['stall-timeout']),
+    http2: values.http2 ?? false,
+    insecure: values.insecure ?? false,
     json: values.json ?? false,
     quiet: values.quiet ?? false,
     progress: values.progress ?? false,
@@ -127,6 +192,13 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (values['flush-interval'] !== undefined) args.flushInterval = parseInteger('--flush-interval', values['flush-interval'], 1);
   if (values.compress !== undefined) args.compress = values.compress;
   if (values.resume !== undefined) args.resume = values.resume;
+  if (values.retry !== undefined) args.retry = parseInteger('--retry', values.retry, 0);
+  if (values['max-time'] !== undefined) args.maxTime = parseSeconds('--max-time', values['max-time']);
+  if (values['connect-timeout'] !== undefined) args.connectTimeout = parseSeconds('--connect-timeout', values['connect-timeout']);
+  if (values.cacert !== undefined) args.cacert = values.cacert;
+  if (values.proxy !== undefined) args.proxy = values.proxy;
+  if (values.noproxy !== undefined) args.noProxy = values.noproxy;
+  if (values.user !== undefined) args.user = parseUser(values.user);
   return args;
 }
 
@@ -167,9 +239,23 @@ export function parseSize(name: string, text: string): number {
   return bytes;
 }
 
+/** Decimal seconds, as curl takes them (`2.5`), in ms; 0 means no limit and is dropped by the caller. */
+function parseSeconds(name: string, text: string): number {
+  const ms = parseSecondsToMs(text);
+  if (ms === undefined) throw new UsageError(`${name} must be a number of seconds such as 30 or 2.5, received ${JSON.stringify(text)}`);
+  return ms;
+}
+
+/** `-u USER:PASSWORD`: split at the first colon (a password may hold colons); bhw does not prompt for a missing password. */
+function parseUser(text: string): { name: string; password: string } {
+  const colon = text.indexOf(':');
+  if (colon < 0) throw new UsageError('-u/--user must be USER:PASSWORD (bhw does not prompt for a password)');
+  return { name: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
 function parseInteger(name: string, text: string, min: number): number {
-  const value = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value) || value < min) {
+  const value = parseDigits(text);
+  if (value === undefined || value < min) {
     throw new UsageError(`${name} must be an integer of at least ${min}, received ${JSON.stringify(text)}`);
   }
   return value;
@@ -191,14 +277,21 @@ function parseHeaders(lines: string[]): Record<string, string> {
   return headers;
 }
 
-function checkUrl(name: string, text: string): void {
+/**
+ * The one check of a URL the CLI is given (`<url>`, `--resume`, `--proxy`, a
+ * proxy variable): it parses and is http: or https:. The message quotes the
+ * text with any `user:password@` replaced, as the text may be a proxy URL.
+ */
+export function checkUrl(name: string, text: string): URL {
+  const shown = JSON.stringify(text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, `$1${REDACTED}@`));
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new UsageError(`${name} is not a valid URL: ${JSON.stringify(text)}`);
+    throw new UsageError(`${name} is not a valid URL: ${shown}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`${name} must be an http: or https: URL, received ${JSON.stringify(text)}`);
+    throw new UsageError(`${name} must be an http: or https: URL, received ${shown}`);
   }
+  return url;
 }

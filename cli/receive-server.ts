@@ -6,8 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { loadTusHandler, TUS_PATH, type TusHandler } from './receive-tus.js';
+import { loadTusHandler, TUS_MISSING, TUS_PATH, type TusHandler } from './receive-tus.js';
 import { Sha256Transform } from './sha256-transform.js';
+import { parseDigits } from './units.js';
 
 export interface ReceiveServerOptions {
   /** 0 (default) picks a free port. */
@@ -96,8 +97,8 @@ async function receiveStream(request: IncomingMessage, response: ServerResponse,
  * attempt's result and not stored again.
  */
 async function receiveBatch(request: IncomingMessage, response: ServerResponse, root: string, seen: Map<string, Promise<Stored>>, log: (line: string) => void): Promise<void> {
-  const sequence = count(request.headers['batch-sequence']);
-  const offset = count(request.headers['batch-offset']);
+  const sequence = parseDigits(header(request, 'batch-sequence'));
+  const offset = parseDigits(header(request, 'batch-offset'));
   if (sequence === undefined || offset === undefined) {
     request.resume();
     return answerText(response, 400, 'a batch needs integer Batch-Sequence and Batch-Offset headers\n');
@@ -150,12 +151,7 @@ function uploadId(key: string | undefined, sequence: number, url: string): strin
 async function serveTus(tus: TusHandler | undefined, request: IncomingMessage, response: ServerResponse): Promise<void> {
   if (tus) return tus(request, response);
   request.resume();
-  return answerText(response, 501, 'tus uploads need @tus/server and @tus/file-store: npm install @tus/server @tus/file-store\n');
-}
-
-function count(value: string | string[] | undefined): number | undefined {
-  const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
-  return Number.isSafeInteger(number) ? number : undefined;
+  return answerText(response, 501, `${TUS_MISSING}\n`);
 }
 
 function header(request: IncomingMessage, name: string): string | undefined {

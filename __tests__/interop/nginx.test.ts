@@ -1,0 +1,59 @@
+/**
+ * nginx 1.22 as a reverse proxy, with request buffering on (nginx reads the
+ * whole body, then sends it upstream with Content-Length) and off (it streams
+ * the body as it comes). Every mode arrives exact.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { startServer, stopAll, type RunningServer } from './harness.js';
+import { startUpstreams, type Upstreams } from './servers.js';
+import { DATA, boundedGot, expectBatchesExact, expectFinished, expectStreamExact, expectTusExact, upload } from './uploads.js';
+
+const client = boundedGot();
+
+describe.each(['on', 'off'])('nginx, proxy_request_buffering %s', (buffering) => {
+  let upstreams: Upstreams;
+  let nginx: RunningServer;
+  let base: string;
+  beforeAll(async () => {
+    upstreams = await startUpstreams();
+    nginx = await startServer({
+      name: 'nginx',
+      config: 'nginx.conf',
+      vars: { UPSTREAM: upstreams.sinkAddress, TUS_UPSTREAM: upstreams.tusAddress, REQUEST_BUFFERING: buffering },
+      ports: ['PORT'],
+      command: (c) => ['/usr/sbin/nginx', '-p', c.dir, '-c', c.configPath, '-e', `${c.dir}/error.log`],
+    });
+    base = `http://127.0.0.1:${nginx.ports.PORT}`;
+  });
+  afterAll(async () => {
+    await stopAll();
+    await upstreams?.close();
+  });
+
+  test('stream, chunked: exact', async () => {
+    expectFinished(await upload(`${base}/stream`, { got: client }));
+    expectStreamExact(upstreams.sink);
+    // The setting took effect: buffered, nginx sends the body upstream with its length; unbuffered, chunked as it came.
+    const headers = upstreams.sink.received.at(-1)!.headers;
+    expect(headers['x-forwarded-proto']).toBe('http');
+    if (buffering === 'on') expect(headers['content-length']).toBe(String(DATA.length));
+    else expect(headers['transfer-encoding']).toBe('chunked');
+  });
+
+  test('stream with contentLength: exact', async () => {
+    expectFinished(await upload(`${base}/sized`, { got: client, contentLength: DATA.length }));
+    expectStreamExact(upstreams.sink);
+  });
+
+  test.each([1, 4])('batch, concurrency %i: every batch exact, sequences contiguous', async (concurrency) => {
+    upstreams.sink.received.length = 0;
+    expectFinished(await upload(`${base}/batch`, { got: client, mode: 'batch', concurrency }));
+    expectBatchesExact(upstreams.sink);
+  });
+
+  test('tus to @tus/server: exact', async () => {
+    const outcome = await upload(`${base}/files`, { got: client, mode: 'tus' });
+    expectFinished(outcome);
+    await expectTusExact(upstreams.tus, outcome.upload.uploadUrl);
+  });
+});

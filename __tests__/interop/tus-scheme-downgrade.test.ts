@@ -1,0 +1,55 @@
+/**
+ * Issue 14, broken promise 3: a tus upload URL that turns https into http must
+ * be refused with a coded error that says so, never followed in cleartext.
+ * @tus/server behind Caddy terminating TLS builds `Location: http://…` from the
+ * plain request it sees (FACTS.md). The library must not send the PATCH there.
+ *
+ * Fails today: the PATCH goes out in cleartext to the TLS port and fails with
+ * ERR_BHW_NETWORK (HPE_CLOSED_CONNECTION or similar), which says nothing of the cause.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeCertificates } from '../helpers/tls.js';
+import { startServer, stopAll } from './harness.js';
+import { startUpstreams, type Upstreams } from './servers.js';
+import { boundedGot, upload } from './uploads.js';
+
+const certs = makeCertificates();
+const client = boundedGot({ https: { certificateAuthority: certs.ca } });
+let upstreams: Upstreams;
+let httpsBase: string;
+
+beforeAll(async () => {
+  upstreams = await startUpstreams({ relativeLocation: false });
+  const caddy = await startServer({
+    name: 'caddy-downgrade',
+    config: 'Caddyfile',
+    vars: { UPSTREAM: upstreams.sinkAddress, TUS_UPSTREAM: upstreams.tusAddress },
+    ports: ['HTTP_PORT', 'HTTPS_PORT'],
+    prepare: (c) => {
+      writeFileSync(join(c.dir, 'server.pem'), certs.cert);
+      writeFileSync(join(c.dir, 'server.key'), certs.key, { mode: 0o600 });
+    },
+    env: (c) => ({ HOME: c.dir, XDG_CONFIG_HOME: `${c.dir}/config`, XDG_DATA_HOME: `${c.dir}/data` }),
+    command: (c) => ['/usr/bin/caddy', 'run', '--adapter', 'caddyfile', '--config', c.configPath],
+  });
+  httpsBase = `https://127.0.0.1:${caddy.ports.HTTPS_PORT}`;
+});
+afterAll(async () => {
+  await stopAll();
+  await upstreams?.close();
+});
+
+describe('tus behind a TLS-terminating proxy whose Location says http://', () => {
+  test('the upload is refused with a coded error naming the downgrade; no PATCH is sent', async () => {
+    const outcome = await upload(`${httpsBase}/files`, { got: client, mode: 'tus' });
+    expect(outcome.finished).toBe(false);
+    // The server really did hand out an http:// Location for an https:// upload.
+    expect(upstreams.tus.created).toHaveLength(1);
+    expect(upstreams.tus.requests.filter((request) => request.method === 'PATCH')).toEqual([]);
+    const { code, message } = outcome.error ?? ({} as Record<string, unknown>);
+    expect({ code, message }).toEqual({ code: expect.not.stringMatching(/^ERR_BHW_NETWORK$/), message: expect.stringMatching(/https.*http:|http:.*https|downgrade/i) });
+    expect(code).toMatch(/^ERR_BHW_/);
+  });
+});

@@ -1,0 +1,117 @@
+import { parseArgs } from 'node:util';
+import { BufferedHttpWritableError, hasUrlCredentials, isCredentialHeader, REDACTED, redactUrl } from '../lib/index.js';
+import { UPLOAD_OPTIONS } from './args.js';
+import { formatBytes, formatRate } from './units.js';
+
+/** What one finished upload reports: the stderr summary and the `--json` object. */
+export interface UploadSummary {
+  /** Bytes sent by this run. */
+  bytes: number;
+  /** Hex sha256 of the bytes this run sent (with `--resume`: from the server's offset on, not the part it already held). */
+  sha256: string;
+  /** The final answer's status; null when no request was needed (an empty batch upload). */
+  statusCode: number | null;
+  seconds: number;
+  mode: string;
+  uploadUrl?: string;
+  /** `--resume`: the server's offset this run started from. */
+  offset?: number;
+  body: string;
+}
+
+export function summaryLine(summary: UploadSummary): string {
+  const from = summary.offset ? ` from offset ${summary.offset}` : '';
+  const parts = [
+    `${summary.bytes} bytes (${formatBytes(summary.bytes)})${from} in ${summary.seconds.toFixed(2)} s`,
+    formatRate(summary.bytes, summary.seconds),
+    `sha256 ${summary.sha256}`,
+    `status ${summary.statusCode ?? 'none'}`,
+  ];
+  if (summary.uploadUrl) parts.push(`upload ${summary.uploadUrl}`);
+  return `bhw: uploaded ${parts.join(', ')}`;
+}
+
+/** What the upload had reached when it failed, from the error's fields or, for other errors, the writable's counters. */
+export interface Reached {
+  bytesSent: number;
+  bytesAcknowledged: number;
+  offset?: number;
+  /** tus: the upload exists on the server, which holds `bytesAcknowledged` of it. */
+  uploadUrl?: string;
+}
+
+/**
+ * One line: the reason, and how far the upload got. The figures come from the
+ * library error's fields (`bytesSent`, `bytesAcknowledged`, `offset`,
+ * `uploadUrl`), never from its message.
+ */
+export function failureLine(error: Error, reached: Reached, total?: number): string {
+  const figures = error instanceof BufferedHttpWritableError ? error : reached;
+  const reason = reasonOf(error);
+  const of = total === undefined ? '' : ` of ${total}`;
+  // tus: the offset means something only once the upload exists on the server.
+  // An error of the CLI's own (a timeout) takes it from the upload: in tus its acknowledged bytes are the server's offset.
+  const holds =
+    error instanceof BufferedHttpWritableError
+      ? error.uploadUrl !== undefined && error.offset !== undefined
+        ? error.offset
+        : undefined
+      : reached.uploadUrl !== undefined
+        ? reached.bytesAcknowledged
+        : undefined;
+  const stored = holds === undefined ? '' : `; the server holds ${holds} bytes of the upload`;
+  return `bhw: upload failed: ${reason} (sent ${figures.bytesSent}${of} bytes, ${figures.bytesAcknowledged} acknowledged${stored})`;
+}
+
+/**
+ * The command that continues a failed tus upload: the arguments as given,
+ * with `--resume <uploadUrl>` in place of any earlier one. Credentials (`-u`
+ * passwords, credential `-H` values, URL and proxy passwords) are replaced by
+ * `<redacted>` so they do not end up in logs.
+ */
+export function resumeCommand(argv: string[], uploadUrl: string): { command: string; redacted: boolean } {
+  const args: string[] = [];
+  let redacted = false;
+  const keep = (text: string, safe: string): void => {
+    if (safe !== text) redacted = true;
+    args.push(safe);
+  };
+  // The same parse as the command's own, so `-uUSER:PW`, `--user=...` and short groups are seen too.
+  const { tokens } = parseArgs({ args: argv, options: UPLOAD_OPTIONS, allowPositionals: true, strict: false, tokens: true });
+  for (const token of tokens) {
+    if (token.kind === 'option-terminator') args.push('--');
+    else if (token.kind === 'positional') keep(token.value, redactUrlPassword(token.value));
+    else if (token.name === 'resume') continue;
+    else if (token.value === undefined) args.push(token.rawName);
+    else {
+      args.push(token.rawName);
+      keep(token.value, redactOptionValue(token.name, token.value));
+    }
+  }
+  const command = ['bhw', '--resume', uploadUrl, ...args].map(shellQuote).join(' ');
+  return { command, redacted };
+}
+
+function redactOptionValue(name: string, value: string): string {
+  if (name === 'user') return `${value.slice(0, Math.max(0, value.indexOf(':')))}:${REDACTED}`;
+  const header = /^([^:]+):/.exec(value);
+  if (name === 'header' && header && isCredentialHeader(header[1]!.trim())) return `${header[1]}: ${REDACTED}`;
+  return redactUrlPassword(value);
+}
+
+/** A URL with its password (or a user alone, which may be a token) shown as `<redacted>`; other text as it is. */
+function redactUrlPassword(text: string): string {
+  if (!hasUrlCredentials(text)) return text;
+  const url = new URL(text);
+  const user = url.password ? `${url.username}:${REDACTED}` : REDACTED;
+  return `${url.protocol}//${user}@${redactUrl(url).slice(url.protocol.length + 2)}`;
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** An error's message as it is, on one line: the figures are the caller's to print, from the error's fields. */
+export function reasonOf(error: Error): string {
+  return error.message.replace(/\s+/g, ' ').trim();
+}
