@@ -134,7 +134,8 @@ describe('early answer (413, 401)', () => {
     expect(finished).toBe(false);
     expect(error).toBeInstanceOf(HttpStatusError);
     expect(error).toMatchObject({ code: 'ERR_BHW_HTTP_STATUS', statusCode: status, body, sequence: 0, offset: 0, bytesAcknowledged: 0 });
-    expect(sink.requestCount).toBe(1);
+    // A 413 batch of several writes is split down to single writes first (batch-split-413.test.ts); a 401 is final.
+    if (status === 401) expect(sink.requestCount).toBe(1);
   });
 
   test('an early 413 on a batch larger than the socket buffers still reports 413, not EPIPE', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { HttpStatusError, NetworkError, RetryAfterError } from '../lib/index.js';
-import { RETRY_STATUS_CODES, Retrier, backoffDelay, retryAfterMs, type FailedAttempt, type RetrySettings } from '../lib/retry.js';
+import { RETRY_STATUS_CODES, Retrier, backoffDelay, overloadBaseDelay, retryAfterMs, type FailedAttempt, type RetrySettings } from '../lib/retry.js';
 
 const settings: RetrySettings = { limit: 5, statusCodes: RETRY_STATUS_CODES, errorCodes: ['ECONNRESET', 'EPIPE', 'ETIMEDOUT'], maxRetryAfter: 60_000, backoffLimit: Number.POSITIVE_INFINITY };
 const progress = { bytesWritten: 10, bytesSent: 10, bytesAcknowledged: 0 };
@@ -87,6 +87,28 @@ describe('backoff and Retry-After', () => {
     const error = (decision as unknown as { error: RetryAfterError }).error;
     expect(error).toBeInstanceOf(RetryAfterError);
     expect(error).toMatchObject({ code: 'ERR_BHW_RETRY_AFTER', retryAfter: 61, statusCode: 503, sequence: 3, offset: 30, bytesWritten: 10 });
+  });
+
+  test('a wait decided by Retry-After says so (the batch transport puts it on the upload-wide pause); a backoff does not', async () => {
+    expect(await decideAfter(1, answered(429, '2'))).toMatchObject({ retry: true, delay: 2000, retryAfter: 2000 });
+    expect(await decideAfter(1, answered(503))).not.toHaveProperty('retryAfter');
+    const calculateDelay = (): number => 300;
+    expect(await decideAfter(1, answered(429, '2'), { calculateDelay })).toMatchObject({ retry: true, delay: 300, retryAfter: 2000 });
+  });
+
+  test("'auto' mode: a 429/503 without Retry-After starts from a few RTTs for three refusals in a row, then the usual schedule", async () => {
+    const retrier = new Retrier(settings, { random: () => 0.999_999, overloadBaseDelay: () => overloadBaseDelay(7) });
+    const delays: number[] = [];
+    for (let failure = 1; failure <= 5; failure++) {
+      const decision = await retrier.decide(answered(failure % 2 ? 429 : 503));
+      delays.push((decision as { delay: number }).delay);
+    }
+    expect(delays).toEqual([14, 28, 56, 8000, 16_000]);
+    // Failures other than refusals keep the 1 s step; so does a Retry-After.
+    const other = new Retrier(settings, { random: () => 0.999_999, overloadBaseDelay: () => 14 });
+    expect(await other.decide(answered(500))).toMatchObject({ delay: 1000 });
+    expect(overloadBaseDelay(undefined)).toBe(10);
+    expect(overloadBaseDelay(1)).toBe(10);
   });
 
   test('retryAfterMs reads seconds and HTTP dates (RFC 9110 §10.2.3)', () => {

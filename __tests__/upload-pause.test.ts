@@ -24,6 +24,21 @@ function track(promise: Promise<void>): { state: 'pending' | 'open' | 'rejected'
 }
 
 describe('upload pause: one clock for Retry-After', () => {
+  test('pauseForAndWait() reads the clock once: the timer the told waiter arms is exactly the pause asked for', async () => {
+    // A clock that moves 3 ms at every reading, as a descheduled process would see it.
+    let time = 0;
+    const armed: number[] = [];
+    const pause = new UploadPause({ now: () => (time += 3), setTimer: (_callback, ms) => armed.push(ms), clearTimer: () => {} });
+    const waiting = track(pause.pauseForAndWait(1000));
+    expect(armed).toEqual([1000]);
+    expect(pause.pausedUntil).toBe(1003);
+    await settled();
+    expect(waiting.state).toBe('pending');
+    pause.close(new Error('over'));
+    await settled();
+    expect(waiting.state).toBe('rejected');
+  });
+
   test('open until paused; whenOpen() resolves at once when open', async () => {
     const clock = manualClock();
     const pause = pauseOn(clock);

@@ -4,25 +4,30 @@
  * and 4N, against (a) a server that answers 429 above N requests being
  * served and (b) a server that queues above N (latency grows, no errors).
  *
- *   npm run build && node dist/bench/overload.js [--runs 3] [--capacity 6] [--records 40000]
+ *   npm run bench:overload -- [--runs 5] [--capacity 6] [--records 40000]
  *       [--latency 20] [--high-water-mark 16384] [--max-concurrency 16] [--retry-after SECONDS] [--out FILE]
- *       [--reference [--backoff-base MS]]
+ *       [--reference [--backoff-base MS]] [--settings auto,6] [--server refuse|queue]
+ *   OVERLOAD_TRACE=1 prints each run's longest backoff and retry reasons.
  *
  * Targets (issue 13): 'auto' within 1.15× of the best fixed setting's time in
  * both; in (a) at most 5 % of its requests answered 429 (the fixed settings'
  * shares are reported too).
  *
- * Until 'auto' is wired the library refuses it at construction; the script
- * then says so and measures the fixed settings only. `--reference` sends
- * every setting through __tests__/helpers/reference-sender.ts instead of the
- * library (the controller, pause and split used as the transport is meant
- * to, one got attempt at a time): early figures for the controller alone. Client and server share
- * this process (the server only holds timers; its CPU cost is small next to
- * the latency); medians of `--runs` runs, a fresh server each run.
+ * The server runs in its own process (a fresh one per run, pinned to CPU 1
+ * and this process to CPU 0 when `taskset` is there, as bench/harness.ts
+ * does for W1–W4): in one process the client's turnaround is inflated by the
+ * server's work, which favours fixed 4N on the queueing server. The harness
+ * itself does not fit (its sink has no capacity), hence a script of its own.
+ * `--reference` sends every setting through
+ * __tests__/helpers/reference-sender.ts instead of the library: figures for
+ * the controller alone. Medians of `--runs` runs, with the spread (min–max).
  */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -30,13 +35,13 @@ import { startQueueingServer, startRefusingServer, type CapacityServer } from '.
 import { batchesOf, sendBatches } from '../__tests__/helpers/reference-sender.js';
 import { AdaptiveConcurrency } from '../lib/adaptive-concurrency.js';
 import { FixedConcurrency } from '../lib/concurrency-limiter.js';
-import { DiagnosticsChannels, type ConcurrencyChangedMessage } from '../lib/diagnostics.js';
+import { DiagnosticsChannels, type BatchRetriedMessage, type ConcurrencyChangedMessage } from '../lib/diagnostics.js';
 import { BufferedHttpWritable, type BufferedHttpWritableOptions } from '../lib/index.js';
 import { makeRecords } from './records.js';
 
 const { values: args } = parseArgs({
   options: {
-    runs: { type: 'string', default: '3' },
+    runs: { type: 'string', default: '5' },
     capacity: { type: 'string', default: '6' },
     records: { type: 'string', default: '40000' },
     latency: { type: 'string', default: '20' },
@@ -46,6 +51,12 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     reference: { type: 'boolean', default: false },
     'backoff-base': { type: 'string', default: '1000' },
+    /** Only these settings, e.g. `auto,6` (default: auto, 1, 4, N, 4N). */
+    settings: { type: 'string' },
+    /** Only this server: 'refuse' or 'queue' (default both). */
+    server: { type: 'string' },
+    /** Internal: run as the server process of one run ('refuse' or 'queue'). */
+    serve: { type: 'string' },
   },
 });
 
@@ -67,29 +78,21 @@ interface RunResult {
   /** auto: the limit at the end and how often it moved. */
   finalLimit?: number;
   limitChanges: number;
+  /** auto: the limit averaged over the run's time (how long it spent below the server's capacity). */
+  meanLimit?: number;
   error?: string;
 }
 
-/** The options for one setting. The cast goes once 'auto' and maxConcurrency are in BufferedHttpWritableOptions. */
+/** The options for one setting. */
 function optionsFor(setting: Setting): BufferedHttpWritableOptions {
-  const common = {
+  const common: BufferedHttpWritableOptions = {
     mode: 'batch',
     highWaterMark,
     // Fixed 4N against the refusing server draws many 429s; a high limit lets it finish, so its time is comparable.
     retry: { limit: 50 },
-  } as const;
+  };
   if (setting !== 'auto') return { ...common, concurrency: setting };
-  return { ...common, concurrency: 'auto', maxConcurrency } as unknown as BufferedHttpWritableOptions;
-}
-
-/** Whether this build accepts concurrency: 'auto' (it throws a TypeError at construction until wired). */
-function autoIsWired(): boolean {
-  try {
-    new BufferedHttpWritable('http://127.0.0.1:9/', optionsFor('auto')).destroy();
-    return true;
-  } catch {
-    return false;
-  }
+  return { ...common, concurrency: 'auto', maxConcurrency };
 }
 
 const ring = makeRecords();
@@ -105,8 +108,65 @@ function startServer(kind: ServerKind): Promise<CapacityServer> {
   return startRefusingServer(capacity, { latencyMs, ...(args['retry-after'] !== undefined ? { retryAfter: args['retry-after'] } : {}) });
 }
 
+/** What the server process reports at the end of a run. */
+interface ServerStats {
+  requests: number;
+  refused: number;
+  maxActive: number;
+  bytes: number;
+  sha: string;
+  problems: string[];
+  mismatches: number;
+}
+
+/** `--serve KIND`: the server process. Prints its URL, answers 'stats' on IPC with the figures, then exits. */
+async function serve(kind: ServerKind): Promise<void> {
+  const server = await startServer(kind);
+  process.send!({ url: server.url });
+  process.once('message', () => {
+    const assembled = server.assembled();
+    const stats: ServerStats = {
+      requests: server.requests,
+      refused: server.refused,
+      maxActive: server.maxActive,
+      bytes: assembled.length,
+      sha: createHash('sha256').update(assembled).digest('hex'),
+      problems: server.problems().slice(0, 3),
+      mismatches: server.mismatches,
+    };
+    process.send!(stats, () => void server.close().then(() => process.exit(0)));
+  });
+}
+
+const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0 && (await import('node:os')).cpus().length >= 2;
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+/** A fresh server process for one run: its URL, and a function that fetches its figures and ends it. */
+async function startServerProcess(kind: ServerKind): Promise<{ url: string; finish(): Promise<ServerStats> }> {
+  const script = fileURLToPath(import.meta.url);
+  const forwarded = ['--serve', kind, '--capacity', String(capacity), '--latency', String(latencyMs), ...(args['retry-after'] !== undefined ? ['--retry-after', args['retry-after']] : [])];
+  const command = [...(hasTaskset ? ['taskset', '-c', '1'] : []), process.execPath, script, ...forwarded];
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  const [{ url }] = (await once(child, 'message')) as [{ url: string }];
+  return {
+    url,
+    finish: async () => {
+      const stats = once(child, 'message') as Promise<[ServerStats]>;
+      child.send('stats');
+      const [result] = await stats;
+      if (child.exitCode === null) await once(child, 'exit');
+      return result;
+    },
+  };
+}
+
 /** `--reference`: the same records, batched as the core does, sent by the reference sender. */
-async function runReference(server: CapacityServer, setting: Setting): Promise<{ ms: number; error?: string; finalLimit?: number; limitChanges: number }> {
+async function runReference(url: string, setting: Setting): Promise<{ ms: number; error?: string; finalLimit?: number; limitChanges: number }> {
   let limitChanges = 0;
   const limiter = setting === 'auto' ? new AdaptiveConcurrency({ max: maxConcurrency, onChange: () => limitChanges++ }) : new FixedConcurrency(setting);
   const batches = batchesOf(
@@ -115,7 +175,7 @@ async function runReference(server: CapacityServer, setting: Setting): Promise<{
   );
   const started = performance.now();
   try {
-    await sendBatches(server.url, batches, { limiter, backoffBaseMs: Number(args['backoff-base']) });
+    await sendBatches(url, batches, { limiter, backoffBaseMs: Number(args['backoff-base']) });
   } catch (reason) {
     return { ms: performance.now() - started, error: String(reason), limitChanges };
   }
@@ -123,26 +183,45 @@ async function runReference(server: CapacityServer, setting: Setting): Promise<{
 }
 
 async function runOnce(kind: ServerKind, setting: Setting): Promise<RunResult> {
-  const server = await startServer(kind);
+  const server = await startServerProcess(kind);
   if (args.reference) {
-    const outcome = await runReference(server, setting);
-    const result: RunResult = { ms: outcome.ms, requests: server.requests, refused: server.refused, maxActive: server.maxActive, limitChanges: outcome.limitChanges };
+    const outcome = await runReference(server.url, setting);
+    const stats = await server.finish();
+    const result: RunResult = { ms: outcome.ms, requests: stats.requests, refused: stats.refused, maxActive: stats.maxActive, limitChanges: outcome.limitChanges };
     if (outcome.finalLimit !== undefined) result.finalLimit = outcome.finalLimit;
-    const exact = server.assembled().length === expectedBytes && createHash('sha256').update(server.assembled()).digest('hex') === expectedSha;
+    const exact = stats.bytes === expectedBytes && stats.sha === expectedSha;
     if (outcome.error !== undefined || !exact) result.error = outcome.error ?? 'server does not hold the records exactly';
-    await server.close();
     return result;
   }
   let limitChanges = 0;
   let finalLimit: number | undefined;
   const upload = new BufferedHttpWritable(server.url, optionsFor(setting));
+  // The limit over time, for its time-weighted mean: [since, limit].
+  let limitSince = performance.now();
+  let limitNow = upload.concurrency;
+  let limitArea = 0;
   const onChange = (message: unknown): void => {
     const change = message as ConcurrencyChangedMessage;
     if (change.upload !== upload) return;
     limitChanges++;
     finalLimit = change.limit;
+    const now = performance.now();
+    limitArea += limitNow * (now - limitSince);
+    limitSince = now;
+    limitNow = change.limit;
   };
   diagnosticsChannel.subscribe(DiagnosticsChannels.concurrencyChanged, onChange);
+  // The longest wait any batch was given, and why: a long tail is one batch's backoff.
+  let longestWait = 0;
+  const waits = new Map<string, number>();
+  const onRetried = (message: unknown): void => {
+    const retried = message as BatchRetriedMessage;
+    if (retried.upload !== upload) return;
+    const why = `${retried.reason} ${retried.statusCode ?? retried.code ?? ''}`.trim();
+    waits.set(why, (waits.get(why) ?? 0) + 1);
+    longestWait = Math.max(longestWait, retried.delayMs);
+  };
+  diagnosticsChannel.subscribe(DiagnosticsChannels.batchRetried, onRetried);
   const records = Readable.from(
     (function* () {
       for (let i = 0; i < recordCount; i++) yield ring.buffers[i % ring.buffers.length]!;
@@ -156,21 +235,22 @@ async function runOnce(kind: ServerKind, setting: Setting): Promise<RunResult> {
     error = reason instanceof Error ? `${(reason as { code?: string }).code ?? reason.name}: ${reason.message}` : String(reason);
   }
   const ms = performance.now() - started;
+  limitArea += limitNow * (performance.now() - limitSince);
   diagnosticsChannel.unsubscribe(DiagnosticsChannels.concurrencyChanged, onChange);
-  // Once wired, `upload.concurrency` is the current limit.
-  finalLimit ??= (upload as unknown as { concurrency?: number }).concurrency;
+  diagnosticsChannel.unsubscribe(DiagnosticsChannels.batchRetried, onRetried);
+  if (process.env.OVERLOAD_TRACE) process.stderr.write(`  ${kind} ${setting}: ${ms.toFixed(0)} ms, longest wait ${longestWait} ms, retries ${JSON.stringify([...waits])}\n`);
+  finalLimit ??= upload.concurrency;
+  const stats = await server.finish();
   if (!error) {
     // Every record exactly once, in order by offset, none split: else the figures mean nothing.
-    const assembled = server.assembled();
-    const sha = createHash('sha256').update(assembled).digest('hex');
-    if (assembled.length !== expectedBytes || sha !== expectedSha || server.problems().length > 0 || server.mismatches > 0) {
-      error = `server holds ${assembled.length}/${expectedBytes} bytes${sha === expectedSha ? '' : ', sha256 differs'}; ${server.problems().slice(0, 3).join('; ')}`;
+    if (stats.bytes !== expectedBytes || stats.sha !== expectedSha || stats.problems.length > 0 || stats.mismatches > 0) {
+      error = `server holds ${stats.bytes}/${expectedBytes} bytes${stats.sha === expectedSha ? '' : ', sha256 differs'}; ${stats.problems.join('; ')}`;
     }
   }
-  const result: RunResult = { ms, requests: server.requests, refused: server.refused, maxActive: server.maxActive, limitChanges };
+  const result: RunResult = { ms, requests: stats.requests, refused: stats.refused, maxActive: stats.maxActive, limitChanges };
   if (finalLimit !== undefined) result.finalLimit = finalLimit;
+  if (setting === 'auto') result.meanLimit = limitArea / ms;
   if (error) result.error = error;
-  await server.close();
   return result;
 }
 
@@ -183,11 +263,16 @@ const median = (values: number[]): number => {
 interface Row {
   setting: Setting;
   ms: number;
+  msMin: number;
+  msMax: number;
+  refusedMin: number;
+  refusedMax: number;
   requests: number;
   refusedShare: number;
   maxActive: number;
   finalLimit?: number;
   limitChanges: number;
+  meanLimit?: number;
   errors: string[];
 }
 
@@ -199,6 +284,10 @@ async function measure(kind: ServerKind, setting: Setting): Promise<Row> {
   const row: Row = {
     setting,
     ms: median(pick.map((result) => result.ms)),
+    msMin: Math.min(...pick.map((result) => result.ms)),
+    msMax: Math.max(...pick.map((result) => result.ms)),
+    refusedMin: Math.min(...pick.map((result) => result.refused / Math.max(1, result.requests))),
+    refusedMax: Math.max(...pick.map((result) => result.refused / Math.max(1, result.requests))),
     requests: median(pick.map((result) => result.requests)),
     refusedShare: median(pick.map((result) => result.refused / Math.max(1, result.requests))),
     maxActive: Math.max(...pick.map((result) => result.maxActive)),
@@ -207,6 +296,8 @@ async function measure(kind: ServerKind, setting: Setting): Promise<Row> {
   };
   const limits = pick.flatMap((result) => (result.finalLimit === undefined ? [] : [result.finalLimit]));
   if (limits.length > 0) row.finalLimit = median(limits);
+  const means = pick.flatMap((result) => (result.meanLimit === undefined ? [] : [result.meanLimit]));
+  if (means.length > 0) row.meanLimit = median(means);
   return row;
 }
 
@@ -215,10 +306,16 @@ function table(kind: ServerKind, rows: Row[]): string[] {
     kind === 'refuse'
       ? `(a) 429 above ${capacity} being served${args['retry-after'] !== undefined ? ` (Retry-After: ${args['retry-after']})` : ' (no Retry-After)'}`
       : `(b) queue above ${capacity} being served (latency grows, no errors)`;
-  const lines = [`### ${title}`, '', '| concurrency | time (median) | requests | answered 429 | max served at once | final limit | limit changes | failed runs |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |'];
+  const lines = [
+    `### ${title}`,
+    '',
+    '| concurrency | time (median) | spread (min–max) | requests | answered 429 (median, min–max) | max served at once | final limit | mean limit over time | limit changes | failed runs |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
+  const percent = (share: number): string => (share * 100).toFixed(1);
   for (const row of rows) {
     lines.push(
-      `| ${row.setting} | ${row.ms.toFixed(0)} ms | ${row.requests} | ${(row.refusedShare * 100).toFixed(1)} % | ${row.maxActive} | ${row.finalLimit ?? '-'} | ${row.setting === 'auto' ? row.limitChanges : '-'} | ${row.errors.length > 0 ? `${row.errors.length}/${runs}: ${row.errors[0]}` : '0'} |`,
+      `| ${row.setting} | ${row.ms.toFixed(0)} ms | ${row.msMin.toFixed(0)}–${row.msMax.toFixed(0)} ms | ${row.requests} | ${percent(row.refusedShare)} % (${percent(row.refusedMin)}–${percent(row.refusedMax)}) | ${row.maxActive} | ${row.finalLimit ?? '-'} | ${row.meanLimit?.toFixed(1) ?? '-'} | ${row.setting === 'auto' ? row.limitChanges : '-'} | ${row.errors.length > 0 ? `${row.errors.length}/${runs}: ${row.errors[0]}` : '0'} |`,
     );
   }
   const fixed = rows.filter((row) => row.setting !== 'auto' && row.errors.length < runs);
@@ -237,17 +334,20 @@ function table(kind: ServerKind, rows: Row[]): string[] {
 }
 
 async function main(): Promise<void> {
-  const wired = args.reference || autoIsWired();
-  const settings: Setting[] = [...(wired ? (['auto'] as const) : []), ...new Set([1, 4, capacity, 4 * capacity])];
+  // The client on CPU 0; each server process on CPU 1.
+  if (hasTaskset) spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)]);
+  const settings: Setting[] =
+    args.settings !== undefined ? args.settings.split(',').map((each) => (each === 'auto' ? 'auto' : Number(each))) : ['auto', ...new Set([1, 4, capacity, 4 * capacity])];
   const lines = [
     '## Overload (issue 13)',
     '',
-    `${recordCount} records (${(expectedBytes / 1024 / 1024).toFixed(1)} MiB), highWaterMark ${highWaterMark} B, server latency ${latencyMs} ms per request, N = ${capacity}, 'auto' with maxConcurrency ${maxConcurrency}; median of ${runs} runs; retry limit 50 for every setting.`,
+    "`npm run bench:overload -- --out bench/overload.md` (bench/overload.ts). The same NDJSON records shipped in batch mode with `concurrency: 'auto'` and with fixed concurrency 1, 4, N and 4N, against (a) a server that answers 429 above N requests being served and (b) one that queues above N. Every run checks that the server holds every record exactly once, in order by offset, none split.",
+    '',
+    `${recordCount} records (${(expectedBytes / 1024 / 1024).toFixed(1)} MiB), highWaterMark ${highWaterMark} B, server latency ${latencyMs} ms per request, N = ${capacity}, 'auto' with maxConcurrency ${maxConcurrency}; median of ${runs} runs; retry limit 50 for every setting. Server in its own process (${hasTaskset ? 'client on CPU 0, server on CPU 1' : 'not pinned'}), a fresh one per run.`,
     '',
   ];
-  if (!wired) lines.push("`concurrency: 'auto'` is not wired in this build (the constructor refuses it): fixed settings only.", '');
   if (args.reference) lines.push(`Sent by the reference sender (__tests__/helpers/reference-sender.ts), not the library; first backoff ceiling ${args['backoff-base']} ms.`, '');
-  for (const kind of ['refuse', 'queue'] as const) {
+  for (const kind of args.server !== undefined ? [args.server as ServerKind] : (['refuse', 'queue'] as const)) {
     const rows: Row[] = [];
     for (const setting of settings) {
       rows.push(await measure(kind, setting));
@@ -260,4 +360,5 @@ async function main(): Promise<void> {
   if (args.out) await writeFile(args.out, `${report}\n`);
 }
 
-await main();
+if (args.serve !== undefined) await serve(args.serve as ServerKind);
+else await main();

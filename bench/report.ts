@@ -213,6 +213,12 @@ export function writeReport(record: RunRecord): string {
   const discussion = path.join(root, 'bench', 'high-water-mark.md');
   if (existsSync(discussion)) out.push(readFileSync(discussion, 'utf8').trim(), '');
 
+  // Overload (issue 13): figures written by `npm run bench:overload`, then what they say (hand-written).
+  for (const name of ['overload.md', 'overload-findings.md']) {
+    const file = path.join(root, 'bench', name);
+    if (existsSync(file)) out.push(readFileSync(file, 'utf8').trim(), '');
+  }
+
   if (record.profiles.length > 0) {
     out.push('## Profiles of the library', '', 'CPU profiles (`node --cpu-prof`) of the client process, idle time left out. Self time per part, then per function.', '');
     for (const { title, summary } of record.profiles) {

@@ -190,8 +190,8 @@ async function main(): Promise<void> {
         for (let i = 0; i < count; i++) yield `${JSON.stringify({ i, level: 'info', msg: `event ${i}` })}\n`;
       })(),
     );
-    // Once issue 13 is wired, add concurrency: 'auto' here and watch the limit move.
-    const upload = new BufferedHttpWritable(url, { mode: 'batch', highWaterMark: 64 * 1024, concurrency: 4 });
+    // 'auto': the limit starts at 1 and moves with the server's answers (the `limit=` column).
+    const upload = new BufferedHttpWritable(url, { mode: 'batch', highWaterMark: 64 * 1024, concurrency: 'auto' });
     await pipeline(records, upload);
   } finally {
     clearInterval(report);

@@ -10,7 +10,10 @@ import { BufferedWritableCore } from './writable-core.js';
  */
 export class BufferedHttpWritable extends BufferedWritableCore<ResolvedOptions> {
   constructor(url: string | URL, options: BufferedHttpWritableOptions = {}) {
-    super(resolveOptions(url, options), createTransport);
+    const resolved = resolveOptions(url, options);
+    super(resolved, createTransport);
+    // Only now does the writable exist for the diagnostics messages to name.
+    resolved.diagnostics.upload = this;
   }
 
   /**

@@ -39,9 +39,22 @@ export const DiagnosticsChannels = {
 
 export type DiagnosticsChannelName = (typeof DiagnosticsChannels)[keyof typeof DiagnosticsChannels];
 
+/** What `upload` is in a message: the writable, or for `uploadFile()` an object made once per call. */
+export type DiagnosticsUpload = BufferedHttpWritable | { readonly uploadFile: string | number };
+
+/** What an upload's messages say of it, fixed at construction (`upload` is set once the writable exists). */
+export interface UploadDiagnostics {
+  upload?: DiagnosticsUpload;
+  mode: UploadMode;
+  /** The upload URL without user or password. */
+  url: string;
+  /** The `concurrency` option (1 for stream and tus). */
+  concurrency: number | 'auto';
+}
+
 /** `buffered-http-writable:upload:start` */
 export interface UploadStartMessage {
-  upload: BufferedHttpWritable;
+  upload: DiagnosticsUpload;
   mode: UploadMode;
   /** The upload URL without user or password. */
   url: string;
@@ -51,7 +64,7 @@ export interface UploadStartMessage {
 
 /** `buffered-http-writable:upload:finish` */
 export interface UploadFinishMessage {
-  upload: BufferedHttpWritable;
+  upload: DiagnosticsUpload;
   mode: UploadMode;
   progress: ProgressSnapshot;
   /** The final answer's status (batch: the last acknowledged batch's); absent when no request was made. */
@@ -60,7 +73,7 @@ export interface UploadFinishMessage {
 
 /** `buffered-http-writable:upload:error` */
 export interface UploadErrorMessage {
-  upload: BufferedHttpWritable;
+  upload: DiagnosticsUpload;
   mode: UploadMode;
   /** The error `'error'` carries: an `ERR_BHW_*` error, or Node's `AbortError`. */
   error: Error;
@@ -81,7 +94,7 @@ export interface BatchIdentity {
 
 /** `buffered-http-writable:batch:sent` */
 export interface BatchSentMessage extends BatchIdentity {
-  upload: BufferedHttpWritable;
+  upload: DiagnosticsUpload;
   /** 1 for the first attempt of this batch (or piece), then 2, 3, … */
   attempt: number;
   /** Bytes on the wire (`Content-Length`): differs from `size` with compression. */
@@ -94,11 +107,11 @@ export interface BatchSentMessage extends BatchIdentity {
 
 /** `buffered-http-writable:batch:acknowledged` */
 export interface BatchAcknowledgedMessage extends BatchIdentity {
-  upload: BufferedHttpWritable;
+  upload: DiagnosticsUpload;
   statusCode: number;
   /** Attempts it took, 1 when the first succeeded. */
   attempts: number;
-  /** Round-trip time of the successful attempt, ms. */
+  /** Round-trip time of the successful attempt on its connection (upload to end of download, no connection setup), ms. */
   rttMs: number;
 }
 
@@ -111,7 +124,7 @@ export type BatchRetryReason = Exclude<AttemptKind, 'ok' | 'neutral'>;
 
 /** `buffered-http-writable:batch:retried` */
 export interface BatchRetriedMessage extends BatchIdentity {
-  upload: BufferedHttpWritable;
+  upload: DiagnosticsUpload;
   /** The attempt that failed (1-based). */
   attempt: number;
   reason: BatchRetryReason;
@@ -123,6 +136,12 @@ export interface BatchRetriedMessage extends BatchIdentity {
   delayMs: number;
   /** The server's `Retry-After`, ms, when it sent one (it pauses the whole upload). */
   retryAfterMs?: number;
+  /**
+   * With `retryAfterMs`: when the upload-wide pause ends, on `performance.now()`'s
+   * clock (a later `Retry-After` may extend it, never shorten it). No attempt
+   * of this upload starts before it.
+   */
+  pausedUntil?: number;
 }
 
 /** One piece of a split batch, as in {@link BatchSplitMessage}. */
@@ -134,7 +153,7 @@ export interface BatchSplitPiece {
 
 /** `buffered-http-writable:batch:split` */
 export interface BatchSplitMessage extends BatchIdentity {
-  upload: BufferedHttpWritable;
+  upload: DiagnosticsUpload;
   /** The answer that caused the split (413). */
   statusCode: number;
   /** The two halves, in order; each may be split again (its own message). */
@@ -143,7 +162,7 @@ export interface BatchSplitMessage extends BatchIdentity {
 
 /** `buffered-http-writable:concurrency:changed` */
 export interface ConcurrencyChangedMessage {
-  upload: BufferedHttpWritable;
+  upload: DiagnosticsUpload;
   limit: number;
   previous: number;
   reason: LimitChangeReason;
@@ -168,30 +187,30 @@ const concurrencyChanged = diagnosticsChannel.channel(DiagnosticsChannels.concur
  * Progress object) and no message or snapshot exists unless someone listens.
  */
 
-export function publishUploadStart(upload: BufferedHttpWritable, mode: UploadMode, redactedUrl: string, concurrency: number | 'auto'): void {
+export function publishUploadStart(upload: DiagnosticsUpload, mode: UploadMode, redactedUrl: string, concurrency: number | 'auto'): void {
   if (!uploadStart.hasSubscribers) return;
   uploadStart.publish({ upload, mode, url: redactedUrl, concurrency } satisfies UploadStartMessage);
 }
 
-export function publishUploadFinish(upload: BufferedHttpWritable, mode: UploadMode, progress: { snapshot(): ProgressSnapshot }, statusCode: number | undefined): void {
+export function publishUploadFinish(upload: DiagnosticsUpload, mode: UploadMode, progress: { snapshot(): ProgressSnapshot }, statusCode: number | undefined): void {
   if (!uploadFinish.hasSubscribers) return;
   const message: UploadFinishMessage = { upload, mode, progress: progress.snapshot() };
   if (statusCode !== undefined) message.statusCode = statusCode;
   uploadFinish.publish(message);
 }
 
-export function publishUploadError(upload: BufferedHttpWritable, mode: UploadMode, error: Error, progress: { snapshot(): ProgressSnapshot }): void {
+export function publishUploadError(upload: DiagnosticsUpload, mode: UploadMode, error: Error, progress: { snapshot(): ProgressSnapshot }): void {
   if (!uploadError.hasSubscribers) return;
   uploadError.publish({ upload, mode, error, progress: progress.snapshot() } satisfies UploadErrorMessage);
 }
 
-export function publishBatchSent(upload: BufferedHttpWritable, batch: Readonly<BatchIdentity>, attempt: number, bodySize: number, limit: number, inFlight: number): void {
+export function publishBatchSent(upload: DiagnosticsUpload, batch: Readonly<BatchIdentity>, attempt: number, bodySize: number, limit: number, inFlight: number): void {
   if (!batchSent.hasSubscribers) return;
   const { sequence, offset, size, key } = batch;
   batchSent.publish({ upload, sequence, offset, size, key, attempt, bodySize, limit, inFlight } satisfies BatchSentMessage);
 }
 
-export function publishBatchAcknowledged(upload: BufferedHttpWritable, batch: Readonly<BatchIdentity>, statusCode: number, attempts: number, rttMs: number): void {
+export function publishBatchAcknowledged(upload: DiagnosticsUpload, batch: Readonly<BatchIdentity>, statusCode: number, attempts: number, rttMs: number): void {
   if (!batchAcknowledged.hasSubscribers) return;
   const { sequence, offset, size, key } = batch;
   batchAcknowledged.publish({ upload, sequence, offset, size, key, statusCode, attempts, rttMs } satisfies BatchAcknowledgedMessage);
@@ -199,13 +218,14 @@ export function publishBatchAcknowledged(upload: BufferedHttpWritable, batch: Re
 
 /** `failed` says what went wrong: the answer's status, or got's error code when there was none. */
 export function publishBatchRetried(
-  upload: BufferedHttpWritable,
+  upload: DiagnosticsUpload,
   batch: Readonly<BatchIdentity>,
   attempt: number,
   reason: BatchRetryReason,
   failed: { statusCode?: number | undefined; code?: string | undefined },
   delayMs: number,
   retryAfterMs: number | undefined,
+  pausedUntil?: number,
 ): void {
   if (!batchRetried.hasSubscribers) return;
   const { sequence, offset, size, key } = batch;
@@ -213,12 +233,13 @@ export function publishBatchRetried(
   if (failed.statusCode !== undefined) message.statusCode = failed.statusCode;
   else if (failed.code !== undefined) message.code = failed.code;
   if (retryAfterMs !== undefined) message.retryAfterMs = retryAfterMs;
+  if (pausedUntil !== undefined) message.pausedUntil = pausedUntil;
   batchRetried.publish(message);
 }
 
 /** `halves` are the two pieces `splitBatch` returned (anything with `offset`, `key` and `bytes`). */
 export function publishBatchSplit(
-  upload: BufferedHttpWritable,
+  upload: DiagnosticsUpload,
   batch: Readonly<BatchIdentity>,
   statusCode: number,
   halves: readonly [{ offset: number; key: string; bytes: { length: number } }, { offset: number; key: string; bytes: { length: number } }],
@@ -235,7 +256,7 @@ export function publishBatchSplit(
 
 /** `change` is what the controller's `onChange` receives; copied, so subscribers cannot alter it. */
 export function publishConcurrencyChanged(
-  upload: BufferedHttpWritable,
+  upload: DiagnosticsUpload,
   change: { limit: number; previous: number; reason: LimitChangeReason; rttMs?: number; baselineRttMs?: number },
 ): void {
   if (!concurrencyChanged.hasSubscribers) return;

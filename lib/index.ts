@@ -4,6 +4,7 @@ export {
   DEFAULT_CONCURRENCY,
   DEFAULT_EXPECT_CONTINUE_TIMEOUT,
   DEFAULT_HIGH_WATER_MARK,
+  DEFAULT_MAX_CONCURRENCY,
   DEFAULT_MAX_RETRY_AFTER,
   DEFAULT_RETRY_LIMIT,
   DEFAULT_SPOOL_MAX_BYTES,
@@ -35,6 +36,23 @@ export {
   type ResponseSummary,
 } from './errors.js';
 export type { ProgressSnapshot } from './progress.js';
+export {
+  DiagnosticsChannels,
+  type BatchAcknowledgedMessage,
+  type BatchIdentity,
+  type BatchRetriedMessage,
+  type BatchRetryReason,
+  type BatchSentMessage,
+  type BatchSplitMessage,
+  type BatchSplitPiece,
+  type ConcurrencyChangedMessage,
+  type DiagnosticsChannelName,
+  type DiagnosticsUpload,
+  type UploadErrorMessage,
+  type UploadFinishMessage,
+  type UploadStartMessage,
+} from './diagnostics.js';
+export type { LimitChangeReason } from './adaptive-concurrency.js';
 export type { BatchReport, UploadResponse } from './transports/transport.js';
 export { RESPONSE_BODY_LIMIT } from './transports/answers.js';
 export { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './transports/tus-protocol.js';

@@ -1,4 +1,6 @@
 import got, { type Got, type RetryOptions } from 'got';
+import { DEFAULT_MAX_CONCURRENCY } from './adaptive-concurrency.js';
+import type { UploadDiagnostics } from './diagnostics.js';
 import { redactUrl, secretValues } from './redact.js';
 import { RETRY_ERROR_CODES, RETRY_METHODS, RETRY_STATUS_CODES, type RetrySettings } from './retry.js';
 
@@ -54,8 +56,16 @@ export interface BufferedHttpWritableOptions {
    */
   expectContinueTimeout?: number;
 
-  /** batch: requests in flight at once (default 1). The pool holds `concurrency + 1` buffers. */
-  concurrency?: number;
+  /**
+   * batch: requests in flight at once (default 1), or `'auto'`: a limit that
+   * starts at 1 and adapts to the server (grows while answers are 2xx and
+   * round trips stay near their baseline, cut on 429/503, failures and
+   * climbing round trips), up to `maxConcurrency`. The pool holds
+   * `concurrency + 1` buffers (`maxConcurrency + 1` with `'auto'`).
+   */
+  concurrency?: number | 'auto';
+  /** batch, with `concurrency: 'auto'` only: the highest the limit may go (default 16). */
+  maxConcurrency?: number;
   /** batch: send a partial batch this many ms after its first byte arrived (default: off). */
   flushInterval?: number;
   /** batch and tus: got retry options; see the README for the defaults. */
@@ -95,6 +105,8 @@ interface CommonOptions {
   credentials: string[];
   /** batch: the session counts batches. */
   countsBatches: boolean;
+  /** What the diagnostics channels say of this upload (the writable is set once constructed). */
+  diagnostics: UploadDiagnostics;
 }
 
 /** `Expect: 100-continue` as the request will carry it: stream and tus. */
@@ -115,7 +127,10 @@ export interface StreamOptions extends CommonOptions, ContinueOptions {
 export interface BatchOptions extends CommonOptions {
   mode: 'batch';
   method: UploadMethod;
-  concurrency: number;
+  /** A fixed number of requests in flight, or `'auto'`. */
+  concurrency: number | 'auto';
+  /** The highest limit: `concurrency` itself when fixed; sizes the pool (`maxConcurrency + 1` buffers). */
+  maxConcurrency: number;
   flushInterval?: number;
   retry: RetrySettings;
   compress?: Compression;
@@ -139,6 +154,7 @@ export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 /** Disk a spool may hold before writes push back. */
 export const DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 1;
+export { DEFAULT_MAX_CONCURRENCY };
 /** Retries after the first attempt for batch requests and tus resumes without progress. */
 export const DEFAULT_RETRY_LIMIT = 5;
 /** A `Retry-After` longer than this (ms) fails the upload instead of stalling it silently. */
@@ -162,6 +178,7 @@ const OPTION_MODES: Record<keyof BufferedHttpWritableOptions, readonly UploadMod
   expectContinueTimeout: ['stream', 'tus'],
   retry: ['batch', 'tus'],
   concurrency: ['batch'],
+  maxConcurrency: ['batch'],
   flushInterval: ['batch'],
   compress: ['batch'],
   spool: ['batch'],
@@ -196,6 +213,7 @@ export function resolveOptions(url: string | URL, options: BufferedHttpWritableO
     got: instance,
     credentials: [],
     countsBatches: mode === 'batch',
+    diagnostics: { mode, url: '', concurrency: 1 },
   };
   if (options.contentLength !== undefined) common.contentLength = nonNegativeInteger('contentLength', options.contentLength);
   if (options.signal !== undefined) {
@@ -205,6 +223,7 @@ export function resolveOptions(url: string | URL, options: BufferedHttpWritableO
     common.signal = options.signal;
   }
   const resolved = resolveMode(mode, options, common);
+  resolved.diagnostics = { mode, url: redactUrl(resolved.url), concurrency: resolved.mode === 'batch' ? resolved.concurrency : 1 };
   resolved.credentials = secretValues([instance.defaults.options.headers as Record<string, unknown>, resolved.headers], [resolved.url, resolved.mode === 'tus' ? resolved.uploadUrl : undefined]);
   return resolved;
 }
@@ -219,7 +238,7 @@ function resolveMode(mode: UploadMode, options: BufferedHttpWritableOptions, com
         ...common,
         mode,
         method,
-        concurrency: positiveInteger('concurrency', options.concurrency ?? DEFAULT_CONCURRENCY),
+        ...resolveConcurrency(options.concurrency, options.maxConcurrency),
         retry: resolveRetry(options.retry, common.got, method),
       };
       if (options.flushInterval !== undefined) batch.flushInterval = positiveInteger('flushInterval', options.flushInterval);
@@ -269,6 +288,19 @@ function checkKeys(options: BufferedHttpWritableOptions, mode: UploadMode): void
       throw new TypeError(`'${key}' does not apply to mode '${mode}' (it applies to ${modes.map((m) => `'${m}'`).join(', ')})`);
     }
   }
+}
+
+/** `concurrency` (a number or `'auto'`) and `maxConcurrency`, which only `'auto'` takes. */
+function resolveConcurrency(concurrency: unknown, maxConcurrency: unknown): { concurrency: number | 'auto'; maxConcurrency: number } {
+  if (concurrency === 'auto') {
+    return { concurrency, maxConcurrency: positiveInteger('maxConcurrency', maxConcurrency ?? DEFAULT_MAX_CONCURRENCY) };
+  }
+  if (typeof concurrency === 'string') throw new TypeError(`concurrency must be a positive integer or 'auto', received ${describe(concurrency)}`);
+  const fixed = positiveInteger('concurrency', concurrency ?? DEFAULT_CONCURRENCY);
+  if (maxConcurrency !== undefined) {
+    throw new TypeError(`maxConcurrency applies only with concurrency: 'auto' (concurrency is ${fixed}), received ${describe(maxConcurrency)}`);
+  }
+  return { concurrency: fixed, maxConcurrency: fixed };
 }
 
 function resolveMethod(value: unknown): UploadMethod {

@@ -12,6 +12,8 @@ export interface ProgressSnapshot {
   batchesAcknowledged?: number;
   /** tus: the upload URL, once the server created it. */
   uploadUrl?: string;
+  /** batch with `concurrency: 'auto'`: the concurrency limit now (a fixed `concurrency` is the option itself). */
+  concurrency?: number;
   /** batch with a spool: bytes the spool held from an earlier run when it opened (sent first). */
   bytesFromSpool?: number;
 }
@@ -28,13 +30,18 @@ export class Progress {
   batchesSent?: number;
   batchesAcknowledged?: number;
   uploadUrl?: string;
+  concurrency?: number;
   bytesFromSpool?: number;
   /** Acknowledged ranges beyond the contiguous prefix (batch with concurrency): offset → size. */
   readonly #acknowledgedAhead = new Map<number, number>();
   /** Upload offset of this process's first byte: a spool goes on from where an earlier run stopped. */
   #origin = 0;
 
+  /** batch: batches are counted. */
+  readonly countsBatches: boolean;
+
   constructor(countsBatches: boolean) {
+    this.countsBatches = countsBatches;
     if (countsBatches) {
       this.batchesSent = 0;
       this.batchesAcknowledged = 0;
@@ -71,6 +78,7 @@ export class Progress {
     if (this.batchesSent !== undefined) snapshot.batchesSent = this.batchesSent;
     if (this.batchesAcknowledged !== undefined) snapshot.batchesAcknowledged = this.batchesAcknowledged;
     if (this.uploadUrl !== undefined) snapshot.uploadUrl = this.uploadUrl;
+    if (this.concurrency !== undefined) snapshot.concurrency = this.concurrency;
     if (this.bytesFromSpool !== undefined) snapshot.bytesFromSpool = this.bytesFromSpool;
     return snapshot;
   }

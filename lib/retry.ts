@@ -20,6 +20,25 @@ export const RETRY_ERROR_CODES: readonly string[] = ['ETIMEDOUT', 'ECONNRESET', 
 /** The first backoff step; each later failure doubles it. */
 const BASE_DELAY_MS = 1000;
 
+/**
+ * `concurrency: 'auto'`, a 429/503 without `Retry-After`: the first backoff
+ * ceilings are a few round trips, not 1 s. The limit was cut on that answer
+ * and the cut is what protects the server; the refused batch's jitter only
+ * spreads the retries. With 1 s the refused batch's wait was the tail of the
+ * upload (1.65× the best fixed setting against a 429 server; BENCHMARKS.md).
+ * From the `FAST_OVERLOAD_FAILURES + 1`-th refusal in a row on, the usual
+ * schedule applies, so a server that refuses everything for seconds still
+ * gets seconds before the upload gives up.
+ */
+export const FAST_OVERLOAD_FAILURES = 3;
+/** The fast ceiling's floor, ms: loopback round trips are well under 1 ms. */
+export const MIN_OVERLOAD_BASE_MS = 10;
+
+/** The first ceiling for a refusal in 'auto' mode: two baseline round trips, at least 10 ms (10 ms before any 2xx). */
+export function overloadBaseDelay(baselineRttMs: number | undefined): number {
+  return Math.max(MIN_OVERLOAD_BASE_MS, 2 * (baselineRttMs ?? 0));
+}
+
 /** The retry settings after defaults: got's option names, read by this engine only. */
 export interface RetrySettings {
   /** Failed attempts in a row without progress that are retried. */
@@ -47,7 +66,30 @@ export interface FailedAttempt {
   retryable?: boolean;
 }
 
-export type RetryDecision = { retry: true; delay: number; reason: string } | { retry: false; error: BufferedHttpWritableError };
+export type RetryDecision =
+  | {
+      retry: true;
+      delay: number;
+      reason: string;
+      /**
+       * The server's `Retry-After` (ms) decided the wait: it applies to the
+       * whole upload (batch: every new attempt waits on one clock), not to
+       * this request alone. `delay` is the wait (after `calculateDelay`).
+       */
+      retryAfter?: number;
+    }
+  | { retry: false; error: BufferedHttpWritableError };
+
+/** How the engine is told about the upload it serves. */
+export interface RetrierOptions {
+  random?: () => number;
+  /**
+   * batch with `concurrency: 'auto'`: the first backoff ceiling (ms) for a
+   * 429/503 without `Retry-After`, asked at each decision (it follows the
+   * RTT baseline). Absent: 1 s, as for every other failure.
+   */
+  overloadBaseDelay?: () => number;
+}
 
 /**
  * The one place that decides whether and when a failed attempt is repeated,
@@ -63,12 +105,15 @@ export type RetryDecision = { retry: true; delay: number; reason: string } | { r
 export class Retrier {
   readonly #settings: RetrySettings;
   readonly #random: () => number;
+  readonly #overloadBaseDelay: (() => number) | undefined;
   #failures = 0;
   #attempts = 0;
 
-  constructor(settings: RetrySettings, random: () => number = Math.random) {
+  constructor(settings: RetrySettings, options: RetrierOptions | (() => number) = {}) {
     this.#settings = settings;
+    const { random = Math.random, overloadBaseDelay } = typeof options === 'function' ? { random: options } : options;
     this.#random = random;
+    this.#overloadBaseDelay = overloadBaseDelay;
   }
 
   /** Attempts made so far (1 after the first). */
@@ -99,7 +144,7 @@ export class Retrier {
         computedValue,
         retryAfter: retryAfterMs(attempt.retryAfter),
       });
-      if (delay > 0) verdict = { retry: true, delay, reason: verdict.retry ? verdict.reason : 'calculateDelay' };
+      if (delay > 0) verdict = verdict.retry ? { ...verdict, delay } : { retry: true, delay, reason: 'calculateDelay' };
       else if (verdict.retry) verdict = { retry: false, error: attempt.error };
     }
     return verdict;
@@ -114,7 +159,11 @@ export class Retrier {
         return { retry: false, error: retryAfterError(attempt.error as HttpStatusError, wait, this.#settings.maxRetryAfter) };
       }
       // At once is 1 ms: a timer keeps the loop asynchronous.
-      return { retry: true, delay: Math.max(1, wait), reason };
+      return { retry: true, delay: Math.max(1, wait), reason, retryAfter: wait };
+    }
+    const overload = attempt.statusCode === 429 || attempt.statusCode === 503;
+    if (overload && this.#overloadBaseDelay && this.#failures <= FAST_OVERLOAD_FAILURES) {
+      return { retry: true, delay: backoffDelay(this.#failures, this.#settings.backoffLimit, this.#random, this.#overloadBaseDelay()), reason };
     }
     return { retry: true, delay: backoffDelay(this.#failures, this.#settings.backoffLimit, this.#random), reason };
   }
@@ -129,11 +178,11 @@ export class Retrier {
 
 /**
  * Exponential backoff with full jitter: a uniform delay in
- * [1, min(backoffLimit, 1 s × 2^(failure − 1))] ms, so many clients behind one
- * outage do not retry in step.
+ * [1, min(backoffLimit, base × 2^(failure − 1))] ms (base 1 s), so many
+ * clients behind one outage do not retry in step.
  */
-export function backoffDelay(failure: number, backoffLimit = Number.POSITIVE_INFINITY, random: () => number = Math.random): number {
-  const ceiling = Math.min(backoffLimit, BASE_DELAY_MS * 2 ** (failure - 1));
+export function backoffDelay(failure: number, backoffLimit = Number.POSITIVE_INFINITY, random: () => number = Math.random, baseMs = BASE_DELAY_MS): number {
+  const ceiling = Math.min(backoffLimit, baseMs * 2 ** (failure - 1));
   return Math.max(1, Math.round(random() * ceiling));
 }
 

@@ -74,6 +74,7 @@ export async function uploadFile(source: string | number, url: string | URL, opt
       // tus: the whole upload's length, also when resuming; stream: the bytes this request carries.
       resolved.contentLength = resolved.mode === 'tus' ? size : size - start;
     }
+    resolved.diagnostics.upload = { uploadFile: source };
     const reader = new FileReader(fd, name, size, start);
     return await run(resolved, reader, start, { onProgress, onBatch, onRead });
   } finally {

@@ -71,13 +71,29 @@ export class UploadPause {
   }
 
   /**
+   * `pauseFor(ms)`, then `whenOpen()`, on one reading of the clock: the
+   * caller that was told to wait (the batch that got the `Retry-After`) is
+   * the first waiter, and a timer it arms is exactly `ms` long, however long
+   * the process was descheduled between the two steps.
+   */
+  pauseForAndWait(ms: number, signal?: AbortSignal): Promise<void> {
+    const now = this.#now();
+    this.pauseUntil(now + ms);
+    return this.#whenOpen(signal, now);
+  }
+
+  /**
    * Resolves once no pause is in force (at once when open); rejects with the
    * signal's reason on abort, or with the `close()` reason.
    */
   whenOpen(signal?: AbortSignal): Promise<void> {
+    return this.#whenOpen(signal, this.#now());
+  }
+
+  #whenOpen(signal: AbortSignal | undefined, now: number): Promise<void> {
     if (this.#closed) return Promise.reject(this.#closed);
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (!this.paused) return Promise.resolve();
+    if (!(this.#until > now)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
         this.#waiters.delete(waiter);
@@ -88,7 +104,7 @@ export class UploadPause {
       const waiter: Waiter = { resolve, reject, detach: () => signal?.removeEventListener('abort', onAbort) };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#waiters.add(waiter);
-      if (this.#timer === undefined) this.#arm();
+      if (this.#timer === undefined) this.#arm(now);
     });
   }
 
@@ -108,9 +124,9 @@ export class UploadPause {
     return this.#timer !== undefined;
   }
 
-  #arm(): void {
+  #arm(now = this.#now()): void {
     // Whole ms, rounded up: a timer that fires a fraction early would only re-arm.
-    const delay = Math.max(0, Math.ceil(this.#until - this.#now()));
+    const delay = Math.max(0, Math.ceil(this.#until - now));
     this.#timer = this.#setTimer(() => this.#expired(), delay);
   }
 

@@ -1,4 +1,5 @@
 import { BufferPool } from './buffer-pool.js';
+import { publishUploadError, publishUploadFinish, publishUploadStart, type UploadDiagnostics } from './diagnostics.js';
 import { Progress, type ProgressSnapshot } from './progress.js';
 import type { BatchReport, SendInfo, Transport, TransportFactory, TransportReports, UploadResponse } from './transports/transport.js';
 
@@ -22,6 +23,8 @@ export interface SessionOptions {
   highWaterMark: number;
   /** batch: `batchesSent`/`batchesAcknowledged` are counted. */
   countsBatches: boolean;
+  /** For the upload-level diagnostics channels (start, finish, error); none are published without it. */
+  diagnostics?: UploadDiagnostics;
 }
 
 /**
@@ -43,9 +46,13 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
   readonly #slotWaiters = new Set<{ resolve(): void; reject(error: Error): void }>();
   #failure: Error | undefined;
   #response: UploadResponse | undefined;
+  readonly #diagnostics: UploadDiagnostics | undefined;
+  /** Where the upload stands for the upload channels: start once, then finish or error once. */
+  #published: 'none' | 'started' | 'over' = 'none';
 
   constructor(options: Options, createTransport: TransportFactory<Options>, events: UploadEvents) {
     this.#events = events;
+    this.#diagnostics = options.diagnostics;
     this.#progress = new Progress(options.countsBatches);
     this.#transport = createTransport(options, this);
     // One buffer filling while the transport holds as many as it may send at once.
@@ -77,6 +84,11 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     return this.#failure;
   }
 
+  /** Requests the transport may have in flight now: batch 'auto', the adaptive limit; otherwise fixed. */
+  get concurrency(): number {
+    return this.#progress.concurrency ?? this.#transport.maxInFlight;
+  }
+
   /** True when the transport can take another send now. */
   get hasFreeSlot(): boolean {
     return this.#inFlight < this.#transport.maxInFlight;
@@ -94,6 +106,7 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
    * freed slot finds the buffer back in the pool.
    */
   send(bytes: Buffer, { identity, ...details }: SendDetails, release?: () => void): Promise<void> {
+    if (this.#published === 'none') this.#publishStart();
     let info: SendInfo;
     if (identity) {
       if (this.#sequence === 0) this.#progress.startAt(identity.offset);
@@ -123,14 +136,22 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
 
   /** No more sends: resolves with the final answer once everything is acknowledged. */
   async end(): Promise<UploadResponse | undefined> {
+    // stream and tus make a request even for an empty upload; batch makes none.
+    if (this.#published === 'none' && !this.#progress.countsBatches) this.#publishStart();
     const response = await this.#transport.end(this.#progress.bytesWritten);
     if (response) this.#answered(response);
+    if (this.#published !== 'over' && !this.#failure) {
+      this.#published = 'over';
+      const upload = this.#diagnostics?.upload;
+      if (upload) publishUploadFinish(upload, this.#diagnostics!.mode, this.#progress, response?.statusCode);
+    }
     return response;
   }
 
   /** Ends the upload from the caller's side (destroy, signal): the transport stops, waiters are let go. */
   abort(reason: Error): void {
     this.#transport.abort();
+    this.#publishError(reason);
     this.#rejectWaiters(reason);
   }
 
@@ -169,6 +190,13 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     this.#changed();
   }
 
+  concurrencyChanged(limit: number): void {
+    const starting = this.#progress.concurrency === undefined;
+    this.#progress.concurrency = limit;
+    // The starting limit is reported while the transport is built: nobody listens yet.
+    if (!starting) this.#changed();
+  }
+
   progress(): ProgressSnapshot {
     return this.#progress.snapshot();
   }
@@ -176,8 +204,23 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
   fail(error: Error): void {
     if (this.#failure) return;
     this.#failure = error;
+    this.#publishError(error);
     this.#rejectWaiters(error);
     this.#events.failed(error);
+  }
+
+  #publishStart(): void {
+    this.#published = 'started';
+    const diagnostics = this.#diagnostics;
+    if (diagnostics?.upload) publishUploadStart(diagnostics.upload, diagnostics.mode, diagnostics.url, diagnostics.concurrency);
+  }
+
+  /** The first failure, or a destroy/abort before the end: once, and never after `finish`. */
+  #publishError(error: Error): void {
+    if (this.#published === 'over') return;
+    this.#published = 'over';
+    const diagnostics = this.#diagnostics;
+    if (diagnostics?.upload) publishUploadError(diagnostics.upload, diagnostics.mode, error, this.#progress);
   }
 
   #answered(response: UploadResponse): void {

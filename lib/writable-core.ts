@@ -109,6 +109,11 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     return this.#session.uploadUrlText;
   }
 
+  /** Requests in flight allowed now (batch `'auto'`: the adaptive limit); 1 in stream and tus. */
+  get concurrency(): number {
+    return this.#session.concurrency;
+  }
+
   /** The figures of the next `'progress'` event, now. */
   get progress(): ProgressSnapshot {
     return this.#session.snapshot();

@@ -42,6 +42,8 @@ export interface CapacityServer {
   readonly url: string;
   /** Requests that arrived (every attempt). */
   requests: number;
+  /** Every arrival, in order: `performance.now()` when its headers were read, and its Idempotency-Key. */
+  readonly arrivals: Array<{ at: number; key: string }>;
   /** Answers sent, by status. */
   readonly answers: Map<number, number>;
   /** 429s sent (`answers.get(429) ?? 0`). */
@@ -100,6 +102,7 @@ export async function startCapacityServer(options: CapacityServerOptions = {}): 
   const state: CapacityServer = {
     url: '',
     requests: 0,
+    arrivals: [],
     answers: new Map(),
     get refused() {
       return state.answers.get(429) ?? 0;
@@ -195,6 +198,7 @@ export async function startCapacityServer(options: CapacityServerOptions = {}): 
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     state.requests++;
+    state.arrivals.push({ at: performance.now(), key: String(request.headers['idempotency-key']) });
     state.inFlight++;
     state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
     let open = true;

@@ -16,8 +16,10 @@ export interface BatchReport {
   /** Uncompressed bytes in the batch. */
   size: number;
   statusCode: number;
-  /** 1 when the first attempt succeeded. */
+  /** 1 when the first attempt succeeded (a split batch: the attempts of all its pieces). */
   attempts: number;
+  /** Present when a 413 split the batch: the requests it went out as, each acknowledged. */
+  pieces?: number;
 }
 
 /** Where a buffer stands in the whole upload. */
@@ -50,6 +52,12 @@ export interface TransportReports {
   batchAcknowledged(report: BatchReport, response: UploadResponse): void;
   /** tus: the upload's URL, credentials removed. */
   uploadUrl(url: string): void;
+  /**
+   * batch with `concurrency: 'auto'`: the concurrency limit is now `limit`.
+   * The transport reports the starting limit when it is built (no event),
+   * then every change (a `'progress'` event).
+   */
+  concurrencyChanged(limit: number): void;
   /** The figures an error must carry, as they stand now. */
   progress(): ProgressSnapshot;
   /**
