@@ -76,7 +76,11 @@ export function failureLine(error: Error, reached: Reached, total?: number): str
 
 /** After a failure with `--spool`: what stayed on disk, and where a refused batch went. */
 export function spoolLines(spool: SpoolState): string[] {
-  const lines = [`bhw: the spool ${spool.dir} keeps ${spool.bytesStored} bytes; run the same command again to send them`];
+  const lines = [
+    spool.bytesStored > 0
+      ? `bhw: the spool ${spool.dir} keeps ${spool.bytesStored} bytes; run the same command again to send them`
+      : `bhw: the spool ${spool.dir} holds nothing more to send`,
+  ];
   if (spool.setAside) lines.push(`bhw: the batch the server refused was set aside in ${spool.setAside}`);
   return lines;
 }
