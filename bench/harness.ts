@@ -41,7 +41,7 @@ export interface CommandSpec {
   argv: string[];
   /** Opened and given to the command as its stdin, as a shell's `< file` does; else stdin is /dev/null. */
   stdinFile?: string;
-  /** Bytes the sink must have counted (the command prints the sink's `{"bytes":N}` answer on stdout). */
+  /** Bytes the sink must have counted (the command prints the sink's `{"bytes":N}` answer on stdout); 0: a floor that uploads nothing. */
   bytes: number;
 }
 
@@ -167,7 +167,7 @@ export async function measureCommand(spec: CommandSpec, sinkOptions: SinkOptions
     if (code !== 0) throw new Error(`${spec.peer}: exited with ${code ?? signal}: ${stderr.trim().split('\n').slice(0, 4).join('\n')}`);
     const [, user, system, rssKiB, faults] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number) as number[];
     const answer = /\{"bytes":(\d+)\}/.exec(stdout);
-    const bytes = answer ? Number(answer[1]) : -1;
+    const bytes = answer ? Number(answer[1]) : spec.bytes === 0 ? 0 : -1;
     if (bytes !== spec.bytes) throw new Error(`${spec.peer}: the sink counted ${bytes} bytes, ${spec.bytes} were sent (stdout: ${stdout.slice(0, 200)})`);
     return { bytes, ms: wallMs, cpuMs: (user! + system!) * 1000, maxRss: rssKiB! * 1024, pageFaults: faults!, wallMs };
   } finally {

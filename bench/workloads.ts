@@ -277,6 +277,8 @@ function cliVsCurl(config: Config): Group {
       command('bhw-stdin-no-sha256', '`bhw --no-sha256 - url < file`', [...bhw, '--no-sha256', '-', '{url}'], true),
       command('curl-file', '`curl -T file url`', [...curl, '-T', config.file, '{url}'], false),
       command('curl-stdin', '`curl -T - url < file`', [...curl, '-T', '-', '{url}'], true),
+      // What every bhw row pays before its first byte: Node's start and loading got and the CLI.
+      { id: 'bhw-version', label: 'floor: `bhw --version` (start-up alone, nothing sent)', task: { task: 'command', peer: 'bhw-version', argv: [...bhw, '--version'], bytes: 0 } },
     ],
   };
 }
