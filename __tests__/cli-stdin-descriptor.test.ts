@@ -8,7 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import type { CliIo } from '../cli/io.js';
+import { main } from '../cli/main.js';
 import { startReceiveServer } from '../cli/receive-server.js';
+import { Sha256Transform } from '../cli/sha256-transform.js';
 import { CLI_PATH, runCli, spawnCli } from './helpers/cli.js';
 import { useCliFixture } from './helpers/cli-fixture.js';
 import { pattern } from './helpers/data.js';
@@ -118,5 +122,44 @@ describe('--content-length through uploadFile', () => {
     expect(fx.sink.received[0]!.headers['content-length']).toBe(String(data.length));
     expect(fx.sink.received[0]!.headers['transfer-encoding']).toBeUndefined();
     expect(fx.sink.received[0]!.sha256).toBe(sha256(data));
+  });
+});
+
+describe('in-process: which stdin goes through uploadFile', () => {
+  /** In-memory stdout and stderr; `stdinFd` as given. */
+  function io(stdin: Readable, stdinFd: number): { io: CliIo; stderr(): string } {
+    let stderr = '';
+    const err = new PassThrough();
+    err.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    return { io: { stdin, stdinFd, stdout: new PassThrough().resume(), stderr: err, env: {} }, stderr: () => stderr };
+  }
+
+  test('a descriptor of a regular file is read directly (the stream beside it is not touched)', async () => {
+    const fd = openSync(fx.file, 'r');
+    try {
+      const out = io(Readable.from([Buffer.from('not this')]), fd);
+      expect(await main(['--high-water-mark', '64KiB', '-', fx.sink.url], out.io)).toBe(0);
+      expect(fx.sink.received[0]!.sha256).toBe(sha256(data));
+      expect(out.stderr()).toContain(`sha256 ${sha256(data)}`);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  test('a named FIFO is piped from the stream instead (it cannot be reopened without waiting for a writer)', async () => {
+    const fifo = join(fx.dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const [reader, writer] = await Promise.all([open(fifo, 'r'), open(fifo, 'w')]);
+    try {
+      const out = io(Readable.from([data]), reader.fd);
+      expect(await main(['-', fx.sink.url], out.io)).toBe(0);
+      expect(fx.sink.received[0]!.sha256).toBe(sha256(data));
+    } finally {
+      await Promise.all([reader.close(), writer.close()]);
+    }
+  });
+
+  test('Sha256Transform without hashing has no digest to give', () => {
+    expect(() => new Sha256Transform({ hash: false }).digest()).toThrow(/hash: false/);
   });
 });
