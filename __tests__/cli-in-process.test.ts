@@ -101,6 +101,8 @@ describe('main() in-process', () => {
     [['FILE', 'http://127.0.0.1:9/', '--concurrency', '0'], /--concurrency must be an integer of at least 1, received "0"/],
     [['--mode', 'ftp', 'FILE', 'http://127.0.0.1:9/'], /--mode must be stream, batch or tus, received "ftp"/],
     [['--flush-interval', '10', 'FILE', 'http://127.0.0.1:9/'], /'flushInterval' does not apply to mode 'stream'/],
+    // Batch mode builds the Writable itself: the library's option check reaches the user the same way.
+    [['--mode', 'batch', '--compress', 'br', 'FILE', 'http://127.0.0.1:9/'], /compress/],
     [['receive', 'extra'], /bhw receive takes no arguments, received "extra"/],
     [['--resume', 'http://127.0.0.1:9/tus/1', '--mode', 'stream', 'FILE', 'http://127.0.0.1:9/'], /--resume applies to --mode tus only/],
   ])('usage error %j', async (args, message) => {

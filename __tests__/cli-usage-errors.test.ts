@@ -29,6 +29,11 @@ describe('bhw refuses a malformed command line with a usage error that names the
     ['-u without a password', ['-u', 'alice', 'f', url], /^-u\/--user must be USER:PASSWORD \(bhw does not prompt for a password\)$/],
     ['--proxy not http(s)', ['--proxy', 'socks5://127.0.0.1:1080', 'f', url], /^--proxy must be an http: or https: URL/],
     ['--http2 with --proxy', ['--http2', '--proxy', 'http://127.0.0.1:3128', 'f', url], /^--http2 cannot go through --proxy/],
+    ['--spool outside batch mode', ['--spool', 'spool', 'f', url], /^--spool applies to --mode batch only, received --mode stream$/],
+    ['--spool with an empty directory', ['--mode', 'batch', '--spool', '', 'f', url], /^--spool needs a directory, received ""$/],
+    ['--spool-fsync without --spool', ['--mode', 'batch', '--spool-fsync', 'f', url], /^--spool-fsync needs --spool DIR$/],
+    ['--spool-max-bytes without --spool', ['--mode', 'batch', '--spool-max-bytes', '1MiB', 'f', url], /^--spool-max-bytes needs --spool DIR$/],
+    ['--spool-max-bytes not a size', ['--mode', 'batch', '--spool', 's', '--spool-max-bytes', 'lots', 'f', url], /^--spool-max-bytes must be a size/],
   ])('%s', (_name, argv, message) => {
     let thrown: unknown;
     try {
@@ -44,7 +49,7 @@ describe('bhw refuses a malformed command line with a usage error that names the
 describe('bhw reads every upload option into its arguments', () => {
   test('all options given', () => {
     const argv = ['--mode', 'batch', '-X', 'put', '-H', 'X-A: 1', '-H', 'x-a: 2', '-H', 'X-B:  spaced ', '--high-water-mark', '64KiB', '--concurrency', '3', '--flush-interval', '250', '--compress', 'gzip', '--content-length', '--json', '--quiet', '--progress',
-      '--retry', '2', '-m', '2.5', '--connect-timeout', '0.25', '--stall-timeout', '0', '--http2', '--cacert', 'ca.pem', '-k', '--noproxy', 'a.example,b', '-u', 'alice:pa:ss', 'data.bin', url];
+      '--retry', '2', '--spool', 'spool', '--spool-max-bytes', '1GiB', '--spool-fsync', '--no-sha256', '-m', '2.5', '--connect-timeout', '0.25', '--stall-timeout', '0', '--http2', '--cacert', 'ca.pem', '-k', '--noproxy', 'a.example,b', '-u', 'alice:pa:ss', 'data.bin', url];
     expect(parseCliArgs(argv)).toEqual({
       command: 'upload',
       source: 'data.bin',
@@ -62,6 +67,8 @@ describe('bhw reads every upload option into its arguments', () => {
       quiet: true,
       progress: true,
       retry: 2,
+      spool: { dir: 'spool', maxBytes: 1024 ** 3, fsync: true },
+      sha256: false,
       maxTime: 2500,
       connectTimeout: 250,
       stallTimeout: 0,
@@ -77,7 +84,7 @@ describe('bhw reads every upload option into its arguments', () => {
 
   test('nothing but the source and url: the defaults', () => {
     expect(parseCliArgs(['-', url])).toEqual({
-      command: 'upload', source: '-', url, mode: 'stream', headers: {}, contentLength: false, stallTimeout: 60_000, http2: false, insecure: false, json: false, quiet: false, progress: false, argv: ['-', url],
+      command: 'upload', source: '-', url, mode: 'stream', headers: {}, contentLength: false, stallTimeout: 60_000, http2: false, insecure: false, json: false, quiet: false, progress: false, sha256: true, argv: ['-', url],
     });
   });
 

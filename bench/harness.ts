@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,26 @@ export interface SinkOptions {
   /** bytes per second the sink reads at most. */
   rate?: number;
 }
+
+/**
+ * A command run as it is (a CLI next to curl): not a Node client of ours, so
+ * it is measured from outside. GNU time (`/usr/bin/time -f`) reports the
+ * command's CPU, peak RSS and minor faults from `wait4`'s rusage of exactly
+ * that process; `process.resourceUsage()` would measure the harness, and
+ * `RUSAGE_CHILDREN` sums every child the harness ever waited for.
+ */
+export interface CommandSpec {
+  task: 'command';
+  peer: string;
+  /** The command and its arguments; `{url}` becomes the sink's upload URL. */
+  argv: string[];
+  /** Opened and given to the command as its stdin, as a shell's `< file` does; else stdin is /dev/null. */
+  stdinFile?: string;
+  /** Bytes the sink must have counted (the command prints the sink's `{"bytes":N}` answer on stdout); 0: a floor that uploads nothing. */
+  bytes: number;
+}
+
+export const GNU_TIME = '/usr/bin/time';
 
 export interface Measurement extends ClientResult {
   /** Whole client process, spawn to exit. */
@@ -112,6 +133,46 @@ export async function measure(
     const result = JSON.parse(stdout.trim().split('\n').pop()!) as ClientResult;
     return { ...result, wallMs };
   } finally {
+    await stop(sink.child);
+  }
+}
+
+/**
+ * One measurement of a command: a fresh sink, the command (pinned like the
+ * clients) under GNU time, wall time spawn to exit as the parent sees it. The
+ * command must exit 0 and print the sink's answer, whose byte count must
+ * match: a command that sent less fails the case rather than looking fast.
+ */
+export async function measureCommand(spec: CommandSpec, sinkOptions: SinkOptions = {}): Promise<Measurement> {
+  const sink = await startSink(sinkOptions);
+  const timeFile = path.join(os.tmpdir(), `bhw-bench-time-${process.pid}-${sink.http}`);
+  const stdin = spec.stdinFile === undefined ? 'ignore' : openSync(spec.stdinFile, 'r');
+  try {
+    const url = `http://127.0.0.1:${sink.http}/upload`;
+    const argv = spec.argv.map((arg) => arg.replace('{url}', url));
+    // %e wall s, %U user s, %S system s, %M peak RSS KiB, %R minor faults.
+    const [command, ...rest] = [...pinning.client, GNU_TIME, '-o', timeFile, '-f', '%e %U %S %M %R', ...argv];
+    const began = performance.now();
+    const child = spawn(command!, rest, { stdio: [stdin, 'pipe', 'pipe'] });
+    children.add(child);
+    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+    const wallMs = performance.now() - began;
+    clearTimeout(timer);
+    children.delete(child);
+    if (code !== 0) throw new Error(`${spec.peer}: exited with ${code ?? signal}: ${stderr.trim().split('\n').slice(0, 4).join('\n')}`);
+    const [, user, system, rssKiB, faults] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number) as number[];
+    const answer = /\{"bytes":(\d+)\}/.exec(stdout);
+    const bytes = answer ? Number(answer[1]) : spec.bytes === 0 ? 0 : -1;
+    if (bytes !== spec.bytes) throw new Error(`${spec.peer}: the sink counted ${bytes} bytes, ${spec.bytes} were sent (stdout: ${stdout.slice(0, 200)})`);
+    return { bytes, ms: wallMs, cpuMs: (user! + system!) * 1000, maxRss: rssKiB! * 1024, pageFaults: faults!, wallMs };
+  } finally {
+    if (typeof stdin === 'number') closeSync(stdin);
+    rmSync(timeFile, { force: true });
     await stop(sink.child);
   }
 }

@@ -3,7 +3,7 @@
  *
  *   --quick        small inputs, one run each (under a minute); writes bench/results/BENCHMARKS-partial.md (as does --only)
  *   --runs N       runs per case (default 5; quick 1)
- *   --only A,B     only the groups whose id starts with A or B (W1, W2, W3, W4, S1, S2, HWM)
+ *   --only A,B     only the groups whose id starts with A or B (C1, W1, W2, W3, W4, S1, S2, HWM)
  *   --out FILE     where to write the report
  *   --no-profile   skip the CPU profiles of the library (--quick skips them unless --profile is given)
  *   --report-from F  write the report again from a saved bench/results/*.json, running nothing
@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_HIGH_WATER_MARK } from '../lib/index.js';
-import { killChildren, measure, pinning, type Measurement, type TaskSpec } from './harness.js';
+import { killChildren, measure, measureCommand, pinning, type Measurement, type TaskSpec } from './harness.js';
 import { summarizeProfile, type ProfileSummary } from './profile.js';
 import { writeReport, type RunRecord } from './report.js';
 import { MiB, formatBytes, ms, summarize, type Summary } from './stats.js';
@@ -84,7 +84,7 @@ async function runGroup(group: Group, results: Results, failures: Map<string, st
     for (const item of group.cases) {
       if (failed.has(item.id) || run >= (item.runs ?? group.runs)) continue;
       try {
-        const m = await measure(item.task, item.sink, [], item.env);
+        const m = item.task.task === 'command' ? await measureCommand(item.task, item.sink) : await measure(item.task, item.sink, [], item.env);
         measured.set(item.id, [...(measured.get(item.id) ?? []), m]);
         process.stderr.write(`  ${group.id} ${item.id} run ${run + 1}: wall ${ms(m.wallMs)}, transfer ${ms(m.ms)}, rss ${formatBytes(m.maxRss)}\n`);
       } catch (error) {

@@ -4,14 +4,16 @@
  * noisy moment hits all peers alike; each group names the case its ratios
  * are taken against (`http.request` wherever the workload has one).
  */
-import type { SinkOptions, TaskSpec } from './harness.js';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CommandSpec, SinkOptions, TaskSpec } from './harness.js';
 import { MiB } from './stats.js';
 import type { UploadPeer } from './upload-peers.js';
 
 export interface BenchCase {
   id: string;
   label: string;
-  task: TaskSpec;
+  task: TaskSpec | CommandSpec;
   sink?: SinkOptions;
   /** Fewer runs than the group's (very slow peers). */
   runs?: number;
@@ -244,8 +246,46 @@ function sweep(config: Config): Group[] {
   }));
 }
 
+const BHW = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+const CURL = '/usr/bin/curl';
+
+/**
+ * The CLI next to curl (issue 15): each case is the command as a user types
+ * it, measured from outside with GNU time. curl -T sends PUT (with
+ * `Expect: 100-continue`, which the sink answers); the sink takes any method.
+ * curl prints the sink's answer like bhw does, and `--fail` makes a non-2xx an exit code.
+ */
+function cliVsCurl(config: Config): Group {
+  const bytes = config.uploadBytes;
+  const command = (id: string, label: string, argv: string[], stdin: boolean): BenchCase => ({
+    id,
+    label,
+    task: { task: 'command', peer: id, argv, bytes, ...(stdin ? { stdinFile: config.file } : {}) },
+  });
+  const bhw = [process.execPath, BHW];
+  const curl = [CURL, '-sS', '--fail'];
+  return {
+    id: 'C1-bhw-vs-curl',
+    title: `bhw next to curl -T, ${bytes / MiB} MiB from the page cache`,
+    about: 'Each row is one command, spawn to exit, under `/usr/bin/time -f` (CPU, peak RSS and minor faults of that process from `wait4`), against a fresh sink. The stdin rows get the file as their stdin, as `< file` in a shell.',
+    baseline: 'curl-file',
+    runs: config.runs,
+    cases: [
+      command('bhw-file', '`bhw file url` (default options: sha256 on)', [...bhw, config.file, '{url}'], false),
+      command('bhw-file-no-sha256', '`bhw --no-sha256 file url`', [...bhw, '--no-sha256', config.file, '{url}'], false),
+      command('bhw-stdin', '`bhw - url < file`', [...bhw, '-', '{url}'], true),
+      command('bhw-stdin-no-sha256', '`bhw --no-sha256 - url < file`', [...bhw, '--no-sha256', '-', '{url}'], true),
+      command('curl-file', '`curl -T file url`', [...curl, '-T', config.file, '{url}'], false),
+      command('curl-stdin', '`curl -T - url < file`', [...curl, '-T', '-', '{url}'], true),
+      // What every bhw row pays before its first byte: Node's start and loading got and the CLI.
+      { id: 'bhw-version', label: 'floor: `bhw --version` (start-up alone, nothing sent)', task: { task: 'command', peer: 'bhw-version', argv: [...bhw, '--version'], bytes: 0 } },
+    ],
+  };
+}
+
 export function workloads(config: Config): Group[] {
   return [
+    cliVsCurl(config),
     fileUpload(config, 64 * 1024),
     fileUpload(config, MiB),
     fileUploadKeepingMemory(config),

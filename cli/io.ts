@@ -3,6 +3,12 @@ import type { Readable, Writable } from 'node:stream';
 /** Where the CLI reads and writes: the process's streams, or others in a test. */
 export interface CliIo {
   stdin: Readable;
+  /**
+   * The file descriptor behind `stdin` (the process's: 0), read directly into
+   * the pool's buffers by `uploadFile`. In-memory streams (tests) have none
+   * and are piped instead.
+   */
+  stdinFd?: number;
   stdout: Writable;
   /** `isTTY` decides whether the progress bar shows by default. */
   stderr: Writable & { isTTY?: boolean };
@@ -15,6 +21,7 @@ export const processIo: CliIo = {
   get stdin() {
     return process.stdin;
   },
+  stdinFd: 0,
   get stdout() {
     return process.stdout;
   },

@@ -51,5 +51,12 @@ function version(): string {
 
 // Run when started as a program (through npm's bin symlink too), not when imported.
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = await main(process.argv.slice(2));
+  const code = await main(process.argv.slice(2));
+  // Leave explicitly: stdin is read with fs.read in libuv's thread pool, and
+  // such a read cannot be cancelled. After a failed or interrupted upload from
+  // a pipe whose writer stays open, it would hold the process forever.
+  // (stdout and stderr are synchronous for files, pipes and terminals on
+  // POSIX; the empty writes wait for anything still queued elsewhere.)
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write('', resolve))));
+  process.exit(code);
 }

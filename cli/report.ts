@@ -7,8 +7,8 @@ import { formatBytes, formatRate } from './units.js';
 export interface UploadSummary {
   /** Bytes sent by this run. */
   bytes: number;
-  /** Hex sha256 of the bytes this run sent (with `--resume`: from the server's offset on, not the part it already held). */
-  sha256: string;
+  /** Hex sha256 of the bytes this run sent (with `--resume`: from the server's offset on, not the part it already held); absent with `--no-sha256`. */
+  sha256?: string;
   /** The final answer's status; null when no request was needed (an empty batch upload). */
   statusCode: number | null;
   seconds: number;
@@ -16,7 +16,17 @@ export interface UploadSummary {
   uploadUrl?: string;
   /** `--resume`: the server's offset this run started from. */
   offset?: number;
+  /** `--spool`: bytes an earlier run left in the spool, sent first by this one. */
+  bytesFromSpool?: number;
   body: string;
+}
+
+/** What a failed upload left in its spool: the library's `error.spool`. */
+export interface SpoolState {
+  dir: string;
+  bytesStored: number;
+  /** A batch the server refused for what it is, moved aside (`<dir>/rejected/<key>.bin`). */
+  setAside?: string;
 }
 
 export function summaryLine(summary: UploadSummary): string {
@@ -24,9 +34,10 @@ export function summaryLine(summary: UploadSummary): string {
   const parts = [
     `${summary.bytes} bytes (${formatBytes(summary.bytes)})${from} in ${summary.seconds.toFixed(2)} s`,
     formatRate(summary.bytes, summary.seconds),
-    `sha256 ${summary.sha256}`,
-    `status ${summary.statusCode ?? 'none'}`,
   ];
+  if (summary.sha256 !== undefined) parts.push(`sha256 ${summary.sha256}`);
+  parts.push(`status ${summary.statusCode ?? 'none'}`);
+  if (summary.bytesFromSpool !== undefined) parts.push(`${summary.bytesFromSpool} bytes from the spool`);
   if (summary.uploadUrl) parts.push(`upload ${summary.uploadUrl}`);
   return `bhw: uploaded ${parts.join(', ')}`;
 }
@@ -61,6 +72,17 @@ export function failureLine(error: Error, reached: Reached, total?: number): str
         : undefined;
   const stored = holds === undefined ? '' : `; the server holds ${holds} bytes of the upload`;
   return `bhw: upload failed: ${reason} (sent ${figures.bytesSent}${of} bytes, ${figures.bytesAcknowledged} acknowledged${stored})`;
+}
+
+/** After a failure with `--spool`: what stayed on disk, and where a refused batch went. */
+export function spoolLines(spool: SpoolState): string[] {
+  const lines = [
+    spool.bytesStored > 0
+      ? `bhw: the spool ${spool.dir} keeps ${spool.bytesStored} bytes; run the same command again to send them`
+      : `bhw: the spool ${spool.dir} holds nothing more to send`,
+  ];
+  if (spool.setAside) lines.push(`bhw: the batch the server refused was set aside in ${spool.setAside}`);
+  return lines;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
 /** The input ended before the bytes to skip were all read. */
@@ -12,14 +12,16 @@ export class ShortInputError extends Error {
  * dropped unhashed: stdin resuming a tus upload starts at the server's offset.
  */
 export class Sha256Transform extends Transform {
-  readonly #hash = createHash('sha256');
+  /** Undefined with `hash: false` (`--no-sha256`): bytes are counted and skipped, not hashed. */
+  readonly #hash: Hash | undefined;
   /** Bytes passed on. */
   bytes = 0;
   #skip: number;
 
-  constructor({ skip = 0 }: { skip?: number } = {}) {
+  constructor({ skip = 0, hash = true }: { skip?: number; hash?: boolean } = {}) {
     super();
     this.#skip = skip;
+    if (hash) this.#hash = createHash('sha256');
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -30,7 +32,7 @@ export class Sha256Transform extends Transform {
     }
     const rest = this.#skip > 0 ? chunk.subarray(this.#skip) : chunk;
     this.#skip = 0;
-    this.#hash.update(rest);
+    this.#hash?.update(rest);
     this.bytes += rest.length;
     callback(null, rest);
   }
@@ -41,7 +43,9 @@ export class Sha256Transform extends Transform {
     callback(this.#skip > 0 ? new ShortInputError(`input ended ${this.#skip} bytes short of the resume offset`) : null);
   }
 
+  /** Hex sha256 of what was passed on (only when hashing). */
   digest(): string {
+    if (!this.#hash) throw new Error('Sha256Transform: created with hash: false, there is no digest');
     return this.#hash.digest('hex');
   }
 }

@@ -1,26 +1,38 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { close as closeCallback, fstat as fstatCallback, open as openCallback } from 'node:fs';
+import { open, readlink, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import type { Got } from 'got';
 import {
   BufferedHttpWritable,
+  DEFAULT_HIGH_WATER_MARK,
   fetchTusOffset,
   redactSecrets,
   redactUrl,
   secretValues,
   type BufferedHttpWritableOptions,
   type Compression,
+  type UploadFileResult,
   type UploadMethod,
+  type UploadResponse,
+  uploadFile,
 } from '../lib/index.js';
 import { UsageError, type UploadArgs } from './args.js';
 import { basicAuthorization, connectionFor, proxySettings } from './connection.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from './io.js';
 import { ProgressBar } from './progress-bar.js';
 import { RecordSplitter } from './record-splitter.js';
-import { failureLine, reasonOf, resumeCommand, summaryLine, type UploadSummary } from './report.js';
+import { failureLine, reasonOf, resumeCommand, spoolLines, summaryLine, type Reached, type SpoolState, type UploadSummary } from './report.js';
 import { Sha256Transform, ShortInputError } from './sha256-transform.js';
-import { Watchdog } from './watchdog.js';
+import { owesAnswer, waitingOnNetwork, Watchdog } from './watchdog.js';
+
+const fstat = promisify(fstatCallback);
+const openFd = promisify(openCallback);
+const closeFd = promisify(closeCallback);
 
 interface Source {
   stream: Readable;
@@ -28,6 +40,15 @@ interface Source {
   skip: number;
   /** Bytes this run will send, when known. */
   size?: number;
+}
+
+/** A descriptor `uploadFile` reads straight into the pool's buffers: a regular file, or stdin (a pipe or a redirected file). */
+interface DirectSource {
+  fd: number;
+  /** A regular file's size (stdin redirected from a file has one too); undefined for a pipe. */
+  fileSize?: number;
+  /** stdin's pipe opened anew: closed once the upload succeeded. */
+  reopened?: boolean;
 }
 
 /** `bhw [options] <file|-> <url>`: resolves with the exit code. */
@@ -40,19 +61,32 @@ export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promis
   const watchdog = new Watchdog(aborter);
   if (args.maxTime) watchdog.limitTotal(args.maxTime);
   try {
-    let upload: BufferedHttpWritable;
     let offset = 0;
+    let options: BufferedHttpWritableOptions;
     try {
       if (args.contentLength && file?.size === undefined) throw new UsageError(`--content-length needs a regular file, and ${args.source} is not one`);
       if (args.resume) offset = await resumeOffset(args, file?.size, connection.got.extend({ signal: aborter.signal }), watchdog);
-      upload = new BufferedHttpWritable(args.url, uploadOptions(args, file?.size, aborter.signal, connection.got));
+      options = uploadOptions(args, file?.size, aborter.signal, connection.got);
     } catch (error) {
       await file?.handle.close();
-      // The library names the bad option and value in its TypeError/RangeError.
-      if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(error.message);
       throw error;
     }
-    if (args.stallTimeout) watchdog.watchStalls(upload, args.mode, args.stallTimeout);
+    const direct = await directSource(args, io, file);
+    if (direct) {
+      try {
+        return await sendDirect(args, io, output, direct, offset, options, aborter, watchdog);
+      } finally {
+        await file?.handle.close();
+      }
+    }
+    let upload: BufferedHttpWritable;
+    try {
+      upload = new BufferedHttpWritable(args.url, options);
+    } catch (error) {
+      await file?.handle.close();
+      throw usageErrorOf(error);
+    }
+    if (args.stallTimeout) upload.on('progress', watchdog.watchStalls(args.stallTimeout, () => waitingOnNetwork(upload, args.mode)));
     // A regular file is read from the offset on; stdin (or a pipe) skips up to it.
     const seekable = file?.size !== undefined;
     const source: Source = {
@@ -64,6 +98,50 @@ export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promis
   } finally {
     watchdog.stop();
   }
+}
+
+/**
+ * Where `uploadFile` fits: stream and tus mode, from a regular file, or from
+ * stdin when it is a regular file (`< file`) or a pipe (`cmd |`), unless
+ * bytes must be skipped (`--resume` with stdin). Batch mode keeps the
+ * pipeline: its records must stay whole, and `uploadFile` cuts batches at
+ * `highWaterMark` bytes. So do a FIFO named on the command line (its handle
+ * could not be closed while a read of it waits), a terminal and a socket.
+ */
+async function directSource(args: UploadArgs, io: CliIo, file: { handle: FileHandle; size?: number } | undefined): Promise<DirectSource | undefined> {
+  if (args.mode === 'batch') return undefined;
+  if (file) return file.size === undefined ? undefined : { fd: file.handle.fd, fileSize: file.size };
+  if (io.stdinFd === undefined || args.resume) return undefined;
+  const stats = await fstat(io.stdinFd);
+  if (stats.isFile()) return { fd: io.stdinFd, fileSize: stats.size };
+  const fd = stats.isFIFO() ? await reopenPipe(io.stdinFd) : undefined;
+  return fd === undefined ? undefined : { fd, reopened: true };
+}
+
+/**
+ * A blocking descriptor of its own for the anonymous pipe on `fd`, or
+ * undefined where there is none to be had (not Linux, a named FIFO).
+ *
+ * got imports `node:process`, whose ESM facade reads `process.stdin`: Node
+ * then opens stdin as a socket and sets O_NONBLOCK on the pipe, so a read of
+ * descriptor 0 fails with EAGAIN whenever the writer is slower than we are.
+ * Opening `/proc/self/fd/0` gives a new open file description of the same
+ * pipe, blocking. An anonymous pipe never waits for a writer when opened; a
+ * named FIFO would wait if its writer has already gone, so it is piped.
+ */
+async function reopenPipe(fd: number): Promise<number | undefined> {
+  const path = `/proc/self/fd/${fd}`;
+  try {
+    if (!/^pipe:\[\d+\]$/.test(await readlink(path))) return undefined;
+    return await openFd(path, 'r');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The library names a bad option and its value in a TypeError/RangeError: that is bad usage (exit 2). */
+function usageErrorOf(error: unknown): unknown {
+  return error instanceof TypeError || error instanceof RangeError ? new UsageError(error.message) : error;
 }
 
 /**
@@ -110,8 +188,11 @@ function outputSecrets(args: UploadArgs, env: NodeJS.ProcessEnv): string[] {
 }
 
 async function send(args: UploadArgs, io: CliIo, output: Output, upload: BufferedHttpWritable, source: Source, offset: number, aborter: AbortController, watchdog: Watchdog): Promise<number> {
-  const hasher = new Sha256Transform({ skip: source.skip });
-  const bar = !args.quiet && (args.progress || io.stderr.isTTY) ? new ProgressBar(source.size, io.stderr) : undefined;
+  const hasher = new Sha256Transform({ skip: source.skip, hash: args.sha256 });
+  const bar = progressBar(args, io, source.size);
+  let spool: SpoolState | undefined;
+  // The library puts what stayed in the spool on the error it ends with.
+  upload.on('error', (error: Error & { spool?: SpoolState }) => (spool ??= error.spool));
   if (bar) upload.on('progress', (progress) => bar.update(progress));
   const interrupt = (): void => aborter.abort();
   process.once('SIGINT', interrupt);
@@ -124,38 +205,104 @@ async function send(args: UploadArgs, io: CliIo, output: Output, upload: Buffere
     }
   } catch (error) {
     bar?.stop();
-    return failed(args, output, upload, watchdog.timedOut ?? (error as Error), aborter.signal.aborted && !watchdog.timedOut, source.size);
+    // The spool's state is known once the upload has let go of it.
+    if (args.spool && !upload.closed) await once(upload, 'close');
+    const reached = { ...upload.progress, ...(upload.uploadUrl ? { uploadUrl: upload.uploadUrl } : {}) };
+    return failed(args, output, reached, watchdog.timedOut ?? (error as Error), aborter.signal.aborted && !watchdog.timedOut, source.size, spool);
   } finally {
     process.removeListener('SIGINT', interrupt);
   }
   bar?.stop();
-  const summary: UploadSummary = {
-    bytes: hasher.bytes,
-    sha256: hasher.digest(),
-    statusCode: upload.response?.statusCode ?? null,
-    seconds: Math.round(performance.now() - started) / 1000,
-    mode: args.mode,
-    body: upload.response?.body ?? '',
-  };
+  const summary = summaryOf(args, hasher.bytes, args.sha256 ? hasher.digest() : undefined, upload.response, performance.now() - started, offset);
   if (upload.uploadUrl) summary.uploadUrl = upload.uploadUrl;
+  if (args.spool) summary.bytesFromSpool = upload.progress.bytesFromSpool ?? 0;
+  return succeeded(args, output, summary);
+}
+
+/**
+ * Stream and tus from a file or stdin's descriptor: `uploadFile` reads into
+ * the pool's buffers (no allocation and no copy per read) and `onRead` hashes
+ * each buffer before it is sent.
+ */
+async function sendDirect(args: UploadArgs, io: CliIo, output: Output, source: DirectSource, offset: number, options: BufferedHttpWritableOptions, aborter: AbortController, watchdog: Watchdog): Promise<number> {
+  const hash = args.sha256 ? createHash('sha256') : undefined;
+  const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  const size = source.fileSize === undefined ? undefined : source.fileSize - offset;
+  let bytesRead = 0;
+  /** A pipe's buffer is filled whole except the last: a short one means the input has ended. */
+  let inputEnded = false;
+  let reached: Reached = { bytesSent: 0, bytesAcknowledged: 0 };
+  const bar = progressBar(args, io, size);
+  // A file never keeps the upload waiting; a pipe does when it is quiet and everything read has gone out.
+  const stalled = args.stallTimeout
+    ? watchdog.watchStalls(args.stallTimeout, () => source.fileSize !== undefined || inputEnded || bytesRead > reached.bytesSent || owesAnswer(reached, args.mode))
+    : undefined;
+  const interrupt = (): void => aborter.abort();
+  process.once('SIGINT', interrupt);
+  const started = performance.now();
+  let result: UploadFileResult;
+  try {
+    result = await uploadFile(source.fd, args.url, {
+      ...options,
+      declareSize: args.contentLength,
+      onRead: (bytes) => {
+        bytesRead += bytes.length;
+        if (bytes.length < highWaterMark) inputEnded = true;
+        hash?.update(bytes);
+      },
+      onProgress: (progress) => {
+        reached = progress;
+        bar?.update(progress);
+        stalled?.(progress);
+      },
+    });
+  } catch (error) {
+    bar?.stop();
+    const usage = usageErrorOf(error);
+    if (usage instanceof UsageError) throw usage;
+    return failed(args, output, reached, watchdog.timedOut ?? (error as Error), aborter.signal.aborted && !watchdog.timedOut, size);
+  } finally {
+    process.removeListener('SIGINT', interrupt);
+  }
+  bar?.stop();
+  // After a failure a read of the pipe may still be waiting: the process exits without closing it.
+  if (source.reopened) await closeFd(source.fd);
+  const summary = summaryOf(args, bytesRead, hash?.digest('hex'), result.response, performance.now() - started, offset);
+  if (result.uploadUrl) summary.uploadUrl = result.uploadUrl;
+  return succeeded(args, output, summary);
+}
+
+function progressBar(args: UploadArgs, io: CliIo, size: number | undefined): ProgressBar | undefined {
+  return !args.quiet && (args.progress || io.stderr.isTTY) ? new ProgressBar(size, io.stderr) : undefined;
+}
+
+function summaryOf(args: UploadArgs, bytes: number, sha256: string | undefined, response: UploadResponse | undefined, ms: number, offset: number): UploadSummary {
+  const summary: UploadSummary = { bytes, statusCode: response?.statusCode ?? null, seconds: Math.round(ms) / 1000, mode: args.mode, body: response?.body ?? '' };
+  if (sha256 !== undefined) summary.sha256 = sha256;
   if (args.resume) summary.offset = offset;
-  output.stdout(args.json ? `${JSON.stringify(summary)}\n` : summary.body);
+  return summary;
+}
+
+function succeeded(args: UploadArgs, output: Output, summary: UploadSummary): number {
+  // The body comes last in --json, as before the optional fields.
+  const { body, ...rest } = summary;
+  output.stdout(args.json ? `${JSON.stringify({ ...rest, body })}\n` : body);
   if (!args.quiet) output.stderr(summaryLine(summary));
   return EXIT_OK;
 }
 
-function failed(args: UploadArgs, output: Output, upload: BufferedHttpWritable, error: Error, interrupted: boolean, size?: number): number {
+function failed(args: UploadArgs, output: Output, reached: Reached, error: Error, interrupted: boolean, size?: number, spool?: SpoolState): number {
   if (error instanceof ShortInputError) {
     output.stderr(`bhw: ${error.message}: the input must carry the same bytes as in the first run`);
     return EXIT_USAGE;
   }
-  const reached = upload.progress;
   if (interrupted) {
     output.stderr(`bhw: interrupted (sent ${reached.bytesSent} bytes, ${reached.bytesAcknowledged} acknowledged)`);
   } else {
     output.stderr(failureLine(error, reached, size));
   }
-  const uploadUrl = (error as { uploadUrl?: string }).uploadUrl ?? upload.uploadUrl;
+  if (spool) for (const line of spoolLines(spool)) output.stderr(line);
+  const uploadUrl = (error as { uploadUrl?: string }).uploadUrl ?? reached.uploadUrl;
   if (args.mode === 'tus' && uploadUrl) {
     const { command, redacted } = resumeCommand(args.argv, uploadUrl);
     output.stderr(`bhw: to continue: ${command}`);
@@ -172,6 +319,7 @@ function uploadOptions(args: UploadArgs, fileSize: number | undefined, signal: A
   if (args.flushInterval !== undefined) options.flushInterval = args.flushInterval;
   if (args.compress !== undefined) options.compress = args.compress as Compression;
   if (args.retry !== undefined) options.retry = { limit: args.retry };
+  if (args.spool) options.spool = args.spool;
   // tus: contentLength is the whole upload's length, also when resuming.
   if (args.contentLength) options.contentLength = fileSize!;
   if (args.resume) options.uploadUrl = args.resume;

@@ -1,4 +1,4 @@
-import type { BufferedHttpWritable, UploadMode } from '../lib/index.js';
+import type { BufferedHttpWritable, ProgressSnapshot, UploadMode } from '../lib/index.js';
 
 /** The upload was ended by `--max-time` or `--stall-timeout`: a failed upload (exit 1), not an interruption. */
 export class UploadTimeoutError extends Error {
@@ -27,25 +27,27 @@ export class Watchdog {
 
   /**
    * `--stall-timeout`: the clock restarts whenever a byte is sent or
-   * acknowledged (the upload's `'progress'` events), and ends the upload only
-   * while it waits on the network. A producer that is merely quiet (a log tail
-   * on stdin) is not a stall: everything written has gone out and nothing is
+   * acknowledged (feed it every progress snapshot through the returned
+   * function: a Writable's `'progress'` events or `uploadFile`'s
+   * `onProgress`), and ends the upload only while `waitingOnNetwork()` says
+   * it waits on the network. A producer that is merely quiet (a log tail on
+   * stdin) is not a stall: everything written has gone out and nothing is
    * owed back yet.
    */
-  watchStalls(upload: BufferedHttpWritable, mode: UploadMode, ms: number): void {
+  watchStalls(ms: number, waitingOnNetwork: () => boolean): (progress: ProgressSnapshot) => void {
     let sent = 0;
     let acknowledged = 0;
     const timer = setTimeout(() => {
-      if (waitingOnNetwork(upload, mode)) this.#abort(`no byte sent or acknowledged for ${seconds(ms)} s (--stall-timeout ${seconds(ms)}; 0 turns it off)`);
+      if (waitingOnNetwork()) this.#abort(`no byte sent or acknowledged for ${seconds(ms)} s (--stall-timeout ${seconds(ms)}; 0 turns it off)`);
       else timer.refresh();
     }, ms);
     this.#timers.push(timer);
-    upload.on('progress', (progress) => {
+    return (progress) => {
       if (progress.bytesSent === sent && progress.bytesAcknowledged === acknowledged) return;
       sent = progress.bytesSent;
       acknowledged = progress.bytesAcknowledged;
       timer.refresh();
-    });
+    };
   }
 
   /** The reason the upload was ended, if a clock ended it. */
@@ -72,7 +74,12 @@ export class Watchdog {
  * first two count.
  */
 export function waitingOnNetwork(upload: BufferedHttpWritable, mode: UploadMode): boolean {
-  return upload.writableNeedDrain || upload.writableEnded || (mode !== 'stream' && upload.bytesSent > upload.bytesAcknowledged);
+  return upload.writableNeedDrain || upload.writableEnded || owesAnswer(upload, mode);
+}
+
+/** batch and tus: a request is sent and not yet answered (stream mode owes its one answer only at the end). */
+export function owesAnswer(progress: Pick<ProgressSnapshot, 'bytesSent' | 'bytesAcknowledged'>, mode: UploadMode): boolean {
+  return mode !== 'stream' && progress.bytesSent > progress.bytesAcknowledged;
 }
 
 function seconds(ms: number): string {

@@ -106,10 +106,11 @@ export function randomFaults(seed: number, { rate = 0.4, faultyAttempts = 2 } = 
 }
 
 /**
- * A batch-mode receiver on 127.0.0.1, port 0, that injects faults, drops
+ * A batch-mode receiver on 127.0.0.1 (port 0 unless given: a test that
+ * brings a server back up at the same address), that injects faults, drops
  * duplicates by `Idempotency-Key` and orders batches by `Batch-Sequence`.
  */
-export async function startBatchServer(plan: FaultPlan = () => ({ kind: 'ok' })): Promise<BatchServer> {
+export async function startBatchServer(plan: FaultPlan = () => ({ kind: 'ok' }), { port = 0 }: { port?: number } = {}): Promise<BatchServer> {
   const events = new EventEmitter();
   const changed = (): void => {
     events.emit('change');
@@ -251,7 +252,7 @@ export async function startBatchServer(plan: FaultPlan = () => ({ kind: 'ok' }))
       changed();
     });
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(port, '127.0.0.1');
   await once(server, 'listening');
   (state as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return state;

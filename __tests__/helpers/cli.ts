@@ -26,6 +26,8 @@ export interface CliProcess {
 export interface CliOptions {
   /** Written to the child's stdin. */
   input?: Buffer;
+  /** A file descriptor the child gets as its stdin (a file opened for reading, the read end of a pipe) instead of a socket fed with `input`. */
+  stdinFd?: number;
   /** Leave stdin open after `input`, as a producer that has not finished yet would. */
   keepStdinOpen?: boolean;
   cwd?: string;
@@ -52,9 +54,9 @@ export async function killRunningClis(): Promise<void> {
 }
 
 /** Starts `node dist/cli/main.js ...args`; `input` is written to its stdin, which is then closed unless `keepStdinOpen`. */
-export function spawnCli(args: string[], { input, keepStdinOpen = false, cwd, executable, env }: CliOptions = {}): CliProcess {
+export function spawnCli(args: string[], { input, stdinFd, keepStdinOpen = false, cwd, executable, env }: CliOptions = {}): CliProcess {
   const [command, commandArgs] = executable ? [executable, args] : [process.execPath, [CLI_PATH, ...args]];
-  const child = spawn(command, commandArgs, { cwd, env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(command, commandArgs, { cwd, env: childEnv(env), stdio: [stdinFd ?? 'pipe', 'pipe', 'pipe'] });
   running.add(child);
   child.once('close', () => running.delete(child));
   const output = { stdout: '', stderr: '' };
@@ -69,16 +71,18 @@ export function spawnCli(args: string[], { input, keepStdinOpen = false, cwd, ex
     }
   };
   for (const stream of ['stdout', 'stderr'] as const) {
-    child[stream].setEncoding('utf8');
-    child[stream].on('data', (text: string) => {
+    child[stream]!.setEncoding('utf8');
+    child[stream]!.on('data', (text: string) => {
       output[stream] += text;
       check();
     });
   }
   // A child that exits early closes its stdin: that EPIPE is not the test's concern.
-  child.stdin.on('error', () => {});
-  if (input) child.stdin.write(input);
-  if (!keepStdinOpen) child.stdin.end();
+  if (child.stdin) {
+    child.stdin.on('error', () => {});
+    if (input) child.stdin.write(input);
+    if (!keepStdinOpen) child.stdin.end();
+  }
   const exited = once(child, 'close').then(([code, signal]) => {
     for (const waiter of waiters.splice(0)) {
       waiter.reject(new Error(`bhw exited (${code ?? signal}) before ${waiter.pattern} appeared on ${waiter.stream}:\n${output.stderr}`));
