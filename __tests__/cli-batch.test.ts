@@ -34,6 +34,23 @@ describe('bhw --mode batch ships whole records', () => {
     expect(result.stderr).toContain(`sha256 ${sha256(data)}`);
   });
 
+  test('--concurrency auto with --max-concurrency: the same whole records, never more requests at once than the maximum', async () => {
+    const result = await runCli(['--mode', 'batch', '--concurrency', 'auto', '--max-concurrency', '3', '--high-water-mark', '16KiB', fx.file, fx.sink.url]);
+    expect(result.code).toBe(0);
+    const batches = [...fx.sink.received].sort((a, b) => Number(a.headers['batch-sequence']) - Number(b.headers['batch-sequence']));
+    expect(sha256(Buffer.concat(batches.map((batch) => batch.body)))).toBe(sha256(records));
+    expect(fx.sink.maxInFlight).toBeLessThanOrEqual(3);
+  });
+
+  test.each([
+    [['--mode', 'batch', '--max-concurrency', '4'], /--max-concurrency applies with --concurrency auto only/],
+    [['--mode', 'batch', '--concurrency', 'many'], /--concurrency must be an integer of at least 1 or auto, received "many"/],
+  ])('usage errors: %j', async (flags, message) => {
+    const result = await runCli([...flags, fx.file, fx.sink.url]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+  });
+
   test('--flush-interval and --compress reach the library', async () => {
     const data = ndjson(100);
     const result = await runCli(['--mode', 'batch', '--flush-interval', '50', '--compress', 'gzip', '-', fx.sink.url], { input: data });

@@ -17,7 +17,8 @@ export interface UploadArgs {
   method?: string;
   headers: Record<string, string>;
   highWaterMark?: number;
-  concurrency?: number;
+  concurrency?: number | 'auto';
+  maxConcurrency?: number;
   flushInterval?: number;
   compress?: string;
   contentLength: boolean;
@@ -92,7 +93,9 @@ Upload:
   -H, --header 'Name: value'  extra request header (repeatable)
   --content-length          file: declare its size (Content-Length / tus Upload-Length)
   --high-water-mark SIZE    bytes per buffer, e.g. 64KiB, 1MiB, 1.5MB (default 1MiB)
-  --concurrency N           batch: requests in flight at once (default 1)
+  --concurrency N|auto      batch: requests in flight at once (default 1); auto finds
+                            the server's capacity (adaptive, up to --max-concurrency)
+  --max-concurrency N       batch, with --concurrency auto: the most in flight (default 16)
   --flush-interval MS       batch: send a partial batch after MS milliseconds
   --compress gzip           batch: gzip each batch
   --retry N                 batch and tus: failed attempts before giving up (default 5)
@@ -123,6 +126,7 @@ export const UPLOAD_OPTIONS = {
   header: { type: 'string', short: 'H', multiple: true },
   'high-water-mark': { type: 'string' },
   concurrency: { type: 'string' },
+  'max-concurrency': { type: 'string' },
   'flush-interval': { type: 'string' },
   compress: { type: 'string' },
   'content-length': { type: 'boolean' },
@@ -207,7 +211,11 @@ export function parseCliArgs(argv: string[]): CliArgs {
   };
   if (values.method !== undefined) args.method = values.method;
   if (values['high-water-mark'] !== undefined) args.highWaterMark = parseSize('--high-water-mark', values['high-water-mark']);
-  if (values.concurrency !== undefined) args.concurrency = parseInteger('--concurrency', values.concurrency, 1);
+  if (values.concurrency !== undefined) args.concurrency = values.concurrency === 'auto' ? 'auto' : parseInteger('--concurrency', values.concurrency, 1, 'or auto');
+  if (values['max-concurrency'] !== undefined) {
+    if (args.concurrency !== 'auto') throw new UsageError('--max-concurrency applies with --concurrency auto only');
+    args.maxConcurrency = parseInteger('--max-concurrency', values['max-concurrency'], 1);
+  }
   if (values['flush-interval'] !== undefined) args.flushInterval = parseInteger('--flush-interval', values['flush-interval'], 1);
   if (values.compress !== undefined) args.compress = values.compress;
   if (values.resume !== undefined) args.resume = values.resume;
@@ -276,10 +284,10 @@ function parseUser(text: string): { name: string; password: string } {
   return { name: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
-function parseInteger(name: string, text: string, min: number): number {
+function parseInteger(name: string, text: string, min: number, alternative = ''): number {
   const value = parseDigits(text);
   if (value === undefined || value < min) {
-    throw new UsageError(`${name} must be an integer of at least ${min}, received ${JSON.stringify(text)}`);
+    throw new UsageError(`${name} must be an integer of at least ${min}${alternative ? ` ${alternative}` : ''}, received ${JSON.stringify(text)}`);
   }
   return value;
 }

@@ -316,6 +316,7 @@ function uploadOptions(args: UploadArgs, fileSize: number | undefined, signal: A
   if (args.method !== undefined) options.method = args.method as UploadMethod;
   if (args.highWaterMark !== undefined) options.highWaterMark = args.highWaterMark;
   if (args.concurrency !== undefined) options.concurrency = args.concurrency;
+  if (args.maxConcurrency !== undefined) options.maxConcurrency = args.maxConcurrency;
   if (args.flushInterval !== undefined) options.flushInterval = args.flushInterval;
   if (args.compress !== undefined) options.compress = args.compress as Compression;
   if (args.retry !== undefined) options.retry = { limit: args.retry };

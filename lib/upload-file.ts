@@ -49,9 +49,9 @@ export interface UploadFileResult extends ProgressSnapshot {
  * library's errors (and `FileChangedError` if the file grows or shrinks
  * meanwhile, rather than uploading a size nobody asked for).
  *
- * `source` is a path, or an open file descriptor (0 for stdin) read from its
- * current position to its end and left open: a pipe is read as it comes,
- * without a declared size. In tus mode with `uploadUrl`, the server's offset
+ * `source` is a path, or an open file descriptor (0 for stdin), left open: a
+ * regular file behind it is read from its start with positioned reads
+ * (whatever its current position), a pipe as it comes, without a declared size. In tus mode with `uploadUrl`, the server's offset
  * is asked first and the file is read on from there.
  */
 export async function uploadFile(source: string | number, url: string | URL, options: UploadFileOptions = {}): Promise<UploadFileResult> {
