@@ -9,7 +9,14 @@ import { startQueueingServer, startRefusingServer, startSizeLimitServer, type Ca
  */
 
 /** One batch request, as the batch transport sends it; no retries, every status returned. */
-function post(url: string, sequence: number, offset: number, body: Buffer, key = `key-${sequence}`, headers: Record<string, string> = {}): Promise<Response<string>> {
+function post(
+  url: string,
+  sequence: number,
+  offset: number,
+  body: Buffer,
+  key = `key-${sequence}`,
+  headers: Record<string, string> = {},
+): Promise<Response<string>> {
   return got.post(url, {
     body,
     headers: { 'Batch-Sequence': String(sequence), 'Batch-Offset': String(offset), 'Idempotency-Key': key, ...headers },
@@ -74,7 +81,9 @@ describe('capacity servers', () => {
 
     test('with a real latency timer, every request is answered and at most N are served at once', async () => {
       server = await startQueueingServer(2, { latencyMs: 5 });
-      const answers = await Promise.all(Array.from({ length: 8 }, (_each, sequence) => post(server!.url, sequence, sequence * 2, Buffer.from(`${sequence}\n`))));
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, (_each, sequence) => post(server!.url, sequence, sequence * 2, Buffer.from(`${sequence}\n`))),
+      );
       expect(answers.every((response) => response.statusCode === 200)).toBe(true);
       expect(server.maxActive).toBeLessThanOrEqual(2);
       expect(server.stored.size).toBe(8);

@@ -281,7 +281,12 @@ describe('adaptive concurrency: properties', () => {
   type Step = { op: 'start' } | { op: 'finish'; pick: number; kind: AttemptKind; rtt: number } | { op: 'wait'; ms: number };
   const step: fc.Arbitrary<Step> = fc.oneof(
     fc.constant<Step>({ op: 'start' }),
-    fc.record({ op: fc.constant('finish' as const), pick: fc.nat(), kind: fc.constantFrom<AttemptKind>('ok', 'ok', 'ok', 'overload', 'failure', 'neutral'), rtt: fc.double({ min: 0, max: 1000, noNaN: true }) }),
+    fc.record({
+      op: fc.constant('finish' as const),
+      pick: fc.nat(),
+      kind: fc.constantFrom<AttemptKind>('ok', 'ok', 'ok', 'overload', 'failure', 'neutral'),
+      rtt: fc.double({ min: 0, max: 1000, noNaN: true }),
+    }),
     fc.record({ op: fc.constant('wait' as const), ms: fc.nat({ max: 200 }) }),
   );
 

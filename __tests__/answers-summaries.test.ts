@@ -23,7 +23,11 @@ describe("an answer's summary keeps the status, the message when there is one, a
   });
 
   test('a status message is kept', () => {
-    expect(summarizeAnswer({ statusCode: 404, statusMessage: 'Not Found', body: '' }, { credentials: [] })).toEqual({ statusCode: 404, statusMessage: 'Not Found', body: '' });
+    expect(summarizeAnswer({ statusCode: 404, statusMessage: 'Not Found', body: '' }, { credentials: [] })).toEqual({
+      statusCode: 404,
+      statusMessage: 'Not Found',
+      body: '',
+    });
   });
 });
 

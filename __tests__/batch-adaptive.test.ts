@@ -56,11 +56,26 @@ describe("concurrency: 'auto' options", () => {
   });
 
   test.each([
-    ['maxConcurrency without auto', { concurrency: 4, maxConcurrency: 8 }, TypeError, /^maxConcurrency applies only with concurrency: 'auto' \(concurrency is 4\), received number 8$/],
-    ['maxConcurrency with the default concurrency', { maxConcurrency: 8 }, TypeError, /^maxConcurrency applies only with concurrency: 'auto' \(concurrency is 1\)/],
+    [
+      'maxConcurrency without auto',
+      { concurrency: 4, maxConcurrency: 8 },
+      TypeError,
+      /^maxConcurrency applies only with concurrency: 'auto' \(concurrency is 4\), received number 8$/,
+    ],
+    [
+      'maxConcurrency with the default concurrency',
+      { maxConcurrency: 8 },
+      TypeError,
+      /^maxConcurrency applies only with concurrency: 'auto' \(concurrency is 1\)/,
+    ],
     ['another string', { concurrency: 'max' as 'auto' }, TypeError, /^concurrency must be a positive integer or 'auto', received "max"$/],
     ['maxConcurrency 0', { concurrency: 'auto' as const, maxConcurrency: 0 }, RangeError, /^maxConcurrency must be a positive integer, received 0$/],
-    ['maxConcurrency not a number', { concurrency: 'auto' as const, maxConcurrency: '8' as unknown as number }, TypeError, /^maxConcurrency must be a number, received "8"$/],
+    [
+      'maxConcurrency not a number',
+      { concurrency: 'auto' as const, maxConcurrency: '8' as unknown as number },
+      TypeError,
+      /^maxConcurrency must be a number, received "8"$/,
+    ],
   ])('%s is refused at construction', (_name, options, type, message) => {
     expect(() => new BufferedHttpWritable(url, { mode: 'batch', ...options })).toThrow(type);
     expect(() => new BufferedHttpWritable(url, { mode: 'batch', ...options })).toThrow(message);

@@ -48,11 +48,22 @@ describe('batch mode delivers exactly the bytes written, under faults', () => {
     expect(server.attempts.length).toBeGreaterThan(batches.length);
 
     expect(upload.bytesAcknowledged).toBe(data.length);
-    expect(upload.progress).toMatchObject({ bytesWritten: data.length, bytesSent: data.length, batchesSent: batches.length, batchesAcknowledged: batches.length });
+    expect(upload.progress).toMatchObject({
+      bytesWritten: data.length,
+      bytesSent: data.length,
+      batchesSent: batches.length,
+      batchesAcknowledged: batches.length,
+    });
     expect(reports).toHaveLength(batches.length);
     for (const report of reports) {
       const attempts = server.attempts.filter((attempt) => attempt.sequence === report.sequence);
-      expect(report).toEqual({ sequence: report.sequence, offset: batches[report.sequence]!.offset, size: batches[report.sequence]!.body.length, statusCode: 200, attempts: attempts.length });
+      expect(report).toEqual({
+        sequence: report.sequence,
+        offset: batches[report.sequence]!.offset,
+        size: batches[report.sequence]!.body.length,
+        statusCode: 200,
+        attempts: attempts.length,
+      });
     }
   });
 });
@@ -78,14 +89,26 @@ describe("'progress' and 'batch' events", () => {
 
     expect(reports.map((report) => report.sequence).sort((a, b) => a - b)).toEqual([...Array(11).keys()]);
     for (const report of reports) {
-      expect(report).toEqual({ sequence: report.sequence, offset: report.sequence * 1000, size: report.sequence === 10 ? 500 : 1000, statusCode: 200, attempts: 1 });
+      expect(report).toEqual({
+        sequence: report.sequence,
+        offset: report.sequence * 1000,
+        size: report.sequence === 10 ? 500 : 1000,
+        statusCode: 200,
+        attempts: 1,
+      });
     }
     for (let i = 1; i < progress.length; i++) {
       expect(progress[i]!.bytesAcknowledged).toBeGreaterThanOrEqual(progress[i - 1]!.bytesAcknowledged);
       expect(progress[i]!.bytesAcknowledged).toBeLessThanOrEqual(progress[i]!.bytesSent);
       expect(progress[i]!.bytesAcknowledged % 1000 === 0 || progress[i]!.bytesAcknowledged === data.length).toBe(true);
     }
-    expect(progress.at(-1)).toEqual({ bytesWritten: data.length, bytesSent: data.length, bytesAcknowledged: data.length, batchesSent: 11, batchesAcknowledged: 11 });
+    expect(progress.at(-1)).toEqual({
+      bytesWritten: data.length,
+      bytesSent: data.length,
+      bytesAcknowledged: data.length,
+      batchesSent: 11,
+      batchesAcknowledged: 11,
+    });
     expect(upload.response?.statusCode).toBe(200);
   });
 

@@ -24,7 +24,10 @@ describe('batch mode keeps records whole', () => {
     for (const batch of server.ordered()) {
       const text = batch.body.toString('utf8');
       expect(text.endsWith('\n')).toBe(true);
-      const batchLines = text.slice(0, -1).split('\n').map((line) => `${line}\n`);
+      const batchLines = text
+        .slice(0, -1)
+        .split('\n')
+        .map((line) => `${line}\n`);
       // Each batch parses on its own: whole records only.
       for (const line of batchLines) expect(records.has(line)).toBe(true);
       // Over highWaterMark only when one record is that long, and then it is alone.

@@ -11,7 +11,10 @@ const tenBatches = (): Buffer[] => Array.from({ length: 10 }, (_value, index) =>
 const fast = { backoffLimit: 2 };
 
 /** Runs an upload of ten batches that must fail; returns the error and the upload. */
-async function failingUpload(url: string, options: ConstructorParameters<typeof BufferedHttpWritable>[1] = {}): Promise<{ error: unknown; upload: BufferedHttpWritable }> {
+async function failingUpload(
+  url: string,
+  options: ConstructorParameters<typeof BufferedHttpWritable>[1] = {},
+): Promise<{ error: unknown; upload: BufferedHttpWritable }> {
   const upload = new BufferedHttpWritable(url, { mode: 'batch', highWaterMark, retry: fast, ...options });
   const error = await pipeline(readableOf(tenBatches()), upload).then(
     () => undefined,
@@ -35,7 +38,8 @@ describe('batch retries', () => {
     const upload = new BufferedHttpWritable(server!.url, { mode: 'batch', highWaterMark, retry: fast });
     await pipeline(readableOf(tenBatches().slice(0, 3)), upload);
 
-    const keysOf = (sequence: number): Set<string> => new Set(server!.attempts.filter((attempt) => attempt.sequence === sequence).map((attempt) => attempt.key));
+    const keysOf = (sequence: number): Set<string> =>
+      new Set(server!.attempts.filter((attempt) => attempt.sequence === sequence).map((attempt) => attempt.key));
     expect(attemptsOf(1)).toBe(4);
     expect(keysOf(1).size).toBe(1);
     const keys = [0, 1, 2].map((sequence) => [...keysOf(sequence)][0]);
@@ -87,7 +91,15 @@ describe('batch retries', () => {
     await start(() => ({ kind: 'status', status: 503, retryAfter: '120', body: 'maintenance' }));
     const { error } = await failingUpload(server!.url, { retry: { maxRetryAfter: 1000 } });
     expect(error).toBeInstanceOf(RetryAfterError);
-    expect(error).toMatchObject({ code: 'ERR_BHW_RETRY_AFTER', statusCode: 503, retryAfter: 120, sequence: 0, offset: 0, bytesAcknowledged: 0, body: 'maintenance' });
+    expect(error).toMatchObject({
+      code: 'ERR_BHW_RETRY_AFTER',
+      statusCode: 503,
+      retryAfter: 120,
+      sequence: 0,
+      offset: 0,
+      bytesAcknowledged: 0,
+      body: 'maintenance',
+    });
     expect(server!.attempts).toHaveLength(1);
   });
 
@@ -149,7 +161,9 @@ describe('a permanent failure ends the upload', () => {
   });
 
   test('a 400 on batch 2 fails with its sequence and the exact bytes acknowledged; later batches are not sent', async () => {
-    server = await startBatchServer(({ sequence }) => (sequence === 2 ? { kind: 'status', status: 400, body: `bad record ${'x'.repeat(10_000)}` } : { kind: 'ok' }));
+    server = await startBatchServer(({ sequence }) =>
+      sequence === 2 ? { kind: 'status', status: 400, body: `bad record ${'x'.repeat(10_000)}` } : { kind: 'ok' },
+    );
     const { error, upload } = await failingUpload(server.url);
 
     expect(error).toBeInstanceOf(HttpStatusError);

@@ -82,7 +82,10 @@ describe('413: split between writes', () => {
 
   test('with gzip each piece is compressed on its own and the limit applies to wire bytes', async () => {
     // Records that do not compress much (hex of patterned bytes), so 4 KiB batches stay above the limit.
-    const hexLines = Array.from({ length: 120 }, (_, index) => `${JSON.stringify({ index, data: pattern(60 + (index % 7) * 20, index + 1).toString('hex') })}\n`);
+    const hexLines = Array.from(
+      { length: 120 },
+      (_, index) => `${JSON.stringify({ index, data: pattern(60 + (index % 7) * 20, index + 1).toString('hex') })}\n`,
+    );
     const hexData = Buffer.from(hexLines.join(''));
     server = await startSizeLimitServer(1000);
     const upload = new BufferedHttpWritable(server.url, { mode: 'batch', highWaterMark: 4096, compress: 'gzip', concurrency: 2 });

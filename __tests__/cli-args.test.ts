@@ -52,7 +52,21 @@ describe('the resume command', () => {
   });
 
   test('leaves -u passwords and proxy passwords out, in every spelling', () => {
-    const argv = ['-u', 'alice:s3cret-1', '--user=bob:s3cret-2', '-kucarol:s3cret-3', '--proxy', 'http://p:s3cret-4@proxy:3128', '-x', 'http://s3cret-5@proxy:3128', '--mode', 'tus', '--', 'f', 'http://h/tus'];
+    const argv = [
+      '-u',
+      'alice:s3cret-1',
+      '--user=bob:s3cret-2',
+      '-kucarol:s3cret-3',
+      '--proxy',
+      'http://p:s3cret-4@proxy:3128',
+      '-x',
+      'http://s3cret-5@proxy:3128',
+      '--mode',
+      'tus',
+      '--',
+      'f',
+      'http://h/tus',
+    ];
     const { command, redacted } = resumeCommand(argv, 'http://h/tus/1');
     expect(command).not.toMatch(/s3cret/);
     expect(command).toBe(

@@ -21,7 +21,10 @@ describe('bhw --mode batch ships whole records', () => {
     ['stdin', true],
   ])('%s: every batch ends on a newline, fits the buffer, and the batches in sequence order are the input', async (_name, viaStdin) => {
     const data = records;
-    const result = await runCli(['--mode', 'batch', '--concurrency', '3', '--high-water-mark', '16KiB', viaStdin ? '-' : fx.file, fx.sink.url], viaStdin ? { input: data } : {});
+    const result = await runCli(
+      ['--mode', 'batch', '--concurrency', '3', '--high-water-mark', '16KiB', viaStdin ? '-' : fx.file, fx.sink.url],
+      viaStdin ? { input: data } : {},
+    );
 
     expect(result.code).toBe(0);
     const batches = [...fx.sink.received].sort((a, b) => Number(a.headers['batch-sequence']) - Number(b.headers['batch-sequence']));
@@ -70,7 +73,10 @@ describe('RecordSplitter', () => {
   test('passes every byte on, in whole lines of at most maxBytes unless a line is longer', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.string({ maxLength: 60 }).map((line) => line.replace(/\n/g, '')), { maxLength: 40 }),
+        fc.array(
+          fc.string({ maxLength: 60 }).map((line) => line.replace(/\n/g, '')),
+          { maxLength: 40 },
+        ),
         fc.boolean(),
         fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 5 }),
         fc.integer({ min: 1, max: 80 }),

@@ -25,11 +25,17 @@ const upload = (...argv: string[]): UploadArgs => parseCliArgs([...argv, 'f', ur
 
 describe('proxySettings: which proxy, as curl picks it', () => {
   test('a bad --proxy is a usage error that does not repeat its password', () => {
-    expect(() => upload('--proxy', 'ftp://u:pw-s3cret@p:21')).toThrow(new UsageError('--proxy must be an http: or https: URL, received "ftp://<redacted>@p:21"'));
+    expect(() => upload('--proxy', 'ftp://u:pw-s3cret@p:21')).toThrow(
+      new UsageError('--proxy must be an http: or https: URL, received "ftp://<redacted>@p:21"'),
+    );
   });
 
   test('--proxy for both schemes; "" for none, whatever the environment says', () => {
-    expect(proxySettings(upload('--proxy', 'http://p:3128'), { https_proxy: 'http://other:1' })).toMatchObject({ http: new URL('http://p:3128'), https: new URL('http://p:3128'), source: '--proxy' });
+    expect(proxySettings(upload('--proxy', 'http://p:3128'), { https_proxy: 'http://other:1' })).toMatchObject({
+      http: new URL('http://p:3128'),
+      https: new URL('http://p:3128'),
+      source: '--proxy',
+    });
     expect(proxySettings(upload('--proxy', ''), { http_proxy: 'http://other:1', HTTPS_PROXY: 'http://other:2' })).toEqual({ noProxy: [] });
   });
 
@@ -48,8 +54,12 @@ describe('proxySettings: which proxy, as curl picks it', () => {
   });
 
   test('a variable that is not an http(s) URL is a usage error naming it', () => {
-    expect(() => proxySettings(upload(), { HTTPS_PROXY: 'socks5://u:pw-s3cret@p:1080' })).toThrow(new UsageError('HTTPS_PROXY must be an http: or https: URL, received "socks5://<redacted>@p:1080"'));
-    expect(() => proxySettings(upload(), { http_proxy: 'http://u:pw-s3cret@[bad' })).toThrow(new UsageError('http_proxy is not a valid URL: "http://<redacted>@[bad"'));
+    expect(() => proxySettings(upload(), { HTTPS_PROXY: 'socks5://u:pw-s3cret@p:1080' })).toThrow(
+      new UsageError('HTTPS_PROXY must be an http: or https: URL, received "socks5://<redacted>@p:1080"'),
+    );
+    expect(() => proxySettings(upload(), { http_proxy: 'http://u:pw-s3cret@[bad' })).toThrow(
+      new UsageError('http_proxy is not a valid URL: "http://<redacted>@[bad"'),
+    );
   });
 });
 
@@ -143,7 +153,9 @@ describe('main() in-process with the connection options', () => {
 
     const stalled = capture();
     expect(await main(['--mode', 'tus', '--stall-timeout', '0.2', fx.file, `${sink.url}/files`], stalled.io)).toBe(1);
-    expect(stalled.stderr()).toMatch(/^bhw: upload failed: no byte sent or acknowledged for 0\.2 s \(--stall-timeout 0\.2; 0 turns it off\) \(sent \d+ of 100000 bytes, 0 acknowledged\)\n$/);
+    expect(stalled.stderr()).toMatch(
+      /^bhw: upload failed: no byte sent or acknowledged for 0\.2 s \(--stall-timeout 0\.2; 0 turns it off\) \(sent \d+ of 100000 bytes, 0 acknowledged\)\n$/,
+    );
   });
 
   test('-u and a 401 that echoes it: the password is not printed; -k says so on stderr', async () => {

@@ -76,8 +76,16 @@ describe('exit 2: bad usage or input, named', () => {
     ['a bad header', ['-H', 'no colon', 'FILE', 'http://127.0.0.1:9/'], /^bhw: -H must look like 'Name: value', received "no colon"\n$/],
     ['a missing argument', ['FILE'], /^bhw: expected <file\|-> <url>, received 1 argument\(s\)/],
     ['--content-length with stdin', ['--content-length', '-', 'http://127.0.0.1:9/'], /^bhw: --content-length needs a file/],
-    ['an option of another mode (library validation)', ['--concurrency', '2', 'FILE', 'http://127.0.0.1:9/'], /^bhw: 'concurrency' does not apply to mode 'stream' \(it applies to 'batch'\)\n$/],
-    ['an unsupported method (library validation)', ['-X', 'DELETE', 'FILE', 'http://127.0.0.1:9/'], /^bhw: method must be one of 'POST', 'PUT', 'PATCH', received "DELETE"\n$/],
+    [
+      'an option of another mode (library validation)',
+      ['--concurrency', '2', 'FILE', 'http://127.0.0.1:9/'],
+      /^bhw: 'concurrency' does not apply to mode 'stream' \(it applies to 'batch'\)\n$/,
+    ],
+    [
+      'an unsupported method (library validation)',
+      ['-X', 'DELETE', 'FILE', 'http://127.0.0.1:9/'],
+      /^bhw: method must be one of 'POST', 'PUT', 'PATCH', received "DELETE"\n$/,
+    ],
   ])('%s', async (_name, args, message) => {
     const result = await runCli(args.map((arg) => arg.replace('FILE', fx.file).replace('DIR', fx.dir)));
 

@@ -107,7 +107,12 @@ describe('main() in-process', () => {
     [['--resume', 'http://127.0.0.1:9/tus/1', '--mode', 'stream', 'FILE', 'http://127.0.0.1:9/'], /--resume applies to --mode tus only/],
   ])('usage error %j', async (args, message) => {
     const out = capture();
-    expect(await main(args.map((arg) => arg.replace('FILE', fx.file)), out.io)).toBe(2);
+    expect(
+      await main(
+        args.map((arg) => arg.replace('FILE', fx.file)),
+        out.io,
+      ),
+    ).toBe(2);
     expect(out.stderr()).toMatch(message);
   });
 
@@ -122,7 +127,9 @@ describe('main() in-process', () => {
     const args = ['--mode', 'tus', '-H', 'Authorization: Bearer s3cret', fx.file, `${sink.url}/files`];
     expect(await main(args, out.io)).toBe(1);
     const lines = out.stderr().split('\n');
-    expect(lines[0]).toMatch(/^bhw: upload failed: Server answered 403 Forbidden: no \(sent \d+ of 200000 bytes, 0 acknowledged; the server holds 0 bytes of the upload\)$/);
+    expect(lines[0]).toMatch(
+      /^bhw: upload failed: Server answered 403 Forbidden: no \(sent \d+ of 200000 bytes, 0 acknowledged; the server holds 0 bytes of the upload\)$/,
+    );
     expect(lines[1]).toBe(`bhw: to continue: bhw --resume ${sink.url}/files/abc --mode tus -H 'Authorization: <redacted>' ${fx.file} ${sink.url}/files`);
     expect(lines[2]).toBe('bhw: (fill in the values shown as <redacted>)');
   });

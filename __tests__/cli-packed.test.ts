@@ -65,7 +65,10 @@ describeWithNpm('bhw from the packed tarball, production dependencies only', () 
     const { receiver, url } = await startReceive(store);
     expect(receiver.stdout).toContain(`tus at ${url}/tus`);
 
-    const result = await runCli(['--mode', 'tus', '--json', '--high-water-mark', '64KiB', join(work, 'data.bin'), `${url}/tus`], { executable: bhw, cwd: project });
+    const result = await runCli(['--mode', 'tus', '--json', '--high-water-mark', '64KiB', join(work, 'data.bin'), `${url}/tus`], {
+      executable: bhw,
+      cwd: project,
+    });
     expect(result.code).toBe(0);
     const summary = JSON.parse(result.stdout) as { sha256: string; body: string };
     const answer = JSON.parse(summary.body) as { sha256: string; file: string };
@@ -80,7 +83,10 @@ describeWithNpm('bhw from the packed tarball, production dependencies only', () 
     await rm(join(project, 'node_modules', '@tus'), { recursive: true, force: true });
     const { receiver, url } = await startReceive(join(work, 'store-plain'));
     expect(receiver.stdout).toContain('tus unavailable');
-    await receiver.waitFor('stderr', /^bhw receive: tus uploads need @tus\/server and @tus\/file-store, which are not installed: npm install @tus\/server @tus\/file-store\n/);
+    await receiver.waitFor(
+      'stderr',
+      /^bhw receive: tus uploads need @tus\/server and @tus\/file-store, which are not installed: npm install @tus\/server @tus\/file-store\n/,
+    );
 
     const tus = await got.post(`${url}/tus`, { headers: { 'tus-resumable': '1.0.0', 'upload-length': '3' }, throwHttpErrors: false, retry: { limit: 0 } });
     expect(tus.statusCode).toBe(501);

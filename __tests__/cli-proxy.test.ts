@@ -69,7 +69,16 @@ describe('--proxy', () => {
 
   test('wrong proxy credentials: exit 1, and the password is not printed', async () => {
     proxy = await startForwardProxy({ credentials: 'agent:right-s3cret' });
-    const result = await runCli(['--mode', 'tus', '--retry', '0', '-x', proxy.url.replace('http://', 'http://agent:wrong-s3cret@'), fx.file, `${fx.sink.url}/files`]);
+    const result = await runCli([
+      '--mode',
+      'tus',
+      '--retry',
+      '0',
+      '-x',
+      proxy.url.replace('http://', 'http://agent:wrong-s3cret@'),
+      fx.file,
+      `${fx.sink.url}/files`,
+    ]);
 
     expect(result.code).toBe(1);
     expect(proxy.refused).toBe(1);

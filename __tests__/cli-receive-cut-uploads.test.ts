@@ -22,13 +22,17 @@ beforeEach(async () => {
     const line = log.find((entry) => pattern.test(entry));
     return line !== undefined ? Promise.resolve(line) : new Promise((resolve) => waiting.push({ pattern, resolve }));
   };
-  server = await startReceiveServer({ port: 0, dir: join(dir, 'store'), log: (line) => {
-    log.push(line);
-    for (const waiter of waiting.splice(0)) {
-      if (waiter.pattern.test(line)) waiter.resolve(line);
-      else waiting.push(waiter);
-    }
-  } });
+  server = await startReceiveServer({
+    port: 0,
+    dir: join(dir, 'store'),
+    log: (line) => {
+      log.push(line);
+      for (const waiter of waiting.splice(0)) {
+        if (waiter.pattern.test(line)) waiter.resolve(line);
+        else waiting.push(waiter);
+      }
+    },
+  });
 });
 afterEach(async () => {
   await server.close();
@@ -69,9 +73,13 @@ describe('bhw receive names a batch file after the path when the key does not na
   });
 
   test('a key without the -<sequence> suffix, at a nested path', async () => {
-    const first = await got.post(`${server.url}/logs/app`, { headers: { 'batch-sequence': '1', 'batch-offset': '3', 'idempotency-key': 'abc' }, body: 'def' }).json<Record<string, unknown>>();
+    const first = await got
+      .post(`${server.url}/logs/app`, { headers: { 'batch-sequence': '1', 'batch-offset': '3', 'idempotency-key': 'abc' }, body: 'def' })
+      .json<Record<string, unknown>>();
     expect(first).toMatchObject({ file: 'batch-logs_app.bin', sequence: 1 });
-    const again = await got.post(`${server.url}/logs/app`, { headers: { 'batch-sequence': '1', 'batch-offset': '3', 'idempotency-key': 'abc' }, body: 'def' }).json<Record<string, unknown>>();
+    const again = await got
+      .post(`${server.url}/logs/app`, { headers: { 'batch-sequence': '1', 'batch-offset': '3', 'idempotency-key': 'abc' }, body: 'def' })
+      .json<Record<string, unknown>>();
     expect(again).toMatchObject({ file: 'batch-logs_app.bin', duplicate: true });
   });
 });

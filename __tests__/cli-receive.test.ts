@@ -47,7 +47,19 @@ describe('bhw receive stores exactly what it got', () => {
   });
 
   test('batch mode with concurrency and gzip: the batches make the whole input, in Batch-Offset order', async () => {
-    const result = await runCli(['--json', '--mode', 'batch', '--concurrency', '4', '--compress', 'gzip', '--high-water-mark', '32KiB', fx.file, `${server.url}/logs`]);
+    const result = await runCli([
+      '--json',
+      '--mode',
+      'batch',
+      '--concurrency',
+      '4',
+      '--compress',
+      'gzip',
+      '--high-water-mark',
+      '32KiB',
+      fx.file,
+      `${server.url}/logs`,
+    ]);
 
     expect(result.code).toBe(0);
     const { body } = JSON.parse(result.stdout) as { body: string };
@@ -61,11 +73,18 @@ describe('bhw receive stores exactly what it got', () => {
 
   test('batch requests: a repeated Idempotency-Key is answered 200 and not stored again', async () => {
     const send = (sequence: number, offset: number, body: Buffer, key = `upload1-${sequence}`, gzip = false) =>
-      got.post(`${server.url}/events`, {
-        body: gzip ? gzipSync(body) : body,
-        headers: { 'batch-sequence': String(sequence), 'batch-offset': String(offset), 'idempotency-key': key, ...(gzip ? { 'content-encoding': 'gzip' } : {}) },
-        retry: { limit: 0 },
-      }).json<Record<string, unknown>>();
+      got
+        .post(`${server.url}/events`, {
+          body: gzip ? gzipSync(body) : body,
+          headers: {
+            'batch-sequence': String(sequence),
+            'batch-offset': String(offset),
+            'idempotency-key': key,
+            ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+          },
+          retry: { limit: 0 },
+        })
+        .json<Record<string, unknown>>();
     const parts = [Buffer.from('first record\n'), Buffer.from('second record\n'), Buffer.from('third\n')];
     // Out of order, and the middle one twice: the duplicate carries other bytes to show it is dropped.
     const third = await send(2, parts[0]!.length + parts[1]!.length, parts[2]!, undefined, true);

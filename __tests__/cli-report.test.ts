@@ -3,7 +3,6 @@ import { ContentLengthError, ResumeGapError } from '../lib/index.js';
 import { failureLine, reasonOf, resumeCommand, summaryLine, type UploadSummary } from '../cli/report.js';
 import { formatBytes, formatRate, parseDigits, parseSecondsToMs } from '../cli/units.js';
 
-
 const summary: UploadSummary = { bytes: 1536, sha256: 'ab'.repeat(32), statusCode: 201, seconds: 0.5, mode: 'stream', body: '' };
 
 describe('sizes and rates as the summary prints them', () => {
@@ -19,10 +18,22 @@ describe('sizes and rates as the summary prints them', () => {
 
   test('digits and seconds as the arguments give them', () => {
     expect(parseDigits('042')).toBe(42);
-    expect([parseDigits('4.2'), parseDigits('-1'), parseDigits(' 1'), parseDigits(''), parseDigits(undefined), parseDigits('9'.repeat(20))]).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
+    expect([parseDigits('4.2'), parseDigits('-1'), parseDigits(' 1'), parseDigits(''), parseDigits(undefined), parseDigits('9'.repeat(20))]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
     expect(parseSecondsToMs('2.5')).toBe(2500);
     expect(parseSecondsToMs('0')).toBe(0);
-    expect([parseSecondsToMs('1e3'), parseSecondsToMs('-1'), parseSecondsToMs('.5'), parseSecondsToMs('9'.repeat(20))]).toEqual([undefined, undefined, undefined, undefined]);
+    expect([parseSecondsToMs('1e3'), parseSecondsToMs('-1'), parseSecondsToMs('.5'), parseSecondsToMs('9'.repeat(20))]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
   test('decimal MB/s, and 0 when no time passed', () => {
@@ -59,7 +70,9 @@ describe('the failure line says the reason and how far the upload got', () => {
   });
 
   test("any other error: the writable's figures", () => {
-    expect(failureLine(new Error('read EIO:\n  disk gone'), { bytesSent: 5, bytesAcknowledged: 3 })).toBe('bhw: upload failed: read EIO: disk gone (sent 5 bytes, 3 acknowledged)');
+    expect(failureLine(new Error('read EIO:\n  disk gone'), { bytesSent: 5, bytesAcknowledged: 3 })).toBe(
+      'bhw: upload failed: read EIO: disk gone (sent 5 bytes, 3 acknowledged)',
+    );
     // The message is not taken apart: whatever it says stays, on one line.
     expect(reasonOf(new Error('boom (1 bytes written, 2 sent, 3 acknowledged)'))).toBe('boom (1 bytes written, 2 sent, 3 acknowledged)');
     expect(reasonOf(new Error('  boom\n\tagain  '))).toBe('boom again');

@@ -117,7 +117,11 @@ describe('bhw --spool', () => {
     await target.waitFor(() => target.stored.size === 1);
     process.emit('SIGINT', 'SIGINT');
     expect(await exited).toBe(130);
-    expect(first.stderr()).toMatch(new RegExp(`^bhw: interrupted \\(sent \\d+ bytes, 0 acknowledged\\)\\nbhw: the spool ${spool} keeps ${input.length} bytes; run the same command again to send them\\n$`));
+    expect(first.stderr()).toMatch(
+      new RegExp(
+        `^bhw: interrupted \\(sent \\d+ bytes, 0 acknowledged\\)\\nbhw: the spool ${spool} keeps ${input.length} bytes; run the same command again to send them\\n$`,
+      ),
+    );
 
     server.resume();
     const second = io(Readable.from([]));

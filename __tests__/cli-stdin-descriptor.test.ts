@@ -32,7 +32,9 @@ async function runWithStdin(args: string[], fd: number): Promise<Awaited<ReturnT
 describe('bhw - url: stdin read into the pool', () => {
   test('a pipe from the shell (cat file | bhw - url): exact, and the summary has the server sha256', async () => {
     // An anonymous pipe, as a shell makes it (Node's own stdio "pipes" are sockets).
-    const cli = spawnCli(['-c', 'cat -- "$0" | "$1" "$2" --high-water-mark 64KiB - "$3"', fx.file, process.execPath, CLI_PATH, fx.sink.url], { executable: '/bin/sh' });
+    const cli = spawnCli(['-c', 'cat -- "$0" | "$1" "$2" --high-water-mark 64KiB - "$3"', fx.file, process.execPath, CLI_PATH, fx.sink.url], {
+      executable: '/bin/sh',
+    });
     const result = await cli.exited;
 
     expect(result.code).toBe(0);

@@ -62,7 +62,9 @@ describe('a server that accepts the upload and never answers', () => {
     const result = await runCli(['--stall-timeout', '0.3', fx.file, sink.url]);
 
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^bhw: upload failed: no byte sent or acknowledged for 0\.3 s \(--stall-timeout 0\.3; 0 turns it off\) \(sent \d+ of 200000 bytes, 0 acknowledged\)\n$/);
+    expect(result.stderr).toMatch(
+      /^bhw: upload failed: no byte sent or acknowledged for 0\.3 s \(--stall-timeout 0\.3; 0 turns it off\) \(sent \d+ of 200000 bytes, 0 acknowledged\)\n$/,
+    );
   });
 
   test('--stall-timeout in batch mode: a batch that is never answered', async () => {

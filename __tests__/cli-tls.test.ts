@@ -45,14 +45,18 @@ describe('--cacert', () => {
     const result = await runCli([fx.file, sink.url]);
 
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^bhw: upload failed: Connection failed \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+    expect(result.stderr).toMatch(
+      /^bhw: upload failed: Connection failed \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/,
+    );
   });
 
   test('with an unrelated CA: exit 1, the certificate is still refused', async () => {
     const result = await runCli(['--mode', 'batch', '--cacert', await pem('other.pem', certs.otherCa), fx.file, sink.url]);
 
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^bhw: upload failed: Connection failed \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+    expect(result.stderr).toMatch(
+      /^bhw: upload failed: Connection failed \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/,
+    );
   });
 
   test('a file that cannot be read: exit 2', async () => {

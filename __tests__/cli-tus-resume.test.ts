@@ -105,7 +105,13 @@ describe('bhw --resume continues a tus upload cut short', () => {
 
     expect(result.code).toBe(0);
     expect(sha256(await tus.stored(uploadUrl))).toBe(sha256(data));
-    expect(JSON.parse(result.stdout)).toMatchObject({ bytes: data.length - buffer, offset: buffer, mode: 'tus', uploadUrl, sha256: sha256(data.subarray(buffer)) });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      bytes: data.length - buffer,
+      offset: buffer,
+      mode: 'tus',
+      uploadUrl,
+      sha256: sha256(data.subarray(buffer)),
+    });
   });
 
   test('stdin shorter than the server offset: exit 2, and the upload is not completed at the wrong length', async () => {
@@ -133,7 +139,9 @@ describe('bhw --resume continues a tus upload cut short', () => {
 
     expect(failed.code).toBe(1);
     const [first, second, rest] = failed.stderr.split('\n');
-    expect(first).toMatch(/^bhw: upload failed: Server answered 403 Forbidden: quota exceeded \(sent \d+ of 1000000 bytes, 65536 acknowledged; the server holds 65536 bytes of the upload\)$/);
+    expect(first).toMatch(
+      /^bhw: upload failed: Server answered 403 Forbidden: quota exceeded \(sent \d+ of 1000000 bytes, 65536 acknowledged; the server holds 65536 bytes of the upload\)$/,
+    );
     const [, uploadUrl] = second!.match(/^bhw: to continue: bhw --resume (\S+) /)!;
     expect(second).toBe(`bhw: to continue: bhw --resume ${uploadUrl} ${args.join(' ')}`);
     expect(rest).toBe('');

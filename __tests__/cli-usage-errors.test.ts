@@ -48,8 +48,54 @@ describe('bhw refuses a malformed command line with a usage error that names the
 
 describe('bhw reads every upload option into its arguments', () => {
   test('all options given', () => {
-    const argv = ['--mode', 'batch', '-X', 'put', '-H', 'X-A: 1', '-H', 'x-a: 2', '-H', 'X-B:  spaced ', '--high-water-mark', '64KiB', '--concurrency', '3', '--flush-interval', '250', '--compress', 'gzip', '--content-length', '--json', '--quiet', '--progress',
-      '--retry', '2', '--spool', 'spool', '--spool-max-bytes', '1GiB', '--spool-fsync', '--no-sha256', '-m', '2.5', '--connect-timeout', '0.25', '--stall-timeout', '0', '--http2', '--cacert', 'ca.pem', '-k', '--noproxy', 'a.example,b', '-u', 'alice:pa:ss', 'data.bin', url];
+    const argv = [
+      '--mode',
+      'batch',
+      '-X',
+      'put',
+      '-H',
+      'X-A: 1',
+      '-H',
+      'x-a: 2',
+      '-H',
+      'X-B:  spaced ',
+      '--high-water-mark',
+      '64KiB',
+      '--concurrency',
+      '3',
+      '--flush-interval',
+      '250',
+      '--compress',
+      'gzip',
+      '--content-length',
+      '--json',
+      '--quiet',
+      '--progress',
+      '--retry',
+      '2',
+      '--spool',
+      'spool',
+      '--spool-max-bytes',
+      '1GiB',
+      '--spool-fsync',
+      '--no-sha256',
+      '-m',
+      '2.5',
+      '--connect-timeout',
+      '0.25',
+      '--stall-timeout',
+      '0',
+      '--http2',
+      '--cacert',
+      'ca.pem',
+      '-k',
+      '--noproxy',
+      'a.example,b',
+      '-u',
+      'alice:pa:ss',
+      'data.bin',
+      url,
+    ];
     expect(parseCliArgs(argv)).toEqual({
       command: 'upload',
       source: 'data.bin',
@@ -84,7 +130,20 @@ describe('bhw reads every upload option into its arguments', () => {
 
   test('nothing but the source and url: the defaults', () => {
     expect(parseCliArgs(['-', url])).toEqual({
-      command: 'upload', source: '-', url, mode: 'stream', headers: {}, contentLength: false, stallTimeout: 60_000, http2: false, insecure: false, json: false, quiet: false, progress: false, sha256: true, argv: ['-', url],
+      command: 'upload',
+      source: '-',
+      url,
+      mode: 'stream',
+      headers: {},
+      contentLength: false,
+      stallTimeout: 60_000,
+      http2: false,
+      insecure: false,
+      json: false,
+      quiet: false,
+      progress: false,
+      sha256: true,
+      argv: ['-', url],
     });
   });
 

@@ -2,7 +2,13 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DiagnosticsChannels, type BatchRetriedMessage, type UploadErrorMessage, type UploadFinishMessage, type UploadStartMessage } from '../lib/diagnostics.js';
+import {
+  DiagnosticsChannels,
+  type BatchRetriedMessage,
+  type UploadErrorMessage,
+  type UploadFinishMessage,
+  type UploadStartMessage,
+} from '../lib/diagnostics.js';
 import { BufferedHttpWritable, HttpStatusError, uploadFile } from '../lib/index.js';
 import { collectUploadMetrics, formatMetrics } from '../examples/metrics-from-diagnostics.js';
 import { startBatchServer } from './helpers/batch-server.js';
@@ -43,10 +49,15 @@ describe('upload channels in every mode', () => {
     expect(start).toMatchObject({ upload, mode, concurrency: 1 });
     expect(start.url).not.toContain('secret-password');
     const finish = upload_[1]!.message as unknown as UploadFinishMessage;
-    expect(finish).toMatchObject({ upload, mode, statusCode: upload.response!.statusCode, progress: { bytesWritten: data.length, bytesAcknowledged: data.length } });
+    expect(finish).toMatchObject({
+      upload,
+      mode,
+      statusCode: upload.response!.statusCode,
+      progress: { bytesWritten: data.length, bytesAcknowledged: data.length },
+    });
     if (mode === 'batch') {
       // Writes stay whole in batch mode: 4 writes of 1000 bytes per 4096-byte buffer.
-    // Start precedes the first batch; finish follows the last acknowledgement.
+      // Start precedes the first batch; finish follows the last acknowledgement.
       expect(channels.messages[0]!.channel).toBe(DiagnosticsChannels.uploadStart);
       expect(channels.messages.at(-2)!.channel).toBe(DiagnosticsChannels.batchAcknowledged);
       expect(channels.of(DiagnosticsChannels.batchSent)).toHaveLength(3);
@@ -114,7 +125,9 @@ describe('upload channels in every mode', () => {
 
 describe('batch channels', () => {
   test("a 500 is retried with reason 'failure' and its status; acknowledged reports the attempts", async () => {
-    const server = closer.add(await startBatchServer(({ sequence, attempt }) => (sequence === 1 && attempt === 1 ? { kind: 'status', status: 500, body: 'oops' } : { kind: 'ok' })));
+    const server = closer.add(
+      await startBatchServer(({ sequence, attempt }) => (sequence === 1 && attempt === 1 ? { kind: 'status', status: 500, body: 'oops' } : { kind: 'ok' })),
+    );
     const upload = new BufferedHttpWritable(server.url, { mode: 'batch', highWaterMark: 4096, retry: { backoffLimit: 5 } });
     const channels = recordChannels((each) => each === upload);
     const { error } = await runUpload(upload, chunks);

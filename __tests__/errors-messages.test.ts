@@ -1,13 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import {
-  BODY_SNIPPET_LIMIT,
-  ErrorCodes,
-  HttpStatusError,
-  NetworkError,
-  RedirectError,
-  ResumeGapError,
-  RetryAfterError,
-} from '../lib/index.js';
+import { BODY_SNIPPET_LIMIT, ErrorCodes, HttpStatusError, NetworkError, RedirectError, ResumeGapError, RetryAfterError } from '../lib/index.js';
 
 const progress = { bytesWritten: 30, bytesSent: 20, bytesAcknowledged: 10 };
 

@@ -27,7 +27,10 @@ const chunks = chunksOf(data, [16 * KiB]);
 /** Backoff of a few ms: the tests exercise the retries, not the waiting. */
 const fast = { backoffLimit: 2 };
 
-async function setup(fault: ProxyPlan, plan?: FaultPlan): Promise<{ url: string; server: Awaited<ReturnType<typeof startBatchServer>>; proxy: Awaited<ReturnType<typeof startFaultProxy>> }> {
+async function setup(
+  fault: ProxyPlan,
+  plan?: FaultPlan,
+): Promise<{ url: string; server: Awaited<ReturnType<typeof startBatchServer>>; proxy: Awaited<ReturnType<typeof startFaultProxy>> }> {
   const server = closer.add(await startBatchServer(plan));
   const proxy = closer.add(await startFaultProxy(server.url, { fault }));
   return { url: proxy.url(server.url), server, proxy };

@@ -100,11 +100,13 @@ describe('early answer (413, 401)', () => {
     // Answers before reading, then drains what still comes (a lingering close,
     // as nginx does). A server that resets at once can make the kernel drop its
     // own answer; stream-server-answers tests that case without a proxy.
-    const sink = closer.add(await startSink((request, response) => {
-      response.writeHead(status, { connection: 'close', 'content-type': 'text/plain' });
-      response.end(body);
-      request.resume();
-    }));
+    const sink = closer.add(
+      await startSink((request, response) => {
+        response.writeHead(status, { connection: 'close', 'content-type': 'text/plain' });
+        response.end(body);
+        request.resume();
+      }),
+    );
     const url = sink.url;
     const { error, finished } = await runUpload(new BufferedHttpWritable(url, { highWaterMark }), chunks);
     expect(finished).toBe(false);

@@ -137,7 +137,14 @@ describe('early answer (413, 401)', () => {
     const { error, finished } = await runUpload(upload, chunks);
     expect(finished).toBe(false);
     expect(error).toBeInstanceOf(HttpStatusError);
-    expect(error).toMatchObject({ code: 'ERR_BHW_HTTP_STATUS', statusCode: 413, body: 'chunk too large', offset: 0, uploadUrl: upload.uploadUrl, bytesAcknowledged: 0 });
+    expect(error).toMatchObject({
+      code: 'ERR_BHW_HTTP_STATUS',
+      statusCode: 413,
+      body: 'chunk too large',
+      offset: 0,
+      uploadUrl: upload.uploadUrl,
+      bytesAcknowledged: 0,
+    });
   });
 
   test('a 401 to the creation request is not retried: HttpStatusError, no upload URL', async () => {

@@ -45,11 +45,19 @@ describe('retry defaults stay set whatever retry object is given', () => {
   };
 
   test('no retry option: the library defaults', () => {
-    expect(retryOf({ mode: 'batch' })).toMatchObject({ limit: DEFAULT_RETRY_LIMIT, maxRetryAfter: DEFAULT_MAX_RETRY_AFTER, backoffLimit: Number.POSITIVE_INFINITY });
+    expect(retryOf({ mode: 'batch' })).toMatchObject({
+      limit: DEFAULT_RETRY_LIMIT,
+      maxRetryAfter: DEFAULT_MAX_RETRY_AFTER,
+      backoffLimit: Number.POSITIVE_INFINITY,
+    });
   });
 
   test('fields given as undefined do not unset the defaults', () => {
-    expect(retryOf({ mode: 'tus', retry: { limit: undefined, maxRetryAfter: undefined, backoffLimit: 10 } })).toMatchObject({ limit: DEFAULT_RETRY_LIMIT, maxRetryAfter: DEFAULT_MAX_RETRY_AFTER, backoffLimit: 10 });
+    expect(retryOf({ mode: 'tus', retry: { limit: undefined, maxRetryAfter: undefined, backoffLimit: 10 } })).toMatchObject({
+      limit: DEFAULT_RETRY_LIMIT,
+      maxRetryAfter: DEFAULT_MAX_RETRY_AFTER,
+      backoffLimit: 10,
+    });
   });
 
   test('given values win', () => {

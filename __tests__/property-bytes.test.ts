@@ -21,17 +21,17 @@ jest.setTimeout(60_000);
 
 const NUM_RUNS = Number(process.env.PROPERTY_RUNS ?? 40);
 
-type Op =
-  | { kind: 'buffer'; size: number; seed: number }
-  | { kind: 'string'; unit: string; repeat: number }
-  | { kind: 'flush' };
+type Op = { kind: 'buffer'; size: number; seed: number } | { kind: 'string'; unit: string; repeat: number } | { kind: 'flush' };
 
 /** Units of 1 to 4 UTF-8 bytes, so a string may end anywhere inside a buffer. */
 const UNITS = ['a', 'é', '日', '🚀', 'x\n', 'ß日🚀'];
 
 /** Write sizes as a fraction of highWaterMark (0 to 3.5×), so they scale with it. */
 const opArbitrary = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('buffer' as const), size: fc.integer({ min: 0, max: 3500 }), seed: fc.integer({ min: 1, max: 1000 }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({ kind: fc.constant('buffer' as const), size: fc.integer({ min: 0, max: 3500 }), seed: fc.integer({ min: 1, max: 1000 }) }),
+  },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('string' as const), unit: fc.constantFrom(...UNITS), repeat: fc.integer({ min: 0, max: 3500 }) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'flush' as const }) },
 );
@@ -154,7 +154,10 @@ describe('tus mode: the stored upload is exactly the bytes written', () => {
       fc.asyncProperty(caseArbitrary, fc.boolean(), async (testCase, declare) => {
         const chunks = chunksOf(testCase);
         const want = expected(chunks);
-        const upload = new BufferedHttpWritable(server.url, options({ mode: 'tus', highWaterMark: testCase.highWaterMark, ...(declare ? { contentLength: want.length } : {}) }));
+        const upload = new BufferedHttpWritable(
+          server.url,
+          options({ mode: 'tus', highWaterMark: testCase.highWaterMark, ...(declare ? { contentLength: want.length } : {}) }),
+        );
         await drive(upload, chunks);
         const stored = await server.stored(upload.uploadUrl!);
         expect(stored.bytes.equals(want)).toBe(true);

@@ -2,7 +2,13 @@ import { describe, expect, test } from '@jest/globals';
 import { HttpStatusError, NetworkError, RetryAfterError } from '../lib/index.js';
 import { RETRY_STATUS_CODES, Retrier, backoffDelay, overloadBaseDelay, retryAfterMs, type FailedAttempt, type RetrySettings } from '../lib/retry.js';
 
-const settings: RetrySettings = { limit: 5, statusCodes: RETRY_STATUS_CODES, errorCodes: ['ECONNRESET', 'EPIPE', 'ETIMEDOUT'], maxRetryAfter: 60_000, backoffLimit: Number.POSITIVE_INFINITY };
+const settings: RetrySettings = {
+  limit: 5,
+  statusCodes: RETRY_STATUS_CODES,
+  errorCodes: ['ECONNRESET', 'EPIPE', 'ETIMEDOUT'],
+  maxRetryAfter: 60_000,
+  backoffLimit: Number.POSITIVE_INFINITY,
+};
 const progress = { bytesWritten: 10, bytesSent: 10, bytesAcknowledged: 0 };
 
 function answered(statusCode: number, retryAfter?: string): FailedAttempt {

@@ -44,7 +44,12 @@ describe.each(modes)('%s mode', (mode) => {
     const first = await redirecting(status, `${other.url}/upload`);
     // The caller's instance asks for redirects to be followed: the library still refuses.
     const following = got.extend({ followRedirect: true, headers: { authorization: AUTH } });
-    const upload = new BufferedHttpWritable(first.url, { mode, highWaterMark: 64 * 1024, got: following, ...(mode === 'stream' ? {} : { retry: { backoffLimit: 2 } }) });
+    const upload = new BufferedHttpWritable(first.url, {
+      mode,
+      highWaterMark: 64 * 1024,
+      got: following,
+      ...(mode === 'stream' ? {} : { retry: { backoffLimit: 2 } }),
+    });
     const { error, finished } = await runUpload(upload, chunks);
     expect(finished).toBe(false);
     expect(error).toBeInstanceOf(RedirectError);

@@ -8,7 +8,16 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import got from 'got';
 import { inspect } from 'node:util';
-import { BODY_SNIPPET_LIMIT, BufferedHttpWritable, HttpStatusError, NetworkError, RedirectError, fetchTusOffset, type BufferedHttpWritableOptions, type UploadMode } from '../lib/index.js';
+import {
+  BODY_SNIPPET_LIMIT,
+  BufferedHttpWritable,
+  HttpStatusError,
+  NetworkError,
+  RedirectError,
+  fetchTusOffset,
+  type BufferedHttpWritableOptions,
+  type UploadMode,
+} from '../lib/index.js';
 import { chunksOf, pattern } from './helpers/data.js';
 import { Closer, runUpload } from './helpers/outcome.js';
 import { readBody, startSink } from './helpers/sink-server.js';
@@ -183,7 +192,9 @@ describe('tus upload URLs', () => {
     const sink = await startSink();
     const url = `${sink.url}/files/x`;
     await sink.close();
-    const error = await fetchTusOffset(withCredentials(url), { headers: SECRET_HEADERS, got: got.extend({ retry: { limit: 0 } }) }).catch((reason: unknown) => reason);
+    const error = await fetchTusOffset(withCredentials(url), { headers: SECRET_HEADERS, got: got.extend({ retry: { limit: 0 } }) }).catch(
+      (reason: unknown) => reason,
+    );
     expect(error).toMatchObject({ code: 'ERR_BHW_NETWORK', uploadUrl: url });
     expectNoSecrets(error);
   });

@@ -62,7 +62,10 @@ async function startHttpsTus(serverCerts: TestCertificates): Promise<{ url: stri
 }
 
 /** An HTTPS endpoint for `mode` that records what it receives. */
-async function endpoint(mode: UploadMode, serverCerts = certs): Promise<{ url: string; received(upload: BufferedHttpWritable): Promise<Buffer | undefined>; requests(): number }> {
+async function endpoint(
+  mode: UploadMode,
+  serverCerts = certs,
+): Promise<{ url: string; received(upload: BufferedHttpWritable): Promise<Buffer | undefined>; requests(): number }> {
   if (mode === 'tus') {
     const tus = await startHttpsTus(serverCerts);
     return { url: tus.url, received: (upload) => tus.stored(upload.uploadUrl!), requests: tus.requests };

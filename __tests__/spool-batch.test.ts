@@ -198,7 +198,9 @@ describe('batch mode with a spool', () => {
 
   test('spool options are checked at construction', () => {
     expect(() => new BufferedHttpWritable('http://127.0.0.1:9/', { spool: { dir } })).toThrow("'spool' does not apply to mode 'stream'");
-    expect(() => new BufferedHttpWritable('http://127.0.0.1:9/', { mode: 'batch', spool: { dir, fsyn: true } as never })).toThrow("Unknown option 'spool.fsyn' (did you mean 'spool.fsync'?)");
+    expect(() => new BufferedHttpWritable('http://127.0.0.1:9/', { mode: 'batch', spool: { dir, fsyn: true } as never })).toThrow(
+      "Unknown option 'spool.fsyn' (did you mean 'spool.fsync'?)",
+    );
     expect(() => new BufferedHttpWritable('http://127.0.0.1:9/', { mode: 'batch', spool: { dir: '' } })).toThrow('spool.dir must be a directory path');
   });
 });

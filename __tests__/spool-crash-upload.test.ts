@@ -36,7 +36,13 @@ afterEach(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function startWriter(url: string, spoolDir: string, fsync: boolean, run: number, mode: 'write' | 'drain'): { child: ChildProcess; lines: string[]; seen(count: number): Promise<void> } {
+function startWriter(
+  url: string,
+  spoolDir: string,
+  fsync: boolean,
+  run: number,
+  mode: 'write' | 'drain',
+): { child: ChildProcess; lines: string[]; seen(count: number): Promise<void> } {
   const child = spawn(process.execPath, [WRITER, url, spoolDir, fsync ? '1' : '0', String(run), mode], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.on('close', () => children.delete(child));

@@ -14,7 +14,16 @@ type Step =
   | { kind: 'restart' };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { arbitrary: fc.record({ kind: fc.constant('append' as const), records: fc.array(fc.oneof({ arbitrary: fc.nat(120), weight: 8 }, { arbitrary: fc.nat(700), weight: 1 }, { arbitrary: fc.constant('cut' as const), weight: 1 }), { maxLength: 12 }) }), weight: 4 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('append' as const),
+      records: fc.array(
+        fc.oneof({ arbitrary: fc.nat(120), weight: 8 }, { arbitrary: fc.nat(700), weight: 1 }, { arbitrary: fc.constant('cut' as const), weight: 1 }),
+        { maxLength: 12 },
+      ),
+    }),
+    weight: 4,
+  },
   { arbitrary: fc.record({ kind: fc.constant('next' as const), size: fc.integer({ min: 1, max: 400 }), partial: fc.boolean() }), weight: 4 },
   { arbitrary: fc.record({ kind: fc.constant('ack' as const), pick: fc.nat() }), weight: 3 },
   { arbitrary: fc.record({ kind: fc.constant('aside' as const), pick: fc.nat() }), weight: 1 },

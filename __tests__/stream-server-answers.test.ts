@@ -81,7 +81,14 @@ describe('a non-2xx answer ends in a typed error', () => {
     });
     const error = await failedUpload(new BufferedHttpWritable(server.url, { highWaterMark: 4096 }), pattern(20_000));
     expect(error).toBeInstanceOf(HttpStatusError);
-    expect(error).toMatchObject({ code: 'ERR_BHW_HTTP_STATUS', statusCode: 500, body: 'disk full', bytesWritten: 20_000, bytesSent: 20_000, bytesAcknowledged: 0 });
+    expect(error).toMatchObject({
+      code: 'ERR_BHW_HTTP_STATUS',
+      statusCode: 500,
+      body: 'disk full',
+      bytesWritten: 20_000,
+      bytesSent: 20_000,
+      bytesAcknowledged: 0,
+    });
     expect(error.message).toMatch(/500.*disk full/);
   });
 

@@ -32,12 +32,20 @@ describe('aborting a tus upload', () => {
   });
 
   /** Starts a 4 MiB upload and aborts it once the server is receiving its second PATCH. */
-  async function abortMidPatch(options: { deleteOnAbort?: boolean } = {}): Promise<{ upload: BufferedHttpWritable; error: Error; tracking: ReturnType<typeof trackingGot> }> {
+  async function abortMidPatch(
+    options: { deleteOnAbort?: boolean } = {},
+  ): Promise<{ upload: BufferedHttpWritable; error: Error; tracking: ReturnType<typeof trackingGot> }> {
     // keepAlive: an agent that would keep sockets: the aborted PATCH's must close anyway.
     // (Not with DELETE, whose finished socket the agent may rightly keep for later.)
     const tracking = trackingGot({ keepAlive: !options.deleteOnAbort });
     const controller = new AbortController();
-    const upload = new BufferedHttpWritable(proxy.url(server.url), { mode: 'tus', highWaterMark: MiB, signal: controller.signal, got: tracking.got, ...options });
+    const upload = new BufferedHttpWritable(proxy.url(server.url), {
+      mode: 'tus',
+      highWaterMark: MiB,
+      signal: controller.signal,
+      got: tracking.got,
+      ...options,
+    });
     server.http.on('request', (request) => {
       if (request.method === 'PATCH' && request.headers['upload-offset'] !== '0') controller.abort();
     });

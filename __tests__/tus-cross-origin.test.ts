@@ -29,12 +29,10 @@ describe('tus: credentials never follow a Location on another origin', () => {
     // host of another origin and answers with its Location, as some gateways do.
     endpoint = createServer((request, response) => {
       request.resume();
-      void got
-        .post(storageUrl, { headers: { 'tus-resumable': '1.0.0', 'upload-defer-length': '1' }, throwHttpErrors: false })
-        .then((created) => {
-          response.writeHead(201, { location: created.headers.location!, 'tus-resumable': '1.0.0' });
-          response.end();
-        });
+      void got.post(storageUrl, { headers: { 'tus-resumable': '1.0.0', 'upload-defer-length': '1' }, throwHttpErrors: false }).then((created) => {
+        response.writeHead(201, { location: created.headers.location!, 'tus-resumable': '1.0.0' });
+        response.end();
+      });
     });
     endpoint.listen(0, '127.0.0.1');
     await once(endpoint, 'listening');

@@ -42,7 +42,11 @@ describe('uploadFile delivers exactly the file', () => {
     const data = pattern(size, 3);
     const progress: ProgressSnapshot[] = [];
     const hash = createHash('sha256');
-    const result = await uploadFile(await fileOf(data), sink.url, { highWaterMark, onProgress: (p) => progress.push(p), onRead: (bytes) => hash.update(bytes) });
+    const result = await uploadFile(await fileOf(data), sink.url, {
+      highWaterMark,
+      onProgress: (p) => progress.push(p),
+      onRead: (bytes) => hash.update(bytes),
+    });
     expect(hash.digest('hex')).toBe(sha256(data));
     expect(sink.received).toHaveLength(1);
     const [request] = sink.received;
@@ -67,7 +71,12 @@ describe('uploadFile delivers exactly the file', () => {
     try {
       const data = pattern(5 * highWaterMark + 77, 5);
       const batches: number[] = [];
-      const result = await uploadFile(await fileOf(data), server.url, { mode: 'batch', highWaterMark, concurrency: 3, onBatch: (report) => batches.push(report.sequence) });
+      const result = await uploadFile(await fileOf(data), server.url, {
+        mode: 'batch',
+        highWaterMark,
+        concurrency: 3,
+        onBatch: (report) => batches.push(report.sequence),
+      });
       expect(server.assembled().equals(data)).toBe(true);
       expect(server.ordered().map((batch) => batch.sequence)).toEqual([0, 1, 2, 3, 4, 5]);
       expect(batches.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
@@ -161,7 +170,9 @@ describe('a file that changes size during the upload is a clear error, never a s
   });
 
   test('bad options are refused as by the Writable', async () => {
-    await expect(uploadFile(await fileOf(pattern(10)), 'http://127.0.0.1:9/', { concurency: 2 } as never)).rejects.toThrow("Unknown option 'concurency' (did you mean 'concurrency'?)");
+    await expect(uploadFile(await fileOf(pattern(10)), 'http://127.0.0.1:9/', { concurency: 2 } as never)).rejects.toThrow(
+      "Unknown option 'concurency' (did you mean 'concurrency'?)",
+    );
   });
 
   test('an aborted signal ends the upload with AbortError', async () => {

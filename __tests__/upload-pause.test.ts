@@ -143,29 +143,32 @@ describe('upload pause: one clock for Retry-After', () => {
 
   test('property: whatever the pauses and waits, a waiter never opens before its pause ends and always once the latest one has, with at most one timer', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.record({ at: fc.nat({ max: 5000 }), pause: fc.nat({ max: 5000 }), wait: fc.boolean() }), { maxLength: 20 }), async (events) => {
-        const clock = manualClock();
-        const pause = pauseOn(clock);
-        let until = Number.NEGATIVE_INFINITY;
-        const waiters: Array<{ tracked: ReturnType<typeof track>; opensAt: number }> = [];
-        for (const event of [...events].sort((a, b) => a.at - b.at)) {
-          clock.advance(event.at - clock.now());
-          await settled();
-          for (const each of waiters) {
-            // Never early; and once the latest pause has passed, every waiter is open.
-            if (each.tracked.state === 'open') expect(clock.now()).toBeGreaterThanOrEqual(each.opensAt);
-            if (clock.now() >= until) expect(each.tracked.state).toBe('open');
+      fc.asyncProperty(
+        fc.array(fc.record({ at: fc.nat({ max: 5000 }), pause: fc.nat({ max: 5000 }), wait: fc.boolean() }), { maxLength: 20 }),
+        async (events) => {
+          const clock = manualClock();
+          const pause = pauseOn(clock);
+          let until = Number.NEGATIVE_INFINITY;
+          const waiters: Array<{ tracked: ReturnType<typeof track>; opensAt: number }> = [];
+          for (const event of [...events].sort((a, b) => a.at - b.at)) {
+            clock.advance(event.at - clock.now());
+            await settled();
+            for (const each of waiters) {
+              // Never early; and once the latest pause has passed, every waiter is open.
+              if (each.tracked.state === 'open') expect(clock.now()).toBeGreaterThanOrEqual(each.opensAt);
+              if (clock.now() >= until) expect(each.tracked.state).toBe('open');
+            }
+            pause.pauseFor(event.pause);
+            until = Math.max(until, clock.now() + event.pause);
+            if (event.wait) waiters.push({ tracked: track(pause.whenOpen()), opensAt: until });
+            expect(clock.pending().length).toBeLessThanOrEqual(1);
           }
-          pause.pauseFor(event.pause);
-          until = Math.max(until, clock.now() + event.pause);
-          if (event.wait) waiters.push({ tracked: track(pause.whenOpen()), opensAt: until });
-          expect(clock.pending().length).toBeLessThanOrEqual(1);
-        }
-        clock.advance(20_000);
-        await settled();
-        for (const each of waiters) expect(each.tracked.state).toBe('open');
-        expect(clock.pending()).toEqual([]);
-      }),
+          clock.advance(20_000);
+          await settled();
+          for (const each of waiters) expect(each.tracked.state).toBe('open');
+          expect(clock.pending()).toEqual([]);
+        },
+      ),
     );
   });
 });

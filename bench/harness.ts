@@ -108,12 +108,7 @@ async function stop(child: ChildProcess): Promise<void> {
  * `nodeArgs` go before the client script (e.g. `--cpu-prof`); `env` is added
  * to the client's environment only.
  */
-export async function measure(
-  task: TaskSpec,
-  sinkOptions: SinkOptions = {},
-  nodeArgs: string[] = [],
-  env: Record<string, string> = {},
-): Promise<Measurement> {
+export async function measure(task: TaskSpec, sinkOptions: SinkOptions = {}, nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<Measurement> {
   const sink = await startSink(sinkOptions);
   try {
     const full = { ...task, url: `http://127.0.0.1:${sink.http}/upload`, tcpPort: sink.tcp } as ClientTask;

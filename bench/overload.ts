@@ -147,7 +147,15 @@ process.on('exit', () => {
 /** A fresh server process for one run: its URL, and a function that fetches its figures and ends it. */
 async function startServerProcess(kind: ServerKind): Promise<{ url: string; finish(): Promise<ServerStats> }> {
   const script = fileURLToPath(import.meta.url);
-  const forwarded = ['--serve', kind, '--capacity', String(capacity), '--latency', String(latencyMs), ...(args['retry-after'] !== undefined ? ['--retry-after', args['retry-after']] : [])];
+  const forwarded = [
+    '--serve',
+    kind,
+    '--capacity',
+    String(capacity),
+    '--latency',
+    String(latencyMs),
+    ...(args['retry-after'] !== undefined ? ['--retry-after', args['retry-after']] : []),
+  ];
   const command = [...(hasTaskset ? ['taskset', '-c', '1'] : []), process.execPath, script, ...forwarded];
   const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.add(child);
@@ -187,7 +195,13 @@ async function runOnce(kind: ServerKind, setting: Setting): Promise<RunResult> {
   if (args.reference) {
     const outcome = await runReference(server.url, setting);
     const stats = await server.finish();
-    const result: RunResult = { ms: outcome.ms, requests: stats.requests, refused: stats.refused, maxActive: stats.maxActive, limitChanges: outcome.limitChanges };
+    const result: RunResult = {
+      ms: outcome.ms,
+      requests: stats.requests,
+      refused: stats.refused,
+      maxActive: stats.maxActive,
+      limitChanges: outcome.limitChanges,
+    };
     if (outcome.finalLimit !== undefined) result.finalLimit = outcome.finalLimit;
     const exact = stats.bytes === expectedBytes && stats.sha === expectedSha;
     if (outcome.error !== undefined || !exact) result.error = outcome.error ?? 'server does not hold the records exactly';
@@ -238,7 +252,8 @@ async function runOnce(kind: ServerKind, setting: Setting): Promise<RunResult> {
   limitArea += limitNow * (performance.now() - limitSince);
   diagnosticsChannel.unsubscribe(DiagnosticsChannels.concurrencyChanged, onChange);
   diagnosticsChannel.unsubscribe(DiagnosticsChannels.batchRetried, onRetried);
-  if (process.env.OVERLOAD_TRACE) process.stderr.write(`  ${kind} ${setting}: ${ms.toFixed(0)} ms, longest wait ${longestWait} ms, retries ${JSON.stringify([...waits])}\n`);
+  if (process.env.OVERLOAD_TRACE)
+    process.stderr.write(`  ${kind} ${setting}: ${ms.toFixed(0)} ms, longest wait ${longestWait} ms, retries ${JSON.stringify([...waits])}\n`);
   finalLimit ??= upload.concurrency;
   const stats = await server.finish();
   if (!error) {
@@ -326,7 +341,10 @@ function table(kind: ServerKind, rows: Row[]): string[] {
     if (auto && auto.errors.length < runs) {
       const ratio = auto.ms / best.ms;
       lines.push(`'auto' / best fixed = ${ratio.toFixed(2)}× (target ≤ 1.15×: ${ratio <= 1.15 ? 'met' : 'missed'}).`);
-      if (kind === 'refuse') lines.push(`'auto' answered 429: ${(auto.refusedShare * 100).toFixed(1)} % of its requests (target ≤ 5 %: ${auto.refusedShare <= 0.05 ? 'met' : 'missed'}).`);
+      if (kind === 'refuse')
+        lines.push(
+          `'auto' answered 429: ${(auto.refusedShare * 100).toFixed(1)} % of its requests (target ≤ 5 %: ${auto.refusedShare <= 0.05 ? 'met' : 'missed'}).`,
+        );
     }
   }
   lines.push('');
@@ -337,7 +355,9 @@ async function main(): Promise<void> {
   // The client on CPU 0; each server process on CPU 1.
   if (hasTaskset) spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)]);
   const settings: Setting[] =
-    args.settings !== undefined ? args.settings.split(',').map((each) => (each === 'auto' ? 'auto' : Number(each))) : ['auto', ...new Set([1, 4, capacity, 4 * capacity])];
+    args.settings !== undefined
+      ? args.settings.split(',').map((each) => (each === 'auto' ? 'auto' : Number(each)))
+      : ['auto', ...new Set([1, 4, capacity, 4 * capacity])];
   const lines = [
     '## Overload (issue 13)',
     '',
@@ -346,7 +366,8 @@ async function main(): Promise<void> {
     `${recordCount} records (${(expectedBytes / 1024 / 1024).toFixed(1)} MiB), highWaterMark ${highWaterMark} B, server latency ${latencyMs} ms per request, N = ${capacity}, 'auto' with maxConcurrency ${maxConcurrency}; median of ${runs} runs; retry limit 50 for every setting. Server in its own process (${hasTaskset ? 'client on CPU 0, server on CPU 1' : 'not pinned'}), a fresh one per run.`,
     '',
   ];
-  if (args.reference) lines.push(`Sent by the reference sender (__tests__/helpers/reference-sender.ts), not the library; first backoff ceiling ${args['backoff-base']} ms.`, '');
+  if (args.reference)
+    lines.push(`Sent by the reference sender (__tests__/helpers/reference-sender.ts), not the library; first backoff ceiling ${args['backoff-base']} ms.`, '');
   for (const kind of args.server !== undefined ? [args.server as ServerKind] : (['refuse', 'queue'] as const)) {
     const rows: Row[] = [];
     for (const setting of settings) {

@@ -62,7 +62,9 @@ export function summarizeProfile(path: string, topCount = 15): ProfileSummary {
     [...map].sort((a, b) => b[1] - a[1]).map(([key, micros]) => ({ key, ms: micros / 1000, share: busy ? micros / busy : 0 }));
   return {
     busyMs: busy / 1000,
-    top: rows(byFunction).slice(0, topCount).map(({ key, ms, share }) => ({ name: key, ms, share })),
+    top: rows(byFunction)
+      .slice(0, topCount)
+      .map(({ key, ms, share }) => ({ name: key, ms, share })),
     parts: rows(byPart).map(({ key, ms, share }) => ({ part: key, ms, share })),
   };
 }

@@ -112,7 +112,14 @@ function floors(record: RunRecord): string[] {
   for (const id of W1_GROUPS) {
     const results = record.results.get(id);
     const figure = (caseId: string): number | undefined => results?.get(caseId)?.transfer;
-    const [bhw, reference, read, send, design, piping] = ['bhw', 'http.request', 'floor:file-read', 'floor:tcp-1MiB-writes', 'floor:tcp-double-buffer', 'tcp'].map(figure);
+    const [bhw, reference, read, send, design, piping] = [
+      'bhw',
+      'http.request',
+      'floor:file-read',
+      'floor:tcp-1MiB-writes',
+      'floor:tcp-double-buffer',
+      'tcp',
+    ].map(figure);
     if (bhw === undefined || reference === undefined) continue;
     const parts = [`- **${id}** (ratios to \`http.request\`'s transfer time):`];
     if (read !== undefined && send !== undefined) {
@@ -142,7 +149,10 @@ export function recommendHighWaterMark(record: RunRecord): { best?: number; fast
   if (complete.length === 0) return { lines: ['The sweep did not complete; no recommendation.'] };
   const geomean = complete.map(([hwm, list]) => [hwm, Math.exp(list.reduce((s, v) => s + Math.log(v), 0) / list.length)] as const);
   const bestScore = Math.min(...geomean.map(([, score]) => score));
-  const best = geomean.filter(([, score]) => score <= bestScore * 1.05).map(([hwm]) => hwm).sort((a, b) => a - b)[0];
+  const best = geomean
+    .filter(([, score]) => score <= bestScore * 1.05)
+    .map(([hwm]) => hwm)
+    .sort((a, b) => a - b)[0];
   const fastest = geomean.find(([, score]) => score === bestScore)?.[0];
   const lines = table(
     ['highWaterMark', 'pool (stream mode)', 'time vs best of each workload (geometric mean)'],
@@ -183,6 +193,9 @@ export function writeReport(record: RunRecord): string {
   const lastW1 = groups.filter((g) => g.id.startsWith('W1')).pop();
   for (const group of groups) {
     out.push(`## ${group.title}`, '', group.about, '', ...groupTable(group, record.results.get(group.id), record.failures), '');
+    // Hand-written reading of the group's figures, kept beside the generated table.
+    const notes = path.join(root, 'bench', 'notes', `${group.id}.md`);
+    if (existsSync(notes)) out.push(readFileSync(notes, 'utf8').trim(), '');
     if (group === lastW1) {
       out.push('### How close W1 comes to the floors (transfer times)', '', ...floors(record), '');
       const runs = runByRun(record);
@@ -220,14 +233,34 @@ export function writeReport(record: RunRecord): string {
   }
 
   if (record.profiles.length > 0) {
-    out.push('## Profiles of the library', '', 'CPU profiles (`node --cpu-prof`) of the client process, idle time left out. Self time per part, then per function.', '');
+    out.push(
+      '## Profiles of the library',
+      '',
+      'CPU profiles (`node --cpu-prof`) of the client process, idle time left out. Self time per part, then per function.',
+      '',
+    );
     for (const { title, summary } of record.profiles) {
       out.push(`### ${title}`, '', `${ms(summary.busyMs)} of CPU sampled.`, '');
-      out.push(...table(['part', 'self time', 'share'], summary.parts.map((p) => [p.part, ms(p.ms), `${(100 * p.share).toFixed(1)}%`])), '');
-      out.push(...table(['function', 'self time', 'share'], summary.top.map((f) => [`\`${f.name}\``, ms(f.ms), `${(100 * f.share).toFixed(1)}%`])), '');
+      out.push(
+        ...table(
+          ['part', 'self time', 'share'],
+          summary.parts.map((p) => [p.part, ms(p.ms), `${(100 * p.share).toFixed(1)}%`]),
+        ),
+        '',
+      );
+      out.push(
+        ...table(
+          ['function', 'self time', 'share'],
+          summary.top.map((f) => [`\`${f.name}\``, ms(f.ms), `${(100 * f.share).toFixed(1)}%`]),
+        ),
+        '',
+      );
     }
   }
   const findings = path.join(root, 'bench', 'findings.md');
   if (existsSync(findings)) out.push(readFileSync(findings, 'utf8').trim(), '');
-  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trim()}\n`;
+  return `${out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim()}\n`;
 }

@@ -56,13 +56,27 @@ function configFor(args: Args, file: string): Config {
   const common = { file, latencyMs: 10, tunedHighWaterMark: 4 * MiB, sweep: [64 * 1024, 256 * 1024, MiB, 4 * MiB] };
   if (args.quick) {
     return {
-      ...common, quick: true, uploadBytes: 48 * MiB, writes: 100_000, records: 3_000, latencyBatchSize: 16 * 1024,
-      memorySizes: [8 * MiB, 32 * MiB], slowRate: 128 * MiB, runs: args.runs ?? 1,
+      ...common,
+      quick: true,
+      uploadBytes: 48 * MiB,
+      writes: 100_000,
+      records: 3_000,
+      latencyBatchSize: 16 * 1024,
+      memorySizes: [8 * MiB, 32 * MiB],
+      slowRate: 128 * MiB,
+      runs: args.runs ?? 1,
     };
   }
   return {
-    ...common, quick: false, uploadBytes: 1024 * MiB, writes: 2_000_000, records: 200_000, latencyBatchSize: 64 * 1024,
-    memorySizes: [64 * MiB, 1024 * MiB], slowRate: 128 * MiB, runs: args.runs ?? 5,
+    ...common,
+    quick: false,
+    uploadBytes: 1024 * MiB,
+    writes: 2_000_000,
+    records: 200_000,
+    latencyBatchSize: 64 * 1024,
+    memorySizes: [64 * MiB, 1024 * MiB],
+    slowRate: 128 * MiB,
+    runs: args.runs ?? 5,
   };
 }
 
@@ -182,7 +196,12 @@ async function main(): Promise<void> {
   }
 
   const record: RunRecord = {
-    config, groups, results, failures, checks, profiles,
+    config,
+    groups,
+    results,
+    failures,
+    checks,
+    profiles,
     pinning: pinning.description,
     startedAt,
     durationMs: performance.now() - started,
@@ -191,7 +210,11 @@ async function main(): Promise<void> {
   const resultsDir = path.join(root, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const raw = { ...record, results: Object.fromEntries([...results].map(([id, map]) => [id, Object.fromEntries(map)])), failures: Object.fromEntries(failures) };
+  const raw = {
+    ...record,
+    results: Object.fromEntries([...results].map(([id, map]) => [id, Object.fromEntries(map)])),
+    failures: Object.fromEntries(failures),
+  };
   writeFileSync(path.join(resultsDir, `${stamp}${config.quick ? '-quick' : ''}.json`), JSON.stringify(raw, null, 2));
   const out = args.out ?? (config.quick || args.only ? path.join(resultsDir, 'BENCHMARKS-partial.md') : path.join(root, 'BENCHMARKS.md'));
   writeFileSync(out, writeReport(record));

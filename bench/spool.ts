@@ -130,7 +130,9 @@ async function main(): Promise<void> {
         const dd = ddRate(base);
         const { seconds } = await run(workload, dir, fsync, drain);
         const rate = workload.bytes / 1e6 / seconds;
-        console.log(`| ${workload.name} | ${fsync ? 'on' : 'off'} | ${drain ? 'reads back + acks' : 'none'} | ${format(seconds, 2)} | ${format(rate)} | ${format(workload.records / seconds)} | ${format(dd)} | ${format(rate / dd, 2)} |`);
+        console.log(
+          `| ${workload.name} | ${fsync ? 'on' : 'off'} | ${drain ? 'reads back + acks' : 'none'} | ${format(seconds, 2)} | ${format(rate)} | ${format(workload.records / seconds)} | ${format(dd)} | ${format(rate / dd, 2)} |`,
+        );
       }
     }
   }

@@ -159,7 +159,7 @@ async function tcpDoubleBuffered(spec: UploadSpec, bufferSize: number): Promise<
     filled = 0;
   };
   const take = async (chunk: Buffer): Promise<void> => {
-    for (let offset = 0; offset < chunk.length; ) {
+    for (let offset = 0; offset < chunk.length;) {
       const length = Math.min(chunk.length - offset, bufferSize - filled);
       chunk.copy(current, filled, offset, offset + length);
       filled += length;

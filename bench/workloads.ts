@@ -79,7 +79,16 @@ function fileUpload(config: Config, readSize: number): Group {
   const bytes = config.uploadBytes;
   const tuned = config.tunedHighWaterMark;
   // Reading and sending share the client's one CPU: the two floors add up.
-  const peers: UploadPeer[] = ['http.request', 'got.stream', 'undici.request', 'fetch', 'tcp', 'floor:tcp-double-buffer', 'floor:file-read', 'floor:tcp-1MiB-writes'];
+  const peers: UploadPeer[] = [
+    'http.request',
+    'got.stream',
+    'undici.request',
+    'fetch',
+    'tcp',
+    'floor:tcp-double-buffer',
+    'floor:file-read',
+    'floor:tcp-1MiB-writes',
+  ];
   return {
     id: readSize === MiB ? 'W1-1MiB' : 'W1-64KiB',
     title: `W1 file upload, ${readSize === MiB ? '1 MiB' : '64 KiB (default)'} reads`,
@@ -90,7 +99,14 @@ function fileUpload(config: Config, readSize: number): Group {
       uploadCase('bhw', config, bytes, readSize, { id: 'bhw', label: 'buffered-http-writable, default options' }),
       uploadCase('bhw', config, bytes, readSize, { id: 'bhw-tuned', label: `buffered-http-writable, highWaterMark ${tuned / MiB} MiB` }, tuned),
       uploadCase('bhw:uploadFile', config, bytes, readSize, { id: 'bhw-uploadFile', label: 'buffered-http-writable uploadFile, default options' }),
-      uploadCase('bhw:uploadFile', config, bytes, readSize, { id: 'bhw-uploadFile-tuned', label: `buffered-http-writable uploadFile, highWaterMark ${tuned / MiB} MiB` }, tuned),
+      uploadCase(
+        'bhw:uploadFile',
+        config,
+        bytes,
+        readSize,
+        { id: 'bhw-uploadFile-tuned', label: `buffered-http-writable uploadFile, highWaterMark ${tuned / MiB} MiB` },
+        tuned,
+      ),
       ...peers.map((peer) => uploadCase(peer, config, bytes, readSize)),
     ],
   };
@@ -117,7 +133,14 @@ function fileUploadKeepingMemory(config: Config): Group {
     runs: config.runs,
     cases: [
       uploadCase('bhw', config, bytes, readSize, { id: 'bhw', label: 'buffered-http-writable, default options', env }),
-      uploadCase('bhw', config, bytes, readSize, { id: 'bhw-tuned', label: `buffered-http-writable, highWaterMark ${config.tunedHighWaterMark / MiB} MiB`, env }, config.tunedHighWaterMark),
+      uploadCase(
+        'bhw',
+        config,
+        bytes,
+        readSize,
+        { id: 'bhw-tuned', label: `buffered-http-writable, highWaterMark ${config.tunedHighWaterMark / MiB} MiB`, env },
+        config.tunedHighWaterMark,
+      ),
       ...peers.map((peer) => uploadCase(peer, config, bytes, readSize, { env })),
     ],
   };
@@ -151,7 +174,11 @@ function records(config: Config): Group[] {
       runs: Math.min(config.runs, 3),
       cases: [
         { id: 'bhw:batch', label: "buffered-http-writable, mode 'batch', default options", task: { task: 'records', peer: 'bhw:batch', count } },
-        { id: 'http.request:per-record', label: 'http.request per record, keep-alive agent', task: { task: 'records', peer: 'http.request:per-record', count } },
+        {
+          id: 'http.request:per-record',
+          label: 'http.request per record, keep-alive agent',
+          task: { task: 'records', peer: 'http.request:per-record', count },
+        },
         { id: 'got:per-record', label: 'got.post per record, keep-alive agent', task: { task: 'records', peer: 'got:per-record', count }, runs: 1 },
       ],
     },
@@ -178,13 +205,18 @@ function spool(config: Config): Group[] {
   const variants = (count: number, recordBytes?: number): BenchCase[] => [
     { id: 'spool-off', label: "mode 'batch', no spool", task: { task: 'records', peer: 'bhw:batch', count, ...(recordBytes ? { recordBytes } : {}) } },
     { id: 'spool-on', label: "mode 'batch', spool", task: { task: 'records', peer: 'bhw:batch', count, spool: 'on', ...(recordBytes ? { recordBytes } : {}) } },
-    { id: 'spool-fsync', label: "mode 'batch', spool with fsync: true", task: { task: 'records', peer: 'bhw:batch', count, spool: 'fsync', ...(recordBytes ? { recordBytes } : {}) } },
+    {
+      id: 'spool-fsync',
+      label: "mode 'batch', spool with fsync: true",
+      task: { task: 'records', peer: 'bhw:batch', count, spool: 'fsync', ...(recordBytes ? { recordBytes } : {}) },
+    },
   ];
   return [
     {
       id: 'S1-small-records',
       title: `Spool: ${small.toLocaleString('en')} records of ~100 B`,
-      about: 'The W3 records in batch mode (default options) to a sink that answers at once, with no spool, a spool, and a spool with `fsync: true`; each spool in a fresh temp dir on the same disk.',
+      about:
+        'The W3 records in batch mode (default options) to a sink that answers at once, with no spool, a spool, and a spool with `fsync: true`; each spool in a fresh temp dir on the same disk.',
       baseline: 'spool-off',
       runs: Math.min(config.runs, 3),
       cases: variants(small),
@@ -192,10 +224,14 @@ function spool(config: Config): Group[] {
     {
       id: 'S2-large-records',
       title: `Spool: ${large} records of 1 MiB`,
-      about: "1 MiB records (each larger than nothing but equal to the default highWaterMark) with no spool, a spool, a spool with `fsync: true`, and `dd if=/dev/zero bs=1M conv=fsync` of the same bytes on the same disk in the same run.",
+      about:
+        '1 MiB records (each larger than nothing but equal to the default highWaterMark) with no spool, a spool, a spool with `fsync: true`, and `dd if=/dev/zero bs=1M conv=fsync` of the same bytes on the same disk in the same run.',
       baseline: 'spool-off',
       runs: Math.min(config.runs, 3),
-      cases: [...variants(large, MiB), { id: 'dd', label: 'dd bs=1M conv=fsync (the disk alone)', task: { task: 'records', peer: 'dd:conv=fsync', count: large, recordBytes: MiB } }],
+      cases: [
+        ...variants(large, MiB),
+        { id: 'dd', label: 'dd bs=1M conv=fsync (the disk alone)', task: { task: 'records', peer: 'dd:conv=fsync', count: large, recordBytes: MiB } },
+      ],
     },
   ];
 }
@@ -205,7 +241,13 @@ function memory(config: Config): Group {
   const cases: BenchCase[] = [];
   for (const bytes of config.memorySizes) {
     for (const peer of peers) {
-      cases.push(uploadCase(peer, config, bytes, 64 * 1024, { id: `${peer}@${bytes}`, label: `${UPLOAD_LABELS[peer]}, ${bytes / MiB} MiB`, sink: { rate: config.slowRate } }));
+      cases.push(
+        uploadCase(peer, config, bytes, 64 * 1024, {
+          id: `${peer}@${bytes}`,
+          label: `${UPLOAD_LABELS[peer]}, ${bytes / MiB} MiB`,
+          sink: { rate: config.slowRate },
+        }),
+      );
     }
   }
   return {
@@ -227,12 +269,24 @@ function sweep(config: Config): Group[] {
     task: task(highWaterMark),
     env,
   });
-  const upload = (readSize: number) => (highWaterMark: number): TaskSpec => ({
-    task: 'upload', peer: 'bhw', file: config.file, bytes: config.uploadBytes, readSize, highWaterMark,
-  });
+  const upload =
+    (readSize: number) =>
+    (highWaterMark: number): TaskSpec => ({
+      task: 'upload',
+      peer: 'bhw',
+      file: config.file,
+      bytes: config.uploadBytes,
+      readSize,
+      highWaterMark,
+    });
   const writes = (highWaterMark: number): TaskSpec => ({ task: 'writes', peer: 'bhw', count: config.writes, kind: 'string', highWaterMark });
   const groups: Array<[string, string, (hwm: number) => TaskSpec, TaskSpec]> = [
-    ['HWM-W1-64KiB', 'W1, 64 KiB reads', upload(64 * 1024), { task: 'upload', peer: 'http.request', file: config.file, bytes: config.uploadBytes, readSize: 64 * 1024 }],
+    [
+      'HWM-W1-64KiB',
+      'W1, 64 KiB reads',
+      upload(64 * 1024),
+      { task: 'upload', peer: 'http.request', file: config.file, bytes: config.uploadBytes, readSize: 64 * 1024 },
+    ],
     ['HWM-W1-1MiB', 'W1, 1 MiB reads', upload(MiB), { task: 'upload', peer: 'http.request', file: config.file, bytes: config.uploadBytes, readSize: MiB }],
     ['HWM-W2', 'W2, strings', writes, { task: 'writes', peer: 'http.request', count: config.writes, kind: 'string' }],
   ];
@@ -267,7 +321,8 @@ function cliVsCurl(config: Config): Group {
   return {
     id: 'C1-bhw-vs-curl',
     title: `bhw next to curl -T, ${bytes / MiB} MiB from the page cache`,
-    about: 'Each row is one command, spawn to exit, under `/usr/bin/time -f` (CPU, peak RSS and minor faults of that process from `wait4`), against a fresh sink. The stdin rows get the file as their stdin, as `< file` in a shell.',
+    about:
+      'Each row is one command, spawn to exit, under `/usr/bin/time -f` (CPU, peak RSS and minor faults of that process from `wait4`), against a fresh sink. The stdin rows get the file as their stdin, as `< file` in a shell.',
     baseline: 'curl-file',
     runs: config.runs,
     cases: [
@@ -278,7 +333,11 @@ function cliVsCurl(config: Config): Group {
       command('curl-file', '`curl -T file url`', [...curl, '-T', config.file, '{url}'], false),
       command('curl-stdin', '`curl -T - url < file`', [...curl, '-T', '-', '{url}'], true),
       // What every bhw row pays before its first byte: Node's start and loading got and the CLI.
-      { id: 'bhw-version', label: 'floor: `bhw --version` (start-up alone, nothing sent)', task: { task: 'command', peer: 'bhw-version', argv: [...bhw, '--version'], bytes: 0 } },
+      {
+        id: 'bhw-version',
+        label: 'floor: `bhw --version` (start-up alone, nothing sent)',
+        task: { task: 'command', peer: 'bhw-version', argv: [...bhw, '--version'], bytes: 0 },
+      },
     ],
   };
 }

@@ -211,7 +211,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
   };
   if (values.method !== undefined) args.method = values.method;
   if (values['high-water-mark'] !== undefined) args.highWaterMark = parseSize('--high-water-mark', values['high-water-mark']);
-  if (values.concurrency !== undefined) args.concurrency = values.concurrency === 'auto' ? 'auto' : parseInteger('--concurrency', values.concurrency, 1, 'or auto');
+  if (values.concurrency !== undefined)
+    args.concurrency = values.concurrency === 'auto' ? 'auto' : parseInteger('--concurrency', values.concurrency, 1, 'or auto');
   if (values['max-concurrency'] !== undefined) {
     if (args.concurrency !== 'auto') throw new UsageError('--max-concurrency applies with --concurrency auto only');
     args.maxConcurrency = parseInteger('--max-concurrency', values['max-concurrency'], 1);
@@ -252,10 +253,17 @@ function strictParse<T extends NonNullable<ParseArgsConfig['options']>>(argv: st
 }
 
 const UNITS: Record<string, number> = {
-  '': 1, b: 1,
-  k: 1000, kb: 1000, kib: 1024,
-  m: 1000 ** 2, mb: 1000 ** 2, mib: 1024 ** 2,
-  g: 1000 ** 3, gb: 1000 ** 3, gib: 1024 ** 3,
+  '': 1,
+  b: 1,
+  k: 1000,
+  kb: 1000,
+  kib: 1024,
+  m: 1000 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1000 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
 };
 
 /** `65536`, `64KiB`, `1MiB`, `1.5MB` → bytes (SI units are powers of 1000, IEC units of 1024), rounded down. */

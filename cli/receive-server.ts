@@ -44,7 +44,11 @@ export interface Stored {
  * @tus/server, and answers each with JSON `{ bytes, sha256, file }`.
  * Listens on 127.0.0.1 only.
  */
-export async function startReceiveServer({ port = 0, dir = 'received', log = (line) => process.stderr.write(`${line}\n`) }: ReceiveServerOptions = {}): Promise<ReceiveServer> {
+export async function startReceiveServer({
+  port = 0,
+  dir = 'received',
+  log = (line) => process.stderr.write(`${line}\n`),
+}: ReceiveServerOptions = {}): Promise<ReceiveServer> {
   const root = resolve(dir);
   await mkdir(root, { recursive: true });
   const tus = await loadTusHandler(join(root, 'tus'), log);
@@ -55,7 +59,8 @@ export async function startReceiveServer({ port = 0, dir = 'received', log = (li
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     let handled: Promise<void>;
     if (path === TUS_PATH || path.startsWith(`${TUS_PATH}/`)) handled = serveTus(tus, request, response);
-    else if (!['POST', 'PUT', 'PATCH'].includes(request.method ?? '')) handled = answerText(response, 405, 'bhw receive takes POST, PUT or PATCH uploads\n', { allow: 'POST, PUT, PATCH' });
+    else if (!['POST', 'PUT', 'PATCH'].includes(request.method ?? ''))
+      handled = answerText(response, 405, 'bhw receive takes POST, PUT or PATCH uploads\n', { allow: 'POST, PUT, PATCH' });
     else if (request.headers['batch-sequence'] !== undefined) handled = receiveBatch(request, response, root, batches, log);
     else handled = receiveStream(request, response, root, `stream-${++streams}.bin`, log);
     handled.catch((error: Error) => log(`${request.method} ${path}: ${error.message}`));
@@ -96,7 +101,13 @@ async function receiveStream(request: IncomingMessage, response: ServerResponse,
  * concatenation. A repeated `Idempotency-Key` is answered with the first
  * attempt's result and not stored again.
  */
-async function receiveBatch(request: IncomingMessage, response: ServerResponse, root: string, seen: Map<string, Promise<Stored>>, log: (line: string) => void): Promise<void> {
+async function receiveBatch(
+  request: IncomingMessage,
+  response: ServerResponse,
+  root: string,
+  seen: Map<string, Promise<Stored>>,
+  log: (line: string) => void,
+): Promise<void> {
   const sequence = parseDigits(header(request, 'batch-sequence'));
   const offset = parseDigits(header(request, 'batch-offset'));
   if (sequence === undefined || offset === undefined) {

@@ -86,7 +86,11 @@ export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promis
       await file?.handle.close();
       throw usageErrorOf(error);
     }
-    if (args.stallTimeout) upload.on('progress', watchdog.watchStalls(args.stallTimeout, () => waitingOnNetwork(upload, args.mode)));
+    if (args.stallTimeout)
+      upload.on(
+        'progress',
+        watchdog.watchStalls(args.stallTimeout, () => waitingOnNetwork(upload, args.mode)),
+      );
     // A regular file is read from the offset on; stdin (or a pipe) skips up to it.
     const seekable = file?.size !== undefined;
     const source: Source = {
@@ -187,7 +191,16 @@ function outputSecrets(args: UploadArgs, env: NodeJS.ProcessEnv): string[] {
   return secretValues(headers, urls);
 }
 
-async function send(args: UploadArgs, io: CliIo, output: Output, upload: BufferedHttpWritable, source: Source, offset: number, aborter: AbortController, watchdog: Watchdog): Promise<number> {
+async function send(
+  args: UploadArgs,
+  io: CliIo,
+  output: Output,
+  upload: BufferedHttpWritable,
+  source: Source,
+  offset: number,
+  aborter: AbortController,
+  watchdog: Watchdog,
+): Promise<number> {
   const hasher = new Sha256Transform({ skip: source.skip, hash: args.sha256 });
   const bar = progressBar(args, io, source.size);
   let spool: SpoolState | undefined;
@@ -224,7 +237,16 @@ async function send(args: UploadArgs, io: CliIo, output: Output, upload: Buffere
  * the pool's buffers (no allocation and no copy per read) and `onRead` hashes
  * each buffer before it is sent.
  */
-async function sendDirect(args: UploadArgs, io: CliIo, output: Output, source: DirectSource, offset: number, options: BufferedHttpWritableOptions, aborter: AbortController, watchdog: Watchdog): Promise<number> {
+async function sendDirect(
+  args: UploadArgs,
+  io: CliIo,
+  output: Output,
+  source: DirectSource,
+  offset: number,
+  options: BufferedHttpWritableOptions,
+  aborter: AbortController,
+  watchdog: Watchdog,
+): Promise<number> {
   const hash = args.sha256 ? createHash('sha256') : undefined;
   const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
   const size = source.fileSize === undefined ? undefined : source.fileSize - offset;
@@ -235,7 +257,10 @@ async function sendDirect(args: UploadArgs, io: CliIo, output: Output, source: D
   const bar = progressBar(args, io, size);
   // A file never keeps the upload waiting; a pipe does when it is quiet and everything read has gone out.
   const stalled = args.stallTimeout
-    ? watchdog.watchStalls(args.stallTimeout, () => source.fileSize !== undefined || inputEnded || bytesRead > reached.bytesSent || owesAnswer(reached, args.mode))
+    ? watchdog.watchStalls(
+        args.stallTimeout,
+        () => source.fileSize !== undefined || inputEnded || bytesRead > reached.bytesSent || owesAnswer(reached, args.mode),
+      )
     : undefined;
   const interrupt = (): void => aborter.abort();
   process.once('SIGINT', interrupt);
@@ -276,8 +301,21 @@ function progressBar(args: UploadArgs, io: CliIo, size: number | undefined): Pro
   return !args.quiet && (args.progress || io.stderr.isTTY) ? new ProgressBar(size, io.stderr) : undefined;
 }
 
-function summaryOf(args: UploadArgs, bytes: number, sha256: string | undefined, response: UploadResponse | undefined, ms: number, offset: number): UploadSummary {
-  const summary: UploadSummary = { bytes, statusCode: response?.statusCode ?? null, seconds: Math.round(ms) / 1000, mode: args.mode, body: response?.body ?? '' };
+function summaryOf(
+  args: UploadArgs,
+  bytes: number,
+  sha256: string | undefined,
+  response: UploadResponse | undefined,
+  ms: number,
+  offset: number,
+): UploadSummary {
+  const summary: UploadSummary = {
+    bytes,
+    statusCode: response?.statusCode ?? null,
+    seconds: Math.round(ms) / 1000,
+    mode: args.mode,
+    body: response?.body ?? '',
+  };
   if (sha256 !== undefined) summary.sha256 = sha256;
   if (args.resume) summary.offset = offset;
   return summary;

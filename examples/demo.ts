@@ -26,9 +26,11 @@ try {
   // A test file of random bytes, hashed while it is written.
   const sourceHash = createHash('sha256');
   const block = randomBytes(1024 * 1024);
-  const blocks = Readable.from((function* () {
-    for (let i = 0; i < mebibytes; i++) yield block.subarray(0, 1024 * 1024 - (i % 7)); // uneven sizes: a harder test
-  })());
+  const blocks = Readable.from(
+    (function* () {
+      for (let i = 0; i < mebibytes; i++) yield block.subarray(0, 1024 * 1024 - (i % 7)); // uneven sizes: a harder test
+    })(),
+  );
   let fileSize = 0;
   blocks.on('data', (chunk: Buffer) => {
     sourceHash.update(chunk);

@@ -67,7 +67,13 @@ export function splitBatch(piece: BatchPiece): [BatchPiece, BatchPiece] | undefi
 
   return [
     { bytes: bytes.subarray(0, bestAt), offset: piece.offset, sequence: piece.sequence, key: `${piece.key}.0`, records: sliceOf(records, 0, best) },
-    { bytes: bytes.subarray(bestAt), offset: piece.offset + bestAt, sequence: piece.sequence, key: `${piece.key}.1`, records: sliceOf(records, best, records.length) },
+    {
+      bytes: bytes.subarray(bestAt),
+      offset: piece.offset + bestAt,
+      sequence: piece.sequence,
+      key: `${piece.key}.1`,
+      records: sliceOf(records, best, records.length),
+    },
   ];
 }
 

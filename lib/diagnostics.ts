@@ -192,7 +192,12 @@ export function publishUploadStart(upload: DiagnosticsUpload, mode: UploadMode, 
   uploadStart.publish({ upload, mode, url: redactedUrl, concurrency } satisfies UploadStartMessage);
 }
 
-export function publishUploadFinish(upload: DiagnosticsUpload, mode: UploadMode, progress: { snapshot(): ProgressSnapshot }, statusCode: number | undefined): void {
+export function publishUploadFinish(
+  upload: DiagnosticsUpload,
+  mode: UploadMode,
+  progress: { snapshot(): ProgressSnapshot },
+  statusCode: number | undefined,
+): void {
   if (!uploadFinish.hasSubscribers) return;
   const message: UploadFinishMessage = { upload, mode, progress: progress.snapshot() };
   if (statusCode !== undefined) message.statusCode = statusCode;
@@ -204,7 +209,14 @@ export function publishUploadError(upload: DiagnosticsUpload, mode: UploadMode, 
   uploadError.publish({ upload, mode, error, progress: progress.snapshot() } satisfies UploadErrorMessage);
 }
 
-export function publishBatchSent(upload: DiagnosticsUpload, batch: Readonly<BatchIdentity>, attempt: number, bodySize: number, limit: number, inFlight: number): void {
+export function publishBatchSent(
+  upload: DiagnosticsUpload,
+  batch: Readonly<BatchIdentity>,
+  attempt: number,
+  bodySize: number,
+  limit: number,
+  inFlight: number,
+): void {
   if (!batchSent.hasSubscribers) return;
   const { sequence, offset, size, key } = batch;
   batchSent.publish({ upload, sequence, offset, size, key, attempt, bodySize, limit, inFlight } satisfies BatchSentMessage);

@@ -117,7 +117,12 @@ export class HttpStatusError extends BufferedHttpWritableError {
   constructor(response: ResponseSummary, progress: ProgressSnapshot, position: ErrorPosition = {}, code: ErrorCode = ErrorCodes.HTTP_STATUS, detail = '') {
     const where = position.sequence === undefined ? '' : ` for batch ${position.sequence}`;
     const snippet = response.body ? `: ${oneLine(response.body, 200)}` : '';
-    super(code, `Server answered ${response.statusCode}${response.statusMessage ? ` ${response.statusMessage}` : ''}${where}${detail}${snippet}`, progress, position);
+    super(
+      code,
+      `Server answered ${response.statusCode}${response.statusMessage ? ` ${response.statusMessage}` : ''}${where}${detail}${snippet}`,
+      progress,
+      position,
+    );
     this.statusCode = response.statusCode;
     if (response.statusMessage) this.statusMessage = response.statusMessage;
     this.body = capSnippet(response.body);
@@ -163,9 +168,10 @@ export class ContentLengthError extends BufferedHttpWritableError {
   readonly actual: number;
 
   constructor(expected: number, actual: number, progress: ProgressSnapshot) {
-    const problem = actual > expected
-      ? `write would bring the body to ${actual} bytes, past contentLength ${expected}`
-      : `stream ended after ${actual} bytes, short of contentLength ${expected}`;
+    const problem =
+      actual > expected
+        ? `write would bring the body to ${actual} bytes, past contentLength ${expected}`
+        : `stream ended after ${actual} bytes, short of contentLength ${expected}`;
     super(ErrorCodes.CONTENT_LENGTH, `Content length mismatch: ${problem}`, progress);
     this.expected = expected;
     this.actual = actual;
@@ -178,7 +184,13 @@ export class RetryAfterError extends HttpStatusError {
   readonly retryAfter: number;
 
   constructor(response: ResponseSummary, retryAfterSeconds: number, capMs: number, progress: ProgressSnapshot, position: ErrorPosition = {}) {
-    super(response, progress, position, ErrorCodes.RETRY_AFTER, ` with Retry-After ${retryAfterSeconds}s, beyond the ${capMs / 1000}s cap (retry.maxRetryAfter)`);
+    super(
+      response,
+      progress,
+      position,
+      ErrorCodes.RETRY_AFTER,
+      ` with Retry-After ${retryAfterSeconds}s, beyond the ${capMs / 1000}s cap (retry.maxRetryAfter)`,
+    );
     this.retryAfter = retryAfterSeconds;
   }
 }
@@ -193,7 +205,10 @@ export class ResumeGapError extends BufferedHttpWritableError {
 
   constructor(serverOffset: number, heldFrom: number, heldTo: number, progress: ProgressSnapshot, position: ErrorPosition = {}) {
     const side = serverOffset < heldFrom ? 'behind the bytes still held' : 'ahead of the bytes sent';
-    super(ErrorCodes.RESUME_GAP, `Server offset ${serverOffset} is ${side} [${heldFrom}, ${heldTo}): refusing to guess`, progress, { offset: serverOffset, ...position });
+    super(ErrorCodes.RESUME_GAP, `Server offset ${serverOffset} is ${side} [${heldFrom}, ${heldTo}): refusing to guess`, progress, {
+      offset: serverOffset,
+      ...position,
+    });
     this.serverOffset = serverOffset;
     this.heldFrom = heldFrom;
     this.heldTo = heldTo;
@@ -236,7 +251,12 @@ export class InsecureLocationError extends BufferedHttpWritableError {
   readonly location: string;
 
   constructor(location: string, progress: ProgressSnapshot, position: ErrorPosition = {}) {
-    super(ErrorCodes.INSECURE_LOCATION, `Refusing the upload URL ${location}: it downgrades https to http (set allowInsecureLocation to follow it)`, progress, position);
+    super(
+      ErrorCodes.INSECURE_LOCATION,
+      `Refusing the upload URL ${location}: it downgrades https to http (set allowInsecureLocation to follow it)`,
+      progress,
+      position,
+    );
     this.location = location;
   }
 }

@@ -224,7 +224,10 @@ export function resolveOptions(url: string | URL, options: BufferedHttpWritableO
   }
   const resolved = resolveMode(mode, options, common);
   resolved.diagnostics = { mode, url: redactUrl(resolved.url), concurrency: resolved.mode === 'batch' ? resolved.concurrency : 1 };
-  resolved.credentials = secretValues([instance.defaults.options.headers as Record<string, unknown>, resolved.headers], [resolved.url, resolved.mode === 'tus' ? resolved.uploadUrl : undefined]);
+  resolved.credentials = secretValues(
+    [instance.defaults.options.headers as Record<string, unknown>, resolved.headers],
+    [resolved.url, resolved.mode === 'tus' ? resolved.uploadUrl : undefined],
+  );
   return resolved;
 }
 
@@ -268,7 +271,8 @@ function resolveMode(mode: UploadMode, options: BufferedHttpWritableOptions, com
 /** Whether the request will carry `Expect: 100-continue` (the caller's headers over the instance's, any case), and the wait. */
 function resolveContinue(options: BufferedHttpWritableOptions, common: CommonOptions): ContinueOptions {
   const timeout = nonNegativeInteger('expectContinueTimeout', options.expectContinueTimeout ?? DEFAULT_EXPECT_CONTINUE_TIMEOUT);
-  const expectation = (headers: Record<string, unknown> | undefined): unknown => Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === 'expect')?.[1];
+  const expectation = (headers: Record<string, unknown> | undefined): unknown =>
+    Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === 'expect')?.[1];
   const own = expectation(common.headers);
   const value = own !== undefined ? own : expectation(common.got.defaults.options.headers as Record<string, unknown>);
   return { expectsContinue: typeof value === 'string' && value.trim().toLowerCase() === '100-continue', expectContinueTimeout: timeout };

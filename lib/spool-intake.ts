@@ -159,16 +159,22 @@ export class SpoolIntake {
       if (!ownBuffer) session.pool.release(buffer);
       this.#clearFlushTimer();
       const { sequence, offset, key, records } = batch;
-      const sent = session.send(batch.bytes, { last: false, records, identity: { sequence, offset, key } }, ownBuffer ? () => session.pool.release(buffer) : undefined);
-      const acknowledged = sent.then(() => this.#spool.acknowledge(sequence)).then(
-        () => {
-          this.#unacknowledged.delete(acknowledged);
-          this.#pump();
-        },
-        (error: unknown) => {
-          if (!this.#stopped) session.fail(error as Error);
-        },
+      const sent = session.send(
+        batch.bytes,
+        { last: false, records, identity: { sequence, offset, key } },
+        ownBuffer ? () => session.pool.release(buffer) : undefined,
       );
+      const acknowledged = sent
+        .then(() => this.#spool.acknowledge(sequence))
+        .then(
+          () => {
+            this.#unacknowledged.delete(acknowledged);
+            this.#pump();
+          },
+          (error: unknown) => {
+            if (!this.#stopped) session.fail(error as Error);
+          },
+        );
       this.#unacknowledged.add(acknowledged);
     }
   }

@@ -169,7 +169,15 @@ export async function startBatchServer(plan: FaultPlan = () => ({ kind: 'ok' }),
     attemptsByKey.set(key, number);
     const sequence = Number(request.headers['batch-sequence']);
     const fault = plan({ sequence, attempt: number, key });
-    const attempt: BatchAttempt = { sequence, offset: Number(request.headers['batch-offset']), key, attempt: number, headers: request.headers, fault, answered: false };
+    const attempt: BatchAttempt = {
+      sequence,
+      offset: Number(request.headers['batch-offset']),
+      key,
+      attempt: number,
+      headers: request.headers,
+      fault,
+      answered: false,
+    };
     state.attempts.push(attempt);
 
     // In flight from arrival until the server starts to answer or the connection ends,

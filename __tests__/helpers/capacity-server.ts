@@ -126,7 +126,8 @@ export async function startCapacityServer(options: CapacityServerOptions = {}): 
       const problems: string[] = [];
       let expected = 0;
       for (const batch of state.byOffset()) {
-        if (batch.offset !== expected) problems.push(`${batch.offset > expected ? 'gap' : 'overlap'} at ${expected}: next batch ${batch.key} starts at ${batch.offset}`);
+        if (batch.offset !== expected)
+          problems.push(`${batch.offset > expected ? 'gap' : 'overlap'} at ${expected}: next batch ${batch.key} starts at ${batch.offset}`);
         expected = batch.offset + batch.body.length;
       }
       return problems;

@@ -12,7 +12,11 @@ export interface Recorded<T = Record<string, unknown>> {
  * Records every message of the library's diagnostics channels about `upload`
  * (others running in the same process are ignored) until `stop()`.
  */
-export function recordChannels(isOurs: (upload: unknown) => boolean = () => true): { messages: Recorded[]; of<T>(channel: DiagnosticsChannelName): Array<Recorded<T>>; stop(): void } {
+export function recordChannels(isOurs: (upload: unknown) => boolean = () => true): {
+  messages: Recorded[];
+  of<T>(channel: DiagnosticsChannelName): Array<Recorded<T>>;
+  stop(): void;
+} {
   const messages: Recorded[] = [];
   const listeners = Object.values(DiagnosticsChannels).map((channel) => {
     const listener = (message: unknown): void => {

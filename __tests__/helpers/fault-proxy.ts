@@ -100,8 +100,14 @@ export function randomCuts({ seed, min, max, kind = 'cut' }: { seed: number; min
 /** How often a trickle releases its slice. */
 const TRICKLE_TICK_MS = 50;
 
-export async function startFaultProxy(target: string | { host?: string; port: number }, { fault = { kind: 'pass' } }: { fault?: FaultPlan } = {}): Promise<FaultProxy> {
-  const { host, port } = typeof target === 'string' ? { host: new URL(target).hostname, port: Number(new URL(target).port) } : { host: target.host ?? '127.0.0.1', port: target.port };
+export async function startFaultProxy(
+  target: string | { host?: string; port: number },
+  { fault = { kind: 'pass' } }: { fault?: FaultPlan } = {},
+): Promise<FaultProxy> {
+  const { host, port } =
+    typeof target === 'string'
+      ? { host: new URL(target).hostname, port: Number(new URL(target).port) }
+      : { host: target.host ?? '127.0.0.1', port: target.port };
   let plan = fault;
   let connections = 0;
   let bytesUp = 0;

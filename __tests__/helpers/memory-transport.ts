@@ -79,7 +79,10 @@ export class MemoryTransport implements Transport {
 }
 
 /** A Writable core over a MemoryTransport. */
-export function memoryWritable(options: Partial<CoreOptions> & { highWaterMark: number }, transport = new MemoryTransport()): { upload: BufferedWritableCore; transport: MemoryTransport } {
+export function memoryWritable(
+  options: Partial<CoreOptions> & { highWaterMark: number },
+  transport = new MemoryTransport(),
+): { upload: BufferedWritableCore; transport: MemoryTransport } {
   const upload = new BufferedWritableCore({ countsBatches: false, ...options }, (_options, reports) => {
     transport.reports = reports;
     return transport;

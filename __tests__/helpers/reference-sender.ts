@@ -67,7 +67,10 @@ export async function sendBatches(url: string, batches: readonly BatchPiece[], o
       }
       const rttMs = performance.now() - started;
       const statusCode = response?.statusCode;
-      limiter.finished(token, { kind: classifyAttempt({ ...(statusCode !== undefined ? { statusCode } : {}), ...(errorCode !== undefined ? { errorCode } : {}) }), rttMs });
+      limiter.finished(token, {
+        kind: classifyAttempt({ ...(statusCode !== undefined ? { statusCode } : {}), ...(errorCode !== undefined ? { errorCode } : {}) }),
+        rttMs,
+      });
 
       if (statusCode !== undefined && statusCode >= 200 && statusCode < 300) {
         report.acknowledged++;

@@ -74,7 +74,10 @@ describe('HTTP/2: bytesSent is an upper bound on what the server read', () => {
     expect(outcome.error?.statusCode).toBe(401);
     expect(read).toBeGreaterThanOrEqual(after);
     // Both figures in the failure message: what the error said, what the server had.
-    expect({ errorBytesSent: outcome.error?.bytesSent, atLeast: read }).toEqual({ errorBytesSent: Math.max(read, outcome.error?.bytesSent as number), atLeast: read });
+    expect({ errorBytesSent: outcome.error?.bytesSent, atLeast: read }).toEqual({
+      errorBytesSent: Math.max(read, outcome.error?.bytesSent as number),
+      atLeast: read,
+    });
     expect(outcome.upload.bytesSent).toBeGreaterThanOrEqual(read);
   });
 });

@@ -58,7 +58,12 @@ describe.each([
     expect(outcome.finished).toBe(false);
     const { code, statusCode, causeCode, message } = outcome.error ?? ({} as Record<string, unknown>);
     // The message is compared loosely so that a failure shows what was reported instead.
-    expect({ code, statusCode, causeCode, message }).toEqual({ code: 'ERR_BHW_HTTP_STATUS', statusCode: status, causeCode: undefined, message: expect.stringContaining(String(status)) });
+    expect({ code, statusCode, causeCode, message }).toEqual({
+      code: 'ERR_BHW_HTTP_STATUS',
+      statusCode: status,
+      causeCode: undefined,
+      message: expect.stringContaining(String(status)),
+    });
     if (body) expect(outcome.error?.body).toContain(body);
     expect(outcome.upload.bytesAcknowledged).toBe(0);
   });

@@ -200,7 +200,9 @@ async function startOnce(spec: ServerSpec): Promise<RunningServer> {
   }
   const output = log();
   await server.stop();
-  throw new Error(`${spec.name} did not become ready on ${readyPorts.join(', ')} (${exited ? `exited with ${child.exitCode ?? child.signalCode}` : `${attempts} polls`}):\n${output}`);
+  throw new Error(
+    `${spec.name} did not become ready on ${readyPorts.join(', ')} (${exited ? `exited with ${child.exitCode ?? child.signalCode}` : `${attempts} polls`}):\n${output}`,
+  );
 }
 
 /** Stops every server still running (for an afterAll that must not leak a child, whatever failed). */

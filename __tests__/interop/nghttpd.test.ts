@@ -34,7 +34,15 @@ beforeAll(async () => {
       mkdirSync(join(c.dir, 'htdocs'));
     },
     // In the foreground (no -D); configured by flags alone.
-    command: (c) => ['/usr/sbin/nghttpd', '--echo-upload', '--address=127.0.0.1', `--htdocs=${c.dir}/htdocs`, String(c.ports.PORT), join(c.dir, 'server.key'), join(c.dir, 'server.pem')],
+    command: (c) => [
+      '/usr/sbin/nghttpd',
+      '--echo-upload',
+      '--address=127.0.0.1',
+      `--htdocs=${c.dir}/htdocs`,
+      String(c.ports.PORT),
+      join(c.dir, 'server.key'),
+      join(c.dir, 'server.pem'),
+    ],
   });
   base = `https://127.0.0.1:${nghttpd.ports.PORT}`;
   client = boundedGot({

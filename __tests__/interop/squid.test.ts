@@ -45,7 +45,9 @@ afterAll(async () => {
 
 /** CONNECT tunnels squid logged so far (it logs one when the tunnel closes). */
 function tunnelsLogged(): number {
-  return readFileSync(join(squid.dir, 'access.log'), 'utf8').split('\n').filter((line) => line.includes(' CONNECT 127.0.0.1:')).length;
+  return readFileSync(join(squid.dir, 'access.log'), 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(' CONNECT 127.0.0.1:')).length;
 }
 
 describe('squid forward proxy through hpagent, keep-alive on', () => {

@@ -49,7 +49,10 @@ describe('tus behind a TLS-terminating proxy whose Location says http://', () =>
     expect(upstreams.tus.created).toHaveLength(1);
     expect(upstreams.tus.requests.filter((request) => request.method === 'PATCH')).toEqual([]);
     const { code, message } = outcome.error ?? ({} as Record<string, unknown>);
-    expect({ code, message }).toEqual({ code: expect.not.stringMatching(/^ERR_BHW_NETWORK$/), message: expect.stringMatching(/https.*http:|http:.*https|downgrade/i) });
+    expect({ code, message }).toEqual({
+      code: expect.not.stringMatching(/^ERR_BHW_NETWORK$/),
+      message: expect.stringMatching(/https.*http:|http:.*https|downgrade/i),
+    });
     expect(code).toMatch(/^ERR_BHW_/);
   });
 });

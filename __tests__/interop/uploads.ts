@@ -25,7 +25,11 @@ export function boundedGot(options: ExtendOptions = {}): Got {
 export const DATA = pattern(8 * MiB + 12_345, 14);
 export const CHUNKS = chunksOf(DATA, [65_536, 7, 300_000, 1_500_000, 4096]);
 
-export async function upload(url: string, options: BufferedHttpWritableOptions, chunks: Buffer[] = CHUNKS): Promise<Outcome & { upload: BufferedHttpWritable }> {
+export async function upload(
+  url: string,
+  options: BufferedHttpWritableOptions,
+  chunks: Buffer[] = CHUNKS,
+): Promise<Outcome & { upload: BufferedHttpWritable }> {
   const writable = new BufferedHttpWritable(url, { highWaterMark: MiB, ...options });
   const outcome = await runUpload(writable, chunks);
   return { ...outcome, upload: writable };

@@ -56,7 +56,7 @@ export function writeUnitHeader(target: Buffer, offset: number, length: number, 
 /** The unit header at `offset`, or undefined when it does not check out. */
 export function readUnitHeader(source: Buffer, offset: number): UnitHeader | undefined {
   const word = source.readUInt32LE(offset);
-  if (((word ^ UNIT_MAGIC) >>> 0) !== source.readUInt32LE(offset + 4) || (word & CUT_FLAG) !== 0) return undefined;
+  if ((word ^ UNIT_MAGIC) >>> 0 !== source.readUInt32LE(offset + 4) || (word & CUT_FLAG) !== 0) return undefined;
   return { length: word & MAX_LENGTH, group: (word & GROUP_FLAG) !== 0, crc: source.readUInt32LE(offset + 8) };
 }
 
@@ -69,7 +69,7 @@ export function writeRecordHeader(target: Buffer, offset: number, record: Buffer
 
 function readRecordHeader(source: Buffer, offset: number): RecordHeader | undefined {
   const word = source.readUInt32LE(offset);
-  if (((word ^ RECORD_MAGIC) >>> 0) !== source.readUInt32LE(offset + 4) || (word & GROUP_FLAG) !== 0) return undefined;
+  if ((word ^ RECORD_MAGIC) >>> 0 !== source.readUInt32LE(offset + 4) || (word & GROUP_FLAG) !== 0) return undefined;
   const cut = (word & CUT_FLAG) !== 0;
   const length = word & MAX_LENGTH;
   return cut && length !== 0 ? undefined : { length, cut };
@@ -328,7 +328,7 @@ async function isTornTail(source: ByteSource, scratch: Buffer, error: FrameError
 }
 
 async function allZero(source: ByteSource, scratch: Buffer, from: number, to: number): Promise<boolean> {
-  for (let position = from; position < to; ) {
+  for (let position = from; position < to;) {
     const read = await source.read(scratch, 0, Math.min(scratch.length, to - position), position);
     if (read === 0) return false;
     for (let index = 0; index < read; index++) if (scratch[index] !== 0) return false;

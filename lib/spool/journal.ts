@@ -142,10 +142,18 @@ async function replay(path: string, handle: FileHandle, size: number, scratch: B
   let state: JournalState | undefined;
   let result;
   try {
-    result = await scanFile(source, scratch, 0, size, true, (position, header, payload) => {
-      if (header.group || header.length > MAX_ENTRY) throw new SpoolCorruptError(path, position, 'not a journal entry');
-      state = apply(state, parseEntry(payload!, path, position), path, position);
-    }, true);
+    result = await scanFile(
+      source,
+      scratch,
+      0,
+      size,
+      true,
+      (position, header, payload) => {
+        if (header.group || header.length > MAX_ENTRY) throw new SpoolCorruptError(path, position, 'not a journal entry');
+        state = apply(state, parseEntry(payload!, path, position), path, position);
+      },
+      true,
+    );
   } catch (error) {
     if (error instanceof FrameError) throw new SpoolCorruptError(path, error.position, `journal entry: ${error.reason}`);
     throw error;

@@ -102,7 +102,11 @@ export async function checkSegments(store: SegmentStore, state: JournalState, sc
   }
   for (const batch of state.open.values()) {
     if (payloadAt.get(batch.to)! - payloadAt.get(batch.from)! !== batch.bytes) {
-      throw new SpoolCorruptError(journalPath, 0, `batch ${batch.sequence} spans ${payloadAt.get(batch.to)! - payloadAt.get(batch.from)!} bytes of records, the journal says ${batch.bytes}`);
+      throw new SpoolCorruptError(
+        journalPath,
+        0,
+        `batch ${batch.sequence} spans ${payloadAt.get(batch.to)! - payloadAt.get(batch.from)!} bytes of records, the journal says ${batch.bytes}`,
+      );
     }
   }
   return unread;

@@ -232,7 +232,16 @@ export class Spool {
     await mkdir(dir, { recursive: true });
     const path = join(dir, `${key}.bin`);
     const body = Buffer.from(answer.body).subarray(0, BODY_SNIPPET_LIMIT).toString();
-    const about = { statusCode: answer.statusCode, body, sequence, offset: batch.offset, key, bytes: batch.bytes, records: batch.records, time: new Date().toISOString() };
+    const about = {
+      statusCode: answer.statusCode,
+      body,
+      sequence,
+      offset: batch.offset,
+      key,
+      bytes: batch.bytes,
+      records: batch.records,
+      time: new Date().toISOString(),
+    };
     await this.#writeFile(path, bytes);
     await this.#writeFile(join(dir, `${key}.json`), Buffer.from(`${JSON.stringify(about, null, 2)}\n`));
     if (this.#fsync) await syncDirectory(dir);
@@ -475,7 +484,11 @@ export class Spool {
       throw this.#corrupt(error, reader.position);
     }
     if (filled !== batch.bytes || records.length !== batch.records) {
-      throw new SpoolCorruptError(join(this.#dir, 'journal'), 0, `batch ${batch.sequence} holds ${filled} bytes in ${records.length} records, the journal says ${batch.bytes} in ${batch.records}`);
+      throw new SpoolCorruptError(
+        join(this.#dir, 'journal'),
+        0,
+        `batch ${batch.sequence} holds ${filled} bytes in ${records.length} records, the journal says ${batch.bytes} in ${batch.records}`,
+      );
     }
     return records;
   }

@@ -1,5 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { HttpStatusError, isBufferedHttpWritableError, NetworkError, RedirectError, type BufferedHttpWritableError, type ErrorPosition, type ResponseSummary } from '../errors.js';
+import {
+  HttpStatusError,
+  isBufferedHttpWritableError,
+  NetworkError,
+  RedirectError,
+  type BufferedHttpWritableError,
+  type ErrorPosition,
+  type ResponseSummary,
+} from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { redactSecrets, redactUrl } from '../redact.js';
 import type { ProgressSnapshot } from '../progress.js';

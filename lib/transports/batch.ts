@@ -5,7 +5,14 @@ import type { CancelableRequest, Response as GotResponse } from 'got';
 import { createConcurrencyLimiter, type AdaptiveConcurrency, type LimitChange } from '../adaptive-concurrency.js';
 import { splitBatch } from '../batch-split.js';
 import { classifyAttempt, type AttemptKind, type ConcurrencyLimiter } from '../concurrency-limiter.js';
-import { publishBatchAcknowledged, publishBatchRetried, publishBatchSent, publishBatchSplit, publishConcurrencyChanged, type DiagnosticsUpload } from '../diagnostics.js';
+import {
+  publishBatchAcknowledged,
+  publishBatchRetried,
+  publishBatchSent,
+  publishBatchSplit,
+  publishConcurrencyChanged,
+  type DiagnosticsUpload,
+} from '../diagnostics.js';
 import { BODY_SNIPPET_LIMIT, type BufferedHttpWritableError } from '../errors.js';
 import type { BatchOptions } from '../options.js';
 import { abortError } from '../abort.js';
@@ -132,7 +139,10 @@ export class BatchTransport implements Transport {
     try {
       // Compressed once per piece: every retry resends the same compressed Buffer.
       const body = this.#options.compress === 'gzip' ? await gzipAsync(piece.bytes) : piece.bytes;
-      const retrier = new Retrier(this.#options.retry, this.#limiter.adaptive ? { overloadBaseDelay: () => overloadBaseDelay((this.#limiter as AdaptiveConcurrency).baselineRttMs) } : {});
+      const retrier = new Retrier(
+        this.#options.retry,
+        this.#limiter.adaptive ? { overloadBaseDelay: () => overloadBaseDelay((this.#limiter as AdaptiveConcurrency).baselineRttMs) } : {},
+      );
       for (;;) {
         const { attempt, rttMs } = await this.#attemptInSlot(piece, body, retrier);
         if ('response' in attempt) {
@@ -191,7 +201,7 @@ export class BatchTransport implements Transport {
       let rttMs = 0;
       try {
         const attempt = await this.#attempt(piece, body);
-        rttMs = 'response' in attempt ? requestRtt(attempt.response) ?? performance.now() - started : performance.now() - started;
+        rttMs = 'response' in attempt ? (requestRtt(attempt.response) ?? performance.now() - started) : performance.now() - started;
         kind = classifyAttempt(answerOf(attempt));
         return { attempt, rttMs };
       } finally {

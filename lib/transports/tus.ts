@@ -161,7 +161,11 @@ export class TusTransport implements Transport {
     this.#serverOffset = state.offset;
     if (state.length !== undefined) {
       if (this.#length !== undefined && this.#length !== state.length) {
-        throw new ProtocolError(`contentLength ${this.#length} differs from the Upload-Length ${state.length} the server holds for this upload`, this.#reports.progress(), this.#position());
+        throw new ProtocolError(
+          `contentLength ${this.#length} differs from the Upload-Length ${state.length} the server holds for this upload`,
+          this.#reports.progress(),
+          this.#position(),
+        );
       }
       this.#length = state.length;
       this.#lengthDeclared = true;
@@ -206,14 +210,19 @@ export class TusTransport implements Transport {
     if (declaring) headers['upload-length'] = String(end);
     const answer = await this.#request('PATCH', this.#uploadUrl!, headers, bytes.subarray(from - start), () => this.#sent(end - this.#base));
     const offset = readTusOffset(answer.headers)?.offset;
-    if (offset === undefined) throw new ProtocolError(`PATCH answer ${answer.statusCode} without a valid Upload-Offset`, this.#reports.progress(), this.#position());
+    if (offset === undefined)
+      throw new ProtocolError(`PATCH answer ${answer.statusCode} without a valid Upload-Offset`, this.#reports.progress(), this.#position());
     this.#checkWindow(offset, start, end);
     if (declaring) this.#lengthDeclared = true;
     this.#lastAnswer = toUploadResponse(answer);
     this.#acknowledge(offset);
     if (offset === from && end > from) {
       // A 2xx that stored nothing: a failure for the retry limit, so it cannot loop forever.
-      const error = new ProtocolError(`PATCH at offset ${from} was answered ${answer.statusCode} without storing any byte`, this.#reports.progress(), this.#position());
+      const error = new ProtocolError(
+        `PATCH at offset ${from} was answered ${answer.statusCode} without storing any byte`,
+        this.#reports.progress(),
+        this.#position(),
+      );
       throw new AttemptFailed({ error, retryable: true });
     }
   }
@@ -254,7 +263,13 @@ export class TusTransport implements Transport {
    * handling, redirects and retries: a got retry of a PATCH would resend with
    * a stale Upload-Offset.
    */
-  async #request(method: 'POST' | 'PATCH' | 'HEAD', url: URL, headers: Record<string, string>, body?: Buffer, bodyGoes?: () => void): Promise<GotResponse<string>> {
+  async #request(
+    method: 'POST' | 'PATCH' | 'HEAD',
+    url: URL,
+    headers: Record<string, string>,
+    body?: Buffer,
+    bodyGoes?: () => void,
+  ): Promise<GotResponse<string>> {
     if (this.#aborted) throw abortError();
     // An empty body (the PATCH that only declares the length) has nothing to hold back.
     const gate = body && body.length > 0 && this.#options.expectsContinue ? new ContinueGate(this.#options.expectContinueTimeout) : undefined;
@@ -351,7 +366,6 @@ export class TusTransport implements Transport {
     if (this.#uploadUrl) position.uploadUrl = redactUrl(this.#uploadUrl);
     return position;
   }
-
 
   /** tus §termination, asked for with `deleteOnAbort`. Best effort: the caller has already given up on the upload. */
   #terminate(url: URL): void {

@@ -112,7 +112,11 @@ async function main(): Promise<void> {
     });
     const port = haproxy.ports.PORT!;
     for (const path of ['/return-401', '/deny-413']) {
-      for (const [name, client] of [['raw', rawClient], ['http', httpClient], ['got', gotClient]] as const) {
+      for (const [name, client] of [
+        ['raw', rawClient],
+        ['http', httpClient],
+        ['got', gotClient],
+      ] as const) {
         const tally = new Map<string, number>();
         for (let run = 0; run < runs; run++) {
           const trace = (await client(port, path)).join(' → ').replace(/after [\d.]+ MiB queued/, 'after N MiB queued');
