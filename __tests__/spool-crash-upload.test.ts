@@ -7,7 +7,8 @@
  * stored exactly once, whole; a key repeated always carried identical bytes.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { killChildren, spawnChild } from './helpers/children.js';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,18 +20,11 @@ import { randomFaults, seededRandom, startBatchServer, type BatchServer } from '
 /** The built child: `npm test` builds before jest. */
 const WRITER = fileURLToPath(new URL('../dist/__tests__/helpers/spool-writer.js', import.meta.url));
 
-const children = new Set<ChildProcess>();
 let server: BatchServer | undefined;
 let dir: string | undefined;
 
 afterEach(async () => {
-  await Promise.all(
-    [...children].map((child) => {
-      const closed = once(child, 'close');
-      child.kill('SIGKILL');
-      return closed;
-    }),
-  );
+  await killChildren();
   await server?.close();
   server = undefined;
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -43,9 +37,7 @@ function startWriter(
   run: number,
   mode: 'write' | 'drain',
 ): { child: ChildProcess; lines: string[]; seen(count: number): Promise<void> } {
-  const child = spawn(process.execPath, [WRITER, url, spoolDir, fsync ? '1' : '0', String(run), mode], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.on('close', () => children.delete(child));
+  const child = spawnChild(process.execPath, [WRITER, url, spoolDir, fsync ? '1' : '0', String(run), mode], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiters: Array<{ count: number; resolve(): void; reject(error: Error): void }> = [];
   let pending = '';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { killChildren, spawnChild } from './helpers/children.js';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
@@ -9,16 +9,8 @@ import { recordsOf, removeSpoolDirs, spoolDir } from './helpers/spool.js';
 /** The built spool module: `npm test` builds before jest; during development run `npm run build` first. */
 const SPOOL_MODULE = fileURLToPath(new URL('../dist/lib/spool/index.js', import.meta.url));
 
-const children = new Set<ChildProcess>();
-
 afterEach(async () => {
-  await Promise.all(
-    [...children].map((child) => {
-      const closed = once(child, 'close');
-      child.kill('SIGKILL');
-      return closed;
-    }),
-  );
+  await killChildren();
   await removeSpoolDirs();
 });
 
@@ -53,9 +45,7 @@ interface Round {
 
 /** Runs one writer until it reported `killAfter` durable records, then SIGKILLs it. */
 async function runAndKill(dir: string, round: number, fsync: boolean, killAfter: number): Promise<Round> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', writerScript(dir, round, fsync)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.add(child);
-  child.once('close', () => children.delete(child));
+  const child = spawnChild(process.execPath, ['--input-type=module', '-e', writerScript(dir, round, fsync)], { stdio: ['ignore', 'pipe', 'inherit'] });
   child.stdout!.setEncoding('utf8');
   const result: Round = { lastDurable: -1, batches: new Map() };
   let pending = '';

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { killChildren, spawnChild } from './helpers/children.js';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,16 +12,8 @@ import { openSpool, removeSpoolDirs, spoolDir } from './helpers/spool.js';
 /** The built spool module: `npm test` builds before jest; during development run `npm run build` first. */
 const SPOOL_MODULE = fileURLToPath(new URL('../dist/lib/spool/index.js', import.meta.url));
 
-const children = new Set<ChildProcess>();
-
 afterEach(async () => {
-  await Promise.all(
-    [...children].map((child) => {
-      const closed = once(child, 'close');
-      child.kill('SIGKILL');
-      return closed;
-    }),
-  );
+  await killChildren();
   await removeSpoolDirs();
 });
 
@@ -32,9 +25,7 @@ async function childHoldingSpool(dir: string): Promise<ChildProcess> {
     process.stdout.write('held\\n');
     process.stdin.resume();
   `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
-  children.add(child);
-  child.once('close', () => children.delete(child));
+  const child = spawnChild(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
   child.stdout!.setEncoding('utf8');
   let output = '';
   await new Promise<void>((resolve, reject) => {
