@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { DiagnosticsChannels, type BatchSentMessage, type ConcurrencyChangedMessage } from '../lib/diagnostics.js';
 import { BufferedHttpWritable, type ProgressSnapshot } from '../lib/index.js';
-import { startCapacityServer, startQueueingServer, startRefusingServer, type CapacityServer } from './helpers/capacity-server.js';
+import { expectWholeRecords, startCapacityServer, startQueueingServer, startRefusingServer, type CapacityServer } from './helpers/capacity-server.js';
 import { ndjsonLines } from './helpers/batch-server.js';
 import { recordChannels } from './helpers/channels.js';
 import { runUpload } from './helpers/outcome.js';
@@ -17,7 +17,6 @@ import { runUpload } from './helpers/outcome.js';
 const lines = ndjsonLines(800, 13);
 const expected = Buffer.from(lines.join(''));
 /** Offsets where a record starts: the only places a batch may begin. */
-const recordStarts = new Set(lines.reduce<number[]>((starts, line) => [...starts, starts.at(-1)! + Buffer.byteLength(line)], [0]));
 const highWaterMark = 2048;
 const fastRetry = { limit: 20, backoffLimit: 20 };
 
@@ -26,17 +25,6 @@ afterEach(async () => {
   await server?.close();
   server = undefined;
 });
-
-function expectExactDelivery(target: CapacityServer): void {
-  expect(target.problems()).toEqual([]);
-  expect(target.mismatches).toBe(0);
-  expect(target.assembled().equals(expected)).toBe(true);
-  for (const batch of target.stored.values()) {
-    expect(recordStarts.has(batch.offset)).toBe(true);
-    // NDJSON lines arrive whole: every stored body ends with a newline.
-    expect(batch.body.at(-1)).toBe(0x0a);
-  }
-}
 
 describe("concurrency: 'auto' options", () => {
   const url = 'http://127.0.0.1:9/';
@@ -98,7 +86,7 @@ describe("concurrency: 'auto' against a server that answers 429 above its capaci
     channels.stop();
 
     expect(error).toBeUndefined();
-    expectExactDelivery(server);
+    expectWholeRecords(server, expected, lines);
     const changes = channels.of<ConcurrencyChangedMessage>(DiagnosticsChannels.concurrencyChanged).map((each) => each.message);
     const sent = channels.of<BatchSentMessage>(DiagnosticsChannels.batchSent).map((each) => each.message);
     // The limit never leaves [1, maxConcurrency], and no attempt starts above it.
@@ -133,7 +121,7 @@ describe("concurrency: 'auto' against a server that answers 429 above its capaci
     const { error } = await runUpload(upload, lines);
     channels.stop();
     expect(error).toBeUndefined();
-    expectExactDelivery(server);
+    expectWholeRecords(server, expected, lines);
     const changes = channels.of<ConcurrencyChangedMessage>(DiagnosticsChannels.concurrencyChanged).map((each) => each.message);
     expect(changes.some((change) => change.reason === 'increase')).toBe(true);
     // The pool holds maxConcurrency + 1 buffers: never more than 4 requests at the server.
@@ -147,7 +135,7 @@ describe("concurrency: 'auto' against a queueing server", () => {
     const upload = new BufferedHttpWritable(server.url, { mode: 'batch', highWaterMark, concurrency: 'auto', maxConcurrency: 8 });
     const { error } = await runUpload(upload, lines);
     expect(error).toBeUndefined();
-    expectExactDelivery(server);
+    expectWholeRecords(server, expected, lines);
     expect([...server.answers.keys()]).toEqual([200]);
     expect(server.maxInFlight).toBeLessThanOrEqual(8);
   });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { gzipSync } from 'node:zlib';
 import { DiagnosticsChannels, type BatchSentMessage, type BatchSplitMessage } from '../lib/diagnostics.js';
 import { BufferedHttpWritable, HttpStatusError, type BatchReport, type ProgressSnapshot } from '../lib/index.js';
-import { startSizeLimitServer, type CapacityServer } from './helpers/capacity-server.js';
+import { expectWholeRecords, startSizeLimitServer, type CapacityServer } from './helpers/capacity-server.js';
 import { ndjsonLines } from './helpers/batch-server.js';
 import { pattern } from './helpers/data.js';
 import { recordChannels } from './helpers/channels.js';
@@ -17,7 +17,6 @@ import { runUpload } from './helpers/outcome.js';
 
 const lines = ndjsonLines(300, 21);
 const expected = Buffer.from(lines.join(''));
-const recordStarts = new Set(lines.reduce<number[]>((starts, line) => [...starts, starts.at(-1)! + Buffer.byteLength(line)], [0]));
 const limit = 700;
 
 let server: CapacityServer | undefined;
@@ -25,16 +24,6 @@ afterEach(async () => {
   await server?.close();
   server = undefined;
 });
-
-function expectWholeRecords(target: CapacityServer): void {
-  expect(target.problems()).toEqual([]);
-  expect(target.mismatches).toBe(0);
-  expect(target.assembled().equals(expected)).toBe(true);
-  for (const batch of target.stored.values()) {
-    expect(recordStarts.has(batch.offset)).toBe(true);
-    expect(batch.body.at(-1)).toBe(0x0a);
-  }
-}
 
 describe('413: split between writes', () => {
   test('batches split recursively down to what fits: every record once, in order, keys derived, sequence kept', async () => {
@@ -51,7 +40,7 @@ describe('413: split between writes', () => {
     channels.stop();
 
     expect(error).toBeUndefined();
-    expectWholeRecords(server);
+    expectWholeRecords(server, expected, lines);
     const splits = channels.of<BatchSplitMessage>(DiagnosticsChannels.batchSplit).map((each) => each.message);
     expect(splits.length).toBeGreaterThan(0);
     expect(server.answers.get(413)).toBe(splits.length);
