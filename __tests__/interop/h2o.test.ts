@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { makeCertificates } from '../helpers/tls.js';
 import { startServer, stopAll } from './harness.js';
 import { startUpstreams, type Upstreams } from './servers.js';
-import { DATA, boundedGot, expectBatchesExact, expectFinished, expectStreamExact, expectTusExact, upload } from './uploads.js';
+import { boundedGot, exactInEveryMode, expectFinished, expectStreamExact, upload } from './uploads.js';
 
 const certs = makeCertificates();
 const client = boundedGot({ http2: true, https: { certificateAuthority: certs.ca } });
@@ -43,20 +43,5 @@ describe('h2o reverse proxy over HTTP/2', () => {
     expectStreamExact(upstreams.sink);
   });
 
-  test('stream with contentLength: exact', async () => {
-    expectFinished(await upload(`${base}/sized`, { got: client, contentLength: DATA.length }));
-    expectStreamExact(upstreams.sink);
-  });
-
-  test.each([1, 4])('batch, concurrency %i: every batch exact, sequences contiguous', async (concurrency) => {
-    upstreams.sink.received.length = 0;
-    expectFinished(await upload(`${base}/batch`, { got: client, mode: 'batch', concurrency }));
-    expectBatchesExact(upstreams.sink);
-  });
-
-  test('tus to @tus/server: exact', async () => {
-    const outcome = await upload(`${base}/files`, { got: client, mode: 'tus' });
-    expectFinished(outcome);
-    await expectTusExact(upstreams.tus, outcome.upload.uploadUrl);
-  });
+  exactInEveryMode(() => ({ base, upstreams, client }));
 });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startServer, stopAll } from './harness.js';
 import { startUpstreams, type Upstreams } from './servers.js';
-import { DATA, boundedGot, expectBatchesExact, expectFinished, expectStreamExact, expectTusExact, upload } from './uploads.js';
+import { boundedGot, exactInEveryMode, expectFinished, expectStreamExact, upload } from './uploads.js';
 
 const client = boundedGot();
 
@@ -39,20 +39,5 @@ describe.each([
     expect(upstreams.sink.received.at(-1)!.headers['transfer-encoding']).toBe('chunked');
   });
 
-  test('stream with contentLength: exact', async () => {
-    expectFinished(await upload(`${base}/sized`, { got: client, contentLength: DATA.length }));
-    expectStreamExact(upstreams.sink);
-  });
-
-  test.each([1, 4])('batch, concurrency %i: every batch exact, sequences contiguous', async (concurrency) => {
-    upstreams.sink.received.length = 0;
-    expectFinished(await upload(`${base}/batch`, { got: client, mode: 'batch', concurrency }));
-    expectBatchesExact(upstreams.sink);
-  });
-
-  test('tus to @tus/server: exact', async () => {
-    const outcome = await upload(`${base}/files`, { got: client, mode: 'tus' });
-    expectFinished(outcome);
-    await expectTusExact(upstreams.tus, outcome.upload.uploadUrl);
-  });
+  exactInEveryMode(() => ({ base, upstreams, client }));
 });

@@ -3,13 +3,14 @@
  * every byte exact as the server side recorded it (sha256 and byte count), in
  * each mode, whatever sits between the client and the server.
  */
-import { expect } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import got, { type ExtendOptions, type Got } from 'got';
 import { BufferedHttpWritable, type BufferedHttpWritableOptions } from '../../lib/index.js';
 import { chunksOf, pattern } from '../helpers/data.js';
 import { runUpload, type Outcome } from '../helpers/outcome.js';
 import { sha256, type Sink } from '../helpers/sink-server.js';
 import type { TusTestServer } from '../helpers/tus-server.js';
+import type { Upstreams } from './servers.js';
 
 export const MiB = 1024 * 1024;
 
@@ -79,4 +80,32 @@ export async function expectTusExact(tus: TusTestServer, uploadUrl: string | und
   expect(stored.offset).toBe(data.length);
   expect(stored.length).toBe(data.length);
   expect(stored.sha256).toBe(sha256(data));
+}
+
+/**
+ * The tests every proxy in front of the repo's upstreams runs besides its own:
+ * a sized stream body, batches at concurrency 1 and 4, and tus, each exact at
+ * the upstream. `at()` is read when a test runs, after the file's `beforeAll`
+ * started the proxy.
+ */
+export function exactInEveryMode(at: () => { base: string; upstreams: Upstreams; client: Got }): void {
+  test('stream with contentLength: exact', async () => {
+    const { base, upstreams, client } = at();
+    expectFinished(await upload(`${base}/sized`, { got: client, contentLength: DATA.length }));
+    expectStreamExact(upstreams.sink);
+  });
+
+  test.each([1, 4])('batch, concurrency %i: every batch exact, sequences contiguous', async (concurrency) => {
+    const { base, upstreams, client } = at();
+    upstreams.sink.received.length = 0;
+    expectFinished(await upload(`${base}/batch`, { got: client, mode: 'batch', concurrency }));
+    expectBatchesExact(upstreams.sink);
+  });
+
+  test('tus to @tus/server: exact', async () => {
+    const { base, upstreams, client } = at();
+    const outcome = await upload(`${base}/files`, { got: client, mode: 'tus' });
+    expectFinished(outcome);
+    await expectTusExact(upstreams.tus, outcome.upload.uploadUrl);
+  });
 }
