@@ -1,13 +1,18 @@
 /**
  * HAProxy answering while the body is still going out (invariant 6): at header
  * time with `http-request return status 401` or `http-request deny
- * deny_status 413`, and a 413 from the upstream that did not read the body.
- * HAProxy closes the connection right after its answer, so a client that is
+ * deny_status 413`. HAProxy closes the connection right after its answer, so a client that is
  * still sending meets EPIPE/ECONNRESET; the upload must still end in
  * `ERR_BHW_HTTP_STATUS` with the status, never the socket error.
  *
  * The body (32 MiB) is far larger than what the socket buffers hold, so the
  * client is still writing when the answer comes.
+ *
+ * Not tested here: a 413 from the upstream while the client still sends. Then
+ * HAProxy itself sometimes closes towards the client without passing the
+ * answer on (2 of 8 runs after the library's fix, the client sees a plain
+ * close; curl -T likewise fails in some runs): no client can report a status
+ * that never reached it (FINDINGS.md).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { chunksOf, pattern } from '../helpers/data.js';
@@ -22,15 +27,8 @@ const BIG_CHUNKS = chunksOf(BIG, [MiB]);
 let upstream: Sink;
 let base: string;
 beforeAll(async () => {
-  // The upstream refuses /upstream-413 on its headers alone, then drains the body it will not keep.
-  // (An upstream that resets instead can lose its own answer on the HAProxy-upstream hop: 9 of 20 runs
-  // here, 1 of 20 with curl -T too; no client can report a status HAProxy never received. FINDINGS.md.)
-  upstream = await startSink((request, response) => {
-    if (!request.url?.startsWith('/upstream-413')) return 'default';
-    response.writeHead(413, { 'content-type': 'text/plain', connection: 'close' });
-    response.end('too large (upstream)');
-    request.resume();
-  });
+  // HAProxy answers these itself; the upstream only ever sees requests it lets through.
+  upstream = await startSink();
   const haproxy = await startServer({
     name: 'haproxy-early',
     config: 'haproxy-early.cfg',
@@ -48,7 +46,6 @@ afterAll(async () => {
 describe.each([
   ['http-request return status 401', '/return-401', 401, 'no token'],
   ['http-request deny deny_status 413', '/deny-413', 413, undefined],
-  ['413 from the upstream, body unread', '/upstream-413', 413, 'too large (upstream)'],
 ])('HAProxy early answer: %s', (_label, path, status, body) => {
   test.each([
     ['chunked', {}],
