@@ -149,6 +149,25 @@ describe('batch mode with a spool', () => {
     await once(first, 'finish');
   });
 
+  test('flushInterval cuts a partial batch out of the spool without flush() or end()', async () => {
+    server = await startBatchServer();
+    const upload = new BufferedHttpWritable(server.url, { mode: 'batch', highWaterMark: 4096, flushInterval: 20, spool: { dir } });
+    upload.write('{"alone":true}\n');
+    await server.waitFor(() => server!.stored.size === 1);
+    expect(server.assembled().toString()).toBe('{"alone":true}\n');
+    upload.end();
+    await once(upload, 'finish');
+  });
+
+  test('a write larger than highWaterMark travels alone out of the spool, and the pool buffer is not held for it', async () => {
+    server = await startBatchServer();
+    const big = `${'x'.repeat(10_000)}\n`;
+    const upload = new BufferedHttpWritable(server.url, { mode: 'batch', highWaterMark: 4096, spool: { dir } });
+    await writeAll(upload, ['{"a":1}\n', big, '{"b":2}\n']);
+    expect(server.ordered().map((batch) => batch.body.length)).toEqual([8, big.length, 8]);
+    expect(server.assembled().toString()).toBe(`{"a":1}\n${big}{"b":2}\n`);
+  });
+
   describe('crash damage', () => {
     /** Records left in the spool by an upload whose server never answered. */
     async function leaveInSpool(lines: string[]): Promise<string> {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { once } from 'node:events';
+import { failed } from '../../lib/transports/transport.js';
 import { MemoryTransport, memoryWritable } from '../helpers/memory-transport.js';
 
 /** Resolves when `write()` calls back. */
@@ -78,5 +79,19 @@ describe('records kept whole: each send lists the length of every write in it', 
     upload.end('k');
     await once(upload, 'finish');
     expect(transport.sends.map((send) => send.info.records)).toEqual([[2, 3], [5], [20], [1]]);
+  });
+});
+
+describe('failed(): the one failure route of send()/end()', () => {
+  test('a rejection that is not an Error still reaches the route as an Error, and the promise never settles', async () => {
+    const seen: Error[] = [];
+    let settled = false;
+    void failed(Promise.reject('a string, not an Error'), (error) => seen.push(error)).then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await new Promise(setImmediate);
+    expect(seen.map((error) => error.message)).toEqual(['a string, not an Error']);
+    expect(settled).toBe(false);
   });
 });
