@@ -3,12 +3,10 @@
  * HTTP/2 (got `http2: true`) using a CA made for this run. Every mode exact.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Got } from 'got';
 import { makeCertificates } from '../helpers/tls.js';
-import { startServer, stopAll } from './harness.js';
-import { startUpstreams, type Upstreams } from './servers.js';
+import { stopAll } from './harness.js';
+import { startCaddy, startUpstreams, type Upstreams } from './servers.js';
 import { DATA, boundedGot, expectBatchesExact, expectFinished, expectStreamExact, expectTusExact, upload } from './uploads.js';
 
 const certs = makeCertificates();
@@ -20,21 +18,7 @@ beforeAll(async () => {
   // otherwise build them from the plain request (http://…); that downgrade
   // has its own test (tus-scheme-downgrade.test.ts).
   upstreams = await startUpstreams({ relativeLocation: true });
-  const caddy = await startServer({
-    name: 'caddy',
-    config: 'Caddyfile',
-    vars: { UPSTREAM: upstreams.sinkAddress, TUS_UPSTREAM: upstreams.tusAddress },
-    ports: ['HTTP_PORT', 'HTTPS_PORT'],
-    prepare: (c) => {
-      writeFileSync(join(c.dir, 'server.pem'), certs.cert);
-      writeFileSync(join(c.dir, 'server.key'), certs.key, { mode: 0o600 });
-    },
-    // Caddy keeps its state under HOME/XDG dirs: point them into the run's directory.
-    env: (c) => ({ HOME: c.dir, XDG_CONFIG_HOME: `${c.dir}/config`, XDG_DATA_HOME: `${c.dir}/data` }),
-    command: (c) => ['/usr/bin/caddy', 'run', '--adapter', 'caddyfile', '--config', c.configPath],
-  });
-  httpBase = `http://127.0.0.1:${caddy.ports.HTTP_PORT}`;
-  httpsBase = `https://127.0.0.1:${caddy.ports.HTTPS_PORT}`;
+  ({ httpBase, httpsBase } = await startCaddy('caddy', upstreams, certs));
 });
 afterAll(async () => {
   await stopAll();

@@ -2,8 +2,11 @@
  * The upstreams every proxy test puts behind its proxy: the repository's
  * recording sink and a real @tus/server, both on 127.0.0.1 port 0.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startSink, type Sink } from '../helpers/sink-server.js';
 import { startTusServer, type TusTestServer } from '../helpers/tus-server.js';
+import { startServer } from './harness.js';
 
 export interface Upstreams {
   sink: Sink;
@@ -27,4 +30,25 @@ export async function startUpstreams({ relativeLocation = false }: { relativeLoc
       await tus.close();
     },
   };
+}
+
+/**
+ * Caddy in front of `upstreams`: plain HTTP and HTTPS (HTTP/2) with the
+ * given certificate; returns both base URLs.
+ */
+export async function startCaddy(name: string, upstreams: Upstreams, certs: { cert: string; key: string }): Promise<{ httpBase: string; httpsBase: string }> {
+  const caddy = await startServer({
+    name,
+    config: 'Caddyfile',
+    vars: { UPSTREAM: upstreams.sinkAddress, TUS_UPSTREAM: upstreams.tusAddress },
+    ports: ['HTTP_PORT', 'HTTPS_PORT'],
+    prepare: (c) => {
+      writeFileSync(join(c.dir, 'server.pem'), certs.cert);
+      writeFileSync(join(c.dir, 'server.key'), certs.key, { mode: 0o600 });
+    },
+    // Caddy keeps its state under HOME/XDG dirs: point them into the run's directory.
+    env: (c) => ({ HOME: c.dir, XDG_CONFIG_HOME: `${c.dir}/config`, XDG_DATA_HOME: `${c.dir}/data` }),
+    command: (c) => ['/usr/bin/caddy', 'run', '--adapter', 'caddyfile', '--config', c.configPath],
+  });
+  return { httpBase: `http://127.0.0.1:${caddy.ports.HTTP_PORT}`, httpsBase: `https://127.0.0.1:${caddy.ports.HTTPS_PORT}` };
 }

@@ -8,11 +8,9 @@
  * ERR_BHW_NETWORK (HPE_CLOSED_CONNECTION or similar), which says nothing of the cause.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { makeCertificates } from '../helpers/tls.js';
-import { startServer, stopAll } from './harness.js';
-import { startUpstreams, type Upstreams } from './servers.js';
+import { stopAll } from './harness.js';
+import { startCaddy, startUpstreams, type Upstreams } from './servers.js';
 import { boundedGot, upload } from './uploads.js';
 
 const certs = makeCertificates();
@@ -22,19 +20,7 @@ let httpsBase: string;
 
 beforeAll(async () => {
   upstreams = await startUpstreams({ relativeLocation: false });
-  const caddy = await startServer({
-    name: 'caddy-downgrade',
-    config: 'Caddyfile',
-    vars: { UPSTREAM: upstreams.sinkAddress, TUS_UPSTREAM: upstreams.tusAddress },
-    ports: ['HTTP_PORT', 'HTTPS_PORT'],
-    prepare: (c) => {
-      writeFileSync(join(c.dir, 'server.pem'), certs.cert);
-      writeFileSync(join(c.dir, 'server.key'), certs.key, { mode: 0o600 });
-    },
-    env: (c) => ({ HOME: c.dir, XDG_CONFIG_HOME: `${c.dir}/config`, XDG_DATA_HOME: `${c.dir}/data` }),
-    command: (c) => ['/usr/bin/caddy', 'run', '--adapter', 'caddyfile', '--config', c.configPath],
-  });
-  httpsBase = `https://127.0.0.1:${caddy.ports.HTTPS_PORT}`;
+  ({ httpsBase } = await startCaddy('caddy-downgrade', upstreams, certs));
 });
 afterAll(async () => {
   await stopAll();
