@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { readBody } from './sink-server.js';
+import { waitForChange } from './wait-for.js';
 
 /** What the server does with one request. */
 export type Fault =
@@ -134,16 +135,7 @@ export async function startBatchServer(plan: FaultPlan = () => ({ kind: 'ok' }),
     },
     ordered: () => [...state.stored.values()].sort((a, b) => a.sequence - b.sequence),
     assembled: () => Buffer.concat(state.ordered().map((batch) => batch.body)),
-    waitFor: (condition) =>
-      new Promise((resolve) => {
-        const check = (): void => {
-          if (!condition()) return;
-          events.off('change', check);
-          resolve();
-        };
-        events.on('change', check);
-        check();
-      }),
+    waitFor: (condition) => waitForChange(events, condition),
     close: async () => {
       server.closeAllConnections();
       server.close();

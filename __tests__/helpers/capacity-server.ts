@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { readBody } from './sink-server.js';
+import { waitForChange } from './wait-for.js';
 
 /**
  * Batch receivers with a capacity, for issue 13 (adaptive concurrency, one
@@ -133,16 +134,7 @@ export async function startCapacityServer(options: CapacityServerOptions = {}): 
       }
       return problems;
     },
-    waitFor: (condition) =>
-      new Promise((resolve) => {
-        const check = (): void => {
-          if (!condition()) return;
-          events.off('change', check);
-          resolve();
-        };
-        events.on('change', check);
-        check();
-      }),
+    waitFor: (condition) => waitForChange(events, condition),
     close: async () => {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
