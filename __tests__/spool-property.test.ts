@@ -30,6 +30,13 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: fc.constant({ kind: 'restart' as const }), weight: 1 },
 );
 
+/** Every third record is appended as a string (UTF-8 text the spool encodes itself), with multi-byte characters. */
+function recordText(index: number, size: number): string {
+  let text = '';
+  for (let k = 0; text.length < size; k++) text += (index + k) % 5 === 0 ? 'é€' : String.fromCharCode(97 + ((index + k) % 26));
+  return text.slice(0, size);
+}
+
 /** Record `index` of `size` bytes: contents that differ from record to record. */
 function recordBytes(index: number, size: number): Buffer {
   const bytes = Buffer.allocUnsafe(size);
@@ -88,16 +95,20 @@ describe('whatever the records, CUTs, acknowledgements, set-asides and restarts,
 
           for (const current of steps) {
             if (current.kind === 'append') {
-              const buffers: Array<Buffer | typeof CUT> = [];
+              const records: Array<Buffer | string | typeof CUT> = [];
               for (const size of current.records) {
-                if (size === 'cut') buffers.push(CUT);
-                else {
+                if (size === 'cut') records.push(CUT);
+                else if (size > 0 && appended.length % 3 === 2) {
+                  const text = recordText(appended.length, size);
+                  appended.push(Buffer.from(text));
+                  records.push(text);
+                } else {
                   const bytes = recordBytes(appended.length, size);
                   appended.push(bytes);
-                  buffers.push(bytes);
+                  records.push(bytes);
                 }
               }
-              await spool.append(buffers);
+              expect(await spool.append(records)).toBe(records.reduce((sum: number, record) => sum + (record === CUT ? 0 : Buffer.byteLength(record)), 0));
             } else if (current.kind === 'next') {
               const batch = await spool.nextBatch(Buffer.alloc(current.size), current.partial);
               if (batch) check(batch);

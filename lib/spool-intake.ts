@@ -1,11 +1,9 @@
 import { HttpStatusError } from './errors.js';
 import type { SpoolSettings } from './options.js';
-import { CUT, Spool } from './spool/index.js';
+import { CUT, Spool, type SpoolRecord } from './spool/index.js';
 import type { UploadSession } from './upload-session.js';
 
-/** A record for the spool: one write's bytes, or `CUT` where `flush()` asked for a batch boundary. */
-export type SpoolRecord = Buffer | typeof CUT;
-export { CUT };
+export { CUT, type SpoolRecord };
 
 /**
  * Answers that refuse a batch for what it is, so sending it again can never
@@ -69,14 +67,15 @@ export class SpoolIntake {
     return intake;
   }
 
-  /** Appends records with one write (and one sync); resolves once they are on disk. */
-  async append(records: SpoolRecord[]): Promise<void> {
-    await this.#spool.append(records);
+  /** Appends records with one write (and one sync); resolves with their payload bytes once they are on disk. */
+  async append(records: SpoolRecord[]): Promise<number> {
+    const bytes = await this.#spool.append(records);
     if (records.includes(CUT)) this.#cut();
     else {
       this.#startFlushTimer();
       this.#pump();
     }
+    return bytes;
   }
 
   /** Resolves once everything appended so far was sent and acknowledged (flush(), end()). */
@@ -134,9 +133,14 @@ export class SpoolIntake {
     });
   }
 
+  /**
+   * One batch is read (and fixed in the journal) ahead, into the pool's spare
+   * buffer, while every slot is busy: the next send starts the moment a slot
+   * frees, not after a read and a journal write.
+   */
   async #fill(): Promise<void> {
     const session = this.#session;
-    while (!this.#stopped && session.hasFreeSlot) {
+    while (!this.#stopped && session.pool.available > 0) {
       const buffer = session.pool.acquire();
       const partial = this.#cutPartial;
       const request = this.#cutRequests;
@@ -157,6 +161,17 @@ export class SpoolIntake {
       // A record larger than the buffer came in its own Buffer: the pool's is free again at once.
       const ownBuffer = batch.bytes.buffer === buffer.buffer;
       if (!ownBuffer) session.pool.release(buffer);
+      try {
+        while (!session.hasFreeSlot) await session.slotFree();
+      } catch {
+        // The upload failed meanwhile: the batch stays in the spool, fixed, for the next start.
+        if (ownBuffer) session.pool.release(buffer);
+        return;
+      }
+      if (this.#stopped) {
+        if (ownBuffer) session.pool.release(buffer);
+        return;
+      }
       this.#clearFlushTimer();
       const { sequence, offset, key, records } = batch;
       const sent = session.send(

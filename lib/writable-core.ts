@@ -58,8 +58,6 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
   #flushTimer: NodeJS.Timeout | undefined;
   /** batch with a spool: where written records go instead of the pool. */
   #spool: SpoolIntake | undefined;
-  /** Spool mode: strings are encoded here, not each into a Buffer of its own (appends are serial, so one suffices). */
-  #spoolScratch: Buffer | undefined;
 
   constructor(options: Options, createTransport: TransportFactory<Options>) {
     super({
@@ -226,50 +224,28 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     }, callback);
   }
 
-  /** A scratch buffer large enough for every string among `chunks`, encoded. */
-  #scratchFor(chunks: Array<{ chunk: Chunk; encoding: BufferEncoding }>): Buffer {
-    let needed = 0;
-    for (const { chunk, encoding } of chunks) {
-      if (typeof chunk !== 'string') continue;
-      // UTF-8 takes at most 3 bytes per UTF-16 code unit: a bound without measuring each string.
-      needed += encoding === 'utf8' || encoding === 'utf-8' ? chunk.length * 3 : Buffer.byteLength(chunk, encoding);
-    }
-    if (this.#spoolScratch === undefined || this.#spoolScratch.length < needed) {
-      this.#spoolScratch = Buffer.allocUnsafeSlow(Math.max(needed, 64 * 1024));
-    }
-    return this.#spoolScratch;
-  }
-
   /** Spool mode: the chunks become records (a flush() marker a batch boundary), appended at once. */
   #appendToSpool(chunks: Array<{ chunk: Chunk; encoding: BufferEncoding }>, callback: (error?: Error | null) => void): void {
     const records: SpoolRecord[] = [];
     const flushes: Deferred[] = [];
-    const scratch = this.#scratchFor(chunks);
-    let used = 0;
-    let bytes = 0;
     for (const { chunk, encoding } of chunks) {
       if (chunk === FLUSH_MARKER) {
         records.push(CUT);
         const waiter = this.#flushWaiters.shift()!;
         this.#flushSettling.add(waiter);
         flushes.push(waiter);
+      } else if (chunk.length === 0) {
         continue;
-      }
-      let record: Buffer;
-      if (typeof chunk === 'string') {
-        const length = scratch.write(chunk, used, encoding);
-        record = scratch.subarray(used, used + length);
-        used += length;
+      } else if (typeof chunk !== 'string' || encoding === 'utf8' || encoding === 'utf-8') {
+        // UTF-8 strings are encoded by the spool, straight into the group it writes.
+        records.push(chunk);
       } else {
-        record = chunk;
+        records.push(Buffer.from(chunk, encoding));
       }
-      if (record.length === 0) continue;
-      records.push(record);
-      bytes += record.length;
     }
-    this.#counters.bytesWritten += bytes;
     const spool = this.#spool!;
-    spool.append(records).then(() => {
+    spool.append(records).then((bytes) => {
+      this.#counters.bytesWritten += bytes;
       callback();
       if (flushes.length === 0) return;
       // flush(): every batch up to the boundary is acknowledged (destroy rejects the waiters instead).

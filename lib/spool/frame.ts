@@ -60,11 +60,16 @@ export function readUnitHeader(source: Buffer, offset: number): UnitHeader | und
   return { length: word & MAX_LENGTH, group: (word & GROUP_FLAG) !== 0, crc: source.readUInt32LE(offset + 8) };
 }
 
-/** Writes the header of a record (or of a CUT marker when `record` is undefined). */
-export function writeRecordHeader(target: Buffer, offset: number, record: Buffer | undefined): void {
-  const word = record ? record.length : CUT_FLAG;
-  target.writeUInt32LE(word, offset);
-  target.writeUInt32LE((word ^ RECORD_MAGIC) >>> 0, offset + 4);
+/** Writes the header of a record of `length` bytes (through a DataView: the staging loop writes millions). */
+export function writeRecordLength(target: DataView, offset: number, length: number): void {
+  target.setUint32(offset, length, true);
+  target.setUint32(offset + 4, (length ^ RECORD_MAGIC) >>> 0, true);
+}
+
+/** Writes the header of a CUT marker (a batch boundary, no payload). */
+export function writeCutHeader(target: DataView, offset: number): void {
+  target.setUint32(offset, CUT_FLAG, true);
+  target.setUint32(offset + 4, (CUT_FLAG ^ RECORD_MAGIC) >>> 0, true);
 }
 
 function readRecordHeader(source: Buffer, offset: number): RecordHeader | undefined {
@@ -73,6 +78,63 @@ function readRecordHeader(source: Buffer, offset: number): RecordHeader | undefi
   const cut = (word & CUT_FLAG) !== 0;
   const length = word & MAX_LENGTH;
   return cut && length !== 0 ? undefined : { length, cut };
+}
+
+/** Why compactRecords() stopped: a CUT (consumed), a record that does not fit `capacity`, or frames running past the bytes given. */
+export type CompactStop = 'cut' | 'full' | 'short';
+
+export interface Compacted {
+  /** Frame bytes consumed from the run. */
+  read: number;
+  /** One past the last payload byte written. */
+  written: number;
+  stop: CompactStop;
+}
+
+/**
+ * Turns a run of stored frames into record payloads, in place: `buffer[from,
+ * from + count)` holds the frames at stream `position`; each record's payload
+ * moves left over the headers before it (one copyWithin, no Buffer and no
+ * object per record), starting at `from`, as long as it fits below
+ * `capacity`. The lengths are pushed to `records`. Stops at a CUT (consumed),
+ * at a record that would pass `capacity` (not consumed), or where the frames
+ * run past the run (not consumed). Throws FrameError on a header that does
+ * not check out.
+ */
+export function compactRecords(buffer: Buffer, from: number, count: number, capacity: number, position: number, records: number[]): Compacted {
+  // A DataView reads the headers ~1.5× faster than Buffer#readUInt32LE, which checks bounds and argument types per call.
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
+  const end = from + count;
+  let source = from;
+  let written = from;
+  let stop: CompactStop = 'short';
+  while (end - source >= RECORD_HEADER) {
+    const word = view.getUint32(source, true);
+    if ((word & GROUP_FLAG) !== 0) {
+      if (end - source < UNIT_HEADER) break;
+      if (!readUnitHeader(buffer, source)) throw new FrameError(position + source - from, 'bad header');
+      source += UNIT_HEADER;
+      continue;
+    }
+    if ((word ^ RECORD_MAGIC) >>> 0 !== view.getUint32(source + 4, true)) throw new FrameError(position + source - from, 'bad header');
+    const length = word & MAX_LENGTH;
+    if ((word & CUT_FLAG) !== 0) {
+      if (length !== 0) throw new FrameError(position + source - from, 'bad header');
+      source += RECORD_HEADER;
+      stop = 'cut';
+      break;
+    }
+    if (written + length > capacity) {
+      stop = 'full';
+      break;
+    }
+    if (source + RECORD_HEADER + length > end) break;
+    buffer.copyWithin(written, source + RECORD_HEADER, source + RECORD_HEADER + length);
+    written += length;
+    source += RECORD_HEADER + length;
+    records.push(length);
+  }
+  return { read: source - from, written, stop };
 }
 
 /** One unit encoded whole (journal entries: small, written one at a time). */
@@ -177,39 +239,6 @@ export class FrameCursor {
       if (this.position + RECORD_HEADER + header.length > limit) throw new FrameError(this.position, 'short payload');
       return header;
     }
-  }
-
-  /**
-   * `peekRecord()` without a wait: the record when it and its payload are
-   * already in the scratch, else undefined (then call `peekRecord()`, which
-   * reads, and reports what is wrong). Millions of small records are read
-   * this way without a promise each.
-   */
-  peekRecordBuffered(limit: number): RecordHeader | undefined {
-    const windowEnd = this.#windowStart + this.#windowLength;
-    for (;;) {
-      const from = this.position - this.#windowStart;
-      if (from < 0 || this.position + UNIT_HEADER > windowEnd) {
-        // Near the window's end: a group header may not be whole; let peekRecord() decide.
-        if (from < 0 || this.position + RECORD_HEADER > windowEnd) return undefined;
-        if ((this.#scratch.readUInt32LE(from) & GROUP_FLAG) !== 0) return undefined;
-      } else if ((this.#scratch.readUInt32LE(from) & GROUP_FLAG) !== 0) {
-        if (this.position + UNIT_HEADER > limit || !readUnitHeader(this.#scratch, from)) return undefined;
-        this.position += UNIT_HEADER;
-        continue;
-      }
-      const header = readRecordHeader(this.#scratch, from);
-      if (!header) return undefined;
-      const end = this.position + RECORD_HEADER + header.length;
-      return end > limit || end > windowEnd ? undefined : header;
-    }
-  }
-
-  /** Consumes a record `peekRecordBuffered()` returned, copying it to `target` when given. */
-  takeRecordBuffered(header: RecordHeader, target?: Buffer, targetOffset = 0): void {
-    const from = this.position - this.#windowStart + RECORD_HEADER;
-    if (target && header.length > 0) this.#scratch.copy(target, targetOffset, from, from + header.length);
-    this.position += RECORD_HEADER + header.length;
   }
 
   /** Consumes a record `peekRecord()` returned, reading it into `target` when given (else it is skipped unread). */

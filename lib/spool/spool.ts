@@ -35,7 +35,19 @@ import { mkdir, open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { BODY_SNIPPET_LIMIT, SpoolCorruptError } from '../errors.js';
-import { FrameCursor, FrameError, MAX_LENGTH, RECORD_HEADER, UNIT_HEADER, writeRecordHeader, writeUnitHeader, type RecordHeader } from './frame.js';
+import {
+  FrameCursor,
+  FrameError,
+  MAX_LENGTH,
+  RECORD_HEADER,
+  UNIT_HEADER,
+  compactRecords,
+  writeCutHeader,
+  writeRecordLength,
+  writeUnitHeader,
+  type Compacted,
+  type RecordHeader,
+} from './frame.js';
 import { Journal, type FixedBatch, type JournalState } from './journal.js';
 import { checkSegments, releasedPosition, type Unread } from './recovery.js';
 import { acquireLock, type SpoolLock } from './lock.js';
@@ -58,6 +70,19 @@ export interface SpoolOptions {
    * partial batch by itself while an append waits.
    */
   onFull?: () => void;
+}
+
+/** What `append()` takes: a record's bytes, a string (a record of UTF-8 text), or a batch boundary. */
+export type SpoolRecord = Buffer | string | typeof CUT;
+
+/** One group framed in the staging buffer (and large records beside it), ready for one writev. */
+interface StagedGroup {
+  /** One past the last record staged. */
+  end: number;
+  pieces: Buffer[];
+  payloadBytes: number;
+  recordCount: number;
+  cuts: number;
 }
 
 export interface SpooledBatch {
@@ -105,7 +130,7 @@ export class Spool {
   #unreadBytes: number;
   #unreadRecords: number;
   #unreadCuts: number;
-  #staging = Buffer.allocUnsafe(64 << 10);
+  #staging: Buffer = Buffer.allocUnsafe(64 << 10);
   #appends: Promise<unknown> = Promise.resolve();
   #reads: Promise<unknown> = Promise.resolve();
   #journalWrites: Promise<unknown> = Promise.resolve();
@@ -179,14 +204,21 @@ export class Spool {
 
   /**
    * Group commit: appends the records (and CUT markers) with one writev and,
-   * with fsync, one fdatasync. Resolves when they are in the file. Waits while
-   * they would take the spool past maxBytes; when only some fit, those go
-   * first. A record larger than maxBytes is refused with a RangeError.
+   * with fsync, one fdatasync. A string is a record of UTF-8 text, encoded
+   * straight into the group (no Buffer of its own). Resolves with the
+   * records' payload bytes once they are in the file. Waits while they would
+   * take the spool past maxBytes; when only some fit, those go first. A
+   * record larger than maxBytes is refused with a RangeError.
    */
-  append(records: Array<Buffer | typeof CUT>): Promise<void> {
+  append(records: readonly SpoolRecord[]): Promise<number> {
+    const largest = Math.min(this.#maxBytes, MAX_LENGTH - RECORD_HEADER);
     for (const record of records) {
-      if (record !== CUT && record.length > Math.min(this.#maxBytes, MAX_LENGTH - RECORD_HEADER)) {
-        return Promise.reject(new RangeError(`A record of ${record.length} bytes is larger than the spool (maxBytes ${this.#maxBytes})`));
+      if (record === CUT) continue;
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit: most strings need no measuring.
+      const bound = typeof record === 'string' ? record.length * 3 : record.length;
+      const length = bound > largest && typeof record === 'string' ? Buffer.byteLength(record) : bound;
+      if (length > largest) {
+        return Promise.reject(new RangeError(`A record of ${length} bytes is larger than the spool (maxBytes ${this.#maxBytes})`));
       }
     }
     return this.#serial('appends', () => this.#append(records));
@@ -282,29 +314,21 @@ export class Spool {
     return run;
   }
 
-  async #append(records: Array<Buffer | typeof CUT>): Promise<void> {
+  async #append(records: readonly SpoolRecord[]): Promise<number> {
     let index = 0;
+    let payloadBytes = 0;
     while (index < records.length) {
-      let room = this.#maxBytes - this.#bytesStored;
-      const first = records[index]!;
-      if (first !== CUT && first.length > room) {
+      const group = this.#stage(records, index, this.#maxBytes - this.#bytesStored);
+      if (group.end === index) {
+        // Not even the first record fits: wait for acknowledgements to free room.
         await this.#room();
         continue;
       }
-      // Everything that fits now goes in one write (one group); the rest waits for room.
-      let end = index;
-      let groupBytes = 0;
-      while (end < records.length) {
-        const record = records[end]!;
-        const size = record === CUT ? 0 : record.length;
-        if (size > room || (end > index && groupBytes + RECORD_HEADER + size > MAX_LENGTH)) break;
-        room -= size;
-        groupBytes += RECORD_HEADER + size;
-        end++;
-      }
-      await this.#write(records, index, end);
-      index = end;
+      await this.#writeStaged(group);
+      payloadBytes += group.payloadBytes;
+      index = group.end;
     }
+    return payloadBytes;
   }
 
   /** Resolves when an acknowledgement freed room (or rejects when the spool closes). */
@@ -321,54 +345,82 @@ export class Spool {
   }
 
   /**
-   * One writev of one group holding records[from, to): small records copied
-   * into the staging buffer after the group header, large ones passed as they
-   * are. The group's crc32 is chained over those pieces: one zlib call per
-   * piece, not per record.
+   * Frames records[from, …) as one group in the staging buffer, as many as
+   * fit in `room` bytes of payload (and in one unit): strings are encoded and
+   * small Buffers copied right after their record header; large Buffers are
+   * left where they are, as pieces of their own for writev. One pass, no
+   * Buffer per record.
    */
-  async #write(records: Array<Buffer | typeof CUT>, from: number, to: number): Promise<void> {
-    let stagingBytes = UNIT_HEADER;
-    for (let index = from; index < to; index++) {
-      const record = records[index]!;
-      stagingBytes += RECORD_HEADER + (record !== CUT && record.length <= COPY_LIMIT ? record.length : 0);
-    }
-    if (this.#staging.length < stagingBytes) this.#staging = Buffer.allocUnsafe(Math.max(stagingBytes, this.#staging.length * 2));
-    const staging = this.#staging;
-    const buffers: Buffer[] = [];
+  #stage(records: readonly SpoolRecord[], from: number, room: number): StagedGroup {
+    const pieces: Buffer[] = [];
+    let staging: Buffer = this.#staging;
+    let view = viewOf(staging);
     let sliceStart = 0;
     let filled = UNIT_HEADER;
+    /** Bytes of large records passed beside the staging buffer. */
+    let besideBytes = 0;
     let payloadBytes = 0;
     let recordCount = 0;
     let cuts = 0;
-    for (let index = from; index < to; index++) {
+    let index = from;
+    for (; index < records.length; index++) {
       const record = records[index]!;
       if (record === CUT) {
-        writeRecordHeader(staging, filled, undefined);
+        if (filled + RECORD_HEADER > staging.length) {
+          staging = this.#grow(filled + RECORD_HEADER);
+          view = viewOf(staging);
+        }
+        writeCutHeader(view, filled);
         filled += RECORD_HEADER;
         cuts++;
         continue;
       }
-      writeRecordHeader(staging, filled, record);
-      filled += RECORD_HEADER;
-      payloadBytes += record.length;
-      recordCount++;
-      if (record.length <= COPY_LIMIT) {
-        staging.set(record, filled);
-        filled += record.length;
-      } else {
-        buffers.push(staging.subarray(sliceStart, filled), record);
-        sliceStart = filled;
+      const text = typeof record === 'string';
+      const bound = filled + RECORD_HEADER + (text ? record.length * 3 : record.length);
+      const copied = text || record.length <= COPY_LIMIT;
+      if (copied && bound > staging.length) {
+        staging = this.#grow(bound);
+        view = viewOf(staging);
       }
+      const length = text ? staging.write(record, filled + RECORD_HEADER) : record.length;
+      // What does not fit waits for the next group (room) or the next unit (MAX_LENGTH); nothing is staged for it yet.
+      if (length > room - payloadBytes || (index > from && filled - UNIT_HEADER + besideBytes + RECORD_HEADER + length > MAX_LENGTH)) break;
+      writeRecordLength(view, filled, length);
+      filled += RECORD_HEADER;
+      if (!copied) {
+        pieces.push(staging.subarray(sliceStart, filled), record as Buffer);
+        sliceStart = filled;
+        besideBytes += length;
+      } else {
+        if (!text) staging.set(record, filled);
+        filled += length;
+      }
+      payloadBytes += length;
+      recordCount++;
     }
-    if (filled > sliceStart) buffers.push(staging.subarray(sliceStart, filled));
+    if (filled > sliceStart) pieces.push(staging.subarray(sliceStart, filled));
+    return { end: index, pieces, payloadBytes, recordCount, cuts };
+  }
+
+  /** A larger staging buffer holding what is staged so far. */
+  #grow(bytes: number): Buffer {
+    const larger = Buffer.allocUnsafe(Math.max(bytes, this.#staging.length * 2));
+    this.#staging.copy(larger);
+    this.#staging = larger;
+    return larger;
+  }
+
+  /** One writev of a staged group; its crc32 is chained over the pieces: one zlib call per piece, not per record. */
+  async #writeStaged(group: StagedGroup): Promise<void> {
+    const { pieces, payloadBytes, recordCount, cuts } = group;
     let crc = 0;
     let byteLength = 0;
-    for (const [index, buffer] of buffers.entries()) {
-      crc = crc32(index === 0 ? buffer.subarray(UNIT_HEADER) : buffer, crc);
-      byteLength += buffer.length;
+    for (const [index, piece] of pieces.entries()) {
+      crc = crc32(index === 0 ? piece.subarray(UNIT_HEADER) : piece, crc);
+      byteLength += piece.length;
     }
-    writeUnitHeader(staging, 0, byteLength - UNIT_HEADER, true, crc);
-    await this.#segments.append(buffers, byteLength, this.#segmentBytes, () => {
+    writeUnitHeader(pieces[0]!, 0, byteLength - UNIT_HEADER, true, crc);
+    await this.#segments.append(pieces, byteLength, this.#segmentBytes, () => {
       this.#bytesStored += payloadBytes;
       this.#unreadBytes += payloadBytes;
       this.#unreadRecords += recordCount;
@@ -389,28 +441,51 @@ export class Spool {
     const limit = this.#segments.end;
     const reader = this.#reader;
     let start = reader.position;
+    let position = start;
     const records: number[] = [];
     let filled = 0;
     let own: Buffer | undefined;
+    /** The stored records ran out (rather than a CUT or a full `into` ending the batch). */
+    let ranOut = false;
     for (;;) {
-      const buffered = reader.peekRecordBuffered(limit);
-      const header = buffered ?? (await this.#peek(limit));
-      if (!header) {
-        if (records.length === 0 || (!cutAnyway && filled < into.length)) {
-          // Nothing to cut yet: leave the records for a later call.
-          reader.seek(start);
-          this.#unreadBytes += filled;
-          this.#unreadRecords += records.length;
-          return undefined;
+      // Fast: the stored frames go straight into `into`, and each payload moves left over its header.
+      const stored = limit - position;
+      const room = into.length - filled;
+      if (stored > 0 && room > 0) {
+        const count = Math.min(stored, room);
+        await this.#readStored(into, filled, count, position);
+        const recordsBefore = records.length;
+        const compacted = this.#compact(into, filled, count, position, records);
+        position += compacted.read;
+        filled = compacted.written;
+        const { stop } = compacted;
+        if (stop === 'cut') {
+          this.#unreadCuts--;
+          // A CUT with nothing before it cuts nothing.
+          if (records.length === 0) {
+            start = position;
+            this.#state.read = start;
+            continue;
+          }
+          break;
         }
+        if (stop === 'full' && records.length > 0) break;
+        if (stop === 'short' && records.length > recordsBefore) continue;
+      }
+      // Slow, one record through the cursor: the data ended, the frame around the next record did not fit
+      // the room left, or the record is larger than `into`.
+      reader.seek(position);
+      const header = await this.#peek(limit);
+      if (!header) {
+        ranOut = true;
         break;
       }
       if (header.cut) {
-        reader.takeRecordBuffered(header);
+        await reader.takeRecord(header, limit);
+        position = reader.position;
         this.#unreadCuts--;
-        // A CUT with nothing before it cuts nothing.
         if (records.length === 0) {
-          start = reader.position;
+          start = position;
           this.#state.read = start;
           continue;
         }
@@ -421,23 +496,28 @@ export class Spool {
         await reader.takeRecord(header, limit, own);
       } else if (filled + header.length > into.length) {
         break;
-      } else if (buffered) {
-        reader.takeRecordBuffered(header, into, filled);
       } else {
         await reader.takeRecord(header, limit, into, filled);
       }
+      position = reader.position;
       records.push(header.length);
       filled += header.length;
-      this.#unreadBytes -= header.length;
-      this.#unreadRecords--;
       if (own) break;
     }
+    if (!own && (records.length === 0 || (ranOut && !cutAnyway && filled < into.length))) {
+      // Nothing to cut yet: leave the records for a later call.
+      reader.seek(start);
+      return undefined;
+    }
+    reader.seek(position);
+    this.#unreadBytes -= own ? own.length : filled;
+    this.#unreadRecords -= records.length;
     const bytes = own ?? into.subarray(0, filled);
     const batch: FixedBatch = {
       sequence: this.#state.nextSequence,
       offset: this.#state.nextOffset,
       from: start,
-      to: reader.position,
+      to: position,
       bytes: bytes.length,
       records: records.length,
     };
@@ -450,6 +530,24 @@ export class Spool {
       await this.#journal.compactIfLarge(this.#state);
     });
     return { sequence: batch.sequence, offset: batch.offset, key: this.#key(batch.sequence), bytes, records };
+  }
+
+  /** Reads `count` stored bytes at stream `position` into `target` (across segment files). */
+  async #readStored(target: Buffer, offset: number, count: number, position: number): Promise<void> {
+    for (let done = 0; done < count;) {
+      const read = await this.#segments.read(target, offset + done, count - done, position + done);
+      if (read === 0) throw this.#corrupt(new FrameError(position + done, 'short payload'), position);
+      done += read;
+    }
+  }
+
+  /** compactRecords(), with damage named by file and offset. */
+  #compact(target: Buffer, from: number, count: number, position: number, records: number[]): Compacted {
+    try {
+      return compactRecords(target, from, count, target.length, position, records);
+    } catch (error) {
+      throw this.#corrupt(error, position);
+    }
   }
 
   async #peek(limit: number): Promise<RecordHeader | undefined> {
@@ -549,6 +647,10 @@ interface OpenedParts {
   state: JournalState;
   scratch: Buffer;
   unread: Unread;
+}
+
+function viewOf(buffer: Buffer): DataView {
+  return new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
 }
 
 function resolveSpoolOptions(options: SpoolOptions): Required<Omit<SpoolOptions, 'onFull'>> & Pick<SpoolOptions, 'onFull'> {
