@@ -51,6 +51,7 @@ import {
 import { Journal, type FixedBatch, type JournalState } from './journal.js';
 import { checkSegments, releasedPosition, type Unread } from './recovery.js';
 import { acquireLock, type SpoolLock } from './lock.js';
+import { RecentGroups } from './recent-groups.js';
 import { SegmentStore, syncDirectory } from './segments.js';
 
 /** A batch boundary in `append()`: what `flush()` writes. */
@@ -131,6 +132,8 @@ export class Spool {
   #unreadRecords: number;
   #unreadCuts: number;
   #staging: Buffer = Buffer.allocUnsafe(64 << 10);
+  /** The last groups written, still in memory: a consumer that keeps up reads them from here. */
+  readonly #recent = new RecentGroups();
   #appends: Promise<unknown> = Promise.resolve();
   #reads: Promise<unknown> = Promise.resolve();
   #journalWrites: Promise<unknown> = Promise.resolve();
@@ -420,12 +423,18 @@ export class Spool {
       byteLength += piece.length;
     }
     writeUnitHeader(pieces[0]!, 0, byteLength - UNIT_HEADER, true, crc);
+    const start = this.#segments.end;
     await this.#segments.append(pieces, byteLength, this.#segmentBytes, () => {
       this.#bytesStored += payloadBytes;
       this.#unreadBytes += payloadBytes;
       this.#unreadRecords += recordCount;
       this.#unreadCuts += cuts;
     });
+    if (pieces.length === 1) {
+      // Written from the staging buffer alone: keep it for the reader, stage the next group elsewhere.
+      this.#recent.keep(start, pieces[0]!);
+      this.#staging = this.#recent.stagingBuffer(this.#staging.length);
+    }
   }
 
   async #nextBatch(into: Buffer, partial: boolean): Promise<SpooledBatch | undefined> {
@@ -525,6 +534,7 @@ export class Spool {
     this.#state.nextOffset += batch.bytes;
     this.#state.read = batch.to;
     this.#state.open.set(batch.sequence, batch);
+    this.#recent.dropBefore(batch.to);
     await this.#serial('journalWrites', async () => {
       await this.#journal.append({ t: 'fix', ...batch }, true);
       await this.#journal.compactIfLarge(this.#state);
@@ -534,7 +544,7 @@ export class Spool {
 
   /** Reads `count` stored bytes at stream `position` into `target` (across segment files). */
   async #readStored(target: Buffer, offset: number, count: number, position: number): Promise<void> {
-    for (let done = 0; done < count;) {
+    for (let done = this.#recent.read(target, offset, count, position); done < count;) {
       const read = await this.#segments.read(target, offset + done, count - done, position + done);
       if (read === 0) throw this.#corrupt(new FrameError(position + done, 'short payload'), position);
       done += read;
