@@ -80,15 +80,21 @@ function readRecordHeader(source: Buffer, offset: number): RecordHeader | undefi
   return cut && length !== 0 ? undefined : { length, cut };
 }
 
-/** Why compactRecords() stopped: a CUT (consumed), a record that does not fit `capacity`, or frames running past the bytes given. */
-export type CompactStop = 'cut' | 'full' | 'short';
+/**
+ * Why compactRecords() stopped: a CUT (consumed), a record that does not fit
+ * `capacity`, a record whose payload runs past the bytes given (`split`: its
+ * start is already in place), or a header running past them.
+ */
+export type CompactStop = 'cut' | 'full' | 'split' | 'short';
 
 export interface Compacted {
-  /** Frame bytes consumed from the run. */
+  /** Frame bytes consumed from the run (a split record's header not included). */
   read: number;
-  /** One past the last payload byte written. */
+  /** One past the last whole payload written. */
   written: number;
   stop: CompactStop;
+  /** `split`: the record's length, and how many of its first bytes are already at `written`. */
+  split?: { length: number; have: number };
 }
 
 /**
@@ -98,8 +104,9 @@ export interface Compacted {
  * object per record), starting at `from`, as long as it fits below
  * `capacity`. The lengths are pushed to `records`. Stops at a CUT (consumed),
  * at a record that would pass `capacity` (not consumed), or where the frames
- * run past the run (not consumed). Throws FrameError on a header that does
- * not check out.
+ * run past the run (not consumed; a record's payload that started already
+ * moved into place: `split`). Throws FrameError on a header that does not
+ * check out.
  */
 export function compactRecords(buffer: Buffer, from: number, count: number, capacity: number, position: number, records: number[]): Compacted {
   // A DataView reads the headers ~1.5× faster than Buffer#readUInt32LE, which checks bounds and argument types per call.
@@ -128,7 +135,11 @@ export function compactRecords(buffer: Buffer, from: number, count: number, capa
       stop = 'full';
       break;
     }
-    if (source + RECORD_HEADER + length > end) break;
+    if (source + RECORD_HEADER + length > end) {
+      // A record longer than the run (a large one, or cut by the run's end): what is here moves into place, the caller reads the rest.
+      buffer.copyWithin(written, source + RECORD_HEADER, end);
+      return { read: source - from, written, stop: 'split', split: { length, have: end - source - RECORD_HEADER } };
+    }
     buffer.copyWithin(written, source + RECORD_HEADER, source + RECORD_HEADER + length);
     written += length;
     source += RECORD_HEADER + length;

@@ -461,7 +461,8 @@ export class Spool {
       const stored = limit - position;
       const room = into.length - filled;
       if (stored > 0 && room > 0) {
-        const count = Math.min(stored, room);
+        // At most a scratch's worth at once: a large record's header is seen before much of it is read into the wrong place.
+        const count = Math.min(stored, room, SCRATCH_BYTES);
         await this.#readStored(into, filled, count, position);
         const recordsBefore = records.length;
         const compacted = this.#compact(into, filled, count, position, records);
@@ -477,6 +478,15 @@ export class Spool {
             continue;
           }
           break;
+        }
+        if (stop === 'split') {
+          // The rest of a record longer than what was read goes straight into place.
+          const { length, have } = compacted.split!;
+          await this.#readStored(into, filled + have, length - have, position + RECORD_HEADER + have);
+          records.push(length);
+          filled += length;
+          position += RECORD_HEADER + length;
+          continue;
         }
         if (stop === 'full' && records.length > 0) break;
         if (stop === 'short' && records.length > recordsBefore) continue;
