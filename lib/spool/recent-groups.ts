@@ -1,40 +1,48 @@
 /**
- * The last few groups this process wrote, kept in the staging buffers they
- * were written from: a consumer that keeps up with the producer reads its
- * batches from here, without a read from the page cache. Bounded: at most
- * `MAX_GROUPS` groups, and only groups written from one staging buffer
- * (none with large records beside it); the oldest go first, and their
- * buffers are reused for staging. Everything here is also on disk: a miss
+ * What this process wrote last, kept in memory: a consumer that keeps up with
+ * the producer reads its batches from here instead of from the page cache.
+ * Bounded by `KEEP_BYTES`; the oldest groups go first, and the staging
+ * buffers they were in are reused. Everything here is also on disk: a miss
  * only costs a read.
  */
-const MAX_GROUPS = 4;
+const KEEP_BYTES = 4 << 20;
+/** Spare staging buffers kept for reuse. */
+const MAX_SPARE = 1;
 
 interface RecentGroup {
   /** Stream position of the group's first byte. */
   start: number;
   /** The group's frames, whole. */
   bytes: Buffer;
+  /** The buffer `bytes` lies in, to reuse for staging once the group goes; undefined for a copy. */
+  staging?: Buffer;
 }
 
 export class RecentGroups {
   readonly #groups: RecentGroup[] = [];
   readonly #spare: Buffer[] = [];
+  #keptBytes = 0;
 
-  /** Keeps a group just written; `bytes` must not change afterwards. */
-  keep(start: number, bytes: Buffer): void {
-    this.#groups.push({ start, bytes });
-    if (this.#groups.length > MAX_GROUPS) this.#recycle(this.#groups.shift()!);
+  /**
+   * Keeps a group just written from `staging` (`bytes` is a view of it);
+   * returns the buffer to stage the next group in. A large group keeps its
+   * staging buffer; a small one is copied, so a one-record append does not
+   * hold a whole staging buffer.
+   */
+  keep(start: number, bytes: Buffer, staging: Buffer): Buffer {
+    if (bytes.length > KEEP_BYTES) return staging;
+    const small = bytes.length < staging.length / 4;
+    this.#groups.push(small ? { start, bytes: Buffer.from(bytes) } : { start, bytes, staging });
+    this.#keptBytes += bytes.length;
+    while (this.#keptBytes > KEEP_BYTES) this.#forget();
+    if (small) return staging;
+    const spare = this.#spare.findIndex((buffer) => buffer.length >= staging.length);
+    return spare >= 0 ? this.#spare.splice(spare, 1)[0]! : Buffer.allocUnsafe(staging.length);
   }
 
   /** Forgets the groups that end at or before `position` (read into batches). */
   dropBefore(position: number): void {
-    while (this.#groups.length > 0 && this.#groups[0]!.start + this.#groups[0]!.bytes.length <= position) this.#recycle(this.#groups.shift()!);
-  }
-
-  /** A buffer of at least `size` bytes for staging the next group: a recycled one when there is one. */
-  stagingBuffer(size: number): Buffer {
-    const index = this.#spare.findIndex((buffer) => buffer.length >= size);
-    return index >= 0 ? this.#spare.splice(index, 1)[0]! : Buffer.allocUnsafe(size);
+    while (this.#groups.length > 0 && this.#groups[0]!.start + this.#groups[0]!.bytes.length <= position) this.#forget();
   }
 
   /**
@@ -44,9 +52,9 @@ export class RecentGroups {
   read(target: Buffer, offset: number, count: number, position: number): number {
     let copied = 0;
     for (const group of this.#groups) {
-      const end = group.start + group.bytes.length;
-      if (position + copied < group.start || position + copied >= end) continue;
-      const from = position + copied - group.start;
+      const at = position + copied;
+      if (at < group.start || at >= group.start + group.bytes.length) continue;
+      const from = at - group.start;
       const length = Math.min(count - copied, group.bytes.length - from);
       group.bytes.copy(target, offset + copied, from, from + length);
       copied += length;
@@ -55,14 +63,9 @@ export class RecentGroups {
     return copied;
   }
 
-  /** Drops everything (the groups' bytes may be rewritten, e.g. a torn write was cut). */
-  clear(): void {
-    for (const group of this.#groups.splice(0)) this.#recycle(group);
-  }
-
-  #recycle(group: RecentGroup): void {
-    // A group is a view from 0 of its staging buffer: give the whole buffer back.
-    const buffer = Buffer.from(group.bytes.buffer, group.bytes.byteOffset, group.bytes.buffer.byteLength - group.bytes.byteOffset);
-    if (this.#spare.length < 2) this.#spare.push(buffer);
+  #forget(): void {
+    const group = this.#groups.shift()!;
+    this.#keptBytes -= group.bytes.length;
+    if (group.staging && this.#spare.length < MAX_SPARE) this.#spare.push(group.staging);
   }
 }

@@ -430,11 +430,8 @@ export class Spool {
       this.#unreadRecords += recordCount;
       this.#unreadCuts += cuts;
     });
-    if (pieces.length === 1) {
-      // Written from the staging buffer alone: keep it for the reader, stage the next group elsewhere.
-      this.#recent.keep(start, pieces[0]!);
-      this.#staging = this.#recent.stagingBuffer(this.#staging.length);
-    }
+    // Written from the staging buffer alone: kept for the reader (large records beside it are not).
+    if (pieces.length === 1) this.#staging = this.#recent.keep(start, pieces[0]!, this.#staging);
   }
 
   async #nextBatch(into: Buffer, partial: boolean): Promise<SpooledBatch | undefined> {
