@@ -51,7 +51,7 @@ describe('the groups last written, kept in memory for the reader', () => {
 
   test('at most 4 MiB is kept: the oldest group goes first', () => {
     const recent = new RecentGroups();
-    let staging = Buffer.alloc(1 << 20);
+    let staging: Buffer = Buffer.alloc(1 << 20);
     for (let index = 0; index < 6; index++) {
       staging.fill(index);
       staging = recent.keep(index << 20, staging, staging);
