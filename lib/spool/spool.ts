@@ -76,6 +76,19 @@ export interface SpoolOptions {
 /** What `append()` takes: a record's bytes, a string (a record of UTF-8 text), or a batch boundary. */
 export type SpoolRecord = Buffer | string | typeof CUT;
 
+/** A batch being read: where it starts, how far the reader got, what is in `into` so far. */
+interface BatchDraft {
+  start: number;
+  position: number;
+  filled: number;
+  records: number[];
+  /** A record larger than `into`, alone. */
+  own?: Buffer;
+}
+
+/** What a step of reading a batch found: go on, a CUT (consumed), the batch is full, or the stored records ended. */
+type DraftStep = 'more' | 'cut' | 'full' | 'end';
+
 /** One group framed in the staging buffer (and large records beside it), ready for one writev. */
 interface StagedGroup {
   /** One past the last record staged. */
@@ -445,87 +458,31 @@ export class Spool {
     // Without a reason to cut short, wait until a batch can be cut: no reading twice.
     if (!cutAnyway && this.#unreadCuts === 0 && this.#unreadBytes < into.length) return undefined;
     const limit = this.#segments.end;
-    const reader = this.#reader;
-    let start = reader.position;
-    let position = start;
-    const records: number[] = [];
-    let filled = 0;
-    let own: Buffer | undefined;
-    /** The stored records ran out (rather than a CUT or a full `into` ending the batch). */
-    let ranOut = false;
+    const draft: BatchDraft = { start: this.#reader.position, position: this.#reader.position, filled: 0, records: [] };
+    let step: DraftStep;
     for (;;) {
-      // Fast: the stored frames go straight into `into`, and each payload moves left over its header.
-      const stored = limit - position;
-      const room = into.length - filled;
-      if (stored > 0 && room > 0) {
-        // At most a scratch's worth at once: a large record's header is seen before much of it is read into the wrong place.
-        const count = Math.min(stored, room, SCRATCH_BYTES);
-        await this.#readStored(into, filled, count, position);
-        const recordsBefore = records.length;
-        const compacted = this.#compact(into, filled, count, position, records);
-        position += compacted.read;
-        filled = compacted.written;
-        const { stop } = compacted;
-        if (stop === 'cut') {
-          this.#unreadCuts--;
-          // A CUT with nothing before it cuts nothing.
-          if (records.length === 0) {
-            start = position;
-            this.#state.read = start;
-            continue;
-          }
-          break;
-        }
-        if (stop === 'split') {
-          // The rest of a record longer than what was read goes straight into place.
-          const { length, have } = compacted.split!;
-          await this.#readStored(into, filled + have, length - have, position + RECORD_HEADER + have);
-          records.push(length);
-          filled += length;
-          position += RECORD_HEADER + length;
-          continue;
-        }
-        if (stop === 'full' && records.length > 0) break;
-        if (stop === 'short' && records.length > recordsBefore) continue;
-      }
-      // Slow, one record through the cursor: the data ended, the frame around the next record did not fit
-      // the room left, or the record is larger than `into`.
-      reader.seek(position);
-      const header = await this.#peek(limit);
-      if (!header) {
-        ranOut = true;
-        break;
-      }
-      if (header.cut) {
-        await reader.takeRecord(header, limit);
-        position = reader.position;
+      const run = await this.#readRun(draft, into, limit);
+      step = run === 'one' ? await this.#readOne(draft, into, limit) : run;
+      if (step === 'more') continue;
+      if (step === 'cut') {
         this.#unreadCuts--;
-        if (records.length === 0) {
-          start = position;
-          this.#state.read = start;
+        // A CUT with nothing before it cuts nothing.
+        if (draft.records.length === 0) {
+          draft.start = draft.position;
+          this.#state.read = draft.start;
           continue;
         }
-        break;
       }
-      if (records.length === 0 && header.length > into.length) {
-        own = Buffer.allocUnsafe(header.length);
-        await reader.takeRecord(header, limit, own);
-      } else if (filled + header.length > into.length) {
-        break;
-      } else {
-        await reader.takeRecord(header, limit, into, filled);
-      }
-      position = reader.position;
-      records.push(header.length);
-      filled += header.length;
-      if (own) break;
+      break;
     }
-    if (!own && (records.length === 0 || (ranOut && !cutAnyway && filled < into.length))) {
+    const { start, position, filled, records, own } = draft;
+    // 'end': the stored records ran out (rather than a CUT or a full `into` ending the batch).
+    if (!own && (records.length === 0 || (step === 'end' && !cutAnyway && filled < into.length))) {
       // Nothing to cut yet: leave the records for a later call.
-      reader.seek(start);
+      this.#reader.seek(start);
       return undefined;
     }
-    reader.seek(position);
+    this.#reader.seek(position);
     this.#unreadBytes -= own ? own.length : filled;
     this.#unreadRecords -= records.length;
     const bytes = own ?? into.subarray(0, filled);
@@ -547,6 +504,67 @@ export class Spool {
       await this.#journal.compactIfLarge(this.#state);
     });
     return { sequence: batch.sequence, offset: batch.offset, key: this.#key(batch.sequence), bytes, records };
+  }
+
+  /**
+   * The fast way: stored frames go straight into `into` (a scratch's worth
+   * at most, so a large record's header is seen before much of it lands in
+   * the wrong place), and each payload moves left over its header. 'one'
+   * when the next record must go the slow way: the data ended, the frame
+   * around it did not fit the room left, or it is larger than `into`.
+   */
+  async #readRun(draft: BatchDraft, into: Buffer, limit: number): Promise<DraftStep | 'one'> {
+    const stored = limit - draft.position;
+    const room = into.length - draft.filled;
+    if (stored <= 0 || room <= 0) return 'one';
+    const count = Math.min(stored, room, SCRATCH_BYTES);
+    await this.#readStored(into, draft.filled, count, draft.position);
+    const recordsBefore = draft.records.length;
+    const compacted = this.#compact(into, draft.filled, count, draft.position, draft.records);
+    draft.position += compacted.read;
+    draft.filled = compacted.written;
+    switch (compacted.stop) {
+      case 'cut':
+        return 'cut';
+      case 'split': {
+        // The rest of a record longer than what was read goes straight into place.
+        const { length, have } = compacted.split!;
+        await this.#readStored(into, draft.filled + have, length - have, draft.position + RECORD_HEADER + have);
+        draft.records.push(length);
+        draft.filled += length;
+        draft.position += RECORD_HEADER + length;
+        return 'more';
+      }
+      case 'full':
+        return draft.records.length > 0 ? 'full' : 'one';
+      case 'short':
+        return draft.records.length > recordsBefore ? 'more' : 'one';
+    }
+  }
+
+  /** The slow way, one record (or CUT) through the cursor; a record larger than `into` travels alone in its own Buffer. */
+  async #readOne(draft: BatchDraft, into: Buffer, limit: number): Promise<DraftStep> {
+    const reader = this.#reader;
+    reader.seek(draft.position);
+    const header = await this.#peek(limit);
+    if (!header) return 'end';
+    if (header.cut) {
+      await reader.takeRecord(header, limit);
+      draft.position = reader.position;
+      return 'cut';
+    }
+    if (draft.records.length === 0 && header.length > into.length) {
+      draft.own = Buffer.allocUnsafe(header.length);
+      await reader.takeRecord(header, limit, draft.own);
+    } else if (draft.filled + header.length > into.length) {
+      return 'full';
+    } else {
+      await reader.takeRecord(header, limit, into, draft.filled);
+    }
+    draft.position = reader.position;
+    draft.records.push(header.length);
+    draft.filled += header.length;
+    return draft.own ? 'full' : 'more';
   }
 
   /** Reads `count` stored bytes at stream `position` into `target` (across segment files). */
