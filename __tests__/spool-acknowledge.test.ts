@@ -10,7 +10,7 @@ const segmentFiles = async (dir: string): Promise<string[]> => (await readdir(di
 describe('acknowledged batches leave the spool; whole segment files go once every batch in them is acknowledged', () => {
   test('out-of-order acknowledgements delete segments only behind the oldest open batch', async () => {
     const dir = await spoolDir();
-    // 100-byte records and a CUT (128 bytes an append) in segments of 200 bytes: two appends per segment.
+    // 100-byte records and a CUT (124 bytes an append) in segments of 200 bytes: two appends per segment.
     const spool = await openSpool({ dir, segmentBytes: 200 });
     for (let index = 0; index < 8; index++) await spool.append([record(String(index), 100), CUT]);
     expect(await segmentFiles(dir)).toHaveLength(4);
@@ -44,13 +44,13 @@ describe('acknowledged batches leave the spool; whole segment files go once ever
     const first = await openSpool({ dir, segmentBytes: 200 });
     for (let index = 0; index < 4; index++) await first.append([record(String(index), 100), CUT]);
     for (let index = 0; index < 4; index++) await first.acknowledge((await take(first, 100, false))!.sequence);
-    // Two appends of 128 bytes fill a 200-byte segment; the last segment is kept while appends may come.
-    expect(await segmentFiles(dir)).toEqual(['seg-00000000000000000256.log']);
+    // Two appends of 124 bytes fill a 200-byte segment; the last segment is kept while appends may come.
+    expect(await segmentFiles(dir)).toEqual(['seg-00000000000000000248.log']);
     await first.close();
     const second = await openSpool({ dir, segmentBytes: 200 });
     expect(await segmentFiles(dir)).toHaveLength(0);
     await second.append([record('y', 3)]);
-    expect(await segmentFiles(dir)).toEqual(['seg-00000000000000000512.log']);
+    expect(await segmentFiles(dir)).toEqual(['seg-00000000000000000496.log']);
     expect(await take(second, 100, true)).toMatchObject({ sequence: 4, offset: 400, records: [3] });
   });
 });

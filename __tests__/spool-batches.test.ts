@@ -20,6 +20,21 @@ describe('records are cut into batches whole, in order, with a fixed identity', 
     expect(await spool.nextBatch(Buffer.alloc(8), true)).toBeUndefined();
   });
 
+  test('an append of more records than one group holds (65536) is written as several groups, read back whole and in order, also after a restart', async () => {
+    const dir = await spoolDir();
+    const texts = Array.from({ length: 70_000 }, (_, index) => `r${index};`);
+    const first = await openSpool({ dir });
+    expect(await first.append(texts)).toBe(texts.join('').length);
+    // The first batch spans the first group's end and the second group's start; it is left open for a restart.
+    const open = await take(first, 65_536 * 7, false);
+    expect(open!.records.length).toBeGreaterThan(65_536);
+    await first.close();
+    const second = await openSpool({ dir });
+    const batches = await drain(second, 100_000);
+    expect(batches[0]).toEqual(open);
+    expect(batches.flatMap(recordsOf).map(String)).toEqual(texts);
+  });
+
   test('a batch exactly full is cut without partial', async () => {
     const spool = await openSpool({ dir: await spoolDir() });
     await spool.append([record('a', 5), record('b', 3)]);

@@ -8,7 +8,7 @@ import { drain, openSpool, record, recordsOf, removeSpoolDirs, spoolDir, take } 
 
 afterEach(removeSpoolDirs);
 
-/** One append of one 10-byte record is a group: a 12-byte group header, an 8-byte record header, the record. */
+/** One append of one 10-byte record is a group: a 12-byte unit header, the record, its 4-byte table entry and the 4-byte count. */
 const FRAME = 30;
 const SEGMENT = 'seg-00000000000000000000.log';
 
@@ -136,7 +136,7 @@ describe('damage anywhere else fails the open with ERR_BHW_SPOOL_CORRUPT naming 
 describe('the journal and the segments must agree: a missing or cut file is damage, not a torn tail', () => {
   async function spoolWithOpenBatches(): Promise<string> {
     const dir = await spoolDir();
-    // 100-byte records, a CUT after each: 128 bytes an append (12 + 8 + 100 + 8), two appends a segment.
+    // 100-byte records, a CUT after each: 124 bytes an append (12 + 100 + 4 + 4 + 4), two appends a segment.
     const spool = await Spool.open({ dir, segmentBytes: 200 });
     for (let index = 0; index < 6; index++) await spool.append([record(String(index), 100), CUT]);
     for (let index = 0; index < 6; index++) await take(spool, 100, false);
@@ -147,26 +147,26 @@ describe('the journal and the segments must agree: a missing or cut file is dama
 
   test('a segment missing between two others', async () => {
     const dir = await spoolWithOpenBatches();
-    await rm(join(dir, segment(256)));
+    await rm(join(dir, segment(248)));
     const error = await openError(dir);
     expect(error.file).toBe(join(dir, segment(0)));
-    expect(error.position).toBe(256);
+    expect(error.position).toBe(248);
   });
 
   test('the first segment missing while its batches are open', async () => {
     const dir = await spoolWithOpenBatches();
     await rm(join(dir, segment(0)));
     const error = await openError(dir);
-    expect(error.file).toBe(join(dir, segment(256)));
-    expect(error.message).toContain('records from position 0 to 256 are missing');
+    expect(error.file).toBe(join(dir, segment(248)));
+    expect(error.message).toContain('records from position 0 to 248 are missing');
   });
 
   test('the last segment cut at a frame boundary before batches the journal fixed', async () => {
     const dir = await spoolWithOpenBatches();
-    await truncate(join(dir, segment(512)), 128);
+    await truncate(join(dir, segment(496)), 124);
     const error = await openError(dir);
     expect(error.file).toBe(join(dir, 'journal'));
-    expect(error.message).toContain("past the records' end 640");
+    expect(error.message).toContain("past the records' end 620");
   });
 
   test('a journal entry whose checksum holds but whose content is not an entry', async () => {
@@ -185,7 +185,7 @@ describe('the journal and the segments must agree: a missing or cut file is dama
   test('a batch the journal fixed at a position that is no record boundary, or with a size its records do not have', async () => {
     const entries = [
       ['{"t":"fix","sequence":6,"offset":600,"from":700,"to":710,"bytes":10,"records":1}', 'journal position 700 is not a record boundary'],
-      ['{"t":"fix","sequence":6,"offset":600,"from":0,"to":128,"bytes":99,"records":1}', 'batch 6 spans 100 bytes of records, the journal says 99'],
+      ['{"t":"fix","sequence":6,"offset":600,"from":0,"to":124,"bytes":99,"records":1}', 'batch 6 spans 100 bytes of records, the journal says 99'],
     ];
     for (const [entry, message] of entries) {
       const dir = await spoolWithOpenBatches();

@@ -3,18 +3,23 @@ import { crc32 } from 'node:zlib';
 /**
  * Two kinds of framing. A **unit** is what carries a length and a crc32: a
  * journal entry, or a **group** of records (everything one `append()` wrote,
- * in one write). Inside a group each record (or CUT marker) has a small
- * header of its own, so batches can start and end at any record:
+ * in one write). A group holds its records' bytes back to back, then a table
+ * with one entry per record or CUT marker, then the entry count, so a batch
+ * can start and end at any record and its body is one run of bytes:
  *
  * ```
  * unit    u32 LE word    bit 30: group (records), bits 0..29: payload length
  *         u32 LE check   word XOR UNIT_MAGIC: a damaged length is caught before it is trusted
  *         u32 LE crc32   of the payload (zlib.crc32)
- *         payload        a journal entry, or the group's records:
- * record  u32 LE word    bit 31: CUT marker (a batch boundary, no payload), bits 0..29: length
- *         u32 LE check   word XOR RECORD_MAGIC
- *         bytes
+ *         payload        a journal entry, or the group:
+ * group   bytes          the records, one after another
+ *         u32 LE entry   per record: its length; per CUT marker (a batch boundary): bit 31
+ *         u32 LE count   of entries
  * ```
+ *
+ * A record is addressed by the stream position of its entry (the count's
+ * position stands for "after the last record"); a group's own position, that
+ * of its unit header, stands for its first record.
  *
  * One crc32 per append rather than per record: for 100-byte records the
  * per-call cost of zlib.crc32 was 40% of the append path. The unit is also
@@ -22,16 +27,22 @@ import { crc32 } from 'node:zlib';
  * cuts. The header check matters for telling a torn tail from damage: a unit
  * whose header checks out but whose payload runs past the end of the last
  * file was being written when the process died; a damaged length would
- * otherwise look the same and silently cut good data after it.
+ * otherwise look the same and silently cut good data after it. With the
+ * records' bytes together, reading a batch back is one copy of a run, not a
+ * copy per record.
  */
 export const UNIT_HEADER = 12;
-export const RECORD_HEADER = 8;
+/** A group's table entry, and its count. */
+export const ENTRY_BYTES = 4;
+/** Entries in one group at most: the table a reader loads stays small (256 KiB). */
+export const MAX_GROUP_ENTRIES = 1 << 16;
 const UNIT_MAGIC = 0x5350_4f4c; // "SPOL": an all-zero header does not check out
-const RECORD_MAGIC = 0x5245_4344; // "RECD"
 const CUT_FLAG = 0x8000_0000;
 const GROUP_FLAG = 0x4000_0000;
 /** Largest payload of a unit, and largest record. */
 export const MAX_LENGTH = 0x3fff_ffff;
+/** A CUT marker's table entry. */
+export const CUT_ENTRY = CUT_FLAG;
 
 export interface UnitHeader {
   /** Payload bytes. */
@@ -39,11 +50,6 @@ export interface UnitHeader {
   /** A group of records (segments) rather than a journal entry. */
   group: boolean;
   crc: number;
-}
-
-export interface RecordHeader {
-  length: number;
-  cut: boolean;
 }
 
 export function writeUnitHeader(target: Buffer, offset: number, length: number, group: boolean, crc: number): void {
@@ -60,92 +66,31 @@ export function readUnitHeader(source: Buffer, offset: number): UnitHeader | und
   return { length: word & MAX_LENGTH, group: (word & GROUP_FLAG) !== 0, crc: source.readUInt32LE(offset + 8) };
 }
 
-/** Writes the header of a record of `length` bytes (through a DataView: the staging loop writes millions). */
-export function writeRecordLength(target: DataView, offset: number, length: number): void {
-  target.setUint32(offset, length, true);
-  target.setUint32(offset + 4, (length ^ RECORD_MAGIC) >>> 0, true);
-}
-
-/** Writes the header of a CUT marker (a batch boundary, no payload). */
-export function writeCutHeader(target: DataView, offset: number): void {
-  target.setUint32(offset, CUT_FLAG, true);
-  target.setUint32(offset + 4, (CUT_FLAG ^ RECORD_MAGIC) >>> 0, true);
-}
-
-function readRecordHeader(source: Buffer, offset: number): RecordHeader | undefined {
-  const word = source.readUInt32LE(offset);
-  if ((word ^ RECORD_MAGIC) >>> 0 !== source.readUInt32LE(offset + 4) || (word & GROUP_FLAG) !== 0) return undefined;
-  const cut = (word & CUT_FLAG) !== 0;
-  const length = word & MAX_LENGTH;
-  return cut && length !== 0 ? undefined : { length, cut };
-}
-
 /**
- * Why compactRecords() stopped: a CUT (consumed), a record that does not fit
- * `capacity`, a record whose payload runs past the bytes given (`split`: its
- * start is already in place), or a header running past them.
+ * A group's table, read from its last `4 × (count + 1)` bytes (`tail`, at
+ * stream position `tailPosition`); `payloadLength` is the unit's. Checks that
+ * the entries add up to the records' bytes before they are trusted.
  */
-export type CompactStop = 'cut' | 'full' | 'split' | 'short';
-
-export interface Compacted {
-  /** Frame bytes consumed from the run (a split record's header not included). */
-  read: number;
-  /** One past the last whole payload written. */
-  written: number;
-  stop: CompactStop;
-  /** `split`: the record's length, and how many of its first bytes are already at `written`. */
-  split?: { length: number; have: number };
-}
-
-/**
- * Turns a run of stored frames into record payloads, in place: `buffer[from,
- * from + count)` holds the frames at stream `position`; each record's payload
- * moves left over the headers before it (one copyWithin, no Buffer and no
- * object per record), starting at `from`, as long as it fits below
- * `capacity`. The lengths are pushed to `records`. Stops at a CUT (consumed),
- * at a record that would pass `capacity` (not consumed), or where the frames
- * run past the run (not consumed; a record's payload that started already
- * moved into place: `split`). Throws FrameError on a header that does not
- * check out.
- */
-export function compactRecords(buffer: Buffer, from: number, count: number, capacity: number, position: number, records: number[]): Compacted {
-  // A DataView reads the headers ~1.5× faster than Buffer#readUInt32LE, which checks bounds and argument types per call.
-  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
-  const end = from + count;
-  let source = from;
-  let written = from;
-  let stop: CompactStop = 'short';
-  while (end - source >= RECORD_HEADER) {
-    const word = view.getUint32(source, true);
-    if ((word & GROUP_FLAG) !== 0) {
-      if (end - source < UNIT_HEADER) break;
-      if (!readUnitHeader(buffer, source)) throw new FrameError(position + source - from, 'bad header');
-      source += UNIT_HEADER;
-      continue;
-    }
-    if ((word ^ RECORD_MAGIC) >>> 0 !== view.getUint32(source + 4, true)) throw new FrameError(position + source - from, 'bad header');
-    const length = word & MAX_LENGTH;
-    if ((word & CUT_FLAG) !== 0) {
-      if (length !== 0) throw new FrameError(position + source - from, 'bad header');
-      source += RECORD_HEADER;
-      stop = 'cut';
-      break;
-    }
-    if (written + length > capacity) {
-      stop = 'full';
-      break;
-    }
-    if (source + RECORD_HEADER + length > end) {
-      // A record longer than the run (a large one, or cut by the run's end): what is here moves into place, the caller reads the rest.
-      buffer.copyWithin(written, source + RECORD_HEADER, end);
-      return { read: source - from, written, stop: 'split', split: { length, have: end - source - RECORD_HEADER } };
-    }
-    buffer.copyWithin(written, source + RECORD_HEADER, source + RECORD_HEADER + length);
-    written += length;
-    source += RECORD_HEADER + length;
-    records.push(length);
+export function readGroupTable(tail: Buffer, tailPosition: number, payloadLength: number): Uint32Array {
+  const view = new DataView(tail.buffer, tail.byteOffset, tail.length);
+  const count = (tail.length - ENTRY_BYTES) / ENTRY_BYTES;
+  const entries = new Uint32Array(count);
+  let recordBytes = 0;
+  for (let index = 0; index < count; index++) {
+    const entry = view.getUint32(index * ENTRY_BYTES, true);
+    if (entry !== CUT_ENTRY && (entry & ~MAX_LENGTH) !== 0) throw new FrameError(tailPosition + index * ENTRY_BYTES, 'bad header');
+    entries[index] = entry;
+    if (entry !== CUT_ENTRY) recordBytes += entry;
   }
-  return { read: source - from, written, stop };
+  if (recordBytes + tail.length !== payloadLength) throw new FrameError(tailPosition, 'bad header');
+  return entries;
+}
+
+/** The entry count at the end of a group's payload (`last4`: its last four bytes); throws when the table could not fit. */
+export function readGroupCount(last4: Buffer, position: number, payloadLength: number): number {
+  const count = last4.readUInt32LE(0);
+  if (count > MAX_GROUP_ENTRIES || (count + 1) * ENTRY_BYTES > payloadLength) throw new FrameError(position, 'bad header');
+  return count;
 }
 
 /** One unit encoded whole (journal entries: small, written one at a time). */
@@ -222,40 +167,6 @@ export class FrameCursor {
     const end = start + UNIT_HEADER + header.length;
     if (crc !== header.crc) throw new FrameError(start, 'bad checksum', end);
     this.position = end;
-  }
-
-  /**
-   * The next record or CUT at the cursor, stepping into groups (their headers
-   * are passed over: their crc was checked at open, or computed by this
-   * process); undefined at `limit`. Throws FrameError on a header that does
-   * not check out.
-   */
-  async peekRecord(limit: number): Promise<RecordHeader | undefined> {
-    for (;;) {
-      if (limit - this.position < RECORD_HEADER) {
-        if (limit > this.position) throw new FrameError(this.position, 'short header');
-        return undefined;
-      }
-      await this.#ensure(RECORD_HEADER, limit);
-      const from = this.position - this.#windowStart;
-      if ((this.#scratch.readUInt32LE(from) & GROUP_FLAG) !== 0) {
-        if (limit - this.position < UNIT_HEADER) throw new FrameError(this.position, 'short header');
-        await this.#ensure(UNIT_HEADER, limit);
-        if (!readUnitHeader(this.#scratch, this.position - this.#windowStart)) throw new FrameError(this.position, 'bad header');
-        this.position += UNIT_HEADER;
-        continue;
-      }
-      const header = readRecordHeader(this.#scratch, from);
-      if (!header) throw new FrameError(this.position, 'bad header');
-      if (this.position + RECORD_HEADER + header.length > limit) throw new FrameError(this.position, 'short payload');
-      return header;
-    }
-  }
-
-  /** Consumes a record `peekRecord()` returned, reading it into `target` when given (else it is skipped unread). */
-  async takeRecord(header: RecordHeader, limit: number, target?: Buffer, targetOffset = 0): Promise<void> {
-    if (target) await this.#payload(this.position + RECORD_HEADER, header.length, limit, false, target, targetOffset);
-    this.position += RECORD_HEADER + header.length;
   }
 
   /** Reads `length` bytes at `start` (into `target` when given); returns their crc32 when `verify`. */

@@ -17,9 +17,11 @@ export interface FixedBatch {
   sequence: number;
   /** Upload byte offset of its first byte (Batch-Offset). */
   offset: number;
-  /** Its frames: [from, to) in the segments' position space. */
+  /** Its records: [from, to) in the segments' position space (frame.ts: a record's position is its table entry's). */
   from: number;
   to: number;
+  /** Position of the group `from` lies in (found again at open; kept so the batch can be read back without a search). */
+  fromGroup: number;
   /** Payload bytes (the request body's length) and record count. */
   bytes: number;
   records: number;
@@ -176,9 +178,10 @@ function apply(state: JournalState | undefined, entry: Entry, path: string, posi
   if (!state) throw new SpoolCorruptError(path, position, 'journal does not begin with a start entry');
   switch (entry.t) {
     case 'fix': {
-      const { sequence, offset, from, to, bytes, records } = entry;
+      // fromGroup is checked (and found when missing) against the segments at open: recovery.ts.
+      const { sequence, offset, from, to, bytes, records, fromGroup = from } = entry;
       // Compaction writes the still-open batches after `start`, so a fix may be behind the counters.
-      state.open.set(sequence, { sequence, offset, from, to, bytes, records });
+      state.open.set(sequence, { sequence, offset, from, to, fromGroup, bytes, records });
       if (sequence >= state.nextSequence) {
         state.nextSequence = sequence + 1;
         state.nextOffset = offset + bytes;

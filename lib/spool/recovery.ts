@@ -1,13 +1,15 @@
 import { SpoolCorruptError } from '../errors.js';
-import { FrameCursor, FrameError, UNIT_HEADER, scanFile, type ByteSource } from './frame.js';
+import { CUT_ENTRY, ENTRY_BYTES, FrameError, UNIT_HEADER, readGroupCount, readGroupTable, scanFile, type ByteSource } from './frame.js';
 import type { JournalState } from './journal.js';
 import type { Segment, SegmentStore } from './segments.js';
 
-/** What lies after the read cursor: payload bytes, records and CUT markers not yet in a batch. */
+/** What lies after the read cursor: payload bytes, records and CUT markers not yet in a batch; and the group the cursor is in. */
 export interface Unread {
   bytes: number;
   records: number;
   cuts: number;
+  /** Position of the group holding the read position (the read position itself when it is a group's start or the end). */
+  readGroup: number;
 }
 
 /** Everything before this position is acknowledged: the oldest open batch's start, or the read cursor. */
@@ -22,7 +24,7 @@ export function releasedPosition(state: JournalState): number {
  * one another, and checks the crc32 of every group in them (the last
  * segment's torn tail is cut). The journal's positions must fall on group or
  * record boundaries and its batch sizes must match the records. Returns what
- * lies after the read cursor.
+ * lies after the read cursor; sets each open batch's `fromGroup`.
  */
 export async function checkSegments(store: SegmentStore, state: JournalState, scratch: Buffer, journalPath: string): Promise<Unread> {
   const released = releasedPosition(state);
@@ -31,7 +33,7 @@ export async function checkSegments(store: SegmentStore, state: JournalState, sc
   if (segments.length === 0) {
     if (released !== state.read) throw new SpoolCorruptError(journalPath, 0, `open batches start at ${released} but no record segment holds them`);
     store.emptyEnd = state.read;
-    return { bytes: 0, records: 0, cuts: 0 };
+    return { bytes: 0, records: 0, cuts: 0, readGroup: state.read };
   }
   if (segments[0]!.start > released) {
     throw new SpoolCorruptError(segments[0]!.path, 0, `records from position ${released} to ${segments[0]!.start} are missing`);
@@ -43,51 +45,51 @@ export async function checkSegments(store: SegmentStore, state: JournalState, sc
       throw new SpoolCorruptError(segment.path, Math.min(segment.length, next.start - segment.start), `segment does not end where ${next.path} starts`);
     }
   }
-  // Positions the journal names, each of which must be a frame boundary; payload bytes counted up to each.
+  // Positions the journal names, each of which must be a record boundary (a group's start or a table entry);
+  // payload bytes counted up to each, and the group each lies in.
   const boundaries = [...new Set([state.read, ...[...state.open.values()].flatMap((batch) => [batch.from, batch.to])])].sort((a, b) => a - b);
   const payloadAt = new Map<number, number>();
+  const groupOf = new Map<number, number>();
   let nextBoundary = 0;
   let payload = 0;
-  const unread: Unread = { bytes: 0, records: 0, cuts: 0 };
-  const atBoundary = (position: number): void => {
+  const unread: Unread = { bytes: 0, records: 0, cuts: 0, readGroup: state.read };
+  const atBoundary = (position: number, group: number): void => {
     while (nextBoundary < boundaries.length && boundaries[nextBoundary]! <= position) {
       if (boundaries[nextBoundary] !== position) {
         throw new SpoolCorruptError(journalPath, 0, `journal position ${boundaries[nextBoundary]} is not a record boundary`);
       }
       payloadAt.set(position, payload);
+      groupOf.set(position, group);
       nextBoundary++;
     }
   };
-  // Records are listed group by group with a second, smaller read buffer, after the group's crc32 held.
-  const records = new FrameCursor(store, Buffer.allocUnsafe(64 << 10));
   for (const [index, segment] of segments.entries()) {
     const isLast = index === segments.length - 1;
+    const source = fileSource(segment);
     let result;
     try {
       // From the segment's start: a batch may begin inside a group, and the crc covers the whole group.
-      result = await scanFile(fileSource(segment), scratch, 0, segment.length, isLast, async (position, header) => {
+      result = await scanFile(source, scratch, 0, segment.length, isLast, async (position, header) => {
         if (!header.group) throw new FrameError(position, 'bad header');
         const groupStart = segment.start + position;
-        const groupEnd = groupStart + UNIT_HEADER + header.length;
-        atBoundary(groupStart);
-        records.seek(groupStart + UNIT_HEADER);
-        try {
-          for (let record = await records.peekRecord(groupEnd); record; record = await records.peekRecord(groupEnd)) {
-            const streamPosition = records.position;
-            atBoundary(streamPosition);
-            await records.takeRecord(record, groupEnd);
-            payload += record.length;
-            if (streamPosition < state.read) continue;
-            if (record.cut) unread.cuts++;
-            else {
-              unread.records++;
-              unread.bytes += record.length;
-            }
+        const countAt = position + UNIT_HEADER + header.length - ENTRY_BYTES;
+        // The group's crc32 held: its table is read once more, from the file, and checked against its length.
+        const count = readGroupCount(await readExactly(source, ENTRY_BYTES, countAt), countAt, header.length);
+        const tableAt = countAt - count * ENTRY_BYTES;
+        const entries = readGroupTable(await readExactly(source, (count + 1) * ENTRY_BYTES, tableAt), tableAt, header.length);
+        atBoundary(groupStart, groupStart);
+        for (let entry = 0; entry <= count; entry++) {
+          const entryPosition = segment.start + tableAt + entry * ENTRY_BYTES;
+          atBoundary(entryPosition, groupStart);
+          if (entry === count) break;
+          const word = entries[entry]!;
+          if (word !== CUT_ENTRY) payload += word;
+          if (entryPosition < state.read) continue;
+          if (word === CUT_ENTRY) unread.cuts++;
+          else {
+            unread.records++;
+            unread.bytes += word;
           }
-        } catch (error) {
-          // Only a bug could get here (the group's crc32 held): say where all the same.
-          if (error instanceof FrameError) throw new SpoolCorruptError(segment.path, error.position - segment.start, `record in a group: ${error.reason}`);
-          throw error;
         }
       });
     } catch (error) {
@@ -96,10 +98,12 @@ export async function checkSegments(store: SegmentStore, state: JournalState, sc
     }
     if (result.torn) await store.truncateLast(result.end);
   }
-  atBoundary(store.end);
+  atBoundary(store.end, store.end);
   if (nextBoundary < boundaries.length) {
     throw new SpoolCorruptError(journalPath, 0, `journal names position ${boundaries[nextBoundary]}, past the records' end ${store.end}`);
   }
+  unread.readGroup = groupOf.get(state.read)!;
+  for (const batch of state.open.values()) batch.fromGroup = groupOf.get(batch.from)!;
   for (const batch of state.open.values()) {
     if (payloadAt.get(batch.to)! - payloadAt.get(batch.from)! !== batch.bytes) {
       throw new SpoolCorruptError(
@@ -110,6 +114,12 @@ export async function checkSegments(store: SegmentStore, state: JournalState, sc
     }
   }
   return unread;
+}
+
+async function readExactly(source: ByteSource, length: number, position: number): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(length);
+  if ((await source.read(bytes, 0, length, position)) !== length) throw new FrameError(position, 'short payload');
+  return bytes;
 }
 
 function fileSource(segment: Segment): ByteSource {

@@ -11,14 +11,15 @@
  * lock                      pid of the process holding the spool (one writer per spool)
  * journal                   batch journal: framed JSON entries
  *                             start  {uploadId, next sequence, next offset, read position}
- *                             fix    {sequence, offset, from, to, bytes, records}: a batch's
- *                                    identity, written before the batch is first handed out
+ *                             fix    {sequence, offset, from, to, fromGroup, bytes, records}: a
+ *                                    batch's identity, written before it is first handed out
  *                             ack / aside {sequence}: the batch has left the spool
  *                           rewritten (via journal.next + rename) with only the open
  *                           batches once it passes 1 MiB
  * seg-<20-digit position>.log
- *                           record segments: one group per append, holding its records and
- *                           CUT markers (batch boundaries from flush()); the name is the
+ *                           record segments: one group per append, holding its records back
+ *                           to back, then a table of their lengths and CUT markers (batch
+ *                           boundaries from flush()), frame.ts; the name is the
  *                           position of the segment's first byte in the stream of groups; a
  *                           new segment starts once one holds min(64 MiB, maxBytes / 8); a
  *                           segment is deleted once every batch in it is acknowledged
@@ -36,17 +37,16 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { BODY_SNIPPET_LIMIT, SpoolCorruptError } from '../errors.js';
 import {
-  FrameCursor,
+  CUT_ENTRY,
+  ENTRY_BYTES,
   FrameError,
+  MAX_GROUP_ENTRIES,
   MAX_LENGTH,
-  RECORD_HEADER,
   UNIT_HEADER,
-  compactRecords,
-  writeCutHeader,
-  writeRecordLength,
+  readGroupCount,
+  readGroupTable,
+  readUnitHeader,
   writeUnitHeader,
-  type Compacted,
-  type RecordHeader,
 } from './frame.js';
 import { Journal, type FixedBatch, type JournalState } from './journal.js';
 import { checkSegments, releasedPosition, type Unread } from './recovery.js';
@@ -76,14 +76,43 @@ export interface SpoolOptions {
 /** What `append()` takes: a record's bytes, a string (a record of UTF-8 text), or a batch boundary. */
 export type SpoolRecord = Buffer | string | typeof CUT;
 
-/** A batch being read: where it starts, how far the reader got, what is in `into` so far. */
+/** A batch being read: where it starts, how far the reader got (and in which group), what is in `into` so far. */
 interface BatchDraft {
   start: number;
+  startGroup: number;
   position: number;
+  group: number;
   filled: number;
   records: number[];
   /** A record larger than `into`, alone. */
   own?: Buffer;
+}
+
+/** A group's table, loaded for reading: `entries[i]` is record i's length, or CUT_ENTRY. */
+interface LoadedGroup {
+  start: number;
+  /** One past its last byte: the next group's start. */
+  end: number;
+  /** Position of entry 0; entry i is at `tableStart + 4i`, and the count's position (i = count) means "after the last record". */
+  tableStart: number;
+  count: number;
+  entries: Uint32Array;
+}
+
+/** The index of the record a position names in `group`: its own start names the first. */
+function entryIndex(group: LoadedGroup, position: number): number {
+  if (position === group.start) return 0;
+  const offset = position - group.tableStart;
+  const index = offset / ENTRY_BYTES;
+  if (!Number.isInteger(index) || index < 0 || index > group.count) throw new FrameError(position, 'bad header');
+  return index;
+}
+
+/** Record bytes before entry `index` (CUT entries have none). */
+function recordBytesBefore(entries: Uint32Array, index: number): number {
+  let bytes = 0;
+  for (let entry = 0; entry < index; entry++) if (entries[entry] !== CUT_ENTRY) bytes += entries[entry]!;
+  return bytes;
 }
 
 /** What a step of reading a batch found: go on, a CUT (consumed), the batch is full, or the stored records ended. */
@@ -114,7 +143,7 @@ export interface SpooledBatch {
 
 const DEFAULT_MAX_BYTES = 1 << 30;
 const MAX_SEGMENT_BYTES = 64 << 20;
-/** Fixed read buffers: the spool is scanned and read through these, never loaded whole. */
+/** The read buffer the spool is checked through at open: it is never loaded whole. */
 const SCRATCH_BYTES = 256 << 10;
 /** Records up to this size are copied into one staging buffer; larger ones go to writev as they are. */
 const COPY_LIMIT = 16 << 10;
@@ -137,8 +166,11 @@ export class Spool {
   readonly #state: JournalState;
   /** Batches fixed by an earlier run, not yet handed out again, oldest first. */
   readonly #resend: FixedBatch[];
-  readonly #reader: FrameCursor;
-  readonly #resendReader: FrameCursor;
+  /** The group the read position (`state.read`) lies in, and the last group loaded for reading. */
+  #readGroup: number;
+  #loaded: LoadedGroup | undefined;
+  /** Table entries of the group being staged. */
+  readonly #entries = new Uint32Array(MAX_GROUP_ENTRIES);
   #bytesStored: number;
   /** After the read cursor: payload bytes, records and CUT markers not yet in a batch. */
   #unreadBytes: number;
@@ -165,8 +197,7 @@ export class Spool {
     this.#journal = parts.journal;
     this.#state = parts.state;
     this.#resend = [...parts.state.open.values()].sort((a, b) => a.sequence - b.sequence);
-    this.#reader = new FrameCursor(parts.segments, Buffer.allocUnsafe(SCRATCH_BYTES), parts.state.read);
-    this.#resendReader = new FrameCursor(parts.segments, parts.scratch);
+    this.#readGroup = parts.unread.readGroup;
     this.#unreadBytes = parts.unread.bytes;
     this.#unreadRecords = parts.unread.records;
     this.#unreadCuts = parts.unread.cuts;
@@ -189,7 +220,7 @@ export class Spool {
         throw new SpoolCorruptError(join(resolved.dir, 'journal'), 0, 'record segments exist but the journal is missing or empty');
       }
       const unread = await checkSegments(segments, opened.state, scratch, join(resolved.dir, 'journal'));
-      return new Spool(resolved, { lock, segments, journal, state: opened.state, scratch, unread });
+      return new Spool(resolved, { lock, segments, journal, state: opened.state, unread });
     } catch (error) {
       await segments?.close();
       await journal?.close();
@@ -227,7 +258,7 @@ export class Spool {
    * record larger than maxBytes is refused with a RangeError.
    */
   append(records: readonly SpoolRecord[]): Promise<number> {
-    const largest = Math.min(this.#maxBytes, MAX_LENGTH - RECORD_HEADER);
+    const largest = Math.min(this.#maxBytes, MAX_LENGTH - 2 * ENTRY_BYTES);
     for (const record of records) {
       if (record === CUT) continue;
       // UTF-8 takes at most 3 bytes per UTF-16 code unit: most strings need no measuring.
@@ -362,60 +393,57 @@ export class Spool {
 
   /**
    * Frames records[from, …) as one group in the staging buffer, as many as
-   * fit in `room` bytes of payload (and in one unit): strings are encoded and
-   * small Buffers copied right after their record header; large Buffers are
-   * left where they are, as pieces of their own for writev. One pass, no
-   * Buffer per record.
+   * fit in `room` bytes of payload (and in one unit, and one table): strings
+   * are encoded and small Buffers copied one after another; large Buffers
+   * are left where they are, as pieces of their own for writev; the table of
+   * lengths goes last. One pass, no Buffer per record.
    */
   #stage(records: readonly SpoolRecord[], from: number, room: number): StagedGroup {
     const pieces: Buffer[] = [];
+    const entries = this.#entries;
     let staging: Buffer = this.#staging;
-    let view = viewOf(staging);
     let sliceStart = 0;
     let filled = UNIT_HEADER;
     /** Bytes of large records passed beside the staging buffer. */
     let besideBytes = 0;
     let payloadBytes = 0;
-    let recordCount = 0;
+    let count = 0;
     let cuts = 0;
     let index = from;
-    for (; index < records.length; index++) {
+    for (; index < records.length && count < MAX_GROUP_ENTRIES; index++) {
       const record = records[index]!;
       if (record === CUT) {
-        if (filled + RECORD_HEADER > staging.length) {
-          staging = this.#grow(filled + RECORD_HEADER);
-          view = viewOf(staging);
-        }
-        writeCutHeader(view, filled);
-        filled += RECORD_HEADER;
+        entries[count++] = CUT_ENTRY;
         cuts++;
         continue;
       }
       const text = typeof record === 'string';
-      const bound = filled + RECORD_HEADER + (text ? record.length * 3 : record.length);
       const copied = text || record.length <= COPY_LIMIT;
-      if (copied && bound > staging.length) {
-        staging = this.#grow(bound);
-        view = viewOf(staging);
-      }
-      const length = text ? staging.write(record, filled + RECORD_HEADER) : record.length;
-      // What does not fit waits for the next group (room) or the next unit (MAX_LENGTH); nothing is staged for it yet.
-      if (length > room - payloadBytes || (index > from && filled - UNIT_HEADER + besideBytes + RECORD_HEADER + length > MAX_LENGTH)) break;
-      writeRecordLength(view, filled, length);
-      filled += RECORD_HEADER;
-      if (!copied) {
+      const bound = filled + (text ? record.length * 3 : record.length);
+      if (copied && bound > staging.length) staging = this.#grow(bound);
+      const length = text ? staging.write(record, filled) : record.length;
+      // What does not fit waits for the next group (room) or the next unit (MAX_LENGTH, with the table); nothing is staged for it yet.
+      const unitBytes = filled - UNIT_HEADER + besideBytes + length + ENTRY_BYTES * (count + 2);
+      if (length > room - payloadBytes || (index > from && unitBytes > MAX_LENGTH)) break;
+      if (copied) {
+        if (!text) staging.set(record, filled);
+        filled += length;
+      } else {
         pieces.push(staging.subarray(sliceStart, filled), record as Buffer);
         sliceStart = filled;
         besideBytes += length;
-      } else {
-        if (!text) staging.set(record, filled);
-        filled += length;
       }
+      entries[count++] = length;
       payloadBytes += length;
-      recordCount++;
     }
-    if (filled > sliceStart) pieces.push(staging.subarray(sliceStart, filled));
-    return { end: index, pieces, payloadBytes, recordCount, cuts };
+    const tableBytes = ENTRY_BYTES * (count + 1);
+    if (filled + tableBytes > staging.length) staging = this.#grow(filled + tableBytes);
+    const view = new DataView(staging.buffer, staging.byteOffset, staging.length);
+    for (let entry = 0; entry < count; entry++) view.setUint32(filled + entry * ENTRY_BYTES, entries[entry]!, true);
+    view.setUint32(filled + count * ENTRY_BYTES, count, true);
+    filled += tableBytes;
+    pieces.push(staging.subarray(sliceStart, filled));
+    return { end: index, pieces, payloadBytes, recordCount: count - cuts, cuts };
   }
 
   /** A larger staging buffer holding what is staged so far. */
@@ -458,45 +486,47 @@ export class Spool {
     // Without a reason to cut short, wait until a batch can be cut: no reading twice.
     if (!cutAnyway && this.#unreadCuts === 0 && this.#unreadBytes < into.length) return undefined;
     const limit = this.#segments.end;
-    const draft: BatchDraft = { start: this.#reader.position, position: this.#reader.position, filled: 0, records: [] };
+    const start = this.#state.read;
+    const draft: BatchDraft = { start, startGroup: this.#readGroup, position: start, group: this.#readGroup, filled: 0, records: [] };
     let step: DraftStep;
     for (;;) {
-      const run = await this.#readRun(draft, into, limit);
-      step = run === 'one' ? await this.#readOne(draft, into, limit) : run;
+      step = await this.#walkGroup(draft, into, limit);
       if (step === 'more') continue;
       if (step === 'cut') {
         this.#unreadCuts--;
         // A CUT with nothing before it cuts nothing.
         if (draft.records.length === 0) {
           draft.start = draft.position;
-          this.#state.read = draft.start;
+          draft.startGroup = draft.group;
+          this.#state.read = draft.position;
+          this.#readGroup = draft.group;
           continue;
         }
       }
       break;
     }
-    const { start, position, filled, records, own } = draft;
+    const { position, filled, records, own } = draft;
     // 'end': the stored records ran out (rather than a CUT or a full `into` ending the batch).
     if (!own && (records.length === 0 || (step === 'end' && !cutAnyway && filled < into.length))) {
       // Nothing to cut yet: leave the records for a later call.
-      this.#reader.seek(start);
       return undefined;
     }
-    this.#reader.seek(position);
     this.#unreadBytes -= own ? own.length : filled;
     this.#unreadRecords -= records.length;
     const bytes = own ?? into.subarray(0, filled);
     const batch: FixedBatch = {
       sequence: this.#state.nextSequence,
       offset: this.#state.nextOffset,
-      from: start,
+      from: draft.start,
       to: position,
+      fromGroup: draft.startGroup,
       bytes: bytes.length,
       records: records.length,
     };
     this.#state.nextSequence++;
     this.#state.nextOffset += batch.bytes;
     this.#state.read = batch.to;
+    this.#readGroup = draft.group;
     this.#state.open.set(batch.sequence, batch);
     this.#recent.dropBefore(batch.to);
     await this.#serial('journalWrites', async () => {
@@ -507,64 +537,84 @@ export class Spool {
   }
 
   /**
-   * The fast way: stored frames go straight into `into` (a scratch's worth
-   * at most, so a large record's header is seen before much of it lands in
-   * the wrong place), and each payload moves left over its header. 'one'
-   * when the next record must go the slow way: the data ended, the frame
-   * around it did not fit the room left, or it is larger than `into`.
+   * Takes records of the draft's group into the batch: their bytes are one
+   * run, read into `into` with one copy. 'more' when the group ran out (the
+   * draft then points at the next group), 'end' when no group follows yet. A
+   * record larger than `into` travels alone in its own Buffer.
    */
-  async #readRun(draft: BatchDraft, into: Buffer, limit: number): Promise<DraftStep | 'one'> {
-    const stored = limit - draft.position;
-    const room = into.length - draft.filled;
-    if (stored <= 0 || room <= 0) return 'one';
-    const count = Math.min(stored, room, SCRATCH_BYTES);
-    await this.#readStored(into, draft.filled, count, draft.position);
-    const recordsBefore = draft.records.length;
-    const compacted = this.#compact(into, draft.filled, count, draft.position, draft.records);
-    draft.position += compacted.read;
-    draft.filled = compacted.written;
-    switch (compacted.stop) {
-      case 'cut':
-        return 'cut';
-      case 'split': {
-        // The rest of a record longer than what was read goes straight into place.
-        const { length, have } = compacted.split!;
-        await this.#readStored(into, draft.filled + have, length - have, draft.position + RECORD_HEADER + have);
-        draft.records.push(length);
-        draft.filled += length;
-        draft.position += RECORD_HEADER + length;
-        return 'more';
-      }
-      case 'full':
-        return draft.records.length > 0 ? 'full' : 'one';
-      case 'short':
-        return draft.records.length > recordsBefore ? 'more' : 'one';
+  async #walkGroup(draft: BatchDraft, into: Buffer, limit: number): Promise<DraftStep> {
+    if (draft.group >= limit) return 'end';
+    const group = await this.#groupAt(draft.group);
+    let index = entryIndex(group, draft.position);
+    if (index === group.count) {
+      // After the last record (a position an earlier run may have left): the next group's start says the same.
+      draft.group = group.end;
+      draft.position = group.end;
+      return group.end >= limit ? 'end' : 'more';
     }
+    const entries = group.entries;
+    const runFrom = group.start + UNIT_HEADER + recordBytesBefore(entries, index);
+    let runBytes = 0;
+    let step: DraftStep = 'more';
+    for (; index < group.count; index++) {
+      const entry = entries[index]!;
+      if (entry === CUT_ENTRY) {
+        index++;
+        step = 'cut';
+        break;
+      }
+      if (draft.records.length === 0 && entry > into.length) {
+        draft.own = Buffer.allocUnsafe(entry);
+        await this.#readStored(draft.own, 0, entry, runFrom);
+        draft.records.push(entry);
+        index++;
+        step = 'full';
+        break;
+      }
+      if (draft.filled + runBytes + entry > into.length) {
+        step = 'full';
+        break;
+      }
+      runBytes += entry;
+      draft.records.push(entry);
+    }
+    if (runBytes > 0) await this.#readStored(into, draft.filled, runBytes, runFrom);
+    draft.filled += runBytes;
+    if (index < group.count) {
+      draft.position = group.tableStart + index * ENTRY_BYTES;
+    } else {
+      // A batch that ends with its group ends at the next group's start, so the group counts as read whole (segments go).
+      draft.group = group.end;
+      draft.position = group.end;
+      if (step === 'more' && group.end >= limit) step = 'end';
+    }
+    return step;
   }
 
-  /** The slow way, one record (or CUT) through the cursor; a record larger than `into` travels alone in its own Buffer. */
-  async #readOne(draft: BatchDraft, into: Buffer, limit: number): Promise<DraftStep> {
-    const reader = this.#reader;
-    reader.seek(draft.position);
-    const header = await this.#peek(limit);
-    if (!header) return 'end';
-    if (header.cut) {
-      await reader.takeRecord(header, limit);
-      draft.position = reader.position;
-      return 'cut';
+  /** The group at stream position `start`: the one last loaded, or read (header, count, table) from memory or disk. */
+  async #groupAt(start: number): Promise<LoadedGroup> {
+    if (this.#loaded?.start === start) return this.#loaded;
+    this.#loaded = await this.#loadGroup(start);
+    return this.#loaded;
+  }
+
+  async #loadGroup(start: number): Promise<LoadedGroup> {
+    try {
+      const header = Buffer.allocUnsafe(UNIT_HEADER);
+      await this.#readStored(header, 0, UNIT_HEADER, start);
+      const unit = readUnitHeader(header, 0);
+      if (!unit?.group) throw new FrameError(start, 'bad header');
+      const end = start + UNIT_HEADER + unit.length;
+      const countAt = end - ENTRY_BYTES;
+      await this.#readStored(header, 0, ENTRY_BYTES, countAt);
+      const count = readGroupCount(header, countAt, unit.length);
+      const tableStart = countAt - count * ENTRY_BYTES;
+      const tail = Buffer.allocUnsafe((count + 1) * ENTRY_BYTES);
+      await this.#readStored(tail, 0, tail.length, tableStart);
+      return { start, end, tableStart, count, entries: readGroupTable(tail, tableStart, unit.length) };
+    } catch (error) {
+      throw this.#corrupt(error, start);
     }
-    if (draft.records.length === 0 && header.length > into.length) {
-      draft.own = Buffer.allocUnsafe(header.length);
-      await reader.takeRecord(header, limit, draft.own);
-    } else if (draft.filled + header.length > into.length) {
-      return 'full';
-    } else {
-      await reader.takeRecord(header, limit, into, draft.filled);
-    }
-    draft.position = reader.position;
-    draft.records.push(header.length);
-    draft.filled += header.length;
-    return draft.own ? 'full' : 'more';
   }
 
   /** Reads `count` stored bytes at stream `position` into `target` (across segment files). */
@@ -576,45 +626,33 @@ export class Spool {
     }
   }
 
-  /** compactRecords(), with damage named by file and offset. */
-  #compact(target: Buffer, from: number, count: number, position: number, records: number[]): Compacted {
-    try {
-      return compactRecords(target, from, count, target.length, position, records);
-    } catch (error) {
-      throw this.#corrupt(error, position);
-    }
-  }
-
-  async #peek(limit: number): Promise<RecordHeader | undefined> {
-    try {
-      return await this.#reader.peekRecord(limit);
-    } catch (error) {
-      throw this.#corrupt(error, this.#reader.position);
-    }
-  }
-
   /**
    * Reads a fixed batch's records into `target`; returns their lengths. The
    * groups they are in were checked at open; the journal's sizes are checked here.
    */
   async #readFixed(batch: FixedBatch, target: Buffer): Promise<number[]> {
-    const reader = this.#resendReader;
-    reader.seek(batch.from);
     const records: number[] = [];
     let filled = 0;
-    try {
-      for (let header = await reader.peekRecord(batch.to); header; header = await reader.peekRecord(batch.to)) {
-        if (header.cut) {
-          await reader.takeRecord(header, batch.to);
-          continue;
-        }
-        if (filled + header.length > target.length) throw new FrameError(reader.position, 'short payload');
-        await reader.takeRecord(header, batch.to, target, filled);
-        records.push(header.length);
-        filled += header.length;
+    let group = batch.fromGroup;
+    let position = batch.from;
+    while (position !== batch.to) {
+      if (group >= this.#segments.end) throw new SpoolCorruptError(join(this.#dir, 'journal'), 0, `batch ${batch.sequence} ends past the records`);
+      const loaded = await this.#loadGroup(group);
+      const first = entryIndex(loaded, position);
+      const last = batch.to >= loaded.tableStart && batch.to < loaded.end ? entryIndex(loaded, batch.to) : loaded.count;
+      let bytes = 0;
+      for (let index = first; index < last; index++) {
+        const entry = loaded.entries[index]!;
+        if (entry === CUT_ENTRY) continue;
+        records.push(entry);
+        bytes += entry;
       }
-    } catch (error) {
-      throw this.#corrupt(error, reader.position);
+      if (filled + bytes > target.length)
+        throw new SpoolCorruptError(join(this.#dir, 'journal'), 0, `batch ${batch.sequence} holds more than ${batch.bytes} bytes`);
+      await this.#readStored(target, filled, bytes, loaded.start + UNIT_HEADER + recordBytesBefore(loaded.entries, first));
+      filled += bytes;
+      position = last === loaded.count && batch.to !== loaded.tableStart + last * ENTRY_BYTES ? loaded.end : batch.to;
+      group = loaded.end;
     }
     if (filled !== batch.bytes || records.length !== batch.records) {
       throw new SpoolCorruptError(
@@ -680,12 +718,7 @@ interface OpenedParts {
   segments: SegmentStore;
   journal: Journal;
   state: JournalState;
-  scratch: Buffer;
   unread: Unread;
-}
-
-function viewOf(buffer: Buffer): DataView {
-  return new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
 }
 
 function resolveSpoolOptions(options: SpoolOptions): Required<Omit<SpoolOptions, 'onFull'>> & Pick<SpoolOptions, 'onFull'> {
