@@ -66,6 +66,8 @@ export async function checkSegments(store: SegmentStore, state: JournalState, sc
   for (const [index, segment] of segments.entries()) {
     const isLast = index === segments.length - 1;
     const source = fileSource(segment);
+    // Tables are read through a window: a spool of one-record appends holds millions of small groups.
+    const tables = windowed(source, Buffer.allocUnsafe(64 << 10), segment.length);
     let result;
     try {
       // From the segment's start: a batch may begin inside a group, and the crc covers the whole group.
@@ -74,9 +76,9 @@ export async function checkSegments(store: SegmentStore, state: JournalState, sc
         const groupStart = segment.start + position;
         const countAt = position + UNIT_HEADER + header.length - ENTRY_BYTES;
         // The group's crc32 held: its table is read once more, from the file, and checked against its length.
-        const count = readGroupCount(await readExactly(source, ENTRY_BYTES, countAt), countAt, header.length);
+        const count = readGroupCount(await readExactly(tables, ENTRY_BYTES, countAt), countAt, header.length);
         const tableAt = countAt - count * ENTRY_BYTES;
-        const entries = readGroupTable(await readExactly(source, (count + 1) * ENTRY_BYTES, tableAt), tableAt, header.length);
+        const entries = readGroupTable(await readExactly(tables, (count + 1) * ENTRY_BYTES, tableAt), tableAt, header.length);
         atBoundary(groupStart, groupStart);
         for (let entry = 0; entry <= count; entry++) {
           const entryPosition = segment.start + tableAt + entry * ENTRY_BYTES;
@@ -114,6 +116,24 @@ export async function checkSegments(store: SegmentStore, state: JournalState, sc
     }
   }
   return unread;
+}
+
+/** `source` read through `window`: reads that fall in the last window filled are copies, not syscalls. */
+function windowed(source: ByteSource, window: Buffer, end: number): ByteSource {
+  let start = 0;
+  let length = 0;
+  return {
+    async read(target, offset, count, position) {
+      if (count > window.length) return source.read(target, offset, count, position);
+      if (position < start || position + count > start + length) {
+        start = position;
+        length = await source.read(window, 0, Math.min(window.length, end - position), position);
+      }
+      const available = Math.max(0, Math.min(count, start + length - position));
+      window.copy(target, offset, position - start, position - start + available);
+      return available;
+    },
+  };
 }
 
 async function readExactly(source: ByteSource, length: number, position: number): Promise<Buffer> {
