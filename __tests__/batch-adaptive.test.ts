@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { DiagnosticsChannels, type BatchSentMessage, type ConcurrencyChangedMessage } from '../lib/diagnostics.js';
 import { BufferedHttpWritable, type ProgressSnapshot } from '../lib/index.js';
-import { expectWholeRecords, startCapacityServer, startQueueingServer, startRefusingServer, type CapacityServer } from './helpers/capacity-server.js';
+import { startCapacityServer, startQueueingServer, startRefusingServer, type CapacityServer } from './helpers/capacity-server.js';
+import { expectWholeRecords } from './helpers/whole-records.js';
 import { ndjsonLines } from './helpers/batch-server.js';
 import { recordChannels } from './helpers/channels.js';
 import { runUpload } from './helpers/outcome.js';
