@@ -7,7 +7,8 @@
  *   npm run bench:overload -- [--runs 5] [--capacity 6] [--records 40000]
  *       [--latency 20] [--high-water-mark 16384] [--max-concurrency 16] [--retry-after SECONDS] [--out FILE]
  *       [--reference [--backoff-base MS]] [--settings auto,6] [--server refuse|queue]
- *   OVERLOAD_TRACE=1 prints each run's longest backoff and retry reasons.
+ *   OVERLOAD_TRACE=1 prints each run's longest backoff and retry reasons, and
+ *   when the limit reached N and its first changes (ms from the start; OVERLOAD_TRACE=40: 40 of them, else 12).
  *
  * Targets (issue 13): 'auto' within 1.15× of the best fixed setting's time in
  * both; in (a) at most 5 % of its requests answered 429 (the fixed settings'
@@ -66,6 +67,7 @@ const recordCount = Number(args.records);
 const latencyMs = Number(args.latency);
 const highWaterMark = Number(args['high-water-mark']);
 const maxConcurrency = Number(args['max-concurrency']);
+const traceChanges = Number(process.env.OVERLOAD_TRACE) > 1 ? Number(process.env.OVERLOAD_TRACE) : 12;
 
 type Setting = number | 'auto';
 type ServerKind = 'refuse' | 'queue';
@@ -214,12 +216,16 @@ async function runOnce(kind: ServerKind, setting: Setting): Promise<RunResult> {
   let limitSince = performance.now();
   let limitNow = upload.concurrency;
   let limitArea = 0;
+  const trace: string[] = [];
+  let reachedCapacityAt: number | undefined;
   const onChange = (message: unknown): void => {
     const change = message as ConcurrencyChangedMessage;
     if (change.upload !== upload) return;
     limitChanges++;
     finalLimit = change.limit;
     const now = performance.now();
+    if (trace.length < traceChanges) trace.push(`${(now - started).toFixed(0)}:${change.previous}→${change.limit} ${change.reason}`);
+    if (reachedCapacityAt === undefined && change.limit >= capacity) reachedCapacityAt = now - started;
     limitArea += limitNow * (now - limitSince);
     limitSince = now;
     limitNow = change.limit;
@@ -252,8 +258,10 @@ async function runOnce(kind: ServerKind, setting: Setting): Promise<RunResult> {
   limitArea += limitNow * (performance.now() - limitSince);
   diagnosticsChannel.unsubscribe(DiagnosticsChannels.concurrencyChanged, onChange);
   diagnosticsChannel.unsubscribe(DiagnosticsChannels.batchRetried, onRetried);
-  if (process.env.OVERLOAD_TRACE)
+  if (process.env.OVERLOAD_TRACE) {
     process.stderr.write(`  ${kind} ${setting}: ${ms.toFixed(0)} ms, longest wait ${longestWait} ms, retries ${JSON.stringify([...waits])}\n`);
+    if (setting === 'auto') process.stderr.write(`    limit reached ${capacity} at ${reachedCapacityAt?.toFixed(0) ?? '-'} ms; ${trace.join(', ')}\n`);
+  }
   finalLimit ??= upload.concurrency;
   const stats = await server.finish();
   if (!error) {
