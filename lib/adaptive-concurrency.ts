@@ -10,9 +10,9 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  * weighted moving average (and variance) of each window's mean RTT. At the end
  * of a window the limit grows by one when the window's RTT stayed near the
  * baseline, every answer was a 2xx and the limit was actually reached (no
- * growth without evidence). Until the first back pressure it grows faster,
- * by one per answer (slow start, below). It is cut at once on an overload answer (429,
- * 503), a failure (timeout, connection failure, 5xx gateway answers), or at a
+ * growth without evidence); until the first back pressure, by one per
+ * answer instead (slow start, below). It is cut at once on an overload answer
+ * (429, 503), a failure (timeout, connection failure, 5xx gateway answers), or at a
  * window's end when its RTT climbed well past the baseline.
  *
  * Where we depart from Vector, and why:
@@ -39,7 +39,6 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  *   eligible windows in a row instead of one (a plateau, as TCP CUBIC slows
  *   near its last loss): otherwise the limit would oscillate one step above
  *   the server's capacity and draw a refusal every other window.
- *
  * - A slow start, as TCP's (RFC 5681 §3.1), before the first back pressure:
  *   the limit still starts at 1 (the issue asks for it: a server whose
  *   capacity is 1 sees no burst), but grows by one per 2xx answer instead of
@@ -52,8 +51,11 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  *   the first overload answer or failure and on the first cut of any kind;
  *   and, as HyStart (RFC 9406) does, without a cut when a single answer's
  *   round trip is well past the baseline: queueing has begun, and the windows
- *   decide from there as before. The overshoot it risks is one round trip's
- *   doubling, which the ×0.75 cut and the plateau then handle as any probe.
+ *   decide from there as before. The price is an overshoot of up to one
+ *   round trip's doubling before the first 429 comes back (to 7 or 8 for a
+ *   capacity of 6 in bench/overload.ts; further when the client is short of
+ *   CPU and attempts it counts in flight are not yet at the server), which
+ *   the ×0.75 cut, one per window, takes back.
  *
  * The controller owns no timer: windows are checked when an attempt finishes,
  * with a clock the caller may inject, so tests drive it step by step.
