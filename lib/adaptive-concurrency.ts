@@ -52,7 +52,7 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  *   and, as HyStart (RFC 9406) does, without a cut when a single answer's
  *   round trip is well past the baseline: queueing has begun, and the windows
  *   decide from there as before. The price is an overshoot of up to one
- *   round trip's doubling before the first 429 comes back (to 7 or 8 for a
+ *   round trip's doubling before the first 429 comes back (to 7–10 for a
  *   capacity of 6 in bench/overload.ts; further when the client is short of
  *   CPU and attempts it counts in flight are not yet at the server), which
  *   the ×0.75 cut, one per window, takes back.
@@ -215,11 +215,11 @@ export class AdaptiveConcurrency extends SlotLimiter {
    * A single round trip is judged with twice the window's margins: near up
    * to `(1 + 2 × rttTolerance) × baseline`, well past from
    * `baseline + 2 × max(rttDeviationScale × σ, 2 × rttTolerance × baseline)`.
-   * A window's mean averages the 2–8 answers of a slow-start round trip, so
-   * its jitter is about half a single answer's (σ/√n); with the window's own
-   * margins, the scheduling jitter of a shared 2-core machine alone would end
-   * slow start on its first answers (and the limit would then climb by
-   * windows as if there were no slow start), or hold it still. In between
+   * A window's mean averages the answers of a round trip (2–8 in slow
+   * start), so its jitter is about half a single answer's (σ/√n, n ≈ 4);
+   * with the window's own margins, the scheduling jitter of a shared 2-core
+   * machine alone could end slow start on one of its first answers (the
+   * limit then climbs by windows as if there were no slow start) or stall it. In between
    * (neither near nor well past) the answer neither grows the limit nor ends
    * slow start.
    */
