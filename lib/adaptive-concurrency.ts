@@ -219,7 +219,12 @@ export class AdaptiveConcurrency extends SlotLimiter {
    * start), so its jitter is about half a single answer's (σ/√n, n ≈ 4);
    * with the window's own margins, the scheduling jitter of a shared 2-core
    * machine alone could end slow start on one of its first answers (the
-   * limit then climbs by windows as if there were no slow start) or stall it. In between
+   * limit then climbs by windows as if there were no slow start) or stall it.
+   * A reasoned margin, not a measured need: with the window's margins, 12
+   * traced runs of bench/overload.ts on a quiet moment climbed just the same.
+   * Nor does the exit fire early against a queueing server: the answers of
+   * the first N of a round come back at the baseline and keep doubling, so
+   * the limit passes N by up to N before queued answers end slow start. In between
    * (neither near nor well past) the answer neither grows the limit nor ends
    * slow start.
    */
