@@ -19,9 +19,36 @@ function round(limiter: AdaptiveConcurrency, clock: ManualClock, rtt = 10, kind:
   for (const token of tokens) limiter.finished(token, { kind, rttMs: rtt });
 }
 
+/**
+ * A sender with more to send than the limit allows, as the batch transport
+ * is: every attempt in flight is answered after `rtt(i)` ms (i counts the
+ * answers of this round), and each answer's slot, and any slot an increase
+ * opened, is filled at once by an attempt answered in the next round.
+ * Returns the attempts in flight for the next round.
+ */
+function pipelinedRound(
+  limiter: AdaptiveConcurrency,
+  clock: ManualClock,
+  inFlight: AttemptToken[],
+  rtt: (i: number) => number = () => 10,
+  kind: AttemptKind = 'ok',
+): AttemptToken[] {
+  const next: AttemptToken[] = [];
+  const fill = (): void => {
+    while (limiter.hasRoom()) next.push(limiter.started());
+  };
+  fill();
+  clock.advance(10);
+  for (const [i, token] of [...inFlight].entries()) {
+    limiter.finished(token, { kind, rttMs: rtt(i) });
+    fill();
+  }
+  return next;
+}
+
 describe('adaptive concurrency: growth', () => {
-  test('starts at 1 and grows by one per RTT window while RTTs stay at the baseline and the limit is reached', () => {
-    const { limiter, clock, changes } = controller({ max: 8 });
+  test('without slow start: starts at 1 and grows by one per RTT window while RTTs stay at the baseline and the limit is reached', () => {
+    const { limiter, clock, changes } = controller({ max: 8, slowStart: false });
     expect(limiter.limit).toBe(1);
     round(limiter, clock); // sets the baseline
     expect(limiter.baselineRttMs).toBe(10);
@@ -56,7 +83,8 @@ describe('adaptive concurrency: growth', () => {
   });
 
   test('does not grow while RTTs sit above the baseline (but not well past it)', () => {
-    const { limiter, clock } = controller({ max: 8 });
+    // The window's margins; slow start judges single answers with wider ones (below).
+    const { limiter, clock } = controller({ max: 8, slowStart: false });
     round(limiter, clock, 10);
     round(limiter, clock, 10);
     expect(limiter.limit).toBe(2);
@@ -75,9 +103,12 @@ describe('adaptive concurrency: growth', () => {
 });
 
 describe('adaptive concurrency: decrease', () => {
-  /** A controller that has grown to `limit` on 10 ms round trips. */
+  /**
+   * A controller that has grown to `limit` on 10 ms round trips by windows,
+   * as one does once slow start is over: these tests pin the window steps.
+   */
   function grownTo(limit: number, options: AdaptiveConcurrencyOptions = {}): ReturnType<typeof controller> {
-    const made = controller({ max: 16, ...options });
+    const made = controller({ max: 16, slowStart: false, ...options });
     round(made.limiter, made.clock);
     while (made.limiter.limit < limit) round(made.limiter, made.clock);
     made.changes.length = 0;
@@ -115,6 +146,17 @@ describe('adaptive concurrency: decrease', () => {
     clock.advance(10);
     limiter.finished(after, { kind: 'overload' }); // t + 12: the window has passed
     expect(changes.map((change) => change.limit)).toEqual([6, 4]);
+  });
+
+  test('a cut ends slow start too', () => {
+    const { limiter, clock, changes } = grownTo(8, { slowStart: true });
+    const token = limiter.started();
+    clock.advance(1);
+    limiter.finished(token, { kind: 'overload' });
+    clock.advance(20);
+    let inFlight: AttemptToken[] = [];
+    for (let i = 0; i < 3; i++) inFlight = pipelinedRound(limiter, clock, inFlight);
+    expect(changes.map((change) => change.reason)).not.toContain('slow-start');
   });
 
   test('never goes below 1', () => {
@@ -164,6 +206,113 @@ describe('adaptive concurrency: decrease', () => {
     round(limiter, clock); // 6 held cleanly: the plateau lifts, 6 → 7 in one window
     expect(limiter.limit).toBe(7);
     expect(changes.map((change) => change.limit)).toEqual([4, 5, 6, 7]);
+  });
+});
+
+describe('adaptive concurrency: slow start', () => {
+  test('from 1, the limit doubles per round trip: one per 2xx answered near the baseline while the limit was full', () => {
+    const { limiter, clock, changes } = controller({ max: 64 });
+    let inFlight = pipelinedRound(limiter, clock, []);
+    inFlight = pipelinedRound(limiter, clock, inFlight); // the first answer sets the baseline
+    expect(limiter.baselineRttMs).toBe(10);
+    expect(limiter.limit).toBe(1);
+    const limits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      inFlight = pipelinedRound(limiter, clock, inFlight);
+      limits.push(limiter.limit);
+    }
+    expect(limits).toEqual([2, 4, 8, 16]);
+    expect(changes.every((change) => change.reason === 'slow-start' && change.limit === change.previous + 1)).toBe(true);
+    expect(changes[0]).toEqual({ limit: 2, previous: 1, reason: 'slow-start', rttMs: 10, baselineRttMs: 10 });
+  });
+
+  test('stops at the first 429: a cut, and from then on one per window', () => {
+    const { limiter, clock, changes } = controller({ max: 64 });
+    let inFlight = pipelinedRound(limiter, clock, []);
+    while (limiter.limit < 8) inFlight = pipelinedRound(limiter, clock, inFlight);
+    expect(inFlight).toHaveLength(8);
+    changes.length = 0;
+    // The first of the eight answers is a 429: 8 → 6 at once. The other seven are 2xx at the
+    // baseline, with the limit full: in slow start they would have grown it to 13.
+    clock.advance(10);
+    limiter.finished(inFlight[0]!, { kind: 'overload' });
+    const next: AttemptToken[] = [];
+    for (const token of inFlight.slice(1)) {
+      limiter.finished(token, { kind: 'ok', rttMs: 10 });
+      while (limiter.hasRoom()) next.push(limiter.started());
+    }
+    expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([[8, 6, 'overload']]);
+    changes.length = 0;
+    // Round trips of clean answers at the limit, one window each: one step per window, and
+    // four windows at 7 to get back to 8, the limit cut (the probe plateau); then one per window.
+    inFlight = next;
+    const limits: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      inFlight = pipelinedRound(limiter, clock, inFlight);
+      limits.push(limiter.limit);
+    }
+    expect(limits).toEqual([7, 7, 7, 7, 8, 9, 10, 11, 12, 13]);
+    expect(changes.every((change) => change.reason === 'increase' && change.limit === change.previous + 1)).toBe(true);
+  });
+
+  test('an answer well past the baseline ends slow start without a cut; the window then decides', () => {
+    const { limiter, clock, changes } = controller({ max: 64 });
+    let inFlight = pipelinedRound(limiter, clock, []);
+    while (limiter.limit < 4) inFlight = pipelinedRound(limiter, clock, inFlight);
+    expect(limiter.limit).toBe(4);
+    changes.length = 0;
+    // One answer of the four at 15 ms (1.5× the baseline: past 1.4×), the others at 10 ms. Not the
+    // first: that one closes a window of one or two answers, whose mean would be well past too.
+    inFlight = pipelinedRound(limiter, clock, inFlight, (i) => (i === 1 ? 15 : 10));
+    // The first answer still grew it; the second ended slow start, with no cut; the last two did nothing.
+    expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([[4, 5, 'slow-start']]);
+    changes.length = 0;
+    // From then on one per window, however many answers: the window holding the 15 ms answer (mean
+    // 11.25 ms) is neither near nor well past and lifts the baseline to 10.5 ms, so later windows
+    // span two 10 ms rounds. Six rounds: three windows, the first of them without growth.
+    for (let i = 0; i < 6; i++) inFlight = pipelinedRound(limiter, clock, inFlight);
+    expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([
+      [5, 6, 'increase'],
+      [6, 7, 'increase'],
+    ]);
+  });
+
+  test('an answer above the baseline but not well past it neither grows the limit nor ends slow start', () => {
+    const { limiter, clock, changes } = controller({ max: 64 });
+    let inFlight = pipelinedRound(limiter, clock, []);
+    while (limiter.limit < 4) inFlight = pipelinedRound(limiter, clock, inFlight);
+    changes.length = 0;
+    // 1.3×: past a single answer's near (1.2×), short of its well past (1.4×).
+    inFlight = pipelinedRound(limiter, clock, inFlight, () => 13);
+    expect(changes).toEqual([]);
+    pipelinedRound(limiter, clock, inFlight);
+    expect(limiter.limit).toBe(8);
+    expect(changes.every((change) => change.reason === 'slow-start')).toBe(true);
+  });
+
+  test('no growth when the limit was not reached: answers that came back with slots free say nothing', () => {
+    const { limiter, clock, changes } = controller({ max: 8, initial: 4 });
+    for (let i = 0; i < 6; i++) {
+      // Three at a time under a limit of 4, at the baseline.
+      const tokens = [limiter.started(), limiter.started(), limiter.started()];
+      clock.advance(10);
+      for (const token of tokens) limiter.finished(token, { kind: 'ok', rttMs: 10 });
+    }
+    expect(limiter.limit).toBe(4);
+    expect(changes).toEqual([]);
+  });
+
+  test('never above max', () => {
+    const { limiter, clock, changes } = controller({ max: 5 });
+    let inFlight: AttemptToken[] = [];
+    for (let i = 0; i < 8; i++) inFlight = pipelinedRound(limiter, clock, inFlight);
+    expect(limiter.limit).toBe(5);
+    expect(changes.map((change) => change.limit)).toEqual([2, 3, 4, 5]);
+  });
+
+  test('slowStart must be a boolean', () => {
+    expect(() => new AdaptiveConcurrency({ slowStart: 'yes' as unknown as boolean })).toThrow(TypeError);
+    expect(() => new AdaptiveConcurrency({ slowStart: 'yes' as unknown as boolean })).toThrow(/slowStart/);
   });
 });
 
@@ -307,7 +456,7 @@ describe('adaptive concurrency: properties', () => {
           expect(limiter.inFlight).toBe(open.length);
         }
         for (const change of changes) {
-          if (change.reason === 'increase') expect(change.limit).toBe(change.previous + 1);
+          if (change.reason === 'increase' || change.reason === 'slow-start') expect(change.limit).toBe(change.previous + 1);
           else expect(change.limit).toBeLessThan(change.previous);
         }
       }),
@@ -324,7 +473,7 @@ describe('adaptive concurrency: properties', () => {
           initial: 16,
           now: clock.now,
           onChange: (change) => {
-            if (change.reason !== 'increase') cuts.push({ at: clock.now(), baseline: change.baselineRttMs ?? 0 });
+            if (change.reason !== 'increase' && change.reason !== 'slow-start') cuts.push({ at: clock.now(), baseline: change.baselineRttMs ?? 0 });
           },
         });
         const open: AttemptToken[] = [];

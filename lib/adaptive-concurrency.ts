@@ -10,8 +10,9 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  * weighted moving average (and variance) of each window's mean RTT. At the end
  * of a window the limit grows by one when the window's RTT stayed near the
  * baseline, every answer was a 2xx and the limit was actually reached (no
- * growth without evidence). It is cut at once on an overload answer (429,
- * 503), a failure (timeout, connection failure, 5xx gateway answers), or at a
+ * growth without evidence); until the first back pressure, by one per
+ * answer instead (slow start, below). It is cut at once on an overload answer
+ * (429, 503), a failure (timeout, connection failure, 5xx gateway answers), or at a
  * window's end when its RTT climbed well past the baseline.
  *
  * Where we depart from Vector, and why:
@@ -38,14 +39,33 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  *   eligible windows in a row instead of one (a plateau, as TCP CUBIC slows
  *   near its last loss): otherwise the limit would oscillate one step above
  *   the server's capacity and draw a refusal every other window.
+ * - A slow start, as TCP's (RFC 5681 §3.1), before the first back pressure:
+ *   the limit still starts at 1 (the issue asks for it: a server whose
+ *   capacity is 1 sees no burst), but grows by one per 2xx answer instead of
+ *   one per window, which doubles it per round trip. Vector climbs one per
+ *   window from 1 for its whole run; an upload is short (250 batches in
+ *   bench/overload.ts, ~50 round trips at capacity), and climbing to a
+ *   capacity of 6 took a quarter of it. The same evidence is needed as for a
+ *   window's growth, per answer: a 2xx whose round trip stayed near the
+ *   baseline, answered while the limit was full. Slow start ends for good on
+ *   the first overload answer or failure and on the first cut of any kind;
+ *   and, as HyStart (RFC 9406) does, without a cut when a single answer's
+ *   round trip is well past the baseline: queueing has begun, and the windows
+ *   decide from there as before. The price is an overshoot of up to one
+ *   round trip's doubling before the first 429 comes back (to 7–10 for a
+ *   capacity of 6 in bench/overload.ts; further when the client is short of
+ *   CPU and attempts it counts in flight are not yet at the server), which
+ *   the ×0.75 cut, one per window, takes back.
  *
  * The controller owns no timer: windows are checked when an attempt finishes,
  * with a clock the caller may inject, so tests drive it step by step.
  */
 
 export type LimitChangeReason =
-  /** The limit was reached, RTTs stayed near the baseline and every answer was a 2xx. */
+  /** At a window's end: the limit was reached, RTTs stayed near the baseline and every answer was a 2xx. */
   | 'increase'
+  /** Before the first back pressure: one 2xx answered near the baseline while the limit was full (+1 per answer). */
+  | 'slow-start'
   /** A 429 or 503. */
   | 'overload'
   /** A timeout, connection failure or gateway error. */
@@ -57,7 +77,7 @@ export interface LimitChange {
   limit: number;
   previous: number;
   reason: LimitChangeReason;
-  /** The window's mean RTT, when the change was decided at a window's end. */
+  /** The window's mean RTT, when the change was decided at a window's end; for `'slow-start'`, the answer's RTT. */
   rttMs?: number;
   /** The RTT baseline (moving average) the window was compared with, once there is one. */
   baselineRttMs?: number;
@@ -89,6 +109,8 @@ export interface AdaptiveConcurrencyOptions {
   latencyDecrease?: number;
   /** Eligible windows in a row needed to grow back to the limit last cut (4; 1 turns the plateau off). */
   probeWindows?: number;
+  /** Grow by one per 2xx answer, not per window, until the first back pressure (default true). */
+  slowStart?: boolean;
 }
 
 export const DEFAULT_MAX_CONCURRENCY = 16;
@@ -132,6 +154,8 @@ export class AdaptiveConcurrency extends SlotLimiter {
   /** The limit that was last cut, until a window at or above it passes cleanly. */
   #plateau: number | undefined;
   #eligibleWindows = 0;
+  /** True until the first back pressure, cut, or answer well past the baseline; then the windows alone grow the limit. */
+  #slowStart: boolean;
 
   constructor(options: AdaptiveConcurrencyOptions = {}) {
     super(options.now ?? (() => performance.now()));
@@ -145,6 +169,9 @@ export class AdaptiveConcurrency extends SlotLimiter {
     this.#overloadDecrease = fraction('overloadDecrease', options.overloadDecrease ?? 0.75);
     this.#latencyDecrease = fraction('latencyDecrease', options.latencyDecrease ?? 0.9);
     this.#probeWindows = integerAtLeast('probeWindows', options.probeWindows ?? 4, 1);
+    const slowStart = options.slowStart ?? true;
+    if (typeof slowStart !== 'boolean') throw new TypeError(`slowStart must be a boolean, received ${typeof slowStart} ${String(slowStart)}`);
+    this.#slowStart = slowStart;
   }
 
   get limit(): number {
@@ -167,12 +194,52 @@ export class AdaptiveConcurrency extends SlotLimiter {
       if (Number.isFinite(rtt) && rtt >= 0) {
         this.#windowRttSum += rtt;
         this.#windowRttCount++;
+        // inFlight no longer counts this attempt: the limit was full if the others fill all but its slot.
+        if (this.#slowStart) this.#slowStartStep(rtt, this.inFlight + 1 >= this.#limit);
       }
     } else if (outcome.kind === 'overload' || outcome.kind === 'failure') {
       this.#hadBackPressure = true;
+      this.#slowStart = false;
       this.#backPressure(token, outcome.kind, now);
     }
     this.#endWindowIfDue(now);
+  }
+
+  /**
+   * One 2xx in slow start. Before there is a baseline it only sets it (in
+   * #endWindowIfDue): with nothing to compare its round trip with, growing
+   * on it would be growing without evidence, and the first round trip is the
+   * one most likely to be slow for reasons of our own (a cold connection, JIT).
+   * Waiting for the second answer costs one round trip of the climb.
+   *
+   * A single round trip is judged with twice the window's margins: near up
+   * to `(1 + 2 × rttTolerance) × baseline`, well past from
+   * `baseline + 2 × max(rttDeviationScale × σ, 2 × rttTolerance × baseline)`.
+   * A window's mean averages the answers of a round trip (2–8 in slow
+   * start), so its jitter is about half a single answer's (σ/√n, n ≈ 4);
+   * with the window's own margins, the scheduling jitter of a shared 2-core
+   * machine alone could end slow start on one of its first answers (the
+   * limit then climbs by windows as if there were no slow start) or stall it.
+   * A reasoned margin, not a measured need: with the window's margins, 12
+   * traced runs of bench/overload.ts on a quiet moment climbed just the same.
+   * Nor does the exit fire early against a queueing server: the answers of
+   * the first N of a round come back at the baseline and keep doubling, so
+   * the limit passes N by up to N before queued answers end slow start. In between
+   * (neither near nor well past) the answer neither grows the limit nor ends
+   * slow start.
+   */
+  #slowStartStep(rtt: number, limitWasFull: boolean): void {
+    const baseline = this.#baseline;
+    if (baseline === undefined) return;
+    const threshold = Math.max(Math.sqrt(baseline.variance) * this.#deviationScale, 2 * this.#tolerance * baseline.mean);
+    if (rtt >= baseline.mean + 2 * threshold) {
+      // HyStart: queueing has begun. No cut; the window this answer belongs to decides on latency as before.
+      this.#slowStart = false;
+      return;
+    }
+    const near = rtt <= baseline.mean * (1 + 2 * this.#tolerance);
+    // An answer that came back while slots were free says nothing about a higher limit.
+    if (near && limitWasFull && this.#limit < this.max) this.#change(this.#limit + 1, 'slow-start', rtt);
   }
 
   /** Cuts at once, at most once per window, and only for attempts sent under the current limit. */
@@ -202,7 +269,8 @@ export class AdaptiveConcurrency extends SlotLimiter {
     const threshold = Math.max(Math.sqrt(baseline.variance) * this.#deviationScale, 2 * this.#tolerance * baseline.mean);
     const wellPast = rtt !== undefined && !near && rtt >= baseline.mean + threshold;
 
-    if (this.#reachedLimit && !this.#hadBackPressure && near && this.#limit < this.max) {
+    // In slow start the answers themselves grow the limit; a window may still cut it for latency (which ends slow start).
+    if (!this.#slowStart && this.#reachedLimit && !this.#hadBackPressure && near && this.#limit < this.max) {
       this.#eligibleWindows++;
       // The plateau lifts once a window at or above the limit last cut went cleanly.
       if (this.#plateau !== undefined && this.#limit >= this.#plateau) this.#plateau = undefined;
@@ -220,6 +288,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
   }
 
   #decrease(ratio: number, reason: LimitChangeReason, now: number, rtt?: number): void {
+    this.#slowStart = false;
     if (this.#limit <= 1) return;
     this.#plateau = this.#limit;
     this.#eligibleWindows = 0;

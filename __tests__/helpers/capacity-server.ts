@@ -1,4 +1,3 @@
-import { expect } from '@jest/globals';
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -259,23 +258,4 @@ export async function startCapacityServer(options: CapacityServerOptions = {}): 
   await once(server, 'listening');
   (state as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return state;
-}
-
-/**
- * Every record delivered exactly once and whole: what `target` reassembled
- * (deduplicated, by offset) equals `expected`, no repeat of a key carried
- * other bytes, and every stored batch starts where a record starts and ends
- * with its newline (NDJSON lines are never split).
- */
-export function expectWholeRecords(target: CapacityServer, expected: Buffer, lines: readonly string[]): void {
-  const recordStarts = new Set<number>([0]);
-  let offset = 0;
-  for (const line of lines) recordStarts.add((offset += Buffer.byteLength(line)));
-  expect(target.problems()).toEqual([]);
-  expect(target.mismatches).toBe(0);
-  expect(target.assembled().equals(expected)).toBe(true);
-  for (const batch of target.stored.values()) {
-    expect(recordStarts.has(batch.offset)).toBe(true);
-    expect(batch.body.at(-1)).toBe(0x0a);
-  }
 }
