@@ -111,9 +111,59 @@ describe('adaptive concurrency: decrease', () => {
     const made = controller({ max: 16, slowStart: false, ...options });
     round(made.limiter, made.clock);
     while (made.limiter.limit < limit) round(made.limiter, made.clock);
+    settle(made.limiter, made.clock);
     made.changes.length = 0;
     return made;
   }
+
+  /** A window that does not reach the limit: no growth, and the last step up is no longer in question. */
+  function settle(limiter: AdaptiveConcurrency, clock: ManualClock): void {
+    const token = limiter.started();
+    clock.advance(10);
+    limiter.finished(token, { kind: 'ok', rttMs: 10 });
+  }
+
+  test('a refusal in the window after a step up takes the step back, not ×0.75; growing back to it takes probeWindows windows', () => {
+    const { limiter, clock, changes } = controller({ max: 16, slowStart: false, probeWindows: 2 });
+    round(limiter, clock);
+    while (limiter.limit < 7) round(limiter, clock); // the last window stepped 6 → 7
+    changes.length = 0;
+    const token = limiter.started();
+    clock.advance(1);
+    limiter.finished(token, { kind: 'overload' });
+    expect(changes).toEqual([{ limit: 6, previous: 7, reason: 'overload', baselineRttMs: 10 }]);
+    clock.advance(20);
+    // The window that held the refusal does not grow; then two eligible windows at 6 before 7 again.
+    round(limiter, clock);
+    round(limiter, clock);
+    expect(limiter.limit).toBe(6);
+    round(limiter, clock);
+    expect(limiter.limit).toBe(7);
+  });
+
+  test('a refusal once the step up held for a window is load: ×0.75', () => {
+    const { limiter, clock, changes } = controller({ max: 16, slowStart: false });
+    round(limiter, clock);
+    while (limiter.limit < 8) round(limiter, clock);
+    settle(limiter, clock);
+    changes.length = 0;
+    const token = limiter.started();
+    clock.advance(1);
+    limiter.finished(token, { kind: 'failure' });
+    expect(changes.map((change) => [change.previous, change.limit])).toEqual([[8, 6]]);
+  });
+
+  test('a refusal of an attempt sent before the step up is load too: ×0.75', () => {
+    const { limiter, clock, changes } = controller({ max: 16, slowStart: false });
+    round(limiter, clock);
+    while (limiter.limit < 7) round(limiter, clock);
+    const before = limiter.started();
+    clock.advance(10);
+    round(limiter, clock); // the window ends: 7 → 8, `before` still out
+    changes.length = 0;
+    limiter.finished(before, { kind: 'overload' });
+    expect(changes.map((change) => [change.previous, change.limit])).toEqual([[8, 6]]);
+  });
 
   test.each(['overload', 'failure'] as const)('a %s cuts the limit by ×0.75 at once (rounded down)', (kind) => {
     const { limiter, clock, changes } = grownTo(9);

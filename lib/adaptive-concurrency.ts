@@ -39,6 +39,13 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  *   eligible windows in a row instead of one (a plateau, as TCP CUBIC slows
  *   near its last loss): otherwise the limit would oscillate one step above
  *   the server's capacity and draw a refusal every other window.
+ * - A refusal within the window after a step up, of an attempt sent after
+ *   it, takes that step back instead of cutting ×0.75: the level below held
+ *   for a whole window, so the step found the capacity. Otherwise each probe
+ *   above a capacity of 6 fell to 5 (7 × 0.75, rounded down) and spent two
+ *   windows below the capacity (bench/overload-findings.md). A server whose
+ *   capacity fell further keeps refusing, and from the next window on it is
+ *   cut ×0.75 as before.
  * - A slow start, as TCP's (RFC 5681 §3.1), before the first back pressure:
  *   the limit still starts at 1 (the issue asks for it: a server whose
  *   capacity is 1 sees no burst), but grows by one per 2xx answer instead of
@@ -154,6 +161,8 @@ export class AdaptiveConcurrency extends SlotLimiter {
   /** The limit that was last cut, until a window at or above it passes cleanly. */
   #plateau: number | undefined;
   #eligibleWindows = 0;
+  /** The last step up by a window (from which limit, when), until the window after it ends. */
+  #stepUp: { from: number; at: number } | undefined;
   /** True until the first back pressure, cut, or answer well past the baseline; then the windows alone grow the limit. */
   #slowStart: boolean;
 
@@ -242,10 +251,17 @@ export class AdaptiveConcurrency extends SlotLimiter {
     if (near && limitWasFull && this.#limit < this.max) this.#change(this.#limit + 1, 'slow-start', rtt);
   }
 
-  /** Cuts at once, at most once per window, and only for attempts sent under the current limit. */
+  /**
+   * Cuts at once, at most once per window, and only for attempts sent under
+   * the current limit. A refusal of an attempt sent after the last step up,
+   * within the window that followed it, takes that step back instead: the
+   * level below went cleanly a window ago, so the step found the capacity.
+   */
   #backPressure(token: AttemptToken, reason: 'overload' | 'failure', now: number): void {
     if (token.startedAt <= this.#lastDecreaseAt || now < this.#decreaseWindowEnd) return;
-    this.#decrease(this.#overloadDecrease, reason, now);
+    const step = this.#stepUp;
+    if (step !== undefined && token.startedAt >= step.at) this.#cutTo(step.from, reason, now);
+    else this.#cutTo(Math.floor(this.#limit * this.#overloadDecrease), reason, now);
   }
 
   #endWindowIfDue(now: number): void {
@@ -264,6 +280,8 @@ export class AdaptiveConcurrency extends SlotLimiter {
   }
 
   #manageLimit(rtt: number | undefined, now: number): void {
+    // A step up is in question for the one window after it: past that, a refusal is load, cut as such.
+    this.#stepUp = undefined;
     const baseline = this.#baseline!;
     const near = rtt !== undefined && rtt <= baseline.mean * (1 + this.#tolerance);
     const threshold = Math.max(Math.sqrt(baseline.variance) * this.#deviationScale, 2 * this.#tolerance * baseline.mean);
@@ -277,25 +295,27 @@ export class AdaptiveConcurrency extends SlotLimiter {
       const probing = this.#plateau !== undefined && this.#limit + 1 >= this.#plateau;
       if (!probing || this.#eligibleWindows >= this.#probeWindows) {
         this.#eligibleWindows = 0;
+        this.#stepUp = { from: this.#limit, at: now };
         this.#change(this.#limit + 1, 'increase', rtt);
       }
       return;
     }
     if (!this.#reachedLimit || this.#hadBackPressure || !near) this.#eligibleWindows = 0;
     if (wellPast && !this.#hadBackPressure && now >= this.#decreaseWindowEnd) {
-      this.#decrease(this.#latencyDecrease, 'latency', now, rtt);
+      // Rounded down so that a cut always lowers the limit, as in Vector.
+      this.#cutTo(Math.floor(this.#limit * this.#latencyDecrease), 'latency', now, rtt);
     }
   }
 
-  #decrease(ratio: number, reason: LimitChangeReason, now: number, rtt?: number): void {
+  #cutTo(limit: number, reason: LimitChangeReason, now: number, rtt?: number): void {
     this.#slowStart = false;
+    this.#stepUp = undefined;
     if (this.#limit <= 1) return;
     this.#plateau = this.#limit;
     this.#eligibleWindows = 0;
     this.#lastDecreaseAt = now;
     this.#decreaseWindowEnd = now + Math.max(MIN_WINDOW_MS, this.#baseline?.mean ?? 0);
-    // Rounded down so that a cut always lowers the limit, as in Vector.
-    this.#change(Math.max(1, Math.floor(this.#limit * ratio)), reason, rtt);
+    this.#change(Math.max(1, limit), reason, rtt);
   }
 
   #change(limit: number, reason: LimitChangeReason, rtt: number | undefined): void {
