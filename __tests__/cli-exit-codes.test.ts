@@ -1,10 +1,8 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { runCli, spawnCli } from './helpers/cli.js';
 import { useCliFixture } from './helpers/cli-fixture.js';
+import { freePort } from './helpers/free-port.js';
 import { pattern } from './helpers/data.js';
 import { readBody, startSink, type Sink } from './helpers/sink-server.js';
 
@@ -51,12 +49,7 @@ describe('exit 1: the upload failed, and the message says how far it got', () =>
   });
 
   test('the connection is refused', async () => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const { port } = server.address() as AddressInfo;
-    server.close();
-    await once(server, 'close');
+    const port = await freePort();
 
     const result = await runCli([fx.file, `http://127.0.0.1:${port}/`]);
 
