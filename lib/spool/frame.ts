@@ -137,10 +137,6 @@ export class FrameCursor {
     this.position = position;
   }
 
-  seek(position: number): void {
-    this.position = position;
-  }
-
   /**
    * The unit header at the cursor, not consumed; undefined when fewer than a
    * header's bytes remain before `limit`. Throws FrameError when the header
@@ -163,14 +159,15 @@ export class FrameCursor {
   /** Consumes the unit `peekUnit()` returned, checking its crc32; copies the payload to `target` when given. */
   async takeUnit(header: UnitHeader, limit: number, target?: Buffer): Promise<void> {
     const start = this.position;
-    const crc = await this.#payload(start + UNIT_HEADER, header.length, limit, true, target, 0);
+    const crc = await this.#payload(start + UNIT_HEADER, header.length, limit, target);
     const end = start + UNIT_HEADER + header.length;
     if (crc !== header.crc) throw new FrameError(start, 'bad checksum', end);
     this.position = end;
   }
 
-  /** Reads `length` bytes at `start` (into `target` when given); returns their crc32 when `verify`. */
-  async #payload(start: number, length: number, limit: number, verify: boolean, target: Buffer | undefined, targetOffset: number): Promise<number> {
+  /** Reads `length` bytes at `start` (into `target` when given); returns their crc32. */
+  async #payload(start: number, length: number, limit: number, target: Buffer | undefined): Promise<number> {
+    let targetOffset = 0;
     let position = start;
     const end = start + length;
     let crc = 0;
@@ -189,7 +186,7 @@ export class FrameCursor {
         await this.#ensure(Math.min(end - position, this.#scratch.length), limit, position);
         continue;
       }
-      if (verify) crc = crc32(piece, crc);
+      crc = crc32(piece, crc);
       position += piece.length;
       targetOffset += piece.length;
     }
