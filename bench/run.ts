@@ -12,6 +12,7 @@
  * Ctrl-C; every child process is killed on the way out.
  */
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -97,6 +98,7 @@ async function runGroup(group: Group, results: Results, failures: Map<string, st
   for (let run = 0; run < group.runs; run++) {
     for (const item of group.cases) {
       if (failed.has(item.id) || run >= (item.runs ?? group.runs)) continue;
+      if (group.settleDisk) spawnSync('sync');
       try {
         const m = item.task.task === 'command' ? await measureCommand(item.task, item.sink) : await measure(item.task, item.sink, [], item.env);
         measured.set(item.id, [...(measured.get(item.id) ?? []), m]);

@@ -29,6 +29,12 @@ export interface Group {
   /** The case the ratios are taken against. */
   baseline: string;
   runs: number;
+  /**
+   * Flush the page cache's dirty data (`sync`, not timed) before each case:
+   * a spool case leaves up to a GiB for the kernel to write back, which
+   * otherwise lands on whichever case runs next.
+   */
+  settleDisk?: boolean;
   cases: BenchCase[];
 }
 
@@ -218,7 +224,8 @@ function spool(config: Config): Group[] {
       about:
         'The W3 records in batch mode (default options) to a sink that answers at once, with no spool, a spool, and a spool with `fsync: true`; each spool in a fresh temp dir on the same disk.',
       baseline: 'spool-off',
-      runs: Math.min(config.runs, 3),
+      runs: config.runs,
+      settleDisk: true,
       cases: variants(small),
     },
     {
@@ -227,7 +234,8 @@ function spool(config: Config): Group[] {
       about:
         '1 MiB records (each larger than nothing but equal to the default highWaterMark) with no spool, a spool, a spool with `fsync: true`, and `dd if=/dev/zero bs=1M conv=fsync` of the same bytes on the same disk in the same run.',
       baseline: 'spool-off',
-      runs: Math.min(config.runs, 3),
+      runs: config.runs,
+      settleDisk: true,
       cases: [
         ...variants(large, MiB),
         { id: 'dd', label: 'dd bs=1M conv=fsync (the disk alone)', task: { task: 'records', peer: 'dd:conv=fsync', count: large, recordBytes: MiB } },
