@@ -1,4 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
+import { runInNewContext } from 'node:vm';
 import { HttpStatusError, NetworkError } from '../lib/index.js';
 import { BodyCollector, errorForNetwork, summarizeAnswer } from '../lib/transports/answers.js';
 
@@ -42,5 +43,14 @@ describe('errorForNetwork wraps what it is given in a typed error', () => {
     expect(error).toBeInstanceOf(NetworkError);
     expect(error.message).toMatch(/^Connection failed: socket closed/);
     expect(error.offset).toBe(3);
+  });
+
+  test('an error from another realm (not instanceof this Error) keeps its message and code', () => {
+    // As Node's own socket errors are, seen from the vm context Jest runs tests in.
+    const foreign: unknown = runInNewContext("Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })");
+    expect(foreign instanceof Error).toBe(false);
+    const error = errorForNetwork(foreign, progress);
+    expect(error).toBeInstanceOf(NetworkError);
+    expect(error).toMatchObject({ causeCode: 'EPIPE', message: 'Connection failed (EPIPE): write EPIPE' });
   });
 });

@@ -141,6 +141,18 @@ export class RedirectError extends HttpStatusError {
   }
 }
 
+/**
+ * `value` as an Error, the same object when it is one. Not `instanceof
+ * Error`: that fails for an error made in another realm (Node's socket errors
+ * seen from a vm context, as Jest runs tests), and rebuilding such an error
+ * from `String(value)` lost its `code`, which `causeCode` and retry decisions
+ * read. Anything with a string `message` is taken as it is.
+ */
+export function asError(value: unknown): Error & { code?: string } {
+  if (typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string') return value as Error;
+  return new Error(String(value));
+}
+
 /** The connection failed before the server answered: refused, reset, cut, timed out. */
 export class NetworkError extends BufferedHttpWritableError {
   /** The system or got error code (`ECONNRESET`, `ETIMEDOUT`, `EPIPE`, …). */

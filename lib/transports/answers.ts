@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import {
+  asError,
   HttpStatusError,
   isBufferedHttpWritableError,
   NetworkError,
@@ -71,8 +72,7 @@ export function errorForAnswer(
 /** Wraps a socket/got error as a `NetworkError`; any error of the library's own passes through as it is. */
 export function errorForNetwork(error: unknown, progress: ProgressSnapshot, position: ErrorPosition = {}): BufferedHttpWritableError {
   if (isBufferedHttpWritableError(error)) return error;
-  const cause = error instanceof Error ? error : new Error(String(error));
-  return new NetworkError(cause, progress, position);
+  return new NetworkError(asError(error), progress, position);
 }
 
 function redirectTarget(location: string | undefined, base: URL): string | undefined {

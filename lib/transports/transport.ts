@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { asError } from '../errors.js';
 import type { ProgressSnapshot } from '../progress.js';
 
 /** The server's answer, as exposed on `upload.response` and the `'response'` event. */
@@ -110,7 +111,7 @@ const NEVER = new Promise<never>(() => {});
  */
 export function failed<T>(work: Promise<T>, fail: (error: Error) => void): Promise<T> {
   return work.catch((error: unknown) => {
-    fail(error instanceof Error ? error : new Error(String(error)));
+    fail(asError(error));
     return NEVER;
   });
 }
