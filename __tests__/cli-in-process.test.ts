@@ -8,13 +8,16 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import got from 'got';
 import { main } from '../cli/main.js';
+import { BufferedHttpWritable } from '../lib/index.js';
 import { Sha256Transform, ShortInputError } from '../cli/sha256-transform.js';
 import type { CliIo } from '../cli/io.js';
 import { useCliFixture } from './helpers/cli-fixture.js';
 import { pattern } from './helpers/data.js';
 import { readBody, sha256, startSink, type Sink } from './helpers/sink-server.js';
+import { startTusServer } from './helpers/tus-server.js';
 
 interface Captured {
   io: CliIo;
@@ -132,6 +135,28 @@ describe('main() in-process', () => {
     );
     expect(lines[1]).toBe(`bhw: to continue: bhw --resume ${sink.url}/files/abc --mode tus -H 'Authorization: <redacted>' ${fx.file} ${sink.url}/files`);
     expect(lines[2]).toBe('bhw: (fill in the values shown as <redacted>)');
+  });
+
+  test('--resume of a file: one HEAD before the first PATCH, the stored upload is exact', async () => {
+    const tus = await startTusServer();
+    try {
+      const controller = new AbortController();
+      const first = new BufferedHttpWritable(tus.url, { mode: 'tus', highWaterMark: 64 * 1024, signal: controller.signal });
+      first.on('progress', (progress) => {
+        if (progress.bytesAcknowledged > 0) controller.abort();
+      });
+      await expect(pipeline(Readable.from([data]), first)).rejects.toMatchObject({ name: 'AbortError' });
+      const uploadUrl = first.uploadUrl!;
+
+      const out = capture();
+      expect(await main(['--resume', uploadUrl, '-H', 'x-run: resume', '--high-water-mark', '64KiB', fx.file, tus.url], out.io)).toBe(0);
+      const methods = tus.requests.filter((request) => request.headers['x-run'] === 'resume').map((request) => request.method);
+      expect(methods.slice(0, methods.indexOf('PATCH'))).toEqual(['HEAD']);
+      expect(methods.filter((method) => method === 'HEAD')).toHaveLength(1);
+      expect((await tus.stored(uploadUrl)).sha256).toBe(sha256(data));
+    } finally {
+      await tus.close();
+    }
   });
 
   test('--resume against a server that is not there: exit 1', async () => {

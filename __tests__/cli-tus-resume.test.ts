@@ -19,6 +19,8 @@ import { sha256 } from './helpers/sink-server.js';
 interface StallingTusServer {
   url: string;
   fault: 'stall' | 'forbid' | 'none';
+  /** The method of every request that arrived, in order. */
+  methods: string[];
   /** Resolves when a PATCH is being held. */
   stalled: Promise<void>;
   stored(uploadUrl: string): Promise<Buffer>;
@@ -32,6 +34,7 @@ async function startStallingTusServer(dir: string): Promise<StallingTusServer> {
   const server: StallingTusServer = {
     url: '',
     fault: 'stall',
+    methods: [],
     stalled: new Promise((resolve) => (onStall = resolve)),
     stored: (uploadUrl) => readFile(join(dir, uploadUrl.split('/').at(-1)!)),
     close: async () => {
@@ -41,6 +44,7 @@ async function startStallingTusServer(dir: string): Promise<StallingTusServer> {
     },
   };
   const http: Server = createServer((request, response) => {
+    server.methods.push(request.method ?? '');
     if (server.fault !== 'none' && request.method === 'PATCH' && patches++ >= 1) {
       if (server.fault === 'forbid') {
         request.resume();
@@ -97,6 +101,29 @@ describe('bhw --resume continues a tus upload cut short', () => {
     expect(sha256(await tus.stored(uploadUrl))).toBe(sha256(data));
     expect(result.stderr).toMatch(new RegExp(`^bhw: uploaded ${data.length - buffer} bytes \\([\\d.]+ KiB\\) from offset ${buffer} in `));
     expect(result.stderr).toContain(`sha256 ${sha256(data.subarray(buffer))}`);
+  });
+
+  test('a file: one HEAD before the first PATCH, the stored upload is exact', async () => {
+    const { uploadUrl, args } = await cutShort(file);
+    // The first run has exited: every request from here on is the resumed run's.
+    tus.methods.length = 0;
+    const result = await runCli(args);
+
+    expect(result.code).toBe(0);
+    expect(tus.methods.slice(0, tus.methods.indexOf('PATCH'))).toEqual(['HEAD']);
+    expect(tus.methods.filter((method) => method === 'HEAD')).toHaveLength(1);
+    expect(sha256(await tus.stored(uploadUrl))).toBe(sha256(data));
+  });
+
+  test('stdin: one HEAD before the first PATCH, the stored upload is exact', async () => {
+    const { uploadUrl, args } = await cutShort('-', data);
+    tus.methods.length = 0;
+    const result = await runCli(args, { input: data });
+
+    expect(result.code).toBe(0);
+    expect(tus.methods.slice(0, tus.methods.indexOf('PATCH'))).toEqual(['HEAD']);
+    expect(tus.methods.filter((method) => method === 'HEAD')).toHaveLength(1);
+    expect(sha256(await tus.stored(uploadUrl))).toBe(sha256(data));
   });
 
   test('stdin: the bytes before the server offset are skipped', async () => {

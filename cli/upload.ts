@@ -16,6 +16,7 @@ import {
   secretValues,
   type BufferedHttpWritableOptions,
   type Compression,
+  type TusOffset,
   type UploadFileResult,
   type UploadMethod,
   type UploadResponse,
@@ -61,16 +62,17 @@ export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promis
   const watchdog = new Watchdog(aborter);
   if (args.maxTime) watchdog.limitTotal(args.maxTime);
   try {
-    let offset = 0;
+    let resumed: TusOffset | undefined;
     let options: BufferedHttpWritableOptions;
     try {
       if (args.contentLength && file?.size === undefined) throw new UsageError(`--content-length needs a regular file, and ${args.source} is not one`);
-      if (args.resume) offset = await resumeOffset(args, file?.size, connection.got.extend({ signal: aborter.signal }), watchdog);
-      options = uploadOptions(args, file?.size, aborter.signal, connection.got);
+      if (args.resume) resumed = await resumeState(args, file?.size, connection.got.extend({ signal: aborter.signal }), watchdog);
+      options = uploadOptions(args, file?.size, aborter.signal, connection.got, resumed);
     } catch (error) {
       await file?.handle.close();
       throw error;
     }
+    const offset = resumed?.offset ?? 0;
     const direct = await directSource(args, io, file);
     if (direct) {
       try {
@@ -349,7 +351,7 @@ function failed(args: UploadArgs, output: Output, reached: Reached, error: Error
   return interrupted ? EXIT_INTERRUPTED : EXIT_FAILED;
 }
 
-function uploadOptions(args: UploadArgs, fileSize: number | undefined, signal: AbortSignal, got: Got): BufferedHttpWritableOptions {
+function uploadOptions(args: UploadArgs, fileSize: number | undefined, signal: AbortSignal, got: Got, resumed?: TusOffset): BufferedHttpWritableOptions {
   const options: BufferedHttpWritableOptions = { mode: args.mode, headers: args.headers, signal, got };
   if (args.method !== undefined) options.method = args.method as UploadMethod;
   if (args.highWaterMark !== undefined) options.highWaterMark = args.highWaterMark;
@@ -361,13 +363,16 @@ function uploadOptions(args: UploadArgs, fileSize: number | undefined, signal: A
   if (args.spool) options.spool = args.spool;
   // tus: contentLength is the whole upload's length, also when resuming.
   if (args.contentLength) options.contentLength = fileSize!;
-  if (args.resume) options.uploadUrl = args.resume;
-  else if (args.mode === 'tus' && args.source !== '-') options.metadata = { filename: basename(args.source) };
+  // The HEAD asked for --resume is the only one: the transport starts from its answer.
+  if (args.resume) {
+    options.uploadUrl = args.resume;
+    if (resumed) options.resumeFrom = resumed;
+  } else if (args.mode === 'tus' && args.source !== '-') options.metadata = { filename: basename(args.source) };
   return options;
 }
 
-/** The server's offset of the upload to resume; a failure to ask it is a failed upload (exit 1). */
-async function resumeOffset(args: UploadArgs, fileSize: number | undefined, got: Got, watchdog: Watchdog): Promise<number> {
+/** Where the upload to resume stands on the server; a failure to ask it is a failed upload (exit 1). */
+async function resumeState(args: UploadArgs, fileSize: number | undefined, got: Got, watchdog: Watchdog): Promise<TusOffset> {
   let state;
   try {
     state = await fetchTusOffset(args.resume!, { headers: args.headers, got });
@@ -380,7 +385,7 @@ async function resumeOffset(args: UploadArgs, fileSize: number | undefined, got:
   if (fileSize !== undefined && state.length !== undefined && state.length !== fileSize) {
     throw new UsageError(`${args.source} has ${fileSize} bytes, but the upload being resumed is ${state.length} bytes long`);
   }
-  return state.offset;
+  return state;
 }
 
 /** Asking the server where a resumed upload stands failed. */

@@ -28,13 +28,15 @@ export interface ResumableUploadOptions {
 export async function uploadResumable(path: string, endpoint: string, options: ResumableUploadOptions = {}): Promise<string> {
   const { size } = await stat(path);
   // Resuming: the server says how much it holds; read the file from there on.
-  const start = options.resume ? (await BufferedHttpWritable.tusOffset(options.resume)).offset : 0;
+  const resumeFrom = options.resume ? await BufferedHttpWritable.tusOffset(options.resume) : undefined;
+  const start = resumeFrom?.offset ?? 0;
   const upload = new BufferedHttpWritable(endpoint, {
     mode: 'tus',
     highWaterMark: options.highWaterMark ?? 4 * 1024 * 1024,
     // The whole file's length, also when resuming (tus Upload-Length).
     contentLength: size,
-    ...(options.resume ? { uploadUrl: options.resume } : { metadata: { filename: basename(path) } }),
+    // resumeFrom: the transport starts from that answer instead of asking HEAD again.
+    ...(options.resume ? { uploadUrl: options.resume, resumeFrom } : { metadata: { filename: basename(path) } }),
   });
   upload.on('progress', (progress) => options.onProgress?.(start + progress.bytesAcknowledged, size));
   await pipeline(createReadStream(path, { start }), upload);

@@ -3,6 +3,7 @@ import { DEFAULT_MAX_CONCURRENCY } from './adaptive-concurrency.js';
 import type { UploadDiagnostics } from './diagnostics.js';
 import { redactUrl, secretValues } from './redact.js';
 import { RETRY_ERROR_CODES, RETRY_METHODS, RETRY_STATUS_CODES, type RetrySettings } from './retry.js';
+import type { TusOffset } from './transports/tus-protocol.js';
 
 export type UploadMode = 'stream' | 'batch' | 'tus';
 export type UploadMethod = 'POST' | 'PUT' | 'PATCH';
@@ -81,6 +82,13 @@ export interface BufferedHttpWritableOptions {
 
   /** tus: continue an existing upload instead of creating one. */
   uploadUrl?: string | URL;
+  /**
+   * tus, with `uploadUrl`: where that upload stands, as `fetchTusOffset(uploadUrl)`
+   * answered. The transport then starts from it instead of asking `HEAD` again;
+   * a server that moved meanwhile answers the first `PATCH` with 409, and the
+   * upload recovers as from any failed PATCH (`HEAD`, then resend or `ResumeGapError`).
+   */
+  resumeFrom?: TusOffset;
   /** tus: sent as `Upload-Metadata` at creation. */
   metadata?: Record<string, string>;
   /** tus: on abort, `DELETE` the upload (tus termination extension). Default false. */
@@ -142,6 +150,8 @@ export interface TusOptions extends CommonOptions, ContinueOptions {
   mode: 'tus';
   retry: RetrySettings;
   uploadUrl?: URL;
+  /** The server's offset (and length) of `uploadUrl`, already asked: the transport skips its own `HEAD`. */
+  resumeFrom?: TusOffset;
   metadata?: Record<string, string>;
   deleteOnAbort: boolean;
   allowInsecureLocation: boolean;
@@ -183,6 +193,7 @@ const OPTION_MODES: Record<keyof BufferedHttpWritableOptions, readonly UploadMod
   compress: ['batch'],
   spool: ['batch'],
   uploadUrl: ['tus'],
+  resumeFrom: ['tus'],
   metadata: ['tus'],
   deleteOnAbort: ['tus'],
   allowInsecureLocation: ['tus'],
@@ -262,6 +273,10 @@ function resolveMode(mode: UploadMode, options: BufferedHttpWritableOptions, com
         allowInsecureLocation: booleanOption('allowInsecureLocation', options.allowInsecureLocation ?? false),
       };
       if (options.uploadUrl !== undefined) tus.uploadUrl = httpUrl('uploadUrl', options.uploadUrl);
+      if (options.resumeFrom !== undefined) {
+        if (tus.uploadUrl === undefined) throw new TypeError('resumeFrom applies only with uploadUrl (the upload whose offset it is)');
+        tus.resumeFrom = resolveResumeFrom(options.resumeFrom);
+      }
       if (options.metadata !== undefined) tus.metadata = headerRecord(options.metadata, 'metadata');
       return tus;
     }
@@ -353,6 +368,27 @@ function resolveSpool(value: SpoolSettings): Required<Pick<SpoolSettings, 'dir' 
     maxBytes: positiveInteger('spool.maxBytes', spool.maxBytes ?? DEFAULT_SPOOL_MAX_BYTES),
     fsync: booleanOption('spool.fsync', spool.fsync ?? false),
   };
+}
+
+const RESUME_FROM_FIELDS = ['offset', 'length'];
+
+/** A `fetchTusOffset` answer: `offset`, and `length` when the server knows it (never below the offset). */
+function resolveResumeFrom(value: TusOffset): TusOffset {
+  const state = plainObject('resumeFrom', value)!;
+  for (const [key, field] of Object.entries(state)) {
+    if (field !== undefined && !RESUME_FROM_FIELDS.includes(key)) {
+      const near = nearest(key, RESUME_FROM_FIELDS);
+      throw new TypeError(`Unknown option 'resumeFrom.${key}'${near ? ` (did you mean 'resumeFrom.${near}'?)` : ''}`);
+    }
+  }
+  const resumeFrom: TusOffset = { offset: nonNegativeInteger('resumeFrom.offset', state.offset) };
+  if (state.length !== undefined) {
+    resumeFrom.length = nonNegativeInteger('resumeFrom.length', state.length);
+    if (resumeFrom.length < resumeFrom.offset) {
+      throw new RangeError(`resumeFrom.length must not be below resumeFrom.offset ${resumeFrom.offset}, received ${resumeFrom.length}`);
+    }
+  }
+  return resumeFrom;
 }
 
 /** The known name within two edits of `key`, for "did you mean". */

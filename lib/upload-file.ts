@@ -52,7 +52,8 @@ export interface UploadFileResult extends ProgressSnapshot {
  * `source` is a path, or an open file descriptor (0 for stdin), left open: a
  * regular file behind it is read from its start with positioned reads
  * (whatever its current position), a pipe as it comes, without a declared size. In tus mode with `uploadUrl`, the server's offset
- * is asked first and the file is read on from there.
+ * is asked first (unless `resumeFrom` gives it) and the file is read on from there;
+ * the transport starts from that answer, so a resume costs one `HEAD`.
  */
 export async function uploadFile(source: string | number, url: string | URL, options: UploadFileOptions = {}): Promise<UploadFileResult> {
   const { declareSize = true, onProgress, onBatch, onRead, ...writableOptions } = options;
@@ -62,14 +63,14 @@ export async function uploadFile(source: string | number, url: string | URL, opt
   try {
     const stats = await fstatAsync(fd);
     const size = stats.isFile() ? stats.size : undefined;
+    const resolved = resolveOptions(url, writableOptions);
     let start = 0;
-    const mode = writableOptions.mode ?? 'stream';
-    if (mode === 'tus' && writableOptions.uploadUrl !== undefined && size !== undefined) {
-      const { got, headers } = writableOptions;
-      start = (await fetchTusOffset(writableOptions.uploadUrl, { ...(got ? { got } : {}), ...(headers ? { headers } : {}) })).offset;
+    if (resolved.mode === 'tus' && resolved.uploadUrl !== undefined && size !== undefined) {
+      // Asked once: the transport starts from the same answer instead of its own HEAD.
+      resolved.resumeFrom ??= await fetchTusOffset(resolved.uploadUrl, { got: resolved.got, headers: resolved.headers });
+      start = resolved.resumeFrom.offset;
       if (start > size) throw new FileChangedError(name, size, start, { bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0 });
     }
-    const resolved = resolveOptions(url, writableOptions);
     if (declareSize && size !== undefined && resolved.mode !== 'batch') {
       // tus: the whole upload's length, also when resuming; stream: the bytes this request carries.
       resolved.contentLength = resolved.mode === 'tus' ? size : size - start;

@@ -98,8 +98,11 @@ export class TusTransport implements Transport {
       // Nothing to send unless the server still waits for the length (an
       // empty upload, or a last buffer sent before the core knew it was the last).
       await this.#deliver(Buffer.alloc(0), total);
+      // #open() left an answer (creation's or HEAD's), and every PATCH replaces it;
+      // only a resume from a handed-over offset with nothing left to send has
+      // none yet: the server's own word that it holds the whole upload.
+      if (!this.#lastAnswer) this.#checkWindow((await this.#retrying(() => this.#head())).offset, total, total);
       this.#finished = true;
-      // #open() left an answer (creation's or HEAD's), and every PATCH replaces it.
       return this.#lastAnswer!;
     });
   }
@@ -156,7 +159,10 @@ export class TusTransport implements Transport {
 
   async #resume(url: URL): Promise<void> {
     this.#setUploadUrl(url);
-    const state = await this.#retrying(() => this.#head());
+    // The caller (uploadFile, say) may have asked HEAD already to know where to
+    // read from: one round trip is enough. Its offset is checked by the first
+    // PATCH all the same (tus §PATCH: a wrong Upload-Offset is answered 409).
+    const state = this.#options.resumeFrom ?? (await this.#retrying(() => this.#head()));
     this.#base = state.offset;
     this.#serverOffset = state.offset;
     if (state.length !== undefined) {
