@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SpoolCorruptError } from '../errors.js';
@@ -94,7 +95,11 @@ export class Journal {
   /** Appends one entry; with fsync and `sync`, returns once it is on disk. */
   async append(entry: Entry, sync: boolean): Promise<void> {
     const frame = encodeFrame(Buffer.from(JSON.stringify(entry)));
-    const { bytesWritten } = await this.#handle.write(frame, 0, frame.length, this.#size);
+    // An entry is ~100 bytes into the page cache: written here, in microseconds,
+    // rather than through libuv's thread pool, whose round trip cost more than
+    // the write (two entries a batch; ~4 % of a spool's time with 1 MiB batches).
+    // The sync, which waits on the disk, stays off the event loop.
+    const bytesWritten = writeSync(this.#handle.fd, frame, 0, frame.length, this.#size);
     if (bytesWritten !== frame.length) {
       await this.#handle.truncate(this.#size).catch(() => {});
       throw new Error(`short write to the spool journal: ${bytesWritten} of ${frame.length} bytes`);
