@@ -52,6 +52,7 @@ import { Journal, type FixedBatch, type JournalState } from './journal.js';
 import { checkSegments, releasedPosition, type Unread } from './recovery.js';
 import { acquireLock, type SpoolLock } from './lock.js';
 import { RecentGroups } from './recent-groups.js';
+import { RecentTables, type LoadedGroup } from './recent-tables.js';
 import { SegmentStore, syncDirectory } from './segments.js';
 
 /** A batch boundary in `append()`: what `flush()` writes. */
@@ -88,17 +89,6 @@ interface BatchDraft {
   own?: Buffer;
 }
 
-/** A group's table, loaded for reading: `entries[i]` is record i's length, or CUT_ENTRY. */
-interface LoadedGroup {
-  start: number;
-  /** One past its last byte: the next group's start. */
-  end: number;
-  /** Position of entry 0; entry i is at `tableStart + 4i`, and the count's position (i = count) means "after the last record". */
-  tableStart: number;
-  count: number;
-  entries: Uint32Array;
-}
-
 /** The index of the record a position names in `group`: its own start names the first. */
 function entryIndex(group: LoadedGroup, position: number): number {
   if (position === group.start) return 0;
@@ -126,6 +116,8 @@ interface StagedGroup {
   payloadBytes: number;
   recordCount: number;
   cuts: number;
+  /** Table entries (records and CUT markers), in `#entries`. */
+  count: number;
 }
 
 export interface SpooledBatch {
@@ -179,6 +171,8 @@ export class Spool {
   #staging: Buffer = Buffer.allocUnsafe(64 << 10);
   /** The last groups written, still in memory: a consumer that keeps up reads them from here. */
   readonly #recent = new RecentGroups();
+  /** The tables of the last groups written (further back than `#recent`): reading them back needs no small reads. */
+  readonly #recentTables = new RecentTables();
   #appends: Promise<unknown> = Promise.resolve();
   #reads: Promise<unknown> = Promise.resolve();
   #journalWrites: Promise<unknown> = Promise.resolve();
@@ -443,7 +437,7 @@ export class Spool {
     view.setUint32(filled + count * ENTRY_BYTES, count, true);
     filled += tableBytes;
     pieces.push(staging.subarray(sliceStart, filled));
-    return { end: index, pieces, payloadBytes, recordCount: count - cuts, cuts };
+    return { end: index, pieces, payloadBytes, recordCount: count - cuts, cuts, count };
   }
 
   /** A larger staging buffer holding what is staged so far. */
@@ -471,6 +465,7 @@ export class Spool {
       this.#unreadRecords += recordCount;
       this.#unreadCuts += cuts;
     });
+    this.#recentTables.keep(start, byteLength, this.#entries, group.count);
     // Written from the staging buffer alone: kept for the reader (large records beside it are not).
     if (pieces.length === 1) this.#staging = this.#recent.keep(start, pieces[0]!, this.#staging);
   }
@@ -529,6 +524,7 @@ export class Spool {
     this.#readGroup = draft.group;
     this.#state.open.set(batch.sequence, batch);
     this.#recent.dropBefore(batch.to);
+    this.#recentTables.dropBefore(batch.to);
     await this.#serial('journalWrites', async () => {
       await this.#journal.append({ t: 'fix', ...batch }, true);
       await this.#journal.compactIfLarge(this.#state);
@@ -599,6 +595,8 @@ export class Spool {
   }
 
   async #loadGroup(start: number): Promise<LoadedGroup> {
+    const kept = this.#recentTables.get(start);
+    if (kept) return kept;
     try {
       const header = Buffer.allocUnsafe(UNIT_HEADER);
       await this.#readStored(header, 0, UNIT_HEADER, start);

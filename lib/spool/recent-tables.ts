@@ -1,0 +1,61 @@
+import { ENTRY_BYTES, UNIT_HEADER } from './frame.js';
+
+/** A group's table, loaded for reading: `entries[i]` is record i's length, or CUT_ENTRY. */
+export interface LoadedGroup {
+  start: number;
+  /** One past its last byte: the next group's start. */
+  end: number;
+  /** Position of entry 0; entry i is at `tableStart + 4i`, and the count's position (i = count) means "after the last record". */
+  tableStart: number;
+  count: number;
+  entries: Uint32Array;
+}
+
+/** Table entries kept at most (4 bytes each): 1 MiB. */
+const KEEP_ENTRIES = 1 << 18;
+/** Groups kept at most, whatever their size. */
+const KEEP_GROUPS = 1 << 12;
+
+/**
+ * The tables of the groups this process appended last, kept in memory, so
+ * that reading such a group back needs no reads of its header and table
+ * (three small reads a group: for 1 MiB records, a group per record, they
+ * cost about as much as reading the record). Bounded by `KEEP_ENTRIES` and
+ * `KEEP_GROUPS`, oldest first out; everything here is also on disk, a miss
+ * only costs the reads. Unlike `RecentGroups` it keeps no record bytes, so it
+ * reaches much further behind the writer.
+ */
+export class RecentTables {
+  /** By start position; a Map iterates in insertion order, which is stream order. */
+  readonly #tables = new Map<number, LoadedGroup>();
+  #keptEntries = 0;
+
+  /** Keeps the table of the group written at `start` (`byteLength` bytes, unit header included); `entries` is copied. */
+  keep(start: number, byteLength: number, entries: Uint32Array, count: number): void {
+    const end = start + byteLength;
+    const tableStart = end - ENTRY_BYTES * (count + 1);
+    if (tableStart < start + UNIT_HEADER) throw new RangeError(`group at ${start}: a table of ${count} entries does not fit in ${byteLength} bytes`);
+    this.#tables.set(start, { start, end, tableStart, count, entries: entries.slice(0, count) });
+    this.#keptEntries += count;
+    while (this.#keptEntries > KEEP_ENTRIES || this.#tables.size > KEEP_GROUPS) this.#forgetOldest();
+  }
+
+  /** The table of the group at `start`, when kept. */
+  get(start: number): LoadedGroup | undefined {
+    return this.#tables.get(start);
+  }
+
+  /** Forgets the groups that end at or before `position` (read into batches). */
+  dropBefore(position: number): void {
+    for (const group of this.#tables.values()) {
+      if (group.end > position) return;
+      this.#forgetOldest();
+    }
+  }
+
+  #forgetOldest(): void {
+    const [start, group] = this.#tables.entries().next().value as [number, LoadedGroup];
+    this.#tables.delete(start);
+    this.#keptEntries -= group.count;
+  }
+}
