@@ -8,6 +8,7 @@ import got from 'got';
 import { BufferedHttpWritable, fetchTusOffset, uploadFile } from '../lib/index.js';
 import { pattern } from './helpers/data.js';
 import { sha256 } from './helpers/sink-server.js';
+import { uploadPartly as uploadTusPartly } from './helpers/tus-partly.js';
 import { startTusServer, type TusTestServer } from './helpers/tus-server.js';
 
 const KiB = 1024;
@@ -32,15 +33,9 @@ describe('a resumed tus upload asks the server offset once', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** Uploads the file until the server holds at least `stopAt` bytes, then aborts; returns the upload URL. */
-  async function uploadPartly(stopAt: number, options: { contentLength?: number } = {}): Promise<string> {
-    const controller = new AbortController();
-    const first = new BufferedHttpWritable(server.url, { mode: 'tus', highWaterMark, signal: controller.signal, ...options });
-    first.on('progress', (progress) => {
-      if (progress.bytesAcknowledged >= stopAt) controller.abort();
-    });
-    await expect(pipeline(createReadStream(file, { highWaterMark: 16 * KiB }), first)).rejects.toMatchObject({ name: 'AbortError' });
-    return first.uploadUrl!;
+  /** Uploads the file until the server acknowledged at least `stopAt` bytes, then aborts; returns the upload URL. */
+  function uploadPartly(stopAt: number, options: { contentLength?: number } = {}): Promise<string> {
+    return uploadTusPartly(server.url, file, stopAt, { highWaterMark, readSize: 16 * KiB, ...options });
   }
 
   /** The methods of the resumed run's requests, in order. */

@@ -8,6 +8,7 @@ import { uploadResumable } from '../examples/resumable-upload.js';
 import { BufferedHttpWritable, fetchTusOffset, type BufferedHttpWritableError } from '../lib/index.js';
 import { pattern } from './helpers/data.js';
 import { sha256 } from './helpers/sink-server.js';
+import { uploadPartly as uploadTusPartly } from './helpers/tus-partly.js';
 import { startTusServer, type TusTestServer } from './helpers/tus-server.js';
 
 const MiB = 1024 * 1024;
@@ -29,15 +30,9 @@ describe('a tus upload resumed by a second uploader', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** Uploads `file` until the server acknowledged at least `stopAt` bytes, then aborts; returns the upload URL. */
-  async function uploadPartly(stopAt: number, options: { contentLength?: number } = {}): Promise<string> {
-    const controller = new AbortController();
-    const first = new BufferedHttpWritable(server.url, { mode: 'tus', highWaterMark, signal: controller.signal, ...options });
-    first.on('progress', (progress) => {
-      if (progress.bytesAcknowledged >= stopAt) controller.abort();
-    });
-    await expect(pipeline(createReadStream(file, { highWaterMark: 64 * 1024 }), first)).rejects.toMatchObject({ name: 'AbortError' });
-    return first.uploadUrl!;
+  /** Uploads the file until the server acknowledged at least `stopAt` bytes, then aborts; returns the upload URL. */
+  function uploadPartly(stopAt: number, options: { contentLength?: number } = {}): Promise<string> {
+    return uploadTusPartly(server.url, file, stopAt, { highWaterMark, readSize: 64 * 1024, ...options });
   }
 
   test.each([
