@@ -96,8 +96,8 @@ export class Journal {
   async append(entry: Entry, sync: boolean): Promise<void> {
     const frame = encodeFrame(Buffer.from(JSON.stringify(entry)));
     // An entry is ~100 bytes into the page cache: written here, in microseconds,
-    // rather than through libuv's thread pool, whose round trip cost more than
-    // the write (two entries a batch; ~4 % of a spool's time with 1 MiB batches).
+    // rather than through libuv's thread pool, whose round trip costs more than
+    // the write (two entries a batch: with 1 MiB batches, that showed).
     // The sync, which waits on the disk, stays off the event loop.
     const bytesWritten = writeSync(this.#handle.fd, frame, 0, frame.length, this.#size);
     if (bytesWritten !== frame.length) {

@@ -18,9 +18,9 @@ const KEEP_GROUPS = 1 << 12;
 
 /**
  * The tables of the groups this process appended last, kept in memory, so
- * that reading such a group back needs no reads of its header and table
- * (three small reads a group: for 1 MiB records, a group per record, they
- * cost about as much as reading the record). Bounded by `KEEP_ENTRIES` and
+ * that reading such a group back needs no reads of its header, count and
+ * table: three thread-pool round trips a group, which for 1 MiB records (a
+ * group per record) outnumber the batches' own reads three to one. Bounded by `KEEP_ENTRIES` and
  * `KEEP_GROUPS`, oldest first out; everything here is also on disk, a miss
  * only costs the reads. Unlike `RecentGroups` it keeps no record bytes, so it
  * reaches much further behind the writer.
