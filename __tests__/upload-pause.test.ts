@@ -39,6 +39,16 @@ describe('upload pause: one clock for Retry-After', () => {
     expect(waiting.state).toBe('rejected');
   });
 
+  test('the timer is the pause asked for also where now + ms - now is not ms in floating point', () => {
+    // At this clock reading (2768.4423 + 30000) - 2768.4423 is 30000.000000000004: rounded up, it was 30001.
+    expect(2768.4423 + 30_000 - 2768.4423).not.toBe(30_000);
+    const armed: number[] = [];
+    const pause = new UploadPause({ now: () => 2768.4423, setTimer: (_callback, ms) => armed.push(ms), clearTimer: () => {} });
+    void pause.pauseForAndWait(30_000).catch(() => {});
+    expect(armed).toEqual([30_000]);
+    pause.close();
+  });
+
   test('open until paused; whenOpen() resolves at once when open', async () => {
     const clock = manualClock();
     const pause = pauseOn(clock);

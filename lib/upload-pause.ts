@@ -1,3 +1,6 @@
+/** Far below a timer's resolution, far above a double's error on a clock of days in ms. */
+const ROUNDING_SLACK_MS = 1e-6;
+
 /**
  * One clock for `Retry-After` across a whole upload (issue 13): a server that
  * asks one batch to wait is asking the client to wait, so every new attempt
@@ -126,7 +129,9 @@ export class UploadPause {
 
   #arm(now = this.#now()): void {
     // Whole ms, rounded up: a timer that fires a fraction early would only re-arm.
-    const delay = Math.max(0, Math.ceil(this.#until - now));
+    // Not the last bits of a double, though: (now + ms) - now is ms + 4e-12 for
+    // some clock readings, which rounded up to ms + 1.
+    const delay = Math.max(0, Math.ceil(this.#until - now - ROUNDING_SLACK_MS));
     this.#timer = this.#setTimer(() => this.#expired(), delay);
   }
 
