@@ -66,7 +66,7 @@ export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promis
     let options: BufferedHttpWritableOptions;
     try {
       if (args.contentLength && file?.size === undefined) throw new UsageError(`--content-length needs a regular file, and ${args.source} is not one`);
-      if (args.resume) resumed = await resumeState(args, file?.size, connection.got.extend({ signal: aborter.signal }), watchdog);
+      if (args.resume) resumed = await resumeState(args, file?.size, connection.got, aborter.signal, watchdog);
       options = uploadOptions(args, file?.size, aborter.signal, connection.got, resumed);
     } catch (error) {
       await file?.handle.close();
@@ -372,10 +372,12 @@ function uploadOptions(args: UploadArgs, fileSize: number | undefined, signal: A
 }
 
 /** Where the upload to resume stands on the server; a failure to ask it is a failed upload (exit 1). */
-async function resumeState(args: UploadArgs, fileSize: number | undefined, got: Got, watchdog: Watchdog): Promise<TusOffset> {
+async function resumeState(args: UploadArgs, fileSize: number | undefined, got: Got, signal: AbortSignal, watchdog: Watchdog): Promise<TusOffset> {
   let state;
   try {
-    state = await fetchTusOffset(args.resume!, { headers: args.headers, got });
+    // --retry applies to this HEAD as to the upload; --max-time and Ctrl-C stop it, also while it waits to retry.
+    const retry = args.retry === undefined ? {} : { retry: { limit: args.retry } };
+    state = await fetchTusOffset(args.resume!, { headers: args.headers, got, signal, ...retry });
   } catch (error) {
     throw new ResumeError(`bhw: cannot resume ${redactUrl(args.resume!)}: ${reasonOf(watchdog.timedOut ?? (error as Error))}`);
   }

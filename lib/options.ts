@@ -329,7 +329,8 @@ function resolveMethod(value: unknown): UploadMethod {
 }
 
 /** The retry engine's settings: the caller's fields over the defaults (`{ limit: undefined }` keeps the default). */
-function resolveRetry(value: Partial<RetryOptions> | undefined, instance: Got, method?: UploadMethod): RetrySettings {
+/** The `retry` option as the retry engine reads it (got's names; unknown fields refused). */
+export function resolveRetry(value: Partial<RetryOptions> | undefined, instance: Got, method?: UploadMethod): RetrySettings {
   const retry = plainObject('retry', value) ?? {};
   for (const [key, field] of Object.entries(retry)) {
     if (field !== undefined && !RETRY_FIELDS.includes(key)) {

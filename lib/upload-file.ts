@@ -7,7 +7,7 @@ import { resolveOptions, type BufferedHttpWritableOptions } from './options.js';
 import type { ProgressSnapshot } from './progress.js';
 import { createTransport } from './transports/create.js';
 import type { BatchReport, UploadResponse } from './transports/transport.js';
-import { fetchTusOffset } from './transports/tus-protocol.js';
+import { askTusOffset } from './transports/tus-protocol.js';
 import { UploadSession } from './upload-session.js';
 
 const readAsync = promisify(readCallback);
@@ -67,7 +67,12 @@ export async function uploadFile(source: string | number, url: string | URL, opt
     let start = 0;
     if (resolved.mode === 'tus' && resolved.uploadUrl !== undefined && size !== undefined) {
       // Asked once: the transport starts from the same answer instead of its own HEAD.
-      resolved.resumeFrom ??= await fetchTusOffset(resolved.uploadUrl, { got: resolved.got, headers: resolved.headers });
+      resolved.resumeFrom ??= await askTusOffset(resolved.uploadUrl, {
+        got: resolved.got,
+        headers: resolved.headers,
+        retry: resolved.retry,
+        signal: resolved.signal,
+      });
       start = resolved.resumeFrom.offset;
       if (start > size) throw new FileChangedError(name, size, start, { bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0 });
     }

@@ -1,7 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import defaultGot, { type Got } from 'got';
+import defaultGot, { type Got, type RetryOptions } from 'got';
+import { abortError } from '../abort.js';
 import { HttpStatusError, ProtocolError } from '../errors.js';
+import { resolveRetry } from '../options.js';
 import { redactUrl } from '../redact.js';
+import { Backoff, Retrier, type FailedAttempt, type RetrySettings } from '../retry.js';
 import type { ProgressSnapshot } from '../progress.js';
 import { errorForNetwork, isSuccess } from './answers.js';
 
@@ -21,6 +24,14 @@ export interface FetchTusOffsetOptions {
   got?: Got;
   /** Extra request headers (auth, say). */
   headers?: Record<string, string>;
+  /**
+   * Retries of the `HEAD`, by the library's retry engine as in tus mode
+   * (got's names, the same defaults; `{ limit: 0 }`: one attempt). got's
+   * own retries are not used.
+   */
+  retry?: Partial<RetryOptions>;
+  /** Stops the request, or the wait before a retry, with an `AbortError`. */
+  signal?: AbortSignal;
 }
 
 const NO_PROGRESS: ProgressSnapshot = { bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0 };
@@ -30,8 +41,37 @@ const NO_PROGRESS: ProgressSnapshot = { bytesWritten: 0, bytesSent: 0, bytesAckn
  * process can continue it: read the source from `offset` on and write it to a
  * `BufferedHttpWritable` given the same `uploadUrl`.
  */
-export async function fetchTusOffset(uploadUrl: string | URL, { got = defaultGot, headers = {} }: FetchTusOffsetOptions = {}): Promise<TusOffset> {
-  const url = new URL(uploadUrl);
+export async function fetchTusOffset(uploadUrl: string | URL, options: FetchTusOffsetOptions = {}): Promise<TusOffset> {
+  const got = options.got ?? defaultGot;
+  return askTusOffset(new URL(uploadUrl), { got, headers: options.headers ?? {}, retry: resolveRetry(options.retry, got), signal: options.signal });
+}
+
+/** `fetchTusOffset` with its options resolved (uploadFile passes the upload's own). */
+export async function askTusOffset(
+  url: URL,
+  { got, headers, retry, signal }: { got: Got; headers: Record<string, string>; retry: RetrySettings; signal?: AbortSignal | undefined },
+): Promise<TusOffset> {
+  const retrier = new Retrier(retry);
+  const backoff = new Backoff();
+  const onAbort = (): void => backoff.cancel(abortError(signal!.reason));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal.reason);
+      retrier.started();
+      const answer = await headOnce(url, got, headers, signal);
+      if (!('error' in answer)) return answer;
+      const decision = await retrier.decide(answer);
+      if (!decision.retry) throw decision.error;
+      await backoff.wait(decision.delay);
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** One `HEAD`: the upload's state, or the failed attempt for the retry engine. */
+async function headOnce(url: URL, got: Got, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<TusOffset | FailedAttempt> {
   const position = { uploadUrl: redactUrl(url) };
   let response;
   try {
@@ -40,14 +80,22 @@ export async function fetchTusOffset(uploadUrl: string | URL, { got = defaultGot
       headers: { ...headers, 'tus-resumable': TUS_VERSION },
       throwHttpErrors: false,
       followRedirect: false,
+      retry: { limit: 0 },
       resolveBodyOnly: false,
       responseType: 'text',
+      ...(signal ? { signal } : {}),
     });
   } catch (error) {
-    throw errorForNetwork(error, NO_PROGRESS, position);
+    if (signal?.aborted) throw abortError(signal.reason);
+    return { error: errorForNetwork(error, NO_PROGRESS, position), code: (error as { code?: string }).code };
   }
   if (!isSuccess(response.statusCode)) {
-    throw new HttpStatusError({ statusCode: response.statusCode, statusMessage: response.statusMessage ?? '', body: response.body }, NO_PROGRESS, position);
+    const error = new HttpStatusError(
+      { statusCode: response.statusCode, statusMessage: response.statusMessage ?? '', body: response.body },
+      NO_PROGRESS,
+      position,
+    );
+    return { error, statusCode: response.statusCode, retryAfter: response.headers['retry-after'] };
   }
   const state = readTusOffset(response.headers);
   if (!state) throw new ProtocolError('HEAD answer without a valid Upload-Offset', NO_PROGRESS, position);
