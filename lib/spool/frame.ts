@@ -93,6 +93,38 @@ export function readGroupCount(last4: Buffer, position: number, payloadLength: n
   return count;
 }
 
+/** A group's table, loaded for reading: `entries[i]` is record i's length, or CUT_ENTRY. */
+export interface LoadedGroup {
+  start: number;
+  /** One past its last byte: the next group's start. */
+  end: number;
+  /** Position of entry 0; entry i is at `tableStart + 4i`, and the count's position (i = count) means "after the last record". */
+  tableStart: number;
+  count: number;
+  entries: Uint32Array;
+}
+
+/**
+ * The table of the group whose unit header, at `start` in `source`, says
+ * `payloadLength`: its count, then its entries, each checked before it is
+ * trusted. Positions are `source`'s (a file's offsets, or the stream's).
+ */
+export async function readGroupAt(source: ByteSource, start: number, payloadLength: number): Promise<LoadedGroup> {
+  const end = start + UNIT_HEADER + payloadLength;
+  const countAt = end - ENTRY_BYTES;
+  const count = readGroupCount(await readExactly(source, ENTRY_BYTES, countAt), countAt, payloadLength);
+  const tableStart = countAt - count * ENTRY_BYTES;
+  const entries = readGroupTable(await readExactly(source, (count + 1) * ENTRY_BYTES, tableStart), tableStart, payloadLength);
+  return { start, end, tableStart, count, entries };
+}
+
+/** `length` bytes at `position`, or FrameError 'short payload'. */
+export async function readExactly(source: ByteSource, length: number, position: number): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(length);
+  if ((await source.read(bytes, 0, length, position)) !== length) throw new FrameError(position, 'short payload');
+  return bytes;
+}
+
 /** One unit encoded whole (journal entries: small, written one at a time). */
 export function encodeFrame(payload: Buffer): Buffer {
   const frame = Buffer.allocUnsafe(UNIT_HEADER + payload.length);

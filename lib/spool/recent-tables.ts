@@ -1,15 +1,4 @@
-import { ENTRY_BYTES, UNIT_HEADER } from './frame.js';
-
-/** A group's table, loaded for reading: `entries[i]` is record i's length, or CUT_ENTRY. */
-export interface LoadedGroup {
-  start: number;
-  /** One past its last byte: the next group's start. */
-  end: number;
-  /** Position of entry 0; entry i is at `tableStart + 4i`, and the count's position (i = count) means "after the last record". */
-  tableStart: number;
-  count: number;
-  entries: Uint32Array;
-}
+import { ENTRY_BYTES, UNIT_HEADER, type LoadedGroup } from './frame.js';
 
 /** Table entries kept at most (4 bytes each): 1 MiB. */
 const KEEP_ENTRIES = 1 << 18;

@@ -1,5 +1,5 @@
 import { SpoolCorruptError } from '../errors.js';
-import { CUT_ENTRY, ENTRY_BYTES, FrameError, UNIT_HEADER, readGroupCount, readGroupTable, scanFile, type ByteSource } from './frame.js';
+import { CUT_ENTRY, ENTRY_BYTES, FrameError, readGroupAt, scanFile, type ByteSource } from './frame.js';
 import type { JournalState } from './journal.js';
 import type { Segment, SegmentStore } from './segments.js';
 
@@ -74,14 +74,11 @@ export async function checkSegments(store: SegmentStore, state: JournalState, sc
       result = await scanFile(source, scratch, 0, segment.length, isLast, async (position, header) => {
         if (!header.group) throw new FrameError(position, 'bad header');
         const groupStart = segment.start + position;
-        const countAt = position + UNIT_HEADER + header.length - ENTRY_BYTES;
         // The group's crc32 held: its table is read once more, from the file, and checked against its length.
-        const count = readGroupCount(await readExactly(tables, ENTRY_BYTES, countAt), countAt, header.length);
-        const tableAt = countAt - count * ENTRY_BYTES;
-        const entries = readGroupTable(await readExactly(tables, (count + 1) * ENTRY_BYTES, tableAt), tableAt, header.length);
+        const { count, tableStart, entries } = await readGroupAt(tables, position, header.length);
         atBoundary(groupStart, groupStart);
         for (let entry = 0; entry <= count; entry++) {
-          const entryPosition = segment.start + tableAt + entry * ENTRY_BYTES;
+          const entryPosition = segment.start + tableStart + entry * ENTRY_BYTES;
           atBoundary(entryPosition, groupStart);
           if (entry === count) break;
           const word = entries[entry]!;
@@ -134,12 +131,6 @@ function windowed(source: ByteSource, window: Buffer, end: number): ByteSource {
       return available;
     },
   };
-}
-
-async function readExactly(source: ByteSource, length: number, position: number): Promise<Buffer> {
-  const bytes = Buffer.allocUnsafe(length);
-  if ((await source.read(bytes, 0, length, position)) !== length) throw new FrameError(position, 'short payload');
-  return bytes;
 }
 
 function fileSource(segment: Segment): ByteSource {

@@ -43,16 +43,18 @@ import {
   MAX_GROUP_ENTRIES,
   MAX_LENGTH,
   UNIT_HEADER,
-  readGroupCount,
-  readGroupTable,
+  readExactly,
+  readGroupAt,
   readUnitHeader,
   writeUnitHeader,
+  type ByteSource,
+  type LoadedGroup,
 } from './frame.js';
 import { Journal, type FixedBatch, type JournalState } from './journal.js';
 import { checkSegments, releasedPosition, type Unread } from './recovery.js';
 import { acquireLock, type SpoolLock } from './lock.js';
 import { RecentGroups } from './recent-groups.js';
-import { RecentTables, type LoadedGroup } from './recent-tables.js';
+import { RecentTables } from './recent-tables.js';
 import { SegmentStore, syncDirectory } from './segments.js';
 
 /** A batch boundary in `append()`: what `flush()` writes. */
@@ -598,22 +600,21 @@ export class Spool {
     const kept = this.#recentTables.get(start);
     if (kept) return kept;
     try {
-      const header = Buffer.allocUnsafe(UNIT_HEADER);
-      await this.#readStored(header, 0, UNIT_HEADER, start);
-      const unit = readUnitHeader(header, 0);
+      const unit = readUnitHeader(await readExactly(this.#stored, UNIT_HEADER, start), 0);
       if (!unit?.group) throw new FrameError(start, 'bad header');
-      const end = start + UNIT_HEADER + unit.length;
-      const countAt = end - ENTRY_BYTES;
-      await this.#readStored(header, 0, ENTRY_BYTES, countAt);
-      const count = readGroupCount(header, countAt, unit.length);
-      const tableStart = countAt - count * ENTRY_BYTES;
-      const tail = Buffer.allocUnsafe((count + 1) * ENTRY_BYTES);
-      await this.#readStored(tail, 0, tail.length, tableStart);
-      return { start, end, tableStart, count, entries: readGroupTable(tail, tableStart, unit.length) };
+      return await readGroupAt(this.#stored, start, unit.length);
     } catch (error) {
       throw this.#corrupt(error, start);
     }
   }
+
+  /** The stored stream as a ByteSource (memory, then segment files); a short read throws. */
+  readonly #stored: ByteSource = {
+    read: async (target, offset, count, position) => {
+      await this.#readStored(target, offset, count, position);
+      return count;
+    },
+  };
 
   /** Reads `count` stored bytes at stream `position` into `target` (across segment files). */
   async #readStored(target: Buffer, offset: number, count: number, position: number): Promise<void> {
