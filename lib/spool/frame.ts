@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib';
+import { crc32 } from './checksum.js';
 
 /**
  * Two kinds of framing. A **unit** is what carries a length and a crc32: a
@@ -10,7 +10,7 @@ import { crc32 } from 'node:zlib';
  * ```
  * unit    u32 LE word    bit 30: group (records), bits 0..29: payload length
  *         u32 LE check   word XOR UNIT_MAGIC: a damaged length is caught before it is trusted
- *         u32 LE crc32   of the payload (zlib.crc32)
+ *         u32 LE crc32   of the payload (CRC-32 as zlib computes it: checksum.ts)
  *         payload        a journal entry, or the group:
  * group   bytes          the records, one after another
  *         u32 LE entry   per record: its length; per CUT marker (a batch boundary): bit 31
@@ -22,7 +22,7 @@ import { crc32 } from 'node:zlib';
  * of its unit header, stands for its first record.
  *
  * One crc32 per append rather than per record: for 100-byte records the
- * per-call cost of zlib.crc32 was 40% of the append path. The unit is also
+ * per-call cost of crc32 was 40% of the append path. The unit is also
  * exactly what a dying process tears (its last write), which is what open()
  * cuts. The header check matters for telling a torn tail from damage: a unit
  * whose header checks out but whose payload runs past the end of the last

@@ -34,7 +34,7 @@
  */
 import { mkdir, open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
+import { crc32 } from './checksum.js';
 import { BODY_SNIPPET_LIMIT, SpoolCorruptError } from '../errors.js';
 import {
   CUT_ENTRY,
@@ -450,7 +450,7 @@ export class Spool {
     return larger;
   }
 
-  /** One writev of a staged group; its crc32 is chained over the pieces: one zlib call per piece, not per record. */
+  /** One writev of a staged group; its crc32 is chained over the pieces: one call per piece, not per record. */
   async #writeStaged(group: StagedGroup): Promise<void> {
     const { pieces, payloadBytes, recordCount, cuts } = group;
     let crc = 0;
