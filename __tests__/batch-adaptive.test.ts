@@ -76,7 +76,7 @@ describe("concurrency: 'auto' options", () => {
 });
 
 describe("concurrency: 'auto' against a server that answers 429 above its capacity", () => {
-  test('every record once, in order, none split; a 429 means the limit passed capacity and an overload cut followed', async () => {
+  test('every record once, in order, none split; a 429 means the limit passed capacity and a cut followed', async () => {
     const capacity = 3;
     server = await startRefusingServer(capacity, { latencyMs: 2 });
     const upload = new BufferedHttpWritable(server.url, { mode: 'batch', highWaterMark, concurrency: 'auto', maxConcurrency: 8, retry: fastRetry });
@@ -108,9 +108,11 @@ describe("concurrency: 'auto' against a server that answers 429 above its capaci
     expect(upload.concurrency).toBe(limit);
     expect(progress.at(-1)!.concurrency).toBe(limit);
     if (server.refused > 0) {
-      // Refused means more than `capacity` were in flight: the limit had passed it, and was cut on the answer.
+      // Refused means more than `capacity` were in flight: the limit had passed it, and was cut. Usually on the 429
+      // ('overload'); but when the queueing RTTs cut it first ('latency'), the 429s of attempts sent before that cut
+      // say nothing of the new limit and are not counted again (adaptive-concurrency.ts), as one test run saw.
       expect(Math.max(...changes.map((change) => change.limit))).toBeGreaterThan(capacity);
-      expect(changes.some((change) => change.reason === 'overload')).toBe(true);
+      expect(changes.some((change) => change.reason === 'overload' || change.reason === 'latency')).toBe(true);
     }
     // Every 429 was retried with reason 'overload'.
     const retried = channels.of<{ reason: string; statusCode?: number }>(DiagnosticsChannels.batchRetried).map((each) => each.message);
