@@ -23,13 +23,13 @@ function piecesOf(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
 describe('the spool checksum', () => {
   test('on linux x64 (CI) the SIMD crc32 is installed and used', () => {
     if (process.platform !== 'linux' || process.arch !== 'x64') return;
-    expect(simdCrc32).toBeDefined();
-    expect(crc32Implementation).toBe('simd');
-    expect(crc32).toBe(simdCrc32);
+    expect(simdCrc32()).toBeDefined();
+    expect(crc32Implementation()).toBe('simd');
   });
 
   test('both implementations give zlib.crc32 of the whole, however the bytes are cut into chained pieces', () => {
-    const implementations = [zlibCrc32, ...(simdCrc32 ? [simdCrc32] : [])];
+    const simd = simdCrc32();
+    const implementations = [zlibCrc32, crc32, ...(simd ? [simd] : [])];
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 5000 }), fc.array(fc.nat(), { maxLength: 6 }), (bytes, cuts) => {
         const whole = nodeZlibCrc32(bytes);

@@ -70,7 +70,7 @@ try {
   const spread = (key: Pass): string =>
     `${Math.round(Math.min(...results.map((result) => result[key])))}–${Math.round(Math.max(...results.map((result) => result[key])))}`;
   console.log(`${records} MiB, ${rounds} rounds, medians (min–max):`);
-  console.log(`  crc32 (${crc32Implementation})    ${Math.round(crc)} ms (${spread('crc')})`);
+  console.log(`  crc32 (${crc32Implementation()})    ${Math.round(crc)} ms (${spread('crc')})`);
   console.log(`  zlib.crc32      ${Math.round(zlibCrc)} ms (${spread('zlibCrc')}), not in the sum`);
   console.log(`  page-cache write ${Math.round(write)} ms (${spread('write')})`);
   console.log(`  read back       ${Math.round(read)} ms (${spread('read')})`);
