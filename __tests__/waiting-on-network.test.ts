@@ -1,12 +1,16 @@
 /**
- * `waitingOnNetwork` on the Writable: true while a buffer is held by the
- * transport or an answer is awaited, false while the upload only waits for
- * its producer and once it is over. Against real loopback servers that
- * answer on the test's cue.
+ * `waitingOnNetwork`, on the Writable and on the promise `uploadFile`
+ * returns: true while a buffer is held by the transport or an answer is
+ * awaited, false while the upload only waits for its producer and once it is
+ * over. Against real loopback servers that answer on the test's cue.
  */
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BufferedHttpWritable } from '../lib/index.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BufferedHttpWritable, uploadFile } from '../lib/index.js';
+import { pattern } from './helpers/data.js';
 import { startSink, type Sink } from './helpers/sink-server.js';
 
 let sink: Sink | undefined;
@@ -93,6 +97,48 @@ describe('BufferedHttpWritable#waitingOnNetwork', () => {
     upload.end(Buffer.alloc(1024));
 
     expect(await failed).toMatchObject({ statusCode: 500 });
+    expect(upload.waitingOnNetwork).toBe(false);
+  });
+});
+
+describe('uploadFile(...).waitingOnNetwork', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bhw-waiting-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('stream: the final answer is waited for; once the promise settled, nothing is', async () => {
+    const server = await answersOnCue();
+    const file = join(dir, 'four-buffers.bin');
+    await writeFile(file, pattern(4 * 1024));
+    const upload = uploadFile(file, sink!.url, { highWaterMark: 1024 });
+
+    await server.bodyRead();
+    expect(upload.waitingOnNetwork).toBe(true);
+    server.answer();
+    expect((await upload).bytesAcknowledged).toBe(4 * 1024);
+    expect(upload.waitingOnNetwork).toBe(false);
+  });
+
+  test("tus with uploadUrl: asking the server's offset is; an aborted upload is not", async () => {
+    let asked!: () => void;
+    const headArrived = new Promise<void>((resolve) => (asked = resolve));
+    sink = await startSink((request) => {
+      if (request.method === 'HEAD') asked(); // and never answered
+    });
+    const file = join(dir, 'data.bin');
+    await writeFile(file, pattern(1024));
+    const aborter = new AbortController();
+    const upload = uploadFile(file, `${sink.url}/files`, { mode: 'tus', uploadUrl: `${sink.url}/files/abc`, signal: aborter.signal });
+
+    expect(upload.waitingOnNetwork).toBe(false); // the file is being opened
+    await headArrived;
+    expect(upload.waitingOnNetwork).toBe(true);
+    aborter.abort();
+    await expect(upload).rejects.toMatchObject({ name: 'AbortError' });
     expect(upload.waitingOnNetwork).toBe(false);
   });
 });
