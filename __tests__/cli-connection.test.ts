@@ -13,8 +13,6 @@ import { parseCliArgs, UsageError, type UploadArgs } from '../cli/args.js';
 import { bypassesProxy, connectionFor, proxySettings } from '../cli/connection.js';
 import { processIo, type CliIo } from '../cli/io.js';
 import { main } from '../cli/main.js';
-import { waitingOnNetwork } from '../cli/watchdog.js';
-import { BufferedHttpWritable } from '../lib/index.js';
 import { useCliFixture } from './helpers/cli-fixture.js';
 import { pattern } from './helpers/data.js';
 import { startForwardProxy, type ForwardProxy } from './helpers/forward-proxy.js';
@@ -202,55 +200,5 @@ describe('processIo', () => {
     expect(processIo.stdout).toBe(process.stdout);
     expect(processIo.stderr).toBe(process.stderr);
     expect(processIo.env).toBe(process.env);
-  });
-});
-
-describe('waitingOnNetwork: what the stall clock counts as a stall', () => {
-  let sink: Sink | undefined;
-  afterEach(async () => {
-    await sink?.close();
-    sink = undefined;
-  });
-
-  test('stream: a quiet producer is not waiting on the network; an ended upload awaiting its answer is', async () => {
-    let answer!: () => void;
-    let arrived!: () => void;
-    const bodyArrived = new Promise<void>((resolve) => (arrived = resolve));
-    sink = await startSink((request, response) => {
-      request.resume();
-      request.on('end', () => {
-        answer = () => response.writeHead(200).end('ok');
-        arrived();
-      });
-    });
-    const upload = new BufferedHttpWritable(sink.url, { highWaterMark: 1024 });
-    upload.write(Buffer.alloc(100));
-    expect(waitingOnNetwork(upload, 'stream')).toBe(false);
-    const finished = new Promise((resolve) => upload.end(resolve));
-    expect(waitingOnNetwork(upload, 'stream')).toBe(true);
-    await bodyArrived;
-    answer();
-    await finished;
-  });
-
-  test('batch: a request sent and not yet answered is', async () => {
-    let answer!: () => void;
-    let arrived!: () => void;
-    const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
-    sink = await startSink((request, response) => {
-      request.resume();
-      request.on('end', () => {
-        answer = () => response.writeHead(200).end('ok');
-        arrived();
-      });
-    });
-    const upload = new BufferedHttpWritable(sink.url, { mode: 'batch', highWaterMark: 1024 });
-    upload.write(Buffer.alloc(1024));
-    await requestArrived;
-    expect(upload.writableEnded).toBe(false);
-    expect(waitingOnNetwork(upload, 'batch')).toBe(true);
-    answer();
-    await new Promise((resolve) => upload.end(resolve));
-    expect(waitingOnNetwork(upload, 'batch')).toBe(true); // ended: nothing more will come from the producer
   });
 });

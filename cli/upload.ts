@@ -9,13 +9,13 @@ import { promisify } from 'node:util';
 import type { Got } from 'got';
 import {
   BufferedHttpWritable,
-  DEFAULT_HIGH_WATER_MARK,
   fetchTusOffset,
   redactSecrets,
   redactUrl,
   secretValues,
   type BufferedHttpWritableOptions,
   type Compression,
+  type ProgressSnapshot,
   type TusOffset,
   type UploadFileResult,
   type UploadMethod,
@@ -29,7 +29,7 @@ import { ProgressBar } from './progress-bar.js';
 import { RecordSplitter } from './record-splitter.js';
 import { failureLine, reasonOf, resumeCommand, spoolLines, summaryLine, type Reached, type SpoolState, type UploadSummary } from './report.js';
 import { Sha256Transform, ShortInputError } from './sha256-transform.js';
-import { owesAnswer, waitingOnNetwork, Watchdog } from './watchdog.js';
+import { Watchdog } from './watchdog.js';
 
 const fstat = promisify(fstatCallback);
 const openFd = promisify(openCallback);
@@ -88,11 +88,7 @@ export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promis
       await file?.handle.close();
       throw usageErrorOf(error);
     }
-    if (args.stallTimeout)
-      upload.on(
-        'progress',
-        watchdog.watchStalls(args.stallTimeout, () => waitingOnNetwork(upload, args.mode)),
-      );
+    if (args.stallTimeout) upload.on('progress', watchdog.watchStalls(args.stallTimeout, upload));
     // A regular file is read from the offset on; stdin (or a pipe) skips up to it.
     const seekable = file?.size !== undefined;
     const source: Source = {
@@ -250,31 +246,22 @@ async function sendDirect(
   watchdog: Watchdog,
 ): Promise<number> {
   const hash = args.sha256 ? createHash('sha256') : undefined;
-  const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
   const size = source.fileSize === undefined ? undefined : source.fileSize - offset;
   let bytesRead = 0;
-  /** A pipe's buffer is filled whole except the last: a short one means the input has ended. */
-  let inputEnded = false;
   let reached: Reached = { bytesSent: 0, bytesAcknowledged: 0 };
   const bar = progressBar(args, io, size);
-  // A file never keeps the upload waiting; a pipe does when it is quiet and everything read has gone out.
-  const stalled = args.stallTimeout
-    ? watchdog.watchStalls(
-        args.stallTimeout,
-        () => source.fileSize !== undefined || inputEnded || bytesRead > reached.bytesSent || owesAnswer(reached, args.mode),
-      )
-    : undefined;
+  // Set as soon as uploadFile has returned the upload to watch, before its first progress call.
+  let stalled: ((progress: ProgressSnapshot) => void) | undefined;
   const interrupt = (): void => aborter.abort();
   process.once('SIGINT', interrupt);
   const started = performance.now();
   let result: UploadFileResult;
   try {
-    result = await uploadFile(source.fd, args.url, {
+    const upload = uploadFile(source.fd, args.url, {
       ...options,
       declareSize: args.contentLength,
       onRead: (bytes) => {
         bytesRead += bytes.length;
-        if (bytes.length < highWaterMark) inputEnded = true;
         hash?.update(bytes);
       },
       onProgress: (progress) => {
@@ -283,6 +270,8 @@ async function sendDirect(
         stalled?.(progress);
       },
     });
+    if (args.stallTimeout) stalled = watchdog.watchStalls(args.stallTimeout, upload);
+    result = await upload;
   } catch (error) {
     bar?.stop();
     const usage = usageErrorOf(error);

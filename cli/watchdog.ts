@@ -1,4 +1,7 @@
-import type { BufferedHttpWritable, ProgressSnapshot, UploadMode } from '../lib/index.js';
+import type { BufferedHttpWritable, ProgressSnapshot } from '../lib/index.js';
+
+/** What the stall clock asks of an upload: the Writable, or the promise `uploadFile` returns. */
+export type WatchedUpload = Pick<BufferedHttpWritable, 'waitingOnNetwork'>;
 
 /** The upload was ended by `--max-time` or `--stall-timeout`: a failed upload (exit 1), not an interruption. */
 export class UploadTimeoutError extends Error {
@@ -29,16 +32,19 @@ export class Watchdog {
    * `--stall-timeout`: the clock restarts whenever a byte is sent or
    * acknowledged (feed it every progress snapshot through the returned
    * function: a Writable's `'progress'` events or `uploadFile`'s
-   * `onProgress`), and ends the upload only while `waitingOnNetwork()` says
-   * it waits on the network. A producer that is merely quiet (a log tail on
-   * stdin) is not a stall: everything written has gone out and nothing is
-   * owed back yet.
+   * `onProgress`), and ends the upload only while the library says it waits
+   * on the network (`waitingOnNetwork`): a buffer the socket has not taken,
+   * a request not answered, the final answer. A producer that is merely
+   * quiet (a log tail on stdin) is not a stall: everything written has gone
+   * out and nothing is owed back yet. Counters cannot tell these apart:
+   * `bytesSent` counts a buffer when it is handed over, and the end of a
+   * pipe leaves no trace in them.
    */
-  watchStalls(ms: number, waitingOnNetwork: () => boolean): (progress: ProgressSnapshot) => void {
+  watchStalls(ms: number, upload: WatchedUpload): (progress: ProgressSnapshot) => void {
     let sent = 0;
     let acknowledged = 0;
     const timer = setTimeout(() => {
-      if (waitingOnNetwork()) this.#abort(`no byte sent or acknowledged for ${seconds(ms)} s (--stall-timeout ${seconds(ms)}; 0 turns it off)`);
+      if (upload.waitingOnNetwork) this.#abort(`no byte sent or acknowledged for ${seconds(ms)} s (--stall-timeout ${seconds(ms)}; 0 turns it off)`);
       else timer.refresh();
     }, ms);
     this.#timers.push(timer);
@@ -64,22 +70,6 @@ export class Watchdog {
     this.stop();
     if (!this.#aborter.signal.aborted) this.#aborter.abort(new UploadTimeoutError(message));
   }
-}
-
-/**
- * Whether the upload is held up by the network rather than by its producer:
- * the pool is full (backpressure), the input has ended and the answer is
- * awaited, or (batch, tus) a request is sent and not yet answered. In stream
- * mode bytes stay unacknowledged until the one final answer, so only the
- * first two count.
- */
-export function waitingOnNetwork(upload: BufferedHttpWritable, mode: UploadMode): boolean {
-  return upload.writableNeedDrain || upload.writableEnded || owesAnswer(upload, mode);
-}
-
-/** batch and tus: a request is sent and not yet answered (stream mode owes its one answer only at the end). */
-export function owesAnswer(progress: Pick<ProgressSnapshot, 'bytesSent' | 'bytesAcknowledged'>, mode: UploadMode): boolean {
-  return mode !== 'stream' && progress.bytesSent > progress.bytesAcknowledged;
 }
 
 function seconds(ms: number): string {

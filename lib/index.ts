@@ -1,5 +1,5 @@
 export { BufferedHttpWritable } from './buffered-http-writable.js';
-export { uploadFile, type UploadFileOptions, type UploadFileResult } from './upload-file.js';
+export { uploadFile, type UploadFileOptions, type UploadFilePromise, type UploadFileResult } from './upload-file.js';
 export {
   DEFAULT_CONCURRENCY,
   DEFAULT_EXPECT_CONTINUE_TIMEOUT,

@@ -41,6 +41,22 @@ export interface UploadFileResult extends ProgressSnapshot {
   startOffset: number;
 }
 
+/** What `uploadFile` returns: the promise of its result, which also tells how the upload stands while it runs. */
+export interface UploadFilePromise extends Promise<UploadFileResult> {
+  /**
+   * True while the upload waits on the network rather than on the file: a
+   * buffer the transport still holds (stream: not yet taken whole by the
+   * socket; batch and tus: not yet answered), the final answer once the
+   * file has ended, or (tus with `uploadUrl`) the server's offset. False
+   * while a read waits (a quiet pipe), and once the promise has settled.
+   * The Writable's `waitingOnNetwork`, for a watchdog.
+   */
+  readonly waitingOnNetwork: boolean;
+}
+
+/** How `upload` tells the promise where to look for `waitingOnNetwork` as the upload goes on. */
+type WatchNetwork = (waitingOnNetwork: () => boolean) => void;
+
 /**
  * Uploads a file: reads it with positioned reads straight into the pool's
  * fixed buffers (no allocation and no copy per read) and hands each full
@@ -55,7 +71,19 @@ export interface UploadFileResult extends ProgressSnapshot {
  * is asked first (unless `resumeFrom` gives it) and the file is read on from there;
  * the transport starts from that answer, so a resume costs one `HEAD`.
  */
-export async function uploadFile(source: string | number, url: string | URL, options: UploadFileOptions = {}): Promise<UploadFileResult> {
+export function uploadFile(source: string | number, url: string | URL, options: UploadFileOptions = {}): UploadFilePromise {
+  let waitingOnNetwork = (): boolean => false;
+  const result = upload(source, url, options, (query) => (waitingOnNetwork = query));
+  const settled = (): void => {
+    waitingOnNetwork = () => false;
+  };
+  // Its own branch, which never rejects: the caller handles the promise returned.
+  result.then(settled, settled);
+  return Object.defineProperty(result, 'waitingOnNetwork', { get: () => waitingOnNetwork() }) as UploadFilePromise;
+}
+
+/** The work of `uploadFile`; `watch` points the promise's `waitingOnNetwork` at what answers it at each stage. */
+async function upload(source: string | number, url: string | URL, options: UploadFileOptions, watch: WatchNetwork): Promise<UploadFileResult> {
   const { declareSize = true, onProgress, onBatch, onRead, ...writableOptions } = options;
   const handle = typeof source === 'number' ? undefined : await open(source, 'r');
   const fd = handle?.fd ?? (source as number);
@@ -67,6 +95,7 @@ export async function uploadFile(source: string | number, url: string | URL, opt
     let start = 0;
     if (resolved.mode === 'tus' && resolved.uploadUrl !== undefined && size !== undefined) {
       // Asked once: the transport starts from the same answer instead of its own HEAD.
+      if (resolved.resumeFrom === undefined) watch(() => true);
       resolved.resumeFrom ??= await askTusOffset(resolved.uploadUrl, {
         got: resolved.got,
         headers: resolved.headers,
@@ -82,7 +111,7 @@ export async function uploadFile(source: string | number, url: string | URL, opt
     }
     resolved.diagnostics.upload = { uploadFile: source };
     const reader = new FileReader(fd, name, size, start);
-    return await run(resolved, reader, start, { onProgress, onBatch, onRead });
+    return await run(resolved, reader, start, { onProgress, onBatch, onRead }, watch);
   } finally {
     await handle?.close();
   }
@@ -94,6 +123,7 @@ async function run(
   reader: FileReader,
   startOffset: number,
   listeners: Pick<UploadFileOptions, 'onProgress' | 'onBatch' | 'onRead'>,
+  watch: WatchNetwork,
 ): Promise<UploadFileResult> {
   let failure: Error | undefined;
   let rejectFailure!: (error: Error) => void;
@@ -109,6 +139,7 @@ async function run(
       rejectFailure(error);
     },
   });
+  watch(() => session.waitingOnNetwork);
   const { signal } = options;
   const onAbort = (): void => {
     const reason = abortError(signal?.reason);

@@ -41,7 +41,10 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
   #sequence = 0;
   /** Bytes handed to the transport so far: the offset of the next send. */
   #dispatched = 0;
+  /** Sends the transport still holds: stream, a buffer the socket has not taken whole; batch and tus, a request not yet answered. */
   #inFlight = 0;
+  /** end() was called and the final answer has not come yet. */
+  #awaitingFinalAnswer = false;
   readonly #pendingSends = new Set<Promise<void>>();
   readonly #slotWaiters = new Set<{ resolve(): void; reject(error: Error): void }>();
   #failure: Error | undefined;
@@ -94,6 +97,15 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     return this.#inFlight < this.#transport.maxInFlight;
   }
 
+  /**
+   * True while the upload waits on the network rather than on whoever fills
+   * the buffers: a send the transport still holds, or the final answer after
+   * end(). False once the upload is over, failed or aborted.
+   */
+  get waitingOnNetwork(): boolean {
+    return this.#failure === undefined && (this.#inFlight > 0 || this.#awaitingFinalAnswer);
+  }
+
   /** Resolves when a send settles; rejects once the upload has failed or was aborted. */
   slotFree(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
@@ -138,7 +150,10 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
   async end(): Promise<UploadResponse | undefined> {
     // stream and tus make a request even for an empty upload; batch makes none.
     if (this.#published === 'none' && !this.#progress.countsBatches) this.#publishStart();
+    this.#awaitingFinalAnswer = true;
+    // A failure leaves this pending for good; waitingOnNetwork reads #failure then.
     const response = await this.#transport.end(this.#progress.bytesWritten);
+    this.#awaitingFinalAnswer = false;
     if (response) this.#answered(response);
     if (this.#published !== 'over' && !this.#failure) {
       this.#published = 'over';

@@ -112,6 +112,21 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     return this.#session.concurrency;
   }
 
+  /**
+   * True while the upload waits on the network rather than on its producer:
+   * a buffer the transport still holds (stream: not yet taken whole by the
+   * socket; batch and tus: not yet answered), or, after `end()`, the final
+   * answer. False while the upload only waits for more writes, and once it
+   * finished or failed. For a watchdog: no progress while this is true is a
+   * stall; the counters cannot tell, as `bytesSent` counts a buffer when it
+   * is handed over.
+   */
+  get waitingOnNetwork(): boolean {
+    // After end() nothing more comes from the producer: what is left is sent and answered.
+    const ending = this.writableEnded && !this.writableFinished && !this.destroyed;
+    return ending || this.#session.waitingOnNetwork;
+  }
+
   /** The figures of the next `'progress'` event, now. */
   get progress(): ProgressSnapshot {
     return this.#session.snapshot();
