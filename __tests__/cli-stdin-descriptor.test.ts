@@ -1,7 +1,8 @@
 /**
  * `bhw - url` reads descriptor 0 straight into the pool's buffers
- * (`uploadFile`), whatever stdin is: a pipe, a file the shell redirected, or
- * the socket Node gives a child. Each case checks the server's sha256.
+ * (`uploadFile`) when stdin is a pipe or a file the shell redirected; the
+ * socket Node gives a child goes through the pipeline instead
+ * (cli/upload.ts, directSource). Each case checks the server's sha256.
  */
 import { describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
