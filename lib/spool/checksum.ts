@@ -5,13 +5,13 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
  * The spool's checksum: CRC-32 as zlib, gzip and PNG compute it, chained
  * over pieces (`crc32(b, crc32(a))` is the crc of `a` then `b`). zlib's is
  * the definition; `@node-rs/crc32` computes the same function with the CPU's
- * carry-less multiply (PCLMULQDQ, or ARM's PMULL) where its prebuilt binary
- * exists for the platform, and the spool uses it then.
+ * carry-less multiply (PCLMULQDQ on x86-64) or CRC instructions (ARMv8) where
+ * its prebuilt binary exists for the platform, and the spool uses it then.
  *
  * Why not zlib's alone: every byte a spool stores is checksummed once on its
  * way in, and Node 20's `zlib.crc32` has no SIMD path. It ran at ~2.3–3.3 GB/s
- * here against ~13–19 GB/s, and for 1 MiB records that difference was a
- * fifth of the spool's whole overhead (bench/notes/S2-large-records.md).
+ * here against ~13–19 GB/s, and for 1 MiB records that difference was about a
+ * quarter of the spool's whole overhead (bench/notes/S2-large-records.md).
  * The two give the same value, so a spool written with one is read with the
  * other; where the binary cannot load, zlib's runs and only speed differs.
  */
