@@ -21,7 +21,7 @@ export const ErrorCodes = {
   RESUME_GAP: 'ERR_BHW_RESUME_GAP',
   /** The server broke the protocol of the mode (a missing tus `Location`, say). */
   PROTOCOL: 'ERR_BHW_PROTOCOL',
-  /** `uploadFile`: the file changed size while it was being uploaded. */
+  /** `uploadFile`: the file changed (size, timestamps or identity) while it was being uploaded. */
   FILE_CHANGED: 'ERR_BHW_FILE_CHANGED',
   /** The spool directory holds damaged data outside a torn tail; nothing from it is sent. */
   SPOOL_CORRUPT: 'ERR_BHW_SPOOL_CORRUPT',
@@ -227,21 +227,34 @@ export class ResumeGapError extends BufferedHttpWritableError {
   }
 }
 
-/** `uploadFile`: the file grew or shrank during the upload, so neither size can be trusted. */
+/**
+ * `uploadFile`: the file changed during the upload (it grew, shrank, or was
+ * written to), so what was read is not one version of it.
+ */
 export class FileChangedError extends BufferedHttpWritableError {
   readonly path: string;
   /** The size when the upload started. */
   readonly expected: number;
-  /** The size found while reading: at least one byte past `expected`, or where the file ended early. */
+  /** The size found: at least one byte past `expected`, where the file ended early, or its size at the final check. */
   readonly actual: number;
+  /** What differs from the file as it was when the upload started: `'size'` alone when the reads found it. */
+  readonly changed: readonly FileChangeField[];
 
-  constructor(path: string, expected: number, actual: number, progress: ProgressSnapshot) {
-    const change = actual > expected ? 'grew past' : `ended at byte ${actual}, short of`;
-    super(ErrorCodes.FILE_CHANGED, `File changed during the upload: ${path} ${change} its ${expected} bytes`, progress);
+  constructor(path: string, expected: number, actual: number, progress: ProgressSnapshot, changed: readonly FileChangeField[] = ['size']) {
+    super(ErrorCodes.FILE_CHANGED, `File changed during the upload: ${path} ${describeChange(expected, actual, changed)}`, progress);
     this.path = path;
     this.expected = expected;
     this.actual = actual;
+    this.changed = changed;
   }
+}
+
+/** What `fstat` compares to tell a file changed: its size, timestamps and identity. */
+export type FileChangeField = 'size' | 'mtime' | 'ctime' | 'ino' | 'dev';
+
+function describeChange(expected: number, actual: number, changed: readonly FileChangeField[]): string {
+  if (changed.length > 1 || changed[0] !== 'size') return `(${changed.join(', ')} differ from when the upload started)`;
+  return actual > expected ? `grew past its ${expected} bytes` : `ended at byte ${actual}, short of its ${expected} bytes`;
 }
 
 /** The server broke the rules of the protocol in use. */

@@ -33,6 +33,7 @@ export {
   SpoolLockedError,
   type ErrorCode,
   type ErrorPosition,
+  type FileChangeField,
   type ResponseSummary,
 } from './errors.js';
 export type { ProgressSnapshot } from './progress.js';

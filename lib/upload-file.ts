@@ -1,8 +1,9 @@
-import { read as readCallback, fstat as fstatCallback } from 'node:fs';
+import { read as readCallback, type BigIntStats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { abortError } from './abort.js';
 import { FileChangedError } from './errors.js';
+import { changedFields, fileStats } from './file-state.js';
 import { resolveOptions, type BufferedHttpWritableOptions } from './options.js';
 import type { ProgressSnapshot } from './progress.js';
 import { createTransport } from './transports/create.js';
@@ -11,7 +12,6 @@ import { askTusOffset } from './transports/tus-protocol.js';
 import { UploadSession } from './upload-session.js';
 
 const readAsync = promisify(readCallback);
-const fstatAsync = promisify(fstatCallback);
 
 /** Options of `uploadFile`: the Writable's options, plus what only a file upload can do. */
 export interface UploadFileOptions extends BufferedHttpWritableOptions {
@@ -62,8 +62,10 @@ type WatchNetwork = (waitingOnNetwork: () => boolean) => void;
  * fixed buffers (no allocation and no copy per read) and hands each full
  * buffer to the transport, as the Writable does with what is written.
  * Resolves once the server acknowledged the whole file; rejects with the
- * library's errors (and `FileChangedError` if the file grows or shrinks
- * meanwhile, rather than uploading a size nobody asked for).
+ * library's errors, and with `FileChangedError` if a regular file grows,
+ * shrinks or is written to meanwhile (its size, timestamps and identity,
+ * compared after the last read and before the last buffer goes), rather than
+ * uploading a size nobody asked for or a mix of two versions.
  *
  * `source` is a path, or an open file descriptor (0 for stdin), left open: a
  * regular file behind it is read from its start with positioned reads
@@ -89,8 +91,9 @@ async function upload(source: string | number, url: string | URL, options: Uploa
   const fd = handle?.fd ?? (source as number);
   const name = typeof source === 'number' ? `file descriptor ${source}` : source;
   try {
-    const stats = await fstatAsync(fd);
-    const size = stats.isFile() ? stats.size : undefined;
+    const stats = await fileStats(fd);
+    const regular = stats.isFile() ? stats : undefined;
+    const size = regular && Number(regular.size);
     const resolved = resolveOptions(url, writableOptions);
     let start = 0;
     if (resolved.mode === 'tus' && resolved.uploadUrl !== undefined && size !== undefined) {
@@ -110,7 +113,7 @@ async function upload(source: string | number, url: string | URL, options: Uploa
       resolved.contentLength = resolved.mode === 'tus' ? size : size - start;
     }
     resolved.diagnostics.upload = { uploadFile: source };
-    const reader = new FileReader(fd, name, size, start);
+    const reader = new FileReader(fd, name, regular, start);
     return await run(resolved, reader, start, { onProgress, onBatch, onRead }, watch);
   } finally {
     await handle?.close();
@@ -176,19 +179,23 @@ async function run(
 
 /**
  * Reads a file into caller-owned buffers: positioned reads for a regular
- * file (its size known, so a change is caught), plain reads for a pipe.
+ * file (its size and state known, so a change is caught), plain reads for a
+ * pipe, which has no state to compare.
  */
 class FileReader {
   readonly #fd: number;
   readonly #name: string;
+  /** A regular file's `fstat` when the upload started. */
+  readonly #opened: BigIntStats | undefined;
   readonly #size: number | undefined;
   #position: number;
   #ended = false;
 
-  constructor(fd: number, name: string, size: number | undefined, position: number) {
+  constructor(fd: number, name: string, opened: BigIntStats | undefined, position: number) {
     this.#fd = fd;
     this.#name = name;
-    this.#size = size;
+    this.#opened = opened;
+    this.#size = opened && Number(opened.size);
     this.#position = position;
   }
 
@@ -211,16 +218,21 @@ class FileReader {
   }
 
   /**
-   * True when nothing follows what was read. A regular file is checked for a
-   * byte past its size before its last buffer goes, so a file that grew is
-   * refused instead of uploaded short.
+   * True when nothing follows what was read. A regular file is checked before
+   * its last buffer goes: for a byte past its size, so a file that grew is
+   * refused instead of uploaded short; then, every byte read, against its
+   * state when the upload started, so a file written to meanwhile is refused
+   * before the server has a complete upload of mixed content.
    */
   async atEnd(progress: ProgressSnapshot): Promise<boolean> {
     if (this.#ended) return true;
-    if (this.#size === undefined || this.#position < this.#size) return false;
+    if (this.#opened === undefined || this.#position < this.#size!) return false;
     const probe = Buffer.allocUnsafe(1);
     const { bytesRead } = await readAsync(this.#fd, probe, 0, 1, this.#position);
-    if (bytesRead > 0) throw new FileChangedError(this.#name, this.#size, this.#size + bytesRead, progress);
+    if (bytesRead > 0) throw new FileChangedError(this.#name, this.#size!, this.#size! + bytesRead, progress);
+    const now = await fileStats(this.#fd);
+    const changed = changedFields(this.#opened, now);
+    if (changed.length > 0) throw new FileChangedError(this.#name, this.#size!, Number(now.size), progress, changed);
     return true;
   }
 }
