@@ -99,7 +99,7 @@ export function errorForNetwork(
  * could not be decoded (a broken gzip) is not a cut.
  */
 function isAnswerCutShort(error: unknown): boolean {
-  const { name, response } = error as { name?: unknown; response?: { complete?: unknown } };
+  const { name, response } = (error ?? {}) as { name?: unknown; response?: { complete?: unknown } };
   return name === 'ReadError' && response?.complete === false;
 }
 
