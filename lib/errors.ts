@@ -153,16 +153,17 @@ export function asError(value: unknown): Error & { code?: string } {
   return new Error(String(value));
 }
 
-/** The connection failed before the server answered: refused, reset, cut, timed out. */
+/** The connection failed: refused, reset, cut (before the answer or in the middle of it), timed out. */
 export class NetworkError extends BufferedHttpWritableError {
   /** The system or got error code (`ECONNRESET`, `ETIMEDOUT`, `EPIPE`, …). */
   readonly causeCode?: string;
 
-  constructor(cause: Error & { code?: string }, progress: ProgressSnapshot, position: ErrorPosition = {}) {
+  /** `problem`: what failed, when more is known than "Connection failed" (an answer cut short, say). */
+  constructor(cause: Error & { code?: string }, progress: ProgressSnapshot, position: ErrorPosition = {}, problem = 'Connection failed') {
     // Keep only the message and code of the cause: got's errors carry the
     // request options, and with them Authorization and cookie headers.
     const safeCause = Object.assign(new Error(cause.message), cause.code ? { code: cause.code } : {});
-    super(ErrorCodes.NETWORK, `Connection failed${cause.code ? ` (${cause.code})` : ''}: ${cause.message}`, progress, position, { cause: safeCause });
+    super(ErrorCodes.NETWORK, `${problem}${cause.code ? ` (${cause.code})` : ''}: ${cause.message}`, progress, position, { cause: safeCause });
     if (cause.code) this.causeCode = cause.code;
   }
 }

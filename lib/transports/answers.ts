@@ -69,10 +69,44 @@ export function errorForAnswer(
   return new HttpStatusError(summary, progress, position);
 }
 
-/** Wraps a socket/got error as a `NetworkError`; any error of the library's own passes through as it is. */
-export function errorForNetwork(error: unknown, progress: ProgressSnapshot, position: ErrorPosition = {}): BufferedHttpWritableError {
+/** What a `NetworkError` says of an answer cut short, in every mode. */
+const ANSWER_CUT_SHORT = 'The connection closed while the answer was being read, after the whole request body was sent';
+
+/**
+ * Wraps a socket/got error as a `NetworkError`; any error of the library's own passes through as it is.
+ *
+ * An answer cut short is told apart: the server had the whole request body
+ * (`answeredAfterBody`) and began its answer, then the connection closed
+ * before the answer's body was whole. That is no early answer (the server
+ * did read everything) and no plain reset before any answer: whether the
+ * request was processed is unknown, so it is a network failure, retried
+ * where the mode retries. `answeredAfterBody` comes from got's timings unless
+ * the transport knows better (stream mode counts what it handed over).
+ */
+export function errorForNetwork(
+  error: unknown,
+  progress: ProgressSnapshot,
+  position: ErrorPosition = {},
+  answeredAfterBody = bodySentBeforeAnswer(error),
+): BufferedHttpWritableError {
   if (isBufferedHttpWritableError(error)) return error;
-  return new NetworkError(asError(error), progress, position);
+  return new NetworkError(asError(error), progress, position, answeredAfterBody && isAnswerCutShort(error) ? ANSWER_CUT_SHORT : undefined);
+}
+
+/**
+ * got's ReadError on an answer whose body did not arrive whole (the
+ * connection closed or was reset mid-answer). A body that came whole but
+ * could not be decoded (a broken gzip) is not a cut.
+ */
+function isAnswerCutShort(error: unknown): boolean {
+  const { name, response } = (error ?? {}) as { name?: unknown; response?: { complete?: unknown } };
+  return name === 'ReadError' && response?.complete === false;
+}
+
+/** got's timings: the request body had gone out whole (`upload`) by the time the answer began (`response`). */
+function bodySentBeforeAnswer(error: unknown): boolean {
+  const timings = (error as { timings?: { upload?: number; response?: number } } | null)?.timings;
+  return timings?.upload !== undefined && timings.response !== undefined && timings.upload <= timings.response;
 }
 
 function redirectTarget(location: string | undefined, base: URL): string | undefined {

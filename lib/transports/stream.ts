@@ -172,8 +172,10 @@ export class StreamTransport implements Transport {
   #onError(error: Error): void {
     if (this.#settled) return;
     // After an early answer (413, 401, …) the socket error that follows is
-    // only its echo: report the status the server gave, not EPIPE.
-    this.#fail(this.#answer ? this.#answerError(this.#answer) : this.#networkError(error));
+    // only its echo: report the status the server gave, not EPIPE. After an
+    // answer to the whole body, the error broke off that answer (a cut, a timeout).
+    const answer = this.#answer;
+    this.#fail(answer?.early ? this.#answerError(answer) : errorForNetwork(error, this.#reports.progress(), {}, answer !== undefined));
   }
 
   #answerError(answer: Answer): BufferedHttpWritableError {
@@ -181,10 +183,6 @@ export class StreamTransport implements Transport {
     const progress = this.#reports.progress();
     if (isSuccess(answer.statusCode)) return new EarlyResponseError(summary, progress);
     return errorForAnswer(summary, answer.headers, this.#options.url, progress);
-  }
-
-  #networkError(error: Error): BufferedHttpWritableError {
-    return errorForNetwork(error, this.#reports.progress());
   }
 
   /** The one way out: the request ends and the core hears of the failure, once. */
