@@ -102,7 +102,9 @@ export function resumeCommand(argv: string[], uploadUrl: string): { command: str
   };
   // The same parse as the command's own, so `-uUSER:PW`, `--user=...` and short groups are seen too.
   const { tokens } = parseArgs({ args: argv, options: UPLOAD_OPTIONS, allowPositionals: true, strict: false, tokens: true });
-  const secretHeaders = tokens.flatMap((token) => (token.kind === 'option' && token.name === 'secret-header' && token.value ? [token.value.toLowerCase()] : []));
+  const secretHeaders = tokens.flatMap((token) =>
+    token.kind === 'option' && token.name === 'secret-header' && token.value ? [token.value.toLowerCase()] : [],
+  );
   for (const token of tokens) {
     if (token.kind === 'option-terminator') args.push('--');
     else if (token.kind === 'positional') keep(token.value, redactUrlSecrets(token.value));

@@ -49,10 +49,10 @@ export const SECRET_QUERY_PARAMETERS: readonly string[] = [
  */
 export const REDACTED = '[REDACTED]';
 
-/** True for a header whose value is a credential: one of `CREDENTIAL_HEADERS`, or of `secretHeaders` (lower case). */
+/** True for a header whose value is a credential: one of `CREDENTIAL_HEADERS`, or of `secretHeaders` (any case). */
 export function isCredentialHeader(name: string, secretHeaders: readonly string[] = []): boolean {
   const lower = name.toLowerCase();
-  return CREDENTIAL_HEADERS.includes(lower) || secretHeaders.includes(lower);
+  return CREDENTIAL_HEADERS.includes(lower) || secretHeaders.some((secret) => secret.toLowerCase() === lower);
 }
 
 export function isSecretQueryParameter(name: string): boolean {
@@ -167,7 +167,7 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
   }
   if (!hidden) return text;
   let result = '';
-  for (let start = 0; start < text.length; ) {
+  for (let start = 0; start < text.length;) {
     let end = start;
     const secret = hidden[start] === 1;
     while (end < text.length && (hidden[end] === 1) === secret) end++;
@@ -198,7 +198,7 @@ export function credentialsForOrigin(
   if (target.origin === origin.origin) return { headers };
   const stripped: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(headers)) if (!isCredentialHeader(name, secretHeaders)) stripped[name] = value;
-  for (const name of new Set([...CREDENTIAL_HEADERS, ...secretHeaders])) stripped[name] = undefined;
+  for (const name of new Set([...CREDENTIAL_HEADERS, ...secretHeaders.map((secret) => secret.toLowerCase())])) stripped[name] = undefined;
   return { headers: stripped, username: '', password: '' };
 }
 
