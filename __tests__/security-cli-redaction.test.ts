@@ -6,13 +6,12 @@
  * failure line, the printed resume command), through the real binary, while
  * the server still receives the real values.
  */
-import { describe, expect, test } from '@jest/globals';
+import { afterEach, describe, expect, test } from '@jest/globals';
 import { runCli } from './helpers/cli.js';
 import { useCliFixture } from './helpers/cli-fixture.js';
 import { pattern } from './helpers/data.js';
 import { Closer } from './helpers/outcome.js';
 import { readBody, startSink, type Sink } from './helpers/sink-server.js';
-import { afterEach } from '@jest/globals';
 
 const REDACTED = '[REDACTED]';
 const fx = useCliFixture(pattern(5000), { sink: false });
