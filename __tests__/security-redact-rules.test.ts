@@ -6,7 +6,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { resumeCommand } from '../cli/report.js';
 import { parseCliArgs, UsageError } from '../cli/args.js';
-import { BufferedHttpWritable, REDACTED, isSecretQueryParameter, redactSecrets, redactUrl, secretValues } from '../lib/index.js';
+import { BufferedHttpWritable, REDACTED, hasUrlCredentials, isSecretQueryParameter, redactSecrets, redactUrl, secretValues } from '../lib/index.js';
 
 describe('redactSecrets: every known value, exactly, however short', () => {
   test('a 1-character secret is blanked wherever it occurs, also inside other words', () => {
@@ -55,6 +55,17 @@ describe('secretValues: what an echo must not show', () => {
     expect(values).toEqual(expect.arrayContaining(['p@ss', 'p%40ss', Buffer.from('al ice:p@ss').toString('base64'), 'a%2Bb', 'a+b']));
     expect(values).not.toContain('1');
     expect(values).not.toContain('al ice');
+  });
+
+  test('a value that is not valid percent-encoding counts as written', () => {
+    expect(secretValues([], [new URL('http://h/?sig=%ZZ1')])).toEqual(['%ZZ1']);
+    expect(redactUrl('http://h/?sig=%ZZ1')).toBe(`http://h/?sig=${REDACTED}`);
+  });
+
+  test('hasUrlCredentials: a user or a password, and never a throw', () => {
+    expect(hasUrlCredentials('http://u@h/')).toBe(true);
+    expect(hasUrlCredentials('http://h/?token=t')).toBe(false);
+    expect(hasUrlCredentials('not a url')).toBe(false);
   });
 
   test('a user without a password is a token', () => {
