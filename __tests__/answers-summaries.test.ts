@@ -19,7 +19,7 @@ describe("an answer's summary keeps the status, the message when there is one, a
   test('no status message: none on the summary', () => {
     expect(summarizeAnswer({ statusCode: 500, statusMessage: '', body: 'token abcdef123 echoed' }, { credentials: ['abcdef123'] })).toEqual({
       statusCode: 500,
-      body: 'token <redacted> echoed',
+      body: 'token [REDACTED] echoed',
     });
   });
 

@@ -46,8 +46,8 @@ describe('the resume command', () => {
   test('leaves secrets out', () => {
     const { command, redacted } = resumeCommand(['-H', 'Authorization: Bearer s3cret', '--mode', 'tus', 'f', 'http://user:pw@h/tus'], 'http://h/tus/1');
     expect(command).not.toMatch(/s3cret|pw@/);
-    expect(command).toContain("'Authorization: <redacted>'");
-    expect(command).toContain("'http://user:<redacted>@h/tus'");
+    expect(command).toContain("'Authorization: [REDACTED]'");
+    expect(command).toContain("'http://user:[REDACTED]@h/tus'");
     expect(redacted).toBe(true);
   });
 
@@ -70,8 +70,8 @@ describe('the resume command', () => {
     const { command, redacted } = resumeCommand(argv, 'http://h/tus/1');
     expect(command).not.toMatch(/s3cret/);
     expect(command).toBe(
-      "bhw --resume http://h/tus/1 -u 'alice:<redacted>' --user 'bob:<redacted>' -k -u 'carol:<redacted>'" +
-        " --proxy 'http://p:<redacted>@proxy:3128/' -x 'http://<redacted>@proxy:3128/' --mode tus -- f http://h/tus",
+      "bhw --resume http://h/tus/1 -u 'alice:[REDACTED]' --user 'bob:[REDACTED]' -k -u 'carol:[REDACTED]'" +
+        " --proxy 'http://p:[REDACTED]@proxy:3128/' -x 'http://[REDACTED]@proxy:3128/' --mode tus -- f http://h/tus",
     );
     expect(redacted).toBe(true);
   });

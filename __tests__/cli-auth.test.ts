@@ -40,14 +40,14 @@ function echoingSink(status: (request: { method?: string | undefined }) => numbe
 }
 
 describe('-u USER:PASSWORD', () => {
-  test('the server receives Basic credentials; the echoed answer on stdout shows <redacted>', async () => {
+  test('the server receives Basic credentials; the echoed answer on stdout shows [REDACTED]', async () => {
     const sink = await echoingSink(() => 200);
     try {
       const result = await runCli(['-u', USER, fx.file, sink.url]);
 
       expect(result.code).toBe(0);
       // The library's rule: a credential header's whole value is a secret, and so is the password.
-      expect(result.stdout).toBe('you sent Authorization: <redacted> (alice:<redacted>)\n');
+      expect(result.stdout).toBe('you sent Authorization: [REDACTED] (alice:[REDACTED])\n');
       expect(received).toEqual([`Basic ${BASIC}`]);
       expectNoPassword(result.stdout + result.stderr);
     } finally {
@@ -89,9 +89,9 @@ describe('-u USER:PASSWORD', () => {
 
       expect(result.code).toBe(1);
       const lines = result.stderr.split('\n');
-      expect(lines[0]).toMatch(/^bhw: upload failed: Server answered 401 Unauthorized: no: <redacted>/);
-      expect(lines[1]).toBe(`bhw: to continue: bhw --resume ${sink.url}/files/abc --mode tus -u 'alice:<redacted>' ${fx.file} ${sink.url}/files`);
-      expect(lines[2]).toBe('bhw: (fill in the values shown as <redacted>)');
+      expect(lines[0]).toMatch(/^bhw: upload failed: Server answered 401 Unauthorized: no: \[REDACTED\]/);
+      expect(lines[1]).toBe(`bhw: to continue: bhw --resume ${sink.url}/files/abc --mode tus -u 'alice:[REDACTED]' ${fx.file} ${sink.url}/files`);
+      expect(lines[2]).toBe('bhw: (fill in the values shown as [REDACTED])');
       expectNoPassword(result.stdout + result.stderr);
     } finally {
       await sink.close();

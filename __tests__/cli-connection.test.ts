@@ -24,7 +24,7 @@ const upload = (...argv: string[]): UploadArgs => parseCliArgs([...argv, 'f', ur
 describe('proxySettings: which proxy, as curl picks it', () => {
   test('a bad --proxy is a usage error that does not repeat its password', () => {
     expect(() => upload('--proxy', 'ftp://u:pw-s3cret@p:21')).toThrow(
-      new UsageError('--proxy must be an http: or https: URL, received "ftp://<redacted>@p:21"'),
+      new UsageError('--proxy must be an http: or https: URL, received "ftp://[REDACTED]@p:21"'),
     );
   });
 
@@ -53,10 +53,10 @@ describe('proxySettings: which proxy, as curl picks it', () => {
 
   test('a variable that is not an http(s) URL is a usage error naming it', () => {
     expect(() => proxySettings(upload(), { HTTPS_PROXY: 'socks5://u:pw-s3cret@p:1080' })).toThrow(
-      new UsageError('HTTPS_PROXY must be an http: or https: URL, received "socks5://<redacted>@p:1080"'),
+      new UsageError('HTTPS_PROXY must be an http: or https: URL, received "socks5://[REDACTED]@p:1080"'),
     );
     expect(() => proxySettings(upload(), { http_proxy: 'http://u:pw-s3cret@[bad' })).toThrow(
-      new UsageError('http_proxy is not a valid URL: "http://<redacted>@[bad"'),
+      new UsageError('http_proxy is not a valid URL: "http://[REDACTED]@[bad"'),
     );
   });
 });
@@ -163,7 +163,7 @@ describe('main() in-process with the connection options', () => {
     });
     const out = capture();
     expect(await main(['-k', '-u', 'alice:pass-s3cret', '--json', fx.file, sink.url], out.io)).toBe(1);
-    expect(out.stderr()).toMatch(/^bhw: warning: -k\/--insecure: .*\nbhw: upload failed: Server answered 401 Unauthorized: no, alice:<redacted>/);
+    expect(out.stderr()).toMatch(/^bhw: warning: -k\/--insecure: .*\nbhw: upload failed: Server answered 401 Unauthorized: no, alice:\[REDACTED\]/);
     expect(out.stdout() + out.stderr()).not.toContain('pass-s3cret');
   });
 

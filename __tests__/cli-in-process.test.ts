@@ -133,8 +133,8 @@ describe('main() in-process', () => {
     expect(lines[0]).toMatch(
       /^bhw: upload failed: Server answered 403 Forbidden: no \(sent \d+ of 200000 bytes, 0 acknowledged; the server holds 0 bytes of the upload\)$/,
     );
-    expect(lines[1]).toBe(`bhw: to continue: bhw --resume ${sink.url}/files/abc --mode tus -H 'Authorization: <redacted>' ${fx.file} ${sink.url}/files`);
-    expect(lines[2]).toBe('bhw: (fill in the values shown as <redacted>)');
+    expect(lines[1]).toBe(`bhw: to continue: bhw --resume ${sink.url}/files/abc --mode tus -H 'Authorization: [REDACTED]' ${fx.file} ${sink.url}/files`);
+    expect(lines[2]).toBe('bhw: (fill in the values shown as [REDACTED])');
   });
 
   test('--resume of a file: one HEAD before the first PATCH, the stored upload is exact', async () => {

@@ -33,7 +33,7 @@ describe('a server that echoes the request headers in its error body', () => {
     expect(error).toBeInstanceOf(HttpStatusError);
     const seen = `${(error as HttpStatusError).body}\n${error!.message}\n${inspect(error)}\n${JSON.stringify(error)}`;
     expect(seen).toContain('bad upload');
-    expect(seen).toContain('<redacted>');
+    expect(seen).toContain('[REDACTED]');
     expect(seen).not.toContain(TOKEN);
     expect(seen).not.toContain('c00kie-value-123');
   });

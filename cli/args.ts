@@ -16,6 +16,8 @@ export interface UploadArgs {
   mode: UploadMode;
   method?: string;
   headers: Record<string, string>;
+  /** `--secret-header NAME`: the library's `secretHeaders`. */
+  secretHeaders?: string[];
   highWaterMark?: number;
   concurrency?: number | 'auto';
   maxConcurrency?: number;
@@ -91,6 +93,9 @@ Upload:
   --mode stream|batch|tus   delivery protocol (default: stream)
   -X, --method METHOD       POST (default), PUT or PATCH (stream and batch)
   -H, --header 'Name: value'  extra request header (repeatable)
+  --secret-header NAME      the header NAME carries a credential: never printed, not sent
+                            to another origin (repeatable; Authorization, Cookie, X-Api-Key,
+                            Api-Key and X-Auth-Token always are)
   --content-length          file: declare its size (Content-Length / tus Upload-Length)
   --high-water-mark SIZE    bytes per buffer, e.g. 64KiB, 1MiB, 1.5MB (default 1MiB)
   --concurrency N|auto      batch: requests in flight at once (default 1); auto finds
@@ -124,6 +129,7 @@ export const UPLOAD_OPTIONS = {
   mode: { type: 'string' },
   method: { type: 'string', short: 'X' },
   header: { type: 'string', short: 'H', multiple: true },
+  'secret-header': { type: 'string', multiple: true },
   'high-water-mark': { type: 'string' },
   concurrency: { type: 'string' },
   'max-concurrency': { type: 'string' },
@@ -210,6 +216,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     argv,
   };
   if (values.method !== undefined) args.method = values.method;
+  if (values['secret-header'] !== undefined) args.secretHeaders = values['secret-header'].map(parseHeaderName);
   if (values['high-water-mark'] !== undefined) args.highWaterMark = parseSize('--high-water-mark', values['high-water-mark']);
   if (values.concurrency !== undefined)
     args.concurrency = values.concurrency === 'auto' ? 'auto' : parseInteger('--concurrency', values.concurrency, 1, 'or auto');
@@ -314,6 +321,12 @@ function parseHeaders(lines: string[]): Record<string, string> {
     headers[key] = headers[key] === undefined ? value : `${headers[key]}, ${value}`;
   }
   return headers;
+}
+
+/** `--secret-header NAME`: a header name (an RFC 9110 token). */
+function parseHeaderName(name: string): string {
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new UsageError(`--secret-header must be a header name, received ${JSON.stringify(name)}`);
+  return name;
 }
 
 /**

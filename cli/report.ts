@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { BufferedHttpWritableError, hasUrlCredentials, isCredentialHeader, REDACTED, redactUrl } from '../lib/index.js';
+import { BufferedHttpWritableError, isCredentialHeader, REDACTED, redactUrl } from '../lib/index.js';
 import { UPLOAD_OPTIONS } from './args.js';
 import { formatBytes, formatRate } from './units.js';
 
@@ -88,45 +88,60 @@ export function spoolLines(spool: SpoolState): string[] {
 /**
  * The command that continues a failed tus upload: the arguments as given,
  * with `--resume <uploadUrl>` in place of any earlier one. Credentials (`-u`
- * passwords, credential `-H` values, URL and proxy passwords) are replaced by
- * `<redacted>` so they do not end up in logs.
+ * passwords, credential and `--secret-header` `-H` values, URL and proxy
+ * passwords, secret query values) are replaced by `[REDACTED]` so they do not
+ * end up in logs.
  */
 export function resumeCommand(argv: string[], uploadUrl: string): { command: string; redacted: boolean } {
   const args: string[] = [];
-  let redacted = false;
+  // The upload URL comes redacted from the library: a signed one needs filling in too.
+  let redacted = uploadUrl.includes(REDACTED);
   const keep = (text: string, safe: string): void => {
     if (safe !== text) redacted = true;
     args.push(safe);
   };
   // The same parse as the command's own, so `-uUSER:PW`, `--user=...` and short groups are seen too.
   const { tokens } = parseArgs({ args: argv, options: UPLOAD_OPTIONS, allowPositionals: true, strict: false, tokens: true });
+  const secretHeaders = tokens.flatMap((token) =>
+    token.kind === 'option' && token.name === 'secret-header' && token.value ? [token.value.toLowerCase()] : [],
+  );
   for (const token of tokens) {
     if (token.kind === 'option-terminator') args.push('--');
-    else if (token.kind === 'positional') keep(token.value, redactUrlPassword(token.value));
+    else if (token.kind === 'positional') keep(token.value, redactUrlSecrets(token.value));
     else if (token.name === 'resume') continue;
     else if (token.value === undefined) args.push(token.rawName);
     else {
       args.push(token.rawName);
-      keep(token.value, redactOptionValue(token.name, token.value));
+      keep(token.value, redactOptionValue(token.name, token.value, secretHeaders));
     }
   }
   const command = ['bhw', '--resume', uploadUrl, ...args].map(shellQuote).join(' ');
   return { command, redacted };
 }
 
-function redactOptionValue(name: string, value: string): string {
+function redactOptionValue(name: string, value: string, secretHeaders: readonly string[]): string {
   if (name === 'user') return `${value.slice(0, Math.max(0, value.indexOf(':')))}:${REDACTED}`;
   const header = /^([^:]+):/.exec(value);
-  if (name === 'header' && header && isCredentialHeader(header[1]!.trim())) return `${header[1]}: ${REDACTED}`;
-  return redactUrlPassword(value);
+  if (name === 'header' && header && isCredentialHeader(header[1]!.trim(), secretHeaders)) return `${header[1]}: ${REDACTED}`;
+  return redactUrlSecrets(value);
 }
 
-/** A URL with its password (or a user alone, which may be a token) shown as `<redacted>`; other text as it is. */
-function redactUrlPassword(text: string): string {
-  if (!hasUrlCredentials(text)) return text;
-  const url = new URL(text);
+/**
+ * A URL with its password (or a user alone, which may be a token) and its
+ * secret query values shown as `[REDACTED]`, the user kept to be filled in;
+ * other text as it is.
+ */
+function redactUrlSecrets(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return text;
+  }
+  const safe = redactUrl(url);
+  if (!url.username && !url.password) return safe === url.href ? text : safe;
   const user = url.password ? `${url.username}:${REDACTED}` : REDACTED;
-  return `${url.protocol}//${user}@${redactUrl(url).slice(url.protocol.length + 2)}`;
+  return `${url.protocol}//${user}@${safe.slice(url.protocol.length + 2)}`;
 }
 
 function shellQuote(arg: string): string {

@@ -10,6 +10,7 @@ import type { Got } from 'got';
 import {
   BufferedHttpWritable,
   fetchTusOffset,
+  REDACTED,
   redactSecrets,
   redactUrl,
   secretValues,
@@ -148,7 +149,7 @@ function usageErrorOf(error: unknown): unknown {
 
 /**
  * What `bhw` prints, with every credential it was given (`-u`, credential
- * `-H` values, URL and proxy passwords) shown as `<redacted>`, in the
+ * `-H` values, URL and proxy passwords, secret query values) shown as `[REDACTED]`, in the
  * server's answer too: a server that echoes them must not put them in logs.
  */
 class Output {
@@ -186,7 +187,7 @@ function outputSecrets(args: UploadArgs, env: NodeJS.ProcessEnv): string[] {
   }
   const proxies = proxySettings(args, env);
   for (const proxy of [proxies.http, proxies.https]) if (proxy) urls.push(proxy);
-  return secretValues(headers, urls);
+  return secretValues(headers, urls, args.secretHeaders);
 }
 
 async function send(
@@ -335,13 +336,14 @@ function failed(args: UploadArgs, output: Output, reached: Reached, error: Error
   if (args.mode === 'tus' && uploadUrl) {
     const { command, redacted } = resumeCommand(args.argv, uploadUrl);
     output.stderr(`bhw: to continue: ${command}`);
-    if (redacted) output.stderr('bhw: (fill in the values shown as <redacted>)');
+    if (redacted) output.stderr(`bhw: (fill in the values shown as ${REDACTED})`);
   }
   return interrupted ? EXIT_INTERRUPTED : EXIT_FAILED;
 }
 
 function uploadOptions(args: UploadArgs, fileSize: number | undefined, signal: AbortSignal, got: Got, resumed?: TusOffset): BufferedHttpWritableOptions {
   const options: BufferedHttpWritableOptions = { mode: args.mode, headers: args.headers, signal, got };
+  if (args.secretHeaders) options.secretHeaders = args.secretHeaders;
   if (args.method !== undefined) options.method = args.method as UploadMethod;
   if (args.highWaterMark !== undefined) options.highWaterMark = args.highWaterMark;
   if (args.concurrency !== undefined) options.concurrency = args.concurrency;

@@ -57,4 +57,14 @@ export type { LimitChangeReason } from './adaptive-concurrency.js';
 export type { BatchReport, UploadResponse } from './transports/transport.js';
 export { RESPONSE_BODY_LIMIT } from './transports/answers.js';
 export { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './transports/tus-protocol.js';
-export { CREDENTIAL_HEADERS, REDACTED, hasUrlCredentials, isCredentialHeader, redactSecrets, redactUrl, secretValues } from './redact.js';
+export {
+  CREDENTIAL_HEADERS,
+  REDACTED,
+  SECRET_QUERY_PARAMETERS,
+  hasUrlCredentials,
+  isCredentialHeader,
+  isSecretQueryParameter,
+  redactSecrets,
+  redactUrl,
+  secretValues,
+} from './redact.js';

@@ -1,7 +1,7 @@
 import got, { type Got, type RetryOptions } from 'got';
 import { DEFAULT_MAX_CONCURRENCY } from './adaptive-concurrency.js';
 import type { UploadDiagnostics } from './diagnostics.js';
-import { redactUrl, secretValues } from './redact.js';
+import { gotSecretValues, learningSentSecrets, redactUrl, secretValues } from './redact.js';
 import { RETRY_ERROR_CODES, RETRY_METHODS, RETRY_STATUS_CODES, type RetrySettings } from './retry.js';
 import type { TusOffset } from './transports/tus-protocol.js';
 
@@ -49,6 +49,13 @@ export interface BufferedHttpWritableOptions {
    * `followRedirect`, `retry`, `method` and the body: see the README.
    */
   got?: Got;
+  /**
+   * More request headers whose values are credentials (`['X-Signature']`),
+   * besides `Authorization`, `Proxy-Authorization`, `Cookie`, `X-Api-Key`,
+   * `Api-Key` and `X-Auth-Token`: their values are redacted wherever the
+   * library shows text, and they are not sent to a tus upload URL on another origin.
+   */
+  secretHeaders?: string[];
   /**
    * stream and tus: when the request carries `Expect: 100-continue` (in
    * `headers` or the got instance's), how long (ms) the body waits for the
@@ -109,8 +116,10 @@ interface CommonOptions {
   contentLength?: number;
   signal?: AbortSignal;
   got: Got;
-  /** Credential values the caller gave (headers, got instance, URLs): never repeated in an error. */
+  /** Credential values the caller gave (headers, got instance, URLs) and those got sent: never repeated in an error. */
   credentials: string[];
+  /** The caller's `secretHeaders`, lower case (the built-in credential headers are always secret). */
+  secretHeaders: string[];
   /** batch: the session counts batches. */
   countsBatches: boolean;
   /** What the diagnostics channels say of this upload (the writable is set once constructed). */
@@ -183,6 +192,7 @@ const OPTION_MODES: Record<keyof BufferedHttpWritableOptions, readonly UploadMod
   headers: MODES,
   signal: MODES,
   got: MODES,
+  secretHeaders: MODES,
   method: ['stream', 'batch'],
   contentLength: ['stream', 'tus'],
   expectContinueTimeout: ['stream', 'tus'],
@@ -223,6 +233,7 @@ export function resolveOptions(url: string | URL, options: BufferedHttpWritableO
     headers: headerRecord(options.headers),
     got: instance,
     credentials: [],
+    secretHeaders: headerNames('secretHeaders', options.secretHeaders ?? []),
     countsBatches: mode === 'batch',
     diagnostics: { mode, url: '', concurrency: 1 },
   };
@@ -235,10 +246,11 @@ export function resolveOptions(url: string | URL, options: BufferedHttpWritableO
   }
   const resolved = resolveMode(mode, options, common);
   resolved.diagnostics = { mode, url: redactUrl(resolved.url), concurrency: resolved.mode === 'batch' ? resolved.concurrency : 1 };
-  resolved.credentials = secretValues(
-    [instance.defaults.options.headers as Record<string, unknown>, resolved.headers],
-    [resolved.url, resolved.mode === 'tus' ? resolved.uploadUrl : undefined],
-  );
+  resolved.credentials = [
+    ...gotSecretValues(instance, resolved.secretHeaders),
+    ...secretValues([resolved.headers], [resolved.url, resolved.mode === 'tus' ? resolved.uploadUrl : undefined], resolved.secretHeaders),
+  ];
+  resolved.got = learningSentSecrets(instance, resolved.credentials, resolved.secretHeaders);
   return resolved;
 }
 
@@ -489,6 +501,17 @@ function headerRecord(value: Record<string, string> | undefined, name = 'headers
     result[key] = entry;
   }
   return result;
+}
+
+/** A list of header names (RFC 9110 tokens), lower case. */
+function headerNames(name: string, value: unknown): string[] {
+  if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of header names, received ${describe(value)}`);
+  return value.map((entry: unknown, index) => {
+    if (typeof entry !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(entry)) {
+      throw new TypeError(`${name}[${index}] must be a header name, received ${describe(entry)}`);
+    }
+    return entry.toLowerCase();
+  });
 }
 
 function describe(value: unknown): string {

@@ -3,7 +3,7 @@ import type { Response as GotResponse } from 'got';
 import { abortError } from '../abort.js';
 import { ContentLengthError, InsecureLocationError, ProtocolError, ResumeGapError, type BufferedHttpWritableError, type ErrorPosition } from '../errors.js';
 import type { TusOptions } from '../options.js';
-import { headersForOrigin, isSchemeDowngrade, redactUrl } from '../redact.js';
+import { credentialsForOrigin, isSchemeDowngrade, learnSecrets, redactUrl, secretValues } from '../redact.js';
 import { Backoff, Retrier, type FailedAttempt } from '../retry.js';
 import { RESPONSE_BODY_LIMIT, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from './answers.js';
 import { readAnswerBeforeWriteError } from './early-answer.js';
@@ -282,7 +282,7 @@ export class TusTransport implements Transport {
     if (!gate) bodyGoes?.();
     const request = this.#options.got(url, {
       method,
-      headers: this.#headers(url, gate ? { ...headers, 'content-length': String(body!.length) } : headers),
+      ...this.#credentials(url, gate ? { ...headers, 'content-length': String(body!.length) } : headers),
       ...(gate ? { body: gatedBody(body!, gate, bodyGoes) } : body ? { body } : {}),
       throwHttpErrors: false,
       followRedirect: false,
@@ -315,10 +315,11 @@ export class TusTransport implements Transport {
   }
 
   /** Every request carries the caller's headers and Tus-Resumable (tus 1.0 §Tus-Resumable). */
-  #headers(url: URL, extra: Record<string, string>): Record<string, string | undefined> {
+  #credentials(url: URL, extra: Record<string, string>): ReturnType<typeof credentialsForOrigin> {
     // A creation may answer a Location on another origin (a storage host):
     // credentials meant for the endpoint never follow it there.
-    return headersForOrigin({ ...this.#options.headers, 'tus-resumable': TUS_VERSION, ...extra }, this.#options.url, url);
+    const headers = { ...this.#options.headers, 'tus-resumable': TUS_VERSION, ...extra };
+    return credentialsForOrigin(headers, this.#options.url, url, this.#options.secretHeaders);
   }
 
   /** The typed error of a non-2xx answer. */
@@ -363,6 +364,8 @@ export class TusTransport implements Transport {
 
   #setUploadUrl(url: URL): void {
     this.#uploadUrl = url;
+    // A server may sign the upload URL it hands over: an answer echoing it must not show the signature.
+    learnSecrets(this.#options.credentials, secretValues([], [url]));
     this.#reports.uploadUrl(redactUrl(url));
   }
 
@@ -376,7 +379,7 @@ export class TusTransport implements Transport {
   /** tus §termination, asked for with `deleteOnAbort`. Best effort: the caller has already given up on the upload. */
   #terminate(url: URL): void {
     this.#options
-      .got(url, { method: 'DELETE', headers: this.#headers(url, {}), throwHttpErrors: false, followRedirect: false, retry: { limit: 0 } })
+      .got(url, { method: 'DELETE', ...this.#credentials(url, {}), throwHttpErrors: false, followRedirect: false, retry: { limit: 0 } })
       .catch(() => {});
   }
 }
