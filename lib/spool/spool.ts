@@ -29,8 +29,10 @@
  *
  * Every unit (a journal entry, or the group of records one append wrote) is
  * framed with its length, a check of the length and a crc32 (frame.ts). A
- * torn last append is cut off at open; damage anywhere else fails the open
- * with ERR_BHW_SPOOL_CORRUPT naming the file and byte offset.
+ * last append cut short is cut off at open; a whole unit whose crc32 fails,
+ * anywhere, fails the open with ERR_BHW_SPOOL_CORRUPT naming the file and
+ * byte offset. The directory is 0700, the files 0600, and no file is opened
+ * through a symlink (files.ts).
  */
 import { join } from 'node:path';
 import { crc32 } from './checksum.js';
