@@ -6,6 +6,7 @@
  * The tests run as root; those that chown to `nobody` are skipped otherwise.
  */
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFile, chmod, chown, lstat, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -99,6 +100,15 @@ describe('nothing in the spool is opened through a symlink', () => {
     await symlink(target, join(dir, 'journal'));
     await unsafeError({ dir });
     await expect(lstat(target)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  test('a FIFO planted as the journal: refused, not waited on', async () => {
+    const dir = await spoolDir();
+    await mkdir(dir);
+    execFileSync('mkfifo', [join(dir, 'journal')]);
+    const error = await unsafeError({ dir });
+    expect(error.path).toBe(join(dir, 'journal'));
+    expect(error.message).toContain('not a regular file');
   });
 
   test('a lock.<pid> draft linked to a victim: the link is replaced, never written through', async () => {
