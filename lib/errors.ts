@@ -29,6 +29,10 @@ export const ErrorCodes = {
   SPOOL_LOCKED: 'ERR_BHW_SPOOL_LOCKED',
   /** The server handed over a plain-http URL for an upload begun over https; nothing was sent to it. */
   INSECURE_LOCATION: 'ERR_BHW_INSECURE_LOCATION',
+  /** A file system operation of the spool failed (disk full, read-only, not a directory, no permission…). */
+  SPOOL_IO: 'ERR_BHW_SPOOL_IO',
+  /** The spool directory or a file in it could be read or redirected by someone else: a foreign owner, group/other write, a symlink. */
+  SPOOL_UNSAFE: 'ERR_BHW_SPOOL_UNSAFE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -325,5 +329,55 @@ export class SpoolLockedError extends BufferedHttpWritableError {
     super(ErrorCodes.SPOOL_LOCKED, `Spool ${lockFile} is held by ${holder}`, progress);
     this.pid = pid;
     this.lockFile = lockFile;
+  }
+}
+
+/**
+ * A file system operation of the spool failed. Writes whose callback had
+ * fired are in the spool (the next start sends them); the others are not.
+ */
+export class SpoolIoError extends BufferedHttpWritableError {
+  /** The file or directory the operation was on. */
+  readonly path: string;
+  /** The system error code: `ENOSPC`, `EROFS`, `ENOTDIR`, `EACCES`, `EIO`, … */
+  readonly systemCode: string;
+  /** The failed system call (`write`, `open`, `mkdir`, …), when known. */
+  readonly syscall?: string;
+
+  constructor(path: string, systemCode: string, syscall: string | undefined, detail: string, progress: ProgressSnapshot = NO_PROGRESS, options?: ErrorOptions) {
+    super(
+      ErrorCodes.SPOOL_IO,
+      `Spool ${syscall ?? 'I/O'} failed on ${path} (${systemCode}: ${detail}); writes not yet confirmed by their callback are not in the spool`,
+      progress,
+      {},
+      options,
+    );
+    this.path = path;
+    this.systemCode = systemCode;
+    if (syscall !== undefined) this.syscall = syscall;
+  }
+}
+
+/**
+ * The spool's directory, or an entry in it, is not the spool's alone: a
+ * directory owned by another user or writable by group or others, a
+ * symbolic link, or a file the spool did not create where it is about to
+ * create one. Nothing was read or written through it.
+ */
+export class SpoolUnsafeError extends BufferedHttpWritableError {
+  readonly path: string;
+  /** Owner uid of `path`, when it exists. */
+  readonly uid?: number;
+  /** Permission bits of `path` (`mode & 0o7777`), when it exists. */
+  readonly mode?: number;
+
+  constructor(path: string, problem: string, found?: { uid: number; mode: number }, progress: ProgressSnapshot = NO_PROGRESS) {
+    const owner = found ? ` (owner uid ${found.uid}, mode ${(found.mode & 0o7777).toString(8).padStart(4, '0')})` : '';
+    super(ErrorCodes.SPOOL_UNSAFE, `Refusing spool path ${path}${owner}: ${problem}`, progress);
+    this.path = path;
+    if (found) {
+      this.uid = found.uid;
+      this.mode = found.mode & 0o7777;
+    }
   }
 }

@@ -31,6 +31,8 @@ export {
   RetryAfterError,
   SpoolCorruptError,
   SpoolLockedError,
+  SpoolIoError,
+  SpoolUnsafeError,
   type ErrorCode,
   type ErrorPosition,
   type FileChangeField,

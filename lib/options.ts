@@ -17,6 +17,12 @@ export interface SpoolSettings {
   maxBytes?: number;
   /** `fdatasync` every append: a record whose callback fired survives a power loss too, not only a crash (default false). */
   fsync?: boolean;
+  /**
+   * Unsafe: use a directory owned by another user, or writable by group or
+   * others, instead of refusing it with `ERR_BHW_SPOOL_UNSAFE` (default
+   * false). Whoever can write there can read the records or redirect them.
+   */
+  allowUnsafeDirectory?: boolean;
 }
 
 /** Options of `new BufferedHttpWritable(url, options)`. Everything is optional. */
@@ -151,7 +157,7 @@ export interface BatchOptions extends CommonOptions {
   flushInterval?: number;
   retry: RetrySettings;
   compress?: Compression;
-  spool?: Required<Pick<SpoolSettings, 'dir' | 'maxBytes' | 'fsync'>>;
+  spool?: Required<Pick<SpoolSettings, 'dir' | 'maxBytes' | 'fsync' | 'allowUnsafeDirectory'>>;
 }
 
 /** `mode: 'tus'` after defaults and validation. */
@@ -365,9 +371,9 @@ export function resolveRetry(value: Partial<RetryOptions> | undefined, instance:
   return settings;
 }
 
-const SPOOL_FIELDS = ['dir', 'maxBytes', 'fsync'];
+const SPOOL_FIELDS = ['dir', 'maxBytes', 'fsync', 'allowUnsafeDirectory'];
 
-function resolveSpool(value: SpoolSettings): Required<Pick<SpoolSettings, 'dir' | 'maxBytes' | 'fsync'>> {
+function resolveSpool(value: SpoolSettings): Required<Pick<SpoolSettings, 'dir' | 'maxBytes' | 'fsync' | 'allowUnsafeDirectory'>> {
   const spool = plainObject('spool', value)!;
   for (const [key, field] of Object.entries(spool)) {
     if (field !== undefined && !SPOOL_FIELDS.includes(key)) {
@@ -380,6 +386,7 @@ function resolveSpool(value: SpoolSettings): Required<Pick<SpoolSettings, 'dir' 
     dir: spool.dir,
     maxBytes: positiveInteger('spool.maxBytes', spool.maxBytes ?? DEFAULT_SPOOL_MAX_BYTES),
     fsync: booleanOption('spool.fsync', spool.fsync ?? false),
+    allowUnsafeDirectory: booleanOption('spool.allowUnsafeDirectory', spool.allowUnsafeDirectory ?? false),
   };
 }
 

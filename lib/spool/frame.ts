@@ -261,11 +261,13 @@ export interface ScanResult {
 /**
  * Checks every unit of one file from `from` to `fileEnd`, handing each to
  * `onUnit` (with its payload when `withPayload`). A unit that does not check
- * out is a torn tail only in the last file of its kind and only where a
- * dying append leaves one: a header cut short, a payload running past the
- * end, a bad checksum on the very last unit, or zeros to the end (a file
- * extended but never written, after a power loss). Anything else is damage:
- * the FrameError is thrown with the position in the file.
+ * out is a torn tail only in the last file of its kind and only where it is
+ * incomplete: a header cut short, a payload running past the end (shorter
+ * than its header says), or zeros to the end (a file extended but never
+ * written, after a power loss: no unit there at all). A whole unit whose
+ * crc32 fails is damage even when it is the last: its bytes, and the
+ * confirmed writes in them, cannot be told from what was written. Damage
+ * throws the FrameError with the position in the file.
  */
 export async function scanFile(
   source: ByteSource,
@@ -301,7 +303,7 @@ async function isTornTail(source: ByteSource, scratch: Buffer, error: FrameError
     case 'short payload':
       return true;
     case 'bad checksum':
-      return error.frameEnd === fileEnd;
+      return false;
     case 'bad header':
       return allZero(source, scratch, error.position, fileEnd);
   }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { writeSync } from 'node:fs';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SpoolCorruptError } from '../errors.js';
+import { SpoolCorruptError, SpoolIoError } from '../errors.js';
+import { createExclusive, onPath, openExisting, removeIfPresent, writeFully, writeFullySync } from './files.js';
 import { encodeFrame, FrameError, scanFile, type ByteSource } from './frame.js';
 import { syncDirectory } from './segments.js';
 
@@ -44,6 +44,17 @@ export interface JournalState {
   open: Map<number, FixedBatch>;
 }
 
+/** The journal as `Journal.read()` found it. */
+export interface JournalFound {
+  path: string;
+  /** Open read-write, when the file exists. */
+  handle?: FileHandle;
+  size: number;
+  /** One past the last whole entry: a torn tail after it is cut when the spool opens. */
+  end: number;
+  state?: JournalState;
+}
+
 /**
  * The batch journal: an append-only file of framed JSON entries. `start`
  * opens it (the upload id and where the counters stand), `fix` records a
@@ -53,43 +64,67 @@ export interface JournalState {
  */
 export class Journal {
   readonly #dir: string;
+  readonly #path: string;
   readonly #fsync: boolean;
   #handle: FileHandle;
   #size: number;
 
   private constructor(dir: string, fsync: boolean, handle: FileHandle, size: number) {
     this.#dir = dir;
+    this.#path = join(dir, JOURNAL_FILE);
     this.#fsync = fsync;
     this.#handle = handle;
     this.#size = size;
   }
 
-  /** Reads the journal (cutting a torn tail), or starts one with a new upload id. */
-  static async open(dir: string, fsync: boolean, scratch: Buffer): Promise<{ journal: Journal; state: JournalState; created: boolean }> {
-    await rm(join(dir, COMPACTED_FILE), { force: true });
+  /**
+   * Reads the journal without writing anything: what it says, and where its
+   * torn tail starts. `state` is undefined when it is missing or holds no
+   * whole `start` entry (a new spool, or one torn while being created).
+   */
+  static async read(dir: string, scratch: Buffer): Promise<JournalFound> {
     const path = join(dir, JOURNAL_FILE);
-    const handle = await open(path, 'a+').then(async (created) => {
-      // 'a+' creates it; positioned writes need a handle without O_APPEND.
-      await created.close();
-      return open(path, 'r+');
-    });
+    let handle: FileHandle;
     try {
-      const { size } = await handle.stat();
-      const state = await replay(path, handle, size, scratch);
-      if (state) {
-        if (state.end < size) await handle.truncate(state.end);
-        return { journal: new Journal(dir, fsync, handle, state.end), state: state.state, created: false };
-      }
-      if (size > 0) await handle.truncate(0);
-      const fresh: JournalState = { uploadId: randomUUID(), nextSequence: 0, nextOffset: 0, read: 0, open: new Map() };
-      const journal = new Journal(dir, fsync, handle, 0);
-      await journal.append(startEntry(fresh), true);
-      if (fsync) await syncDirectory(dir);
-      return { journal, state: fresh, created: true };
+      handle = await openExisting(path);
+    } catch (error) {
+      if (error instanceof SpoolIoError && error.systemCode === 'ENOENT') return { path, size: 0, end: 0 };
+      throw error;
+    }
+    try {
+      const { size } = await onPath(path, () => handle.stat());
+      const replayed = await replay(path, handle, size, scratch);
+      return replayed ? { path, handle, size, end: replayed.end, state: replayed.state } : { path, handle, size, end: 0 };
     } catch (error) {
       await handle.close();
       throw error;
     }
+  }
+
+  /**
+   * Opens the journal `read()` found, once the whole spool checked out: cuts
+   * its torn tail, or starts a new journal with a new upload id. A compaction
+   * a crash interrupted (journal.next) is dropped: the journal is still whole.
+   */
+  static async open(dir: string, fsync: boolean, found: JournalFound): Promise<{ journal: Journal; state: JournalState; created: boolean }> {
+    const { path, handle, state } = found;
+    await removeIfPresent(join(dir, COMPACTED_FILE));
+    if (handle && state) {
+      if (found.end < found.size) await onPath(path, () => handle.truncate(found.end));
+      return { journal: new Journal(dir, fsync, handle, found.end), state, created: false };
+    }
+    await handle?.close();
+    await removeIfPresent(path);
+    const fresh: JournalState = { uploadId: randomUUID(), nextSequence: 0, nextOffset: 0, read: 0, open: new Map() };
+    const journal = new Journal(dir, fsync, await createExclusive(path), 0);
+    try {
+      await journal.append(startEntry(fresh), true);
+      if (fsync) await onPath(dir, () => syncDirectory(dir));
+    } catch (error) {
+      await journal.close();
+      throw error;
+    }
+    return { journal, state: fresh, created: true };
   }
 
   /** Appends one entry; with fsync and `sync`, returns once it is on disk. */
@@ -99,18 +134,20 @@ export class Journal {
     // rather than through libuv's thread pool, whose round trip costs more than
     // the write (two entries a batch: with 1 MiB batches, that showed).
     // The sync, which waits on the disk, stays off the event loop.
-    const bytesWritten = writeSync(this.#handle.fd, frame, 0, frame.length, this.#size);
-    if (bytesWritten !== frame.length) {
+    try {
+      writeFullySync(this.#handle.fd, this.#path, frame, this.#size);
+    } catch (error) {
+      // Cut what may have reached the file, so the next entry does not land after a partial one.
       await this.#handle.truncate(this.#size).catch(() => {});
-      throw new Error(`short write to the spool journal: ${bytesWritten} of ${frame.length} bytes`);
+      throw error;
     }
     this.#size += frame.length;
-    if (sync && this.#fsync) await this.#handle.datasync();
+    if (sync && this.#fsync) await onPath(this.#path, () => this.#handle.datasync());
   }
 
   /** Makes every entry so far durable (with fsync). */
   async sync(): Promise<void> {
-    if (this.#fsync) await this.#handle.datasync();
+    if (this.#fsync) await onPath(this.#path, () => this.#handle.datasync());
   }
 
   /** Rewrites the journal as `state` alone when it has grown past its limit. */
@@ -119,16 +156,17 @@ export class Journal {
     const next = join(this.#dir, COMPACTED_FILE);
     const entries = [startEntry(state), ...[...state.open.values()].map((batch): Entry => ({ t: 'fix', ...batch }))];
     const bytes = Buffer.concat(entries.map((entry) => encodeFrame(Buffer.from(JSON.stringify(entry)))));
-    const handle = await open(next, 'w+');
+    await removeIfPresent(next);
+    const handle = await createExclusive(next);
     try {
-      await handle.write(bytes, 0, bytes.length, 0);
-      if (this.#fsync) await handle.datasync();
+      await writeFully(handle, next, [bytes], 0);
+      if (this.#fsync) await onPath(next, () => handle.datasync());
+      await onPath(next, () => rename(next, this.#path));
     } catch (error) {
       await handle.close();
       throw error;
     }
-    await rename(next, join(this.#dir, JOURNAL_FILE));
-    if (this.#fsync) await syncDirectory(this.#dir);
+    if (this.#fsync) await onPath(this.#dir, () => syncDirectory(this.#dir));
     await this.#handle.close();
     this.#handle = handle;
     this.#size = bytes.length;
@@ -145,7 +183,9 @@ function startEntry(state: JournalState): Entry {
 
 /** Replays the journal; undefined when it holds no whole `start` entry (a new spool, or one torn while being created). */
 async function replay(path: string, handle: FileHandle, size: number, scratch: Buffer): Promise<{ state: JournalState; end: number } | undefined> {
-  const source: ByteSource = { read: async (target, offset, length, position) => (await handle.read(target, offset, length, position)).bytesRead };
+  const source: ByteSource = {
+    read: async (target, offset, length, position) => (await onPath(path, () => handle.read(target, offset, length, position))).bytesRead,
+  };
   let state: JournalState | undefined;
   let result;
   try {

@@ -1,6 +1,7 @@
-import { link, readFile, realpath, unlink, writeFile } from 'node:fs/promises';
+import { link, realpath, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SpoolLockedError } from '../errors.js';
+import { SpoolIoError, SpoolLockedError } from '../errors.js';
+import { onPath, openExisting, removeIfPresent, replaceFile } from './files.js';
 
 export const LOCK_FILE = 'lock';
 
@@ -28,7 +29,7 @@ export interface SpoolLock {
  * other's live pid.
  */
 export async function acquireLock(dir: string): Promise<SpoolLock> {
-  const key = await realpath(dir);
+  const key = await onPath(dir, () => realpath(dir));
   const path = join(dir, LOCK_FILE);
   if (held.has(key)) throw new SpoolLockedError(path, process.pid);
   // Claimed before the first await so a second open() in this process is refused at once.
@@ -37,21 +38,20 @@ export async function acquireLock(dir: string): Promise<SpoolLock> {
     for (let attempt = 0; ; attempt++) {
       // Written aside, then linked into place: link() fails with EEXIST like `wx`,
       // and the lock never exists without its pid for a racing opener to misread.
+      // A draft of this pid left by a process that died (a container's pid 1 again) is replaced.
       const draft = `${path}.${process.pid}`;
-      await writeFile(draft, `${process.pid}\n`);
+      await replaceFile(draft, Buffer.from(`${process.pid}\n`), false);
       try {
         await link(draft, path);
         break;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw error;
       } finally {
-        await unlink(draft);
+        await removeIfPresent(draft);
       }
       const pid = await readPid(path);
       if (pid !== undefined && pid !== process.pid && isAlive(pid)) throw new SpoolLockedError(path, pid);
-      await unlink(path).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-      });
+      await removeIfPresent(path);
     }
   } catch (error) {
     held.delete(key);
@@ -64,7 +64,7 @@ export async function acquireLock(dir: string): Promise<SpoolLock> {
       if (released) return;
       released = true;
       try {
-        await unlink(path);
+        await onPath(path, () => unlink(path));
       } finally {
         held.delete(key);
       }
@@ -74,13 +74,20 @@ export async function acquireLock(dir: string): Promise<SpoolLock> {
 
 /** The pid in a lock file; undefined when it is missing or unreadable (a crash between create and write). */
 async function readPid(path: string): Promise<number | undefined> {
+  let text: string;
   try {
-    const pid = Number.parseInt(await readFile(path, 'utf8'), 10);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+    const handle = await openExisting(path, true);
+    try {
+      text = await onPath(path, () => handle.readFile('utf8'));
+    } finally {
+      await handle.close();
+    }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (error instanceof SpoolIoError && error.systemCode === 'ENOENT') return undefined;
     throw error;
   }
+  const pid = Number.parseInt(text, 10);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 function isAlive(pid: number): boolean {

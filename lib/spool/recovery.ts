@@ -1,4 +1,5 @@
 import { SpoolCorruptError } from '../errors.js';
+import { onPath } from './files.js';
 import { CUT_ENTRY, ENTRY_BYTES, FrameError, readGroupAt, scanFile, type ByteSource } from './frame.js';
 import type { JournalState } from './journal.js';
 import type { Segment, SegmentStore } from './segments.js';
@@ -19,21 +20,29 @@ export function releasedPosition(state: JournalState): number {
   return released;
 }
 
+/** What `checkSegments` found: what lies after the read cursor, and where the last segment's torn tail starts (its own offset). */
+export interface CheckedSegments {
+  unread: Unread;
+  tornAt?: number;
+}
+
 /**
- * Open: deletes segments wholly acknowledged, checks that the rest follow
- * one another, and checks the crc32 of every group in them (the last
- * segment's torn tail is cut). The journal's positions must fall on group or
- * record boundaries and its batch sizes must match the records. Returns what
- * lies after the read cursor; sets each open batch's `fromGroup`.
+ * Open, before anything is written: checks that the segments not wholly
+ * acknowledged follow one another, and checks the crc32 of every group in
+ * them. Only the last segment's last group may be torn (cut short); a
+ * whole group whose crc32 fails is damage wherever it is. The journal's
+ * positions must fall on group or record boundaries and its batch sizes
+ * must match the records. Returns what lies after the read cursor; sets
+ * each open batch's `fromGroup`. Writes nothing: `repairSegments` does.
  */
-export async function checkSegments(store: SegmentStore, state: JournalState, scratch: Buffer, journalPath: string): Promise<Unread> {
+export async function checkSegments(store: SegmentStore, state: JournalState, scratch: Buffer, journalPath: string): Promise<CheckedSegments> {
   const released = releasedPosition(state);
-  await store.deleteBefore(released, false);
-  const segments = store.segments;
+  // Wholly acknowledged segments are left out here and deleted by repairSegments.
+  const acknowledged = store.segments.findIndex((segment) => segment.start + segment.length > released);
+  const segments = acknowledged < 0 ? [] : store.segments.slice(acknowledged);
   if (segments.length === 0) {
     if (released !== state.read) throw new SpoolCorruptError(journalPath, 0, `open batches start at ${released} but no record segment holds them`);
-    store.emptyEnd = state.read;
-    return { bytes: 0, records: 0, cuts: 0, readGroup: state.read };
+    return { unread: { bytes: 0, records: 0, cuts: 0, readGroup: state.read } };
   }
   if (segments[0]!.start > released) {
     throw new SpoolCorruptError(segments[0]!.path, 0, `records from position ${released} to ${segments[0]!.start} are missing`);
@@ -53,6 +62,7 @@ export async function checkSegments(store: SegmentStore, state: JournalState, sc
   let nextBoundary = 0;
   let payload = 0;
   const unread: Unread = { bytes: 0, records: 0, cuts: 0, readGroup: state.read };
+  let tornAt: number | undefined;
   const atBoundary = (position: number, group: number): void => {
     while (nextBoundary < boundaries.length && boundaries[nextBoundary]! <= position) {
       if (boundaries[nextBoundary] !== position) {
@@ -95,11 +105,13 @@ export async function checkSegments(store: SegmentStore, state: JournalState, sc
       if (error instanceof FrameError) throw new SpoolCorruptError(segment.path, error.position, `record group: ${error.reason}`);
       throw error;
     }
-    if (result.torn) await store.truncateLast(result.end);
+    if (result.torn) tornAt = result.end;
   }
-  atBoundary(store.end, store.end);
+  const last = segments.at(-1)!;
+  const end = last.start + (tornAt ?? last.length);
+  atBoundary(end, end);
   if (nextBoundary < boundaries.length) {
-    throw new SpoolCorruptError(journalPath, 0, `journal names position ${boundaries[nextBoundary]}, past the records' end ${store.end}`);
+    throw new SpoolCorruptError(journalPath, 0, `journal names position ${boundaries[nextBoundary]}, past the records' end ${end}`);
   }
   unread.readGroup = groupOf.get(state.read)!;
   for (const batch of state.open.values()) batch.fromGroup = groupOf.get(batch.from)!;
@@ -112,7 +124,14 @@ export async function checkSegments(store: SegmentStore, state: JournalState, sc
       );
     }
   }
-  return unread;
+  return tornAt === undefined ? { unread } : { unread, tornAt };
+}
+
+/** Open, once everything checked out: deletes the segments wholly acknowledged and cuts the torn tail. */
+export async function repairSegments(store: SegmentStore, state: JournalState, checked: CheckedSegments): Promise<void> {
+  await store.deleteBefore(releasedPosition(state), false);
+  if (store.segments.length === 0) store.emptyEnd = state.read;
+  else if (checked.tornAt !== undefined) await store.truncateLast(checked.tornAt);
 }
 
 /** `source` read through `window`: reads that fall in the last window filled are copies, not syscalls. */
@@ -135,6 +154,6 @@ function windowed(source: ByteSource, window: Buffer, end: number): ByteSource {
 
 function fileSource(segment: Segment): ByteSource {
   return {
-    read: async (target, offset, length, position) => (await segment.handle!.read(target, offset, length, position)).bytesRead,
+    read: async (target, offset, length, position) => (await onPath(segment.path, () => segment.handle!.read(target, offset, length, position))).bytesRead,
   };
 }

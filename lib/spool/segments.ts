@@ -1,5 +1,7 @@
 import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SpoolUnsafeError } from '../errors.js';
+import { createExclusive, onPath, openExisting, writeFully } from './files.js';
 import type { ByteSource } from './frame.js';
 
 /** `seg-<position of its first byte, 20 digits>.log`: names sort in position order. */
@@ -37,13 +39,20 @@ export class SegmentStore implements ByteSource {
   /** Lists the segment files (their sizes as found; `scan` decides what in them is valid). */
   static async open(dir: string, fsync: boolean): Promise<SegmentStore> {
     const segments: Segment[] = [];
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const match = SEGMENT_NAME.exec(entry.name);
-      if (!match || !entry.isFile()) continue;
-      const path = join(dir, entry.name);
-      const handle = await open(path, 'r+');
-      const { size } = await handle.stat();
-      segments.push({ start: Number(match[1]), length: size, path, handle });
+    try {
+      for (const entry of await onPath(dir, () => readdir(dir, { withFileTypes: true }))) {
+        const match = SEGMENT_NAME.exec(entry.name);
+        if (!match) continue;
+        const path = join(dir, entry.name);
+        // A symlink or a directory under a segment's name is not skipped: its name would be taken when the spool gets there.
+        if (!entry.isFile()) throw new SpoolUnsafeError(path, 'is named like a record segment but is not a regular file');
+        const segment: Segment = { start: Number(match[1]), length: 0, path, handle: await openExisting(path) };
+        segments.push(segment);
+        segment.length = (await onPath(path, () => segment.handle!.stat())).size;
+      }
+    } catch (error) {
+      for (const segment of segments) await segment.handle?.close();
+      throw error;
     }
     segments.sort((a, b) => a.start - b.start);
     return new SegmentStore(dir, fsync, segments);
@@ -72,8 +81,9 @@ export class SegmentStore implements ByteSource {
     const within = position - segment.start;
     const count = Math.min(length, segment.length - within);
     if (count <= 0) return 0;
-    segment.handle ??= await open(segment.path, 'r+');
-    const { bytesRead } = await segment.handle.read(target, targetOffset, count, within);
+    segment.handle ??= await openExisting(segment.path);
+    const handle = segment.handle;
+    const { bytesRead } = await onPath(segment.path, () => handle.read(target, targetOffset, count, within));
     return bytesRead;
   }
 
@@ -90,21 +100,20 @@ export class SegmentStore implements ByteSource {
     if (!last || last.length >= rotateAt) {
       const start = this.end;
       const path = join(this.#dir, segmentName(start));
-      last = { start, length: 0, path, handle: await open(path, 'wx+') };
+      last = { start, length: 0, path, handle: await createExclusive(path) };
       this.#segments.push(last);
       created = true;
     }
     const handle = last.handle!;
     try {
-      const { bytesWritten } = await handle.writev(buffers, last.length);
-      if (bytesWritten !== byteLength) throw new Error(`short write to ${last.path}: ${bytesWritten} of ${byteLength} bytes`);
+      await writeFully(handle, last.path, buffers, last.length);
     } catch (error) {
       // Cut what may have reached the file, so the next append does not land after a partial frame.
       await handle.truncate(last.length).catch(() => {});
       throw error;
     }
-    if (this.#fsync) await handle.datasync();
-    if (created && this.#fsync) await syncDirectory(this.#dir);
+    if (this.#fsync) await onPath(last.path, () => handle.datasync());
+    if (created && this.#fsync) await onPath(this.#dir, () => syncDirectory(this.#dir));
     // In the same tick as the caller's counters: a reader never sees the bytes without them.
     last.length += byteLength;
     written();
@@ -113,7 +122,7 @@ export class SegmentStore implements ByteSource {
   /** Cuts the last segment to `length` bytes (a torn tail found at open). */
   async truncateLast(length: number): Promise<void> {
     const last = this.#segments.at(-1)!;
-    await last.handle!.truncate(length);
+    await onPath(last.path, () => last.handle!.truncate(length));
     last.length = length;
   }
 

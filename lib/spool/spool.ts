@@ -29,13 +29,15 @@
  *
  * Every unit (a journal entry, or the group of records one append wrote) is
  * framed with its length, a check of the length and a crc32 (frame.ts). A
- * torn last append is cut off at open; damage anywhere else fails the open
- * with ERR_BHW_SPOOL_CORRUPT naming the file and byte offset.
+ * last append cut short is cut off at open; a whole unit whose crc32 fails,
+ * anywhere, fails the open with ERR_BHW_SPOOL_CORRUPT naming the file and
+ * byte offset. The directory is 0700, the files 0600, and no file is opened
+ * through a symlink (files.ts).
  */
-import { mkdir, open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from './checksum.js';
 import { BODY_SNIPPET_LIMIT, SpoolCorruptError } from '../errors.js';
+import { ensureInnerDirectory, ensureSpoolDirectory, onPath, replaceFile, spoolIoError } from './files.js';
 import {
   CUT_ENTRY,
   ENTRY_BYTES,
@@ -50,8 +52,8 @@ import {
   type ByteSource,
   type LoadedGroup,
 } from './frame.js';
-import { Journal, type FixedBatch, type JournalState } from './journal.js';
-import { checkSegments, releasedPosition, type Unread } from './recovery.js';
+import { Journal, type FixedBatch, type JournalFound, type JournalState } from './journal.js';
+import { checkSegments, releasedPosition, repairSegments, type Unread } from './recovery.js';
 import { acquireLock, type SpoolLock } from './lock.js';
 import { RecentGroups } from './recent-groups.js';
 import { RecentTables } from './recent-tables.js';
@@ -68,6 +70,8 @@ export interface SpoolOptions {
   fsync?: boolean;
   /** A segment file is closed and a new one started past this size. Default min(64 MiB, maxBytes / 8). */
   segmentBytes?: number;
+  /** Use a directory owned by another user, or writable by group or others (unsafe: they can read or redirect the records). Default false. */
+  allowUnsafeDirectory?: boolean;
   /**
    * Called when an `append()` starts waiting for room. Only acknowledgements
    * free room, so the caller should send what there is: `nextBatch()` cuts a
@@ -200,28 +204,42 @@ export class Spool {
     this.#bytesStored = parts.unread.bytes + this.#resend.reduce((sum, batch) => sum + batch.bytes, 0);
   }
 
-  /** Creates the directory, takes the lock, checks what is stored and cuts a torn tail. */
+  /**
+   * Creates the directory (or checks that it is this user's alone), takes
+   * the lock, and checks everything stored before it writes anything: a
+   * spool that fails to open is left as it was. Then cuts a torn tail.
+   */
   static async open(options: SpoolOptions): Promise<Spool> {
     const resolved = resolveSpoolOptions(options);
-    await mkdir(resolved.dir, { recursive: true });
-    const lock = await acquireLock(resolved.dir);
-    let journal: Journal | undefined;
-    let segments: SegmentStore | undefined;
+    const { dir, fsync } = resolved;
     try {
-      const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
-      const opened = await Journal.open(resolved.dir, resolved.fsync, scratch);
-      journal = opened.journal;
-      segments = await SegmentStore.open(resolved.dir, resolved.fsync);
-      if (opened.created && segments.segments.length > 0) {
-        throw new SpoolCorruptError(join(resolved.dir, 'journal'), 0, 'record segments exist but the journal is missing or empty');
+      await ensureSpoolDirectory(dir, resolved.allowUnsafeDirectory);
+      const lock = await acquireLock(dir);
+      let found: JournalFound | undefined;
+      let journal: Journal | undefined;
+      let segments: SegmentStore | undefined;
+      try {
+        const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+        found = await Journal.read(dir, scratch);
+        segments = await SegmentStore.open(dir, fsync);
+        if (!found.state && segments.segments.length > 0) {
+          throw new SpoolCorruptError(found.path, 0, 'record segments exist but the journal is missing or empty');
+        }
+        const state = found.state ?? { uploadId: '', nextSequence: 0, nextOffset: 0, read: 0, open: new Map() };
+        const checked = await checkSegments(segments, state, scratch, found.path);
+        // Everything checked out: only now is anything written.
+        const opened = await Journal.open(dir, fsync, found);
+        journal = opened.journal;
+        await repairSegments(segments, opened.state, checked);
+        return new Spool(resolved, { lock, segments, journal, state: opened.state, unread: checked.unread });
+      } catch (error) {
+        await segments?.close();
+        await (journal ?? found?.handle)?.close();
+        await lock.release();
+        throw error;
       }
-      const unread = await checkSegments(segments, opened.state, scratch, join(resolved.dir, 'journal'));
-      return new Spool(resolved, { lock, segments, journal, state: opened.state, unread });
     } catch (error) {
-      await segments?.close();
-      await journal?.close();
-      await lock.release();
-      throw error;
+      throw spoolIoError(error, dir);
     }
   }
 
@@ -304,7 +322,7 @@ export class Spool {
     });
     const key = this.#key(sequence);
     const dir = join(this.#dir, REJECTED_DIR);
-    await mkdir(dir, { recursive: true });
+    await ensureInnerDirectory(dir);
     const path = join(dir, `${key}.bin`);
     const body = Buffer.from(answer.body).subarray(0, BODY_SNIPPET_LIMIT).toString();
     const about = {
@@ -317,9 +335,9 @@ export class Spool {
       records: batch.records,
       time: new Date().toISOString(),
     };
-    await this.#writeFile(path, bytes);
-    await this.#writeFile(join(dir, `${key}.json`), Buffer.from(`${JSON.stringify(about, null, 2)}\n`));
-    if (this.#fsync) await syncDirectory(dir);
+    await replaceFile(path, bytes, this.#fsync);
+    await replaceFile(join(dir, `${key}.json`), Buffer.from(`${JSON.stringify(about, null, 2)}\n`), this.#fsync);
+    if (this.#fsync) await onPath(dir, () => syncDirectory(dir));
     await this.#serial('journalWrites', async () => {
       this.#take(sequence);
       await this.#journal.append({ t: 'aside', sequence }, true);
@@ -349,7 +367,10 @@ export class Spool {
   #serial<T>(lane: 'appends' | 'reads' | 'journalWrites', task: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('Spool is closed'));
     const previous = lane === 'appends' ? this.#appends : lane === 'reads' ? this.#reads : this.#journalWrites;
-    const run = previous.then(task);
+    // A system error anywhere below is a SpoolIoError by the time it leaves the spool.
+    const run = previous.then(task).catch((error: unknown) => {
+      throw spoolIoError(error, this.#dir);
+    });
     const settled = run.catch(() => {});
     if (lane === 'appends') this.#appends = settled;
     else if (lane === 'reads') this.#reads = settled;
@@ -689,16 +710,6 @@ export class Spool {
     waiter?.resolve();
   }
 
-  async #writeFile(path: string, bytes: Buffer): Promise<void> {
-    const handle = await openFile(path, 'w');
-    try {
-      await handle.writeFile(bytes);
-      if (this.#fsync) await handle.datasync();
-    } finally {
-      await handle.close();
-    }
-  }
-
   #key(sequence: number): string {
     return `${this.#state.uploadId}-${sequence}`;
   }
@@ -721,12 +732,13 @@ interface OpenedParts {
 }
 
 function resolveSpoolOptions(options: SpoolOptions): Required<Omit<SpoolOptions, 'onFull'>> & Pick<SpoolOptions, 'onFull'> {
-  const { dir, maxBytes = DEFAULT_MAX_BYTES, fsync = false, onFull } = options;
+  const { dir, maxBytes = DEFAULT_MAX_BYTES, fsync = false, allowUnsafeDirectory = false, onFull } = options;
   if (typeof dir !== 'string' || dir === '') throw new TypeError(`spool.dir must be a non-empty string, received ${String(dir)}`);
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError(`spool.maxBytes must be a positive integer, received ${maxBytes}`);
   if (typeof fsync !== 'boolean') throw new TypeError(`spool.fsync must be a boolean, received ${String(fsync)}`);
   const segmentBytes = options.segmentBytes ?? Math.min(MAX_SEGMENT_BYTES, Math.max(1, Math.floor(maxBytes / 8)));
   if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1) throw new RangeError(`spool.segmentBytes must be a positive integer, received ${segmentBytes}`);
   if (onFull !== undefined && typeof onFull !== 'function') throw new TypeError('spool.onFull must be a function');
-  return { dir, maxBytes, fsync, segmentBytes, onFull };
+  if (typeof allowUnsafeDirectory !== 'boolean') throw new TypeError(`spool.allowUnsafeDirectory must be a boolean, received ${String(allowUnsafeDirectory)}`);
+  return { dir, maxBytes, fsync, segmentBytes, allowUnsafeDirectory, onFull };
 }
