@@ -18,12 +18,18 @@ export function isCredentialHeader(name: string): boolean {
   return CREDENTIAL_HEADERS.includes(name.toLowerCase());
 }
 
-/** A URL's text with any user:password removed, for messages and events. */
+/** Query parameters whose values are credentials (lower case): access tokens and signed-URL signatures. */
+const SECRET_QUERY_PARAMETERS: readonly string[] = ['token', 'access_token', 'sig', 'signature', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token'];
+
+/** A URL's text with any user:password removed and secret query values replaced, for messages and events. */
 export function redactUrl(url: URL | string): string {
   const copy = new URL(url);
   if (copy.username || copy.password) {
     copy.username = '';
     copy.password = '';
+  }
+  for (const name of new Set(copy.searchParams.keys())) {
+    if (SECRET_QUERY_PARAMETERS.includes(name.toLowerCase())) copy.searchParams.set(name, REDACTED);
   }
   return copy.href;
 }
