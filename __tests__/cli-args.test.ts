@@ -34,6 +34,18 @@ describe('options', () => {
     expect(parseCliArgs(['receive', '--port', '0', '--dir', 'd'])).toEqual({ command: 'receive', port: 0, dir: 'd' });
     expect(() => parseCliArgs(['receive', '--port', '70000'])).toThrow(/--port must be at most 65535/);
   });
+
+  test('receive takes --max-bytes as a size and --max-keys as a count', () => {
+    expect(parseCliArgs(['receive', '--max-bytes', '10MiB', '--max-keys', '500'])).toEqual({
+      command: 'receive',
+      port: 8080,
+      dir: 'received',
+      maxBytes: 10 * 1024 ** 2,
+      maxKeys: 500,
+    });
+    expect(() => parseCliArgs(['receive', '--max-bytes', '0'])).toThrow(/--max-bytes must be at least 1 byte/);
+    expect(() => parseCliArgs(['receive', '--max-keys', '0'])).toThrow(/--max-keys must be an integer of at least 1/);
+  });
 });
 
 describe('the resume command', () => {

@@ -58,12 +58,16 @@ export interface ReceiveArgs {
   command: 'receive';
   port: number;
   dir: string;
+  /** `--max-bytes`: the largest upload taken. */
+  maxBytes?: number;
+  /** `--max-keys`: batch Idempotency-Keys remembered. */
+  maxKeys?: number;
 }
 
 export type CliArgs = UploadArgs | ReceiveArgs | { command: 'help' } | { command: 'version' };
 
 export const USAGE = `Usage: bhw [options] <file|-> <url>
-       bhw receive [--port N] [--dir D]
+       bhw receive [--port N] [--dir D] [--max-bytes SIZE] [--max-keys N]
 
 Uploads a file (or stdin with -) to <url> through buffered-http-writable.
 The server's response body goes to stdout; progress and the summary to stderr.
@@ -121,6 +125,10 @@ Output:
 bhw receive: a local receiving server for stream, batch and tus uploads.
   --port N                  port to listen on, 127.0.0.1 only (default 8080; 0: any free port)
   --dir D                   directory to store uploads in (default ./received)
+  --max-bytes SIZE          largest upload taken (a batch upload: its whole file); larger
+                            ones are answered 413 (default 1GiB)
+  --max-keys N              batch Idempotency-Keys remembered to drop duplicates, the least
+                            recently seen forgotten first (default 10000)
 
 Exit codes: 0 uploaded and acknowledged, 1 upload failed, 2 bad usage or input, 130 interrupted.`;
 
@@ -161,6 +169,8 @@ export const UPLOAD_OPTIONS = {
 const RECEIVE_OPTIONS = {
   port: { type: 'string' },
   dir: { type: 'string' },
+  'max-bytes': { type: 'string' },
+  'max-keys': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -247,7 +257,10 @@ function parseReceiveArgs(argv: string[]): CliArgs {
   if (positionals.length > 0) throw new UsageError(`bhw receive takes no arguments, received ${JSON.stringify(positionals[0])}`);
   const port = values.port === undefined ? 8080 : parseInteger('--port', values.port, 0);
   if (port > 65535) throw new UsageError(`--port must be at most 65535, received ${port}`);
-  return { command: 'receive', port, dir: values.dir ?? 'received' };
+  const args: ReceiveArgs = { command: 'receive', port, dir: values.dir ?? 'received' };
+  if (values['max-bytes'] !== undefined) args.maxBytes = parseSize('--max-bytes', values['max-bytes']);
+  if (values['max-keys'] !== undefined) args.maxKeys = parseInteger('--max-keys', values['max-keys'], 1);
+  return args;
 }
 
 /** `parseArgs` in strict mode, its errors turned into usage errors. */

@@ -1,11 +1,15 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { redactUrl } from '../lib/index.js';
+import { ByteLimit, TooLargeError } from './byte-limit.js';
+import { printable } from './printable.js';
+import { RecentMap } from './recent-map.js';
 import { loadTusHandler, TUS_MISSING, TUS_PATH, type TusHandler } from './receive-tus.js';
 import { Sha256Transform } from './sha256-transform.js';
 import { parseDigits } from './units.js';
@@ -17,7 +21,21 @@ export interface ReceiveServerOptions {
   dir?: string;
   /** One line per upload; default: stderr. */
   log?: (line: string) => void;
+  /** The largest upload taken, in bytes (a batch upload: its file); larger ones are answered 413. Default `DEFAULT_RECEIVE_MAX_BYTES`. */
+  maxBytes?: number;
+  /** How many batch `Idempotency-Key`s are remembered to drop duplicates, the least recently seen forgotten first. Default `DEFAULT_RECEIVE_MAX_KEYS`. */
+  maxKeys?: number;
 }
+
+/** 1 GiB: a local server for tests and demos should not let one client fill its disk. */
+export const DEFAULT_RECEIVE_MAX_BYTES = 1024 ** 3;
+
+/**
+ * A client repeats a key only for a batch whose answer it did not get, soon
+ * after: remembering the last 10 000 is ample for many uploads at once, and
+ * takes a few MiB at most.
+ */
+export const DEFAULT_RECEIVE_MAX_KEYS = 10_000;
 
 export interface ReceiveServer {
   /** `http://127.0.0.1:PORT`: stream and batch uploads go to any path, tus to `${url}/tus`. */
@@ -48,11 +66,13 @@ export async function startReceiveServer({
   port = 0,
   dir = 'received',
   log = (line) => process.stderr.write(`${line}\n`),
+  maxBytes = DEFAULT_RECEIVE_MAX_BYTES,
+  maxKeys = DEFAULT_RECEIVE_MAX_KEYS,
 }: ReceiveServerOptions = {}): Promise<ReceiveServer> {
   const root = resolve(dir);
   await mkdir(root, { recursive: true });
-  const tus = await loadTusHandler(join(root, 'tus'), log);
-  const batches = new Map<string, Promise<Stored>>();
+  const tus = await loadTusHandler(join(root, 'tus'), maxBytes, log);
+  const batches = new RecentMap<string, Promise<Stored>>(maxKeys);
   let streams = 0;
 
   const server = createServer((request, response) => {
@@ -61,9 +81,9 @@ export async function startReceiveServer({
     if (path === TUS_PATH || path.startsWith(`${TUS_PATH}/`)) handled = serveTus(tus, request, response);
     else if (!['POST', 'PUT', 'PATCH'].includes(request.method ?? ''))
       handled = answerText(response, 405, 'bhw receive takes POST, PUT or PATCH uploads\n', { allow: 'POST, PUT, PATCH' });
-    else if (request.headers['batch-sequence'] !== undefined) handled = receiveBatch(request, response, root, batches, log);
-    else handled = receiveStream(request, response, root, `stream-${++streams}.bin`, log);
-    handled.catch((error: Error) => log(`${request.method} ${path}: ${error.message}`));
+    else if (request.headers['batch-sequence'] !== undefined) handled = receiveBatch(request, response, root, maxBytes, batches, log);
+    else handled = receiveStream(request, response, root, `stream-${++streams}.bin`, maxBytes, log);
+    handled.catch((error: Error) => log(`${request.method} ${shownTarget(request)}: ${printable(error.message)}`));
   });
   server.listen(port, '127.0.0.1');
   await once(server, 'listening');
@@ -80,18 +100,31 @@ export async function startReceiveServer({
   };
 }
 
-/** One stream-mode upload: the whole body is one file. */
-async function receiveStream(request: IncomingMessage, response: ServerResponse, root: string, file: string, log: (line: string) => void): Promise<void> {
+/** One stream-mode upload: the whole body is one file, refused (413, nothing kept) when larger than `maxBytes`. */
+async function receiveStream(
+  request: IncomingMessage,
+  response: ServerResponse,
+  root: string,
+  file: string,
+  maxBytes: number,
+  log: (line: string) => void,
+): Promise<void> {
+  const what = `stream ${request.method} ${shownTarget(request)}`;
+  if (declaredLength(request) > maxBytes) return refuseTooLarge(response, maxBytes, what, log);
   const hasher = new Sha256Transform();
   try {
-    await pipeline(request, hasher, createWriteStream(join(root, file)));
+    await pipeline(bodyOf(request), new ByteLimit(maxBytes), hasher, createWriteStream(join(root, file)));
   } catch (error) {
-    log(`stream ${request.method} ${request.url}: failed after ${hasher.bytes} bytes (kept in ${file}): ${(error as Error).message}`);
-    if (!response.headersSent && !response.destroyed) await answerText(response, 500, `upload failed: ${(error as Error).message}\n`);
+    if (error instanceof TooLargeError) {
+      await rm(join(root, file), { force: true });
+      return refuseTooLarge(response, maxBytes, what, log);
+    }
+    log(`${what}: failed after ${hasher.bytes} bytes (kept in ${file}): ${printable((error as Error).message)}`);
+    if (!response.headersSent && !response.destroyed) await answerText(response, 500, `upload failed: ${(error as Error).message}\n`, CLOSE);
     return;
   }
   const stored: Stored = { bytes: hasher.bytes, sha256: hasher.digest(), file };
-  log(`stream ${request.method} ${request.url}: ${stored.bytes} bytes, sha256 ${stored.sha256} -> ${file}`);
+  log(`${what}: ${stored.bytes} bytes, sha256 ${stored.sha256} -> ${file}`);
   await answerJson(response, 200, stored);
 }
 
@@ -99,13 +132,16 @@ async function receiveStream(request: IncomingMessage, response: ServerResponse,
  * One batch: written at its `Batch-Offset` into the upload's file, so batches
  * arriving out of order (concurrency > 1, retries) still make the exact
  * concatenation. A repeated `Idempotency-Key` is answered with the first
- * attempt's result and not stored again.
+ * attempt's result and not stored again. A batch that would make the file
+ * larger than `maxBytes` is refused with 413 (a huge offset would otherwise
+ * make a huge sparse file).
  */
 async function receiveBatch(
   request: IncomingMessage,
   response: ServerResponse,
   root: string,
-  seen: Map<string, Promise<Stored>>,
+  maxBytes: number,
+  seen: RecentMap<string, Promise<Stored>>,
   log: (line: string) => void,
 ): Promise<void> {
   const sequence = parseDigits(header(request, 'batch-sequence'));
@@ -114,6 +150,10 @@ async function receiveBatch(
     request.resume();
     return answerText(response, 400, 'a batch needs integer Batch-Sequence and Batch-Offset headers\n');
   }
+  const what = `batch ${sequence} at ${offset}`;
+  const gzip = request.headers['content-encoding'] === 'gzip';
+  // A gzip body's Content-Length says nothing of its decoded size: the ByteLimit stops it while it is stored.
+  if (offset + (gzip ? 0 : declaredLength(request)) > maxBytes) return refuseTooLarge(response, maxBytes, what, log);
   const key = header(request, 'idempotency-key');
   const file = `batch-${uploadId(key, sequence, request.url ?? '/')}.bin`;
   const earlier = key === undefined ? undefined : seen.get(key);
@@ -122,36 +162,63 @@ async function receiveBatch(
     const stored = await earlier.catch(() => undefined);
     if (stored) {
       request.resume();
-      log(`batch ${sequence} at ${offset}: duplicate Idempotency-Key ${key}, dropped`);
+      log(`${what}: duplicate Idempotency-Key ${printable(key!)}, dropped`);
       return answerJson(response, 200, { ...stored, sequence, duplicate: true });
     }
   }
-  const storing = storeAt(request, join(root, file), offset).then((digest): Stored => ({ ...digest, file }));
+  const storing = storeAt(request, join(root, file), offset, gzip, maxBytes - offset).then((digest): Stored => ({ ...digest, file }));
   if (key !== undefined) seen.set(key, storing);
   let stored: Stored;
   try {
     stored = await storing;
   } catch (error) {
-    if (key !== undefined) seen.delete(key); // a later retry must be stored
-    log(`batch ${sequence} at ${offset}: failed: ${(error as Error).message}`);
-    if (!response.headersSent && !response.destroyed) await answerText(response, 500, `batch failed: ${(error as Error).message}\n`);
+    if (key !== undefined && seen.get(key) === storing) seen.delete(key); // a later retry must be stored
+    if (error instanceof TooLargeError) return refuseTooLarge(response, maxBytes, what, log);
+    log(`${what}: failed: ${printable((error as Error).message)}`);
+    if (!response.headersSent && !response.destroyed) await answerText(response, 500, `batch failed: ${(error as Error).message}\n`, CLOSE);
     return;
   }
-  log(`batch ${sequence} at ${offset}: ${stored.bytes} bytes, sha256 ${stored.sha256} -> ${file}`);
+  log(`${what}: ${stored.bytes} bytes, sha256 ${stored.sha256} -> ${file}`);
   await answerJson(response, 200, { ...stored, sequence });
 }
 
-/** Writes a (possibly gzipped) body at `offset` in `path`, creating the file if needed, without truncating it. */
-async function storeAt(request: IncomingMessage, path: string, offset: number): Promise<{ bytes: number; sha256: string }> {
+/** Writes a (possibly gzipped) body at `offset` in `path`, creating the file if needed, without truncating it; more than `limit` decoded bytes fail with `TooLargeError`. */
+async function storeAt(request: IncomingMessage, path: string, offset: number, gzip: boolean, limit: number): Promise<{ bytes: number; sha256: string }> {
   await (await open(path, 'a')).close();
   const hasher = new Sha256Transform();
   const out = createWriteStream(path, { flags: 'r+', start: offset });
   // Batch-Offset counts uncompressed bytes: store what the gzip body decodes to.
-  if (request.headers['content-encoding'] === 'gzip') await pipeline(request, createGunzip(), hasher, out);
-  else await pipeline(request, hasher, out);
+  if (gzip) await pipeline(bodyOf(request), createGunzip(), new ByteLimit(limit), hasher, out);
+  else await pipeline(bodyOf(request), new ByteLimit(limit), hasher, out);
   return { bytes: hasher.bytes, sha256: hasher.digest() };
 }
 
+/**
+ * The request body for a pipeline that must not destroy the request when a
+ * later stage fails: destroying it resets the connection, and the client
+ * would never read the answer (a 413) that says why.
+ */
+function bodyOf(request: IncomingMessage): AsyncIterable<Buffer> {
+  return request.iterator({ destroyOnReturn: false });
+}
+
+/** Content-Length, or 0 when the size is not declared (chunked). */
+function declaredLength(request: IncomingMessage): number {
+  return parseDigits(header(request, 'content-length')) ?? 0;
+}
+
+/** Answers 413 and closes the connection, so the rest of the body is not read. */
+function refuseTooLarge(response: ServerResponse, maxBytes: number, what: string, log: (line: string) => void): Promise<void> {
+  log(`${what}: refused with 413, larger than --max-bytes ${maxBytes}`);
+  if (response.headersSent || response.destroyed) return Promise.resolve();
+  return answerText(response, 413, `bhw receive takes uploads of at most ${maxBytes} bytes (--max-bytes)\n`, CLOSE);
+}
+
+/** The request's path and query as the log shows them: secret query values redacted, control characters escaped. */
+function shownTarget(request: IncomingMessage): string {
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  return printable(redactUrl(url).slice(url.origin.length));
+}
 /** Batches of one upload share a file: the key is `<upload id>-<sequence>` (README, batch mode); other keys group by path. */
 function uploadId(key: string | undefined, sequence: number, url: string): string {
   const suffix = `-${sequence}`;
@@ -174,6 +241,9 @@ function answerJson(response: ServerResponse, status: number, body: object): Pro
   response.writeHead(status, { 'content-type': 'application/json' });
   return new Promise((resolve) => response.end(`${JSON.stringify(body)}\n`, resolve));
 }
+
+/** For answers given before the body was read to its end: the connection closes instead of waiting for the rest. */
+const CLOSE = { connection: 'close' };
 
 function answerText(response: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): Promise<void> {
   response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { relative, join, dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { printable } from './printable.js';
 import { Sha256Transform } from './sha256-transform.js';
 
 /** The creation endpoint of `bhw receive`: `POST /tus`, uploads at `/tus/<id>`. */
@@ -15,10 +16,12 @@ export type TusHandler = (request: IncomingMessage, response: ServerResponse) =>
 
 /**
  * A tus 1.0 endpoint through @tus/server with @tus/file-store, storing under
- * `directory` (`<id>` with its metadata in `<id>.json`). Both packages are
+ * `directory` (`<id>` with its metadata in `<id>.json`), refusing uploads
+ * larger than `maxBytes` with 413 (a declared Upload-Length at creation, a
+ * deferred one as its bytes arrive). Both packages are
  * loaded on demand so `bhw` runs without them: undefined when they are missing.
  */
-export async function loadTusHandler(directory: string, log: (line: string) => void): Promise<TusHandler | undefined> {
+export async function loadTusHandler(directory: string, maxBytes: number, log: (line: string) => void): Promise<TusHandler | undefined> {
   let tus: typeof import('@tus/server');
   let store: typeof import('@tus/file-store');
   try {
@@ -32,6 +35,7 @@ export async function loadTusHandler(directory: string, log: (line: string) => v
   const server = new tus.Server({
     path: TUS_PATH,
     datastore: new store.FileStore({ directory }),
+    maxSize: maxBytes,
     // How long a HEAD waits for a cut PATCH to give up the upload's lock; the
     // default 3 s would also hold the process open that long after close().
     lockDrainTimeout: 100,
@@ -43,7 +47,8 @@ export async function loadTusHandler(directory: string, log: (line: string) => v
       const path = join(directory, upload.id);
       const { bytes, sha256 } = await digestFile(path);
       const file = relative(dirname(directory), path);
-      const name = upload.metadata?.filename ? ` (${upload.metadata.filename})` : '';
+      // The filename is the client's, from Upload-Metadata: any bytes at all.
+      const name = upload.metadata?.filename ? ` (${printable(upload.metadata.filename)})` : '';
       log(`tus ${TUS_PATH}/${upload.id}${name}: ${bytes} bytes, sha256 ${sha256} -> ${file}`);
       return { status_code: 200, headers: { 'content-type': 'application/json' }, body: `${JSON.stringify({ bytes, sha256, file })}\n` };
     },

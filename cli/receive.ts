@@ -7,7 +7,13 @@ import { TUS_MISSING } from './receive-tus.js';
 export async function runReceive(args: ReceiveArgs, io: CliIo = processIo): Promise<number> {
   let server;
   try {
-    server = await startReceiveServer({ port: args.port, dir: args.dir, log: (line) => io.stderr.write(`${line}\n`) });
+    server = await startReceiveServer({
+      port: args.port,
+      dir: args.dir,
+      maxBytes: args.maxBytes,
+      maxKeys: args.maxKeys,
+      log: (line) => io.stderr.write(`${line}\n`),
+    });
   } catch (error) {
     // A port in use or a directory that cannot be created: say which, without a stack.
     io.stderr.write(`bhw receive: cannot start: ${(error as Error).message}\n`);
