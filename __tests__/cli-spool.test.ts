@@ -6,7 +6,7 @@
  * checked on what it stored.
  */
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -127,6 +127,26 @@ describe('bhw --spool', () => {
     const second = io(Readable.from([]));
     expect(await main(args, second.io)).toBe(0);
     expect(second.stderr()).toMatch(new RegExp(`, status 200, ${input.length} bytes from the spool\\n$`));
+    expectExactlyOnce(server, input);
+  });
+
+  // chown needs root; CI runs as root, as this machine does.
+  const asRoot = process.getuid?.() === 0 ? test : test.skip;
+  asRoot('a spool directory owned by another user: refused, exit 1, naming it; taken with --spool-allow-unsafe-directory', async () => {
+    server = await startBatchServer();
+    const spool = join(dir, 'foreign');
+    await mkdir(spool, { mode: 0o700 });
+    await chown(spool, 65534, 65534);
+    const input = Buffer.from(ndjsonLines(20, 12).join(''));
+    const args = ['--mode', 'batch', '--spool', spool, '-', `${server.url}/logs`];
+
+    const refused = await runCli(args, { input });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`Refusing spool path ${spool} (owner uid 65534, mode 0700)`);
+    expect(server.attempts).toHaveLength(0);
+
+    const taken = await runCli(['--spool-allow-unsafe-directory', ...args], { input });
+    expect(taken.code).toBe(0);
     expectExactlyOnce(server, input);
   });
 });

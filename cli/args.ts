@@ -26,7 +26,7 @@ export interface UploadArgs {
   contentLength: boolean;
   resume?: string;
   /** batch: the library's `spool` option (`--spool`, `--spool-max-bytes`, `--spool-fsync`). */
-  spool?: { dir: string; maxBytes?: number; fsync: boolean };
+  spool?: { dir: string; maxBytes?: number; fsync: boolean; allowUnsafeDirectory?: boolean };
   /** False with `--no-sha256`: the summary carries no digest, and no CPU is spent on one. */
   sha256: boolean;
   /** batch and tus: the library's `retry.limit`. */
@@ -113,6 +113,10 @@ Upload:
                             same command again after a crash first sends what was left
   --spool-max-bytes SIZE    batch: disk the spool may use before reading pauses (default 1GiB)
   --spool-fsync             batch: fdatasync every append (survives a power loss; slower)
+  --spool-allow-unsafe-directory
+                            batch: use a spool directory owned by another user or writable by
+                            others (UNSAFE: they can read the records and redirect the spool's
+                            writes); refused by default
 
 Output:
   --json                    print one JSON object on stdout instead of the body
@@ -162,6 +166,7 @@ export const UPLOAD_OPTIONS = {
   spool: { type: 'string' },
   'spool-max-bytes': { type: 'string' },
   'spool-fsync': { type: 'boolean' },
+  'spool-allow-unsafe-directory': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -202,8 +207,9 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (values.retry !== undefined && mode === 'stream') {
     throw new UsageError('--retry applies to --mode batch and tus only: a streamed body cannot be sent again');
   }
-  if (values.spool === undefined && (values['spool-max-bytes'] !== undefined || values['spool-fsync'])) {
-    throw new UsageError(`${values['spool-fsync'] ? '--spool-fsync' : '--spool-max-bytes'} needs --spool DIR`);
+  if (values.spool === undefined) {
+    const flag = ['spool-max-bytes', 'spool-fsync', 'spool-allow-unsafe-directory'].find((name) => values[name as keyof typeof values] !== undefined);
+    if (flag) throw new UsageError(`--${flag} needs --spool DIR`);
   }
   if (values.spool !== undefined && mode !== 'batch') throw new UsageError(`--spool applies to --mode batch only, received --mode ${mode}`);
   if (values.spool === '') throw new UsageError('--spool needs a directory, received ""');
@@ -247,6 +253,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (values.spool !== undefined) {
     args.spool = { dir: values.spool, fsync: values['spool-fsync'] ?? false };
     if (values['spool-max-bytes'] !== undefined) args.spool.maxBytes = parseSize('--spool-max-bytes', values['spool-max-bytes']);
+    if (values['spool-allow-unsafe-directory']) args.spool.allowUnsafeDirectory = true;
   }
   return args;
 }
