@@ -102,9 +102,13 @@ describe('a full spool pushes back and drops nothing', () => {
     expect(spool.bytesStored).toBe(60);
   });
 
-  test('a single record larger than maxBytes is refused with a RangeError, nothing stored', async () => {
+  test('a single record larger than maxBytes is refused with ERR_BHW_SPOOL_RECORD_TOO_LARGE, nothing stored', async () => {
     const spool = await openSpool({ dir: await spoolDir(), maxBytes: 100 });
-    await expect(spool.append([record('a', 10), record('b', 101)])).rejects.toThrow(RangeError);
+    await expect(spool.append([record('a', 10), record('b', 101)])).rejects.toMatchObject({
+      code: 'ERR_BHW_SPOOL_RECORD_TOO_LARGE',
+      recordBytes: 101,
+      maxBytes: 100,
+    });
     expect(spool.bytesStored).toBe(0);
   });
 

@@ -31,6 +31,7 @@ export {
   RetryAfterError,
   SpoolCorruptError,
   SpoolLockedError,
+  SpoolRecordTooLargeError,
   type ErrorCode,
   type ErrorPosition,
   type ResponseSummary,

@@ -35,7 +35,8 @@
 import { mkdir, open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from './checksum.js';
-import { BODY_SNIPPET_LIMIT, SpoolCorruptError } from '../errors.js';
+import type { ProgressSnapshot } from '../progress.js';
+import { BODY_SNIPPET_LIMIT, SpoolCorruptError, SpoolRecordTooLargeError } from '../errors.js';
 import {
   CUT_ENTRY,
   ENTRY_BYTES,
@@ -142,6 +143,24 @@ const SCRATCH_BYTES = 256 << 10;
 /** Records up to this size are copied into one staging buffer; larger ones go to writev as they are. */
 const COPY_LIMIT = 16 << 10;
 const REJECTED_DIR = 'rejected';
+
+/**
+ * The error for a record the spool can never hold (larger than `maxBytes`, or
+ * than one frame), or undefined when it may fit once there is room.
+ */
+export function refuseRecord(
+  record: Uint8Array | string,
+  encoding: BufferEncoding,
+  maxBytes: number,
+  progress?: ProgressSnapshot,
+): SpoolRecordTooLargeError | undefined {
+  const largest = Math.min(maxBytes, MAX_LENGTH - 2 * ENTRY_BYTES);
+  // No encoding takes more than 3 bytes per UTF-16 code unit: most strings need no measuring.
+  const bound = typeof record === 'string' ? record.length * 3 : record.length;
+  if (bound <= largest) return undefined;
+  const length = typeof record === 'string' ? Buffer.byteLength(record, encoding) : bound;
+  return length > largest ? new SpoolRecordTooLargeError(length, maxBytes, largest, progress) : undefined;
+}
 
 /**
  * A durable queue of records cut into batches with a fixed identity. One
@@ -251,18 +270,13 @@ export class Spool {
    * straight into the group (no Buffer of its own). Resolves with the
    * records' payload bytes once they are in the file. Waits while they would
    * take the spool past maxBytes; when only some fit, those go first. A
-   * record larger than maxBytes is refused with a RangeError.
+   * record that can never fit refuses the whole append (SpoolRecordTooLargeError),
+   * nothing stored: the caller refuses it at its own write (refuseRecord).
    */
   append(records: readonly SpoolRecord[]): Promise<number> {
-    const largest = Math.min(this.#maxBytes, MAX_LENGTH - 2 * ENTRY_BYTES);
     for (const record of records) {
-      if (record === CUT) continue;
-      // UTF-8 takes at most 3 bytes per UTF-16 code unit: most strings need no measuring.
-      const bound = typeof record === 'string' ? record.length * 3 : record.length;
-      const length = bound > largest && typeof record === 'string' ? Buffer.byteLength(record) : bound;
-      if (length > largest) {
-        return Promise.reject(new RangeError(`A record of ${length} bytes is larger than the spool (maxBytes ${this.#maxBytes})`));
-      }
+      const tooLarge = record === CUT ? undefined : refuseRecord(record, 'utf8', this.#maxBytes);
+      if (tooLarge) return Promise.reject(tooLarge);
     }
     return this.#serial('appends', () => this.#append(records));
   }
