@@ -69,6 +69,7 @@ describe('a record larger than the spool can ever hold', () => {
     expect(await before).toBeNull();
     const [error] = (await errored) as [SpoolError];
     expect(error).toMatchObject({ code: 'ERR_BHW_SPOOL_RECORD_TOO_LARGE', recordBytes: 120 });
+    expect(upload.writableFinished).toBe(false);
     expect(error.spool!.bytesStored).toBe(3);
     expect(await drainSpool()).toBe('a1\n');
   });

@@ -197,7 +197,9 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
       callback = encoding;
       encoding = undefined;
     }
-    if (typeof chunk === 'function' || !this.#refuses(chunk, encoding)) return super.end(chunk as () => void, encoding as BufferEncoding, callback);
+    if (typeof chunk === 'function' || chunk === undefined || chunk === null || !this.#refuses(chunk, encoding)) {
+      return super.end(chunk as () => void, encoding as BufferEncoding, callback);
+    }
     this.write(chunk, encoding);
     return super.end(callback);
   }
