@@ -65,11 +65,13 @@ describe('a record larger than the spool can ever hold', () => {
     const errored = once(upload, 'error');
     const before = written(upload, 'a1\n');
     // 60 characters, 120 bytes of UTF-8.
-    upload.end('é'.repeat(60));
+    const ended = new Promise<unknown>((resolve) => upload.end('é'.repeat(60), resolve));
     expect(await before).toBeNull();
     const [error] = (await errored) as [SpoolError];
     expect(error).toMatchObject({ code: 'ERR_BHW_SPOOL_RECORD_TOO_LARGE', recordBytes: 120 });
     expect(upload.writableFinished).toBe(false);
+    // end()'s callback hears of it too.
+    expect(await ended).toBe(error);
     expect(error.spool!.bytesStored).toBe(3);
     expect(await drainSpool()).toBe('a1\n');
   });
