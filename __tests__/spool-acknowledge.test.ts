@@ -53,6 +53,25 @@ describe('acknowledged batches leave the spool; whole segment files go once ever
     expect(await segmentFiles(dir)).toEqual(['seg-00000000000000000496.log']);
     expect(await take(second, 100, true)).toMatchObject({ sequence: 4, offset: 400, records: [3] });
   });
+  test('close deletes the last segment once everything in it is acknowledged, and keeps it while a record in it is not', async () => {
+    const dir = await spoolDir();
+    const first = await openSpool({ dir, segmentBytes: 200 });
+    await first.append([record('a', 100), CUT]);
+    await first.append([record('b', 100), CUT]);
+    await first.acknowledge((await take(first, 100, false))!.sequence);
+    // 'b' is in the last segment, not even read: it stays.
+    await first.close();
+    expect(await segmentFiles(dir)).toHaveLength(1);
+    const second = await openSpool({ dir, segmentBytes: 200 });
+    await second.acknowledge((await take(second, 100, false))!.sequence);
+    await second.close();
+    expect(await segmentFiles(dir)).toEqual([]);
+    // The positions go on from where the deleted segment ended.
+    const third = await openSpool({ dir, segmentBytes: 200 });
+    await third.append([record('c', 3)]);
+    expect(await segmentFiles(dir)).toEqual(['seg-00000000000000000248.log']);
+    expect(await take(third, 100, true)).toMatchObject({ sequence: 2, offset: 200, records: [3] });
+  });
 });
 
 describe('a full spool pushes back and drops nothing', () => {
@@ -102,9 +121,13 @@ describe('a full spool pushes back and drops nothing', () => {
     expect(spool.bytesStored).toBe(60);
   });
 
-  test('a single record larger than maxBytes is refused with a RangeError, nothing stored', async () => {
+  test('a single record larger than maxBytes is refused with ERR_BHW_SPOOL_RECORD_TOO_LARGE, nothing stored', async () => {
     const spool = await openSpool({ dir: await spoolDir(), maxBytes: 100 });
-    await expect(spool.append([record('a', 10), record('b', 101)])).rejects.toThrow(RangeError);
+    await expect(spool.append([record('a', 10), record('b', 101)])).rejects.toMatchObject({
+      code: 'ERR_BHW_SPOOL_RECORD_TOO_LARGE',
+      recordBytes: 101,
+      maxBytes: 100,
+    });
     expect(spool.bytesStored).toBe(0);
   });
 

@@ -27,6 +27,8 @@ export const ErrorCodes = {
   SPOOL_CORRUPT: 'ERR_BHW_SPOOL_CORRUPT',
   /** Another live process, or another spool in this process, holds the spool directory. */
   SPOOL_LOCKED: 'ERR_BHW_SPOOL_LOCKED',
+  /** A record larger than the spool's `maxBytes`: it could never be stored. */
+  SPOOL_RECORD_TOO_LARGE: 'ERR_BHW_SPOOL_RECORD_TOO_LARGE',
   /** The server handed over a plain-http URL for an upload begun over https; nothing was sent to it. */
   INSECURE_LOCATION: 'ERR_BHW_INSECURE_LOCATION',
   /** A file system operation of the spool failed (disk full, read-only, not a directory, no permission…). */
@@ -379,5 +381,26 @@ export class SpoolUnsafeError extends BufferedHttpWritableError {
       this.uid = found.uid;
       this.mode = found.mode & 0o7777;
     }
+  }
+}
+
+/** A record that can never fit in the spool: refused at its own write; the records before it are kept. */
+export class SpoolRecordTooLargeError extends BufferedHttpWritableError {
+  /** The record's size in bytes. */
+  readonly recordBytes: number;
+  /** The spool's `maxBytes`. */
+  readonly maxBytes: number;
+  /** The largest record the spool takes: `maxBytes`, or less when a record frame's limit (just under 1 GiB) is smaller. */
+  readonly largestRecord: number;
+
+  constructor(recordBytes: number, maxBytes: number, largestRecord: number, progress: ProgressSnapshot = NO_PROGRESS) {
+    super(
+      ErrorCodes.SPOOL_RECORD_TOO_LARGE,
+      `A record of ${recordBytes} bytes can never fit in the spool: its largest record is ${largestRecord} bytes (maxBytes ${maxBytes})`,
+      progress,
+    );
+    this.recordBytes = recordBytes;
+    this.maxBytes = maxBytes;
+    this.largestRecord = largestRecord;
   }
 }

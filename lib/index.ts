@@ -33,6 +33,7 @@ export {
   SpoolLockedError,
   SpoolIoError,
   SpoolUnsafeError,
+  SpoolRecordTooLargeError,
   type ErrorCode,
   type ErrorPosition,
   type FileChangeField,

@@ -4,6 +4,7 @@ import { ContentLengthError } from './errors.js';
 import type { SpoolSettings } from './options.js';
 import type { Progress, ProgressSnapshot } from './progress.js';
 import { CUT, SpoolIntake, type SpoolRecord } from './spool-intake.js';
+import { refuseRecord } from './spool/index.js';
 import type { BatchReport, TransportFactory, UploadResponse } from './transports/transport.js';
 import { UploadSession, type SessionOptions } from './upload-session.js';
 
@@ -21,8 +22,18 @@ export interface CoreOptions extends SessionOptions {
 /** Written through the stream's own queue by `flush()`, so a flush lands after every earlier write. */
 const FLUSH_MARKER = Buffer.alloc(0);
 
+/**
+ * Queued in place of a record the spool can never hold: its callback, run
+ * once every write before it is on disk, refuses that write.
+ */
+const REFUSED_MARKER = Buffer.alloc(0);
+
 /** Chunks up to this size are copied with TypedArray#set (measured faster for small records). */
 const SMALL_COPY = 512;
+
+type WriteCallback = (error: Error | null | undefined) => void;
+/** `end()`'s callback: Node calls it with the stream's error when it ends in one. */
+type EndCallback = (error?: Error | null) => void;
 
 interface Deferred {
   resolve(): void;
@@ -58,6 +69,12 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
   #flushTimer: NodeJS.Timeout | undefined;
   /** batch with a spool: where written records go instead of the pool. */
   #spool: SpoolIntake | undefined;
+  /**
+   * Set once a write the spool can never hold was refused: the callbacks of
+   * the writes after it, answered with its error once the writes before it
+   * are on disk (then the stream errors with it).
+   */
+  #laterWrites: WriteCallback[] | undefined;
 
   constructor(options: Options, createTransport: TransportFactory<Options>) {
     super({
@@ -146,6 +163,56 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
       this.#flushWaiters.push({ resolve, reject });
       this.write(FLUSH_MARKER);
     });
+  }
+
+  /**
+   * With a spool, a record larger than it can ever hold is refused at its own
+   * write: the writes before it are appended and confirmed as usual (they
+   * may share one `_writev`, whose callback is all or nothing, so the record
+   * never joins them), then this write's callback gets a
+   * SpoolRecordTooLargeError and the stream errors with it. Later writes
+   * get the same error.
+   */
+  override write(chunk: unknown, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
+    if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
+    if (!this.#refuses(chunk, encoding)) return super.write(chunk, encoding as BufferEncoding, callback);
+    if (this.#laterWrites) {
+      if (callback) this.#laterWrites.push(callback);
+      return false;
+    }
+    const laterWrites: WriteCallback[] = (this.#laterWrites = []);
+    super.write(REFUSED_MARKER, (failure) => {
+      // A failure of the writes before it errored the stream already; otherwise this refusal does, with the counters of now.
+      const error = failure ?? refuseRecord(chunk as string | Uint8Array, encoding ?? 'utf8', this.#options.spool!.maxBytes, this.#session.snapshot())!;
+      for (const waiting of [callback, ...laterWrites]) waiting?.(error);
+      if (!failure) this.destroy(error);
+    });
+    return false;
+  }
+
+  /** `end(chunk)` with a chunk the spool can never hold: refused through `write()`, like any other write. */
+  override end(chunk?: unknown, encoding?: BufferEncoding | EndCallback, callback?: EndCallback): this {
+    if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
+    if (typeof chunk === 'function' || chunk === undefined || chunk === null || !this.#refuses(chunk, encoding)) {
+      return super.end(chunk as () => void, encoding as BufferEncoding, callback as () => void);
+    }
+    this.write(chunk, encoding);
+    return super.end(callback as () => void);
+  }
+
+  /** Whether the spool refuses this write: it can never hold it, or a write before it was refused (after end or destroy, Node answers). */
+  #refuses(chunk: unknown, encoding: BufferEncoding | undefined): boolean {
+    const spool = this.#options.spool;
+    if (spool === undefined || this.writableEnded || this.destroyed) return false;
+    if (this.#laterWrites) return true;
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) return false;
+    return refuseRecord(chunk, encoding ?? 'utf8', spool.maxBytes) !== undefined;
   }
 
   override _write(chunk: Chunk, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {

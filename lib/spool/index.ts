@@ -1,1 +1,1 @@
-export { CUT, Spool, type SpoolOptions, type SpooledBatch, type SpoolRecord } from './spool.js';
+export { CUT, refuseRecord, Spool, type SpoolOptions, type SpooledBatch, type SpoolRecord } from './spool.js';

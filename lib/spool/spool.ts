@@ -21,8 +21,9 @@
  *                           to back, then a table of their lengths and CUT markers (batch
  *                           boundaries from flush()), frame.ts; the name is the
  *                           position of the segment's first byte in the stream of groups; a
- *                           new segment starts once one holds min(64 MiB, maxBytes / 8); a
- *                           segment is deleted once every batch in it is acknowledged
+ *                           new segment starts once one holds min(8 MiB, maxBytes / 8); a
+ *                           segment is deleted once every batch in it is acknowledged, the
+ *                           last one too when the spool closes
  * rejected/<key>.bin        a batch the server refused permanently, byte for byte
  * rejected/<key>.json       {statusCode, body (its start), sequence, offset, key, bytes, records, time}
  * ```
@@ -36,7 +37,8 @@
  */
 import { join } from 'node:path';
 import { crc32 } from './checksum.js';
-import { BODY_SNIPPET_LIMIT, SpoolCorruptError } from '../errors.js';
+import type { ProgressSnapshot } from '../progress.js';
+import { BODY_SNIPPET_LIMIT, SpoolCorruptError, SpoolRecordTooLargeError } from '../errors.js';
 import { ensureInnerDirectory, ensureSpoolDirectory, onPath, replaceFile, spoolIoError } from './files.js';
 import {
   CUT_ENTRY,
@@ -68,7 +70,7 @@ export interface SpoolOptions {
   maxBytes?: number;
   /** fdatasync every append and every batch identity before resolving: survives a power loss, not only a crash. Default false. */
   fsync?: boolean;
-  /** A segment file is closed and a new one started past this size. Default min(64 MiB, maxBytes / 8). */
+  /** A segment file is closed and a new one started past this size. Default min(8 MiB, maxBytes / 8). */
   segmentBytes?: number;
   /** Use a directory owned by another user, or writable by group or others (unsafe: they can read or redirect the records). Default false. */
   allowUnsafeDirectory?: boolean;
@@ -140,12 +142,37 @@ export interface SpooledBatch {
 }
 
 const DEFAULT_MAX_BYTES = 1 << 30;
-const MAX_SEGMENT_BYTES = 64 << 20;
+/**
+ * Acknowledged records leave the disk a whole segment at a time, so a
+ * segment is what may linger of them. 8 MiB: smaller segments cost a
+ * create, an unlink (and with fsync a directory sync) more often; at 1 MiB
+ * that showed (1 MiB records: 1.5× the time), at 2–8 MiB it stayed in the
+ * noise (bench/notes/S2-large-records.md).
+ */
+const MAX_SEGMENT_BYTES = 8 << 20;
 /** The read buffer the spool is checked through at open: it is never loaded whole. */
 const SCRATCH_BYTES = 256 << 10;
 /** Records up to this size are copied into one staging buffer; larger ones go to writev as they are. */
 const COPY_LIMIT = 16 << 10;
 const REJECTED_DIR = 'rejected';
+
+/**
+ * The error for a record the spool can never hold (larger than `maxBytes`, or
+ * than one frame), or undefined when it may fit once there is room.
+ */
+export function refuseRecord(
+  record: Uint8Array | string,
+  encoding: BufferEncoding,
+  maxBytes: number,
+  progress?: ProgressSnapshot,
+): SpoolRecordTooLargeError | undefined {
+  const largest = Math.min(maxBytes, MAX_LENGTH - 2 * ENTRY_BYTES);
+  // No encoding takes more than 3 bytes per UTF-16 code unit: most strings need no measuring.
+  const bound = typeof record === 'string' ? record.length * 3 : record.length;
+  if (bound <= largest) return undefined;
+  const length = typeof record === 'string' ? Buffer.byteLength(record, encoding) : bound;
+  return length > largest ? new SpoolRecordTooLargeError(length, maxBytes, largest, progress) : undefined;
+}
 
 /**
  * A durable queue of records cut into batches with a fixed identity. One
@@ -269,18 +296,13 @@ export class Spool {
    * straight into the group (no Buffer of its own). Resolves with the
    * records' payload bytes once they are in the file. Waits while they would
    * take the spool past maxBytes; when only some fit, those go first. A
-   * record larger than maxBytes is refused with a RangeError.
+   * record that can never fit refuses the whole append (SpoolRecordTooLargeError),
+   * nothing stored: the caller refuses it at its own write (refuseRecord).
    */
   append(records: readonly SpoolRecord[]): Promise<number> {
-    const largest = Math.min(this.#maxBytes, MAX_LENGTH - 2 * ENTRY_BYTES);
     for (const record of records) {
-      if (record === CUT) continue;
-      // UTF-8 takes at most 3 bytes per UTF-16 code unit: most strings need no measuring.
-      const bound = typeof record === 'string' ? record.length * 3 : record.length;
-      const length = bound > largest && typeof record === 'string' ? Buffer.byteLength(record) : bound;
-      if (length > largest) {
-        return Promise.reject(new RangeError(`A record of ${length} bytes is larger than the spool (maxBytes ${this.#maxBytes})`));
-      }
+      const tooLarge = record === CUT ? undefined : refuseRecord(record, 'utf8', this.#maxBytes);
+      if (tooLarge) return Promise.reject(tooLarge);
     }
     return this.#serial('appends', () => this.#append(records));
   }
@@ -353,12 +375,18 @@ export class Spool {
       this.#roomWaiter?.reject(new Error('Spool closed while an append waited for room'));
       this.#roomWaiter = undefined;
       await Promise.allSettled([this.#appends, this.#reads, this.#journalWrites]);
+      // No append runs any more: the last segment goes too once all of it is acknowledged, so 'finish' leaves no records on disk.
+      const failed = await this.#deleteAcknowledged(false).then(
+        () => undefined,
+        (error: unknown) => ({ error }),
+      );
       try {
         await this.#segments.close();
         await this.#journal.close();
       } finally {
         await this.#lock.release();
       }
+      if (failed) throw failed.error;
     })();
     return this.#closing;
   }
@@ -697,17 +725,22 @@ export class Spool {
   /** After a batch left: frees its room, deletes the segments behind every open batch, compacts the journal. */
   async #release(batch: FixedBatch): Promise<void> {
     this.#bytesStored -= batch.bytes;
-    const released = releasedPosition(this.#state);
-    const first = this.#segments.segments[0];
-    if (first && this.#segments.segments.length > 1 && first.start + first.length <= released) {
-      // The acknowledgements that free a segment must be on disk before its records go.
-      await this.#journal.sync();
-      await this.#segments.deleteBefore(released, true);
-    }
+    await this.#deleteAcknowledged(true);
     await this.#journal.compactIfLarge(this.#state);
     const waiter = this.#roomWaiter;
     this.#roomWaiter = undefined;
     waiter?.resolve();
+  }
+
+  /** Deletes the segments behind every open batch; `keepLast` while an append may be writing to it. */
+  async #deleteAcknowledged(keepLast: boolean): Promise<void> {
+    const released = releasedPosition(this.#state);
+    const segments = this.#segments.segments;
+    const first = segments[0];
+    if (!first || segments.length <= (keepLast ? 1 : 0) || first.start + first.length > released) return;
+    // The acknowledgements that free a segment must be on disk before its records go.
+    await this.#journal.sync();
+    await this.#segments.deleteBefore(released, keepLast);
   }
 
   #key(sequence: number): string {
