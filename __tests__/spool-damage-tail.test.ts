@@ -128,7 +128,11 @@ describe('an open that fails changes nothing on disk', () => {
     await spool.acknowledge((await take(spool, 1000, true))!.sequence);
     // The first segment is wholly acknowledged but stays while it is the last; the next append starts another.
     await spool.append([record('b', 100)]);
+    // A close deletes the acknowledged segment; a process that died first leaves it: put it back as a crash would.
+    const acknowledged = (await readdir(dir)).filter((name) => name.startsWith('seg-')).sort()[0]!;
+    const kept = await readFile(join(dir, acknowledged));
     await spool.close();
+    await writeFile(join(dir, acknowledged), kept, { mode: 0o600 });
     expect((await readdir(dir)).filter((name) => name.startsWith('seg-'))).toHaveLength(2);
     await appendFile(join(dir, 'journal'), Buffer.from([1, 2, 3]));
     await flipByte(join(dir, segmentName(PLAIN_GROUP)), PLAIN_GROUP - 10);
