@@ -1,7 +1,7 @@
 /**
  * What a spool of 1 MiB records cannot skip, measured alone on this machine:
  * the checksum of every byte (the spool's crc32, and zlib's for comparison:
- * lib/spool/checksum.ts), writing every byte to the page
+ * lib/modes/batch/spool/checksum.ts), writing every byte to the page
  * cache (units of 1 MiB + 20 bytes, as the spool frames them) and reading it
  * back into a 1 MiB buffer. Run pinned like the benchmark's client:
  *
@@ -14,7 +14,7 @@
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { crc32, crc32Implementation, zlibCrc32 } from '../lib/spool/checksum.js';
+import { crc32, crc32Implementation, zlibCrc32 } from '../lib/modes/batch/spool/checksum.js';
 import { MiB } from './stats.js';
 
 const UNIT_HEADER = 12;

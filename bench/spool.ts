@@ -17,7 +17,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Spool } from '../lib/spool/index.js';
+import { Spool } from '../lib/modes/batch/spool/index.js';
 import { makeRecords } from './records.js';
 
 interface Workload {

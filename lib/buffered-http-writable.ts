@@ -1,7 +1,7 @@
 import { resolveOptions, type BufferedHttpWritableOptions, type ResolvedOptions } from './options.js';
-import { createTransport } from './transports/create.js';
-import { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './transports/tus-protocol.js';
-import { BufferedWritableCore } from './writable-core.js';
+import { createTransport } from './modes/create.js';
+import { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './modes/tus/protocol.js';
+import { BufferedWritableCore } from './core/writable.js';
 
 /**
  * A `stream.Writable` that streams what is written to a web server over HTTP:

@@ -1,4 +1,4 @@
-import type { ProgressSnapshot } from './progress.js';
+import type { ProgressSnapshot } from './core/progress.js';
 
 /**
  * Stable error codes. A code never changes meaning once released; match on

@@ -39,7 +39,7 @@ export {
   type FileChangeField,
   type ResponseSummary,
 } from './errors.js';
-export type { ProgressSnapshot } from './progress.js';
+export type { ProgressSnapshot } from './core/progress.js';
 export {
   DiagnosticsChannels,
   type BatchAcknowledgedMessage,
@@ -56,10 +56,10 @@ export {
   type UploadFinishMessage,
   type UploadStartMessage,
 } from './diagnostics.js';
-export type { LimitChangeReason } from './adaptive-concurrency.js';
-export type { BatchReport, UploadResponse } from './transports/transport.js';
-export { RESPONSE_BODY_LIMIT } from './transports/answers.js';
-export { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './transports/tus-protocol.js';
+export type { LimitChangeReason } from './modes/batch/adaptive-concurrency.js';
+export type { BatchReport, UploadResponse } from './modes/transport.js';
+export { RESPONSE_BODY_LIMIT } from './http/answers.js';
+export { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './modes/tus/protocol.js';
 export {
   CREDENTIAL_HEADERS,
   REDACTED,
@@ -70,4 +70,4 @@ export {
   redactSecrets,
   redactUrl,
   secretValues,
-} from './redact.js';
+} from './http/redact.js';

@@ -1,9 +1,9 @@
 import got, { type Got, type RetryOptions } from 'got';
-import { DEFAULT_MAX_CONCURRENCY } from './adaptive-concurrency.js';
+import { DEFAULT_MAX_CONCURRENCY } from './modes/batch/adaptive-concurrency.js';
 import type { UploadDiagnostics } from './diagnostics.js';
-import { gotSecretValues, learningSentSecrets, redactUrl, secretValues } from './redact.js';
-import { RETRY_ERROR_CODES, RETRY_METHODS, RETRY_STATUS_CODES, type RetrySettings } from './retry.js';
-import type { TusOffset } from './transports/tus-protocol.js';
+import { gotSecretValues, learningSentSecrets, redactUrl, secretValues } from './http/redact.js';
+import { RETRY_ERROR_CODES, RETRY_METHODS, RETRY_STATUS_CODES, type RetrySettings } from './http/retry.js';
+import type { TusOffset } from './modes/tus/protocol.js';
 
 export type UploadMode = 'stream' | 'batch' | 'tus';
 export type UploadMethod = 'POST' | 'PUT' | 'PATCH';

@@ -1,15 +1,15 @@
 import { read as readCallback, type BigIntStats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { abortError } from './abort.js';
+import { abortError } from './http/abort.js';
 import { FileChangedError } from './errors.js';
 import { changedFields, fileStats } from './file-state.js';
 import { resolveOptions, type BufferedHttpWritableOptions } from './options.js';
-import type { ProgressSnapshot } from './progress.js';
-import { createTransport } from './transports/create.js';
-import type { BatchReport, UploadResponse } from './transports/transport.js';
-import { askTusOffset } from './transports/tus-protocol.js';
-import { UploadSession } from './upload-session.js';
+import type { ProgressSnapshot } from './core/progress.js';
+import { createTransport } from './modes/create.js';
+import type { BatchReport, UploadResponse } from './modes/transport.js';
+import { askTusOffset } from './modes/tus/protocol.js';
+import { UploadSession } from './core/session.js';
 
 const readAsync = promisify(readCallback);
 

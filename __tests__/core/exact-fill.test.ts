@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { once } from 'node:events';
-import { failed } from '../../lib/transports/transport.js';
+import { failed } from '../../lib/modes/transport.js';
 import { MemoryTransport, memoryWritable } from '../helpers/memory-transport.js';
 
 /** Resolves when `write()` calls back. */

@@ -1,5 +1,5 @@
-import { BufferedWritableCore, type CoreOptions } from '../../lib/writable-core.js';
-import type { SendInfo, Transport, TransportReports, UploadResponse } from '../../lib/transports/transport.js';
+import { BufferedWritableCore, type CoreOptions } from '../../lib/core/writable.js';
+import type { SendInfo, Transport, TransportReports, UploadResponse } from '../../lib/modes/transport.js';
 
 /** One send as the in-memory transport received it. */
 export interface MemorySend {

@@ -1,8 +1,8 @@
 import got, { type RequestError, type Response } from 'got';
 import { setTimeout as delay } from 'node:timers/promises';
-import { classifyAttempt, type ConcurrencyLimiter } from '../../lib/concurrency-limiter.js';
-import { splitBatch, type BatchPiece } from '../../lib/batch-split.js';
-import { UploadPause } from '../../lib/upload-pause.js';
+import { classifyAttempt, type ConcurrencyLimiter } from '../../lib/modes/batch/concurrency-limiter.js';
+import { splitBatch, type BatchPiece } from '../../lib/modes/batch/split.js';
+import { UploadPause } from '../../lib/http/upload-pause.js';
 
 /**
  * A minimal batch sender that uses the issue 13 parts the way the batch

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Spool, type SpooledBatch } from '../../lib/spool/index.js';
+import { Spool, type SpooledBatch } from '../../lib/modes/batch/spool/index.js';
 
 /** A fresh directory per test, removed by `removeSpoolDirs()` in `afterEach`; spools still open there are closed first. */
 const dirs: string[] = [];

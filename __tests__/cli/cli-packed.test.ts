@@ -1,0 +1,101 @@
+/**
+ * The package as users get it: `npm pack`, installed into a fresh project with
+ * production dependencies only. `bhw receive` must serve tus from the optional
+ * dependencies, and without them still start, say so, and answer tus with 501.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import got from 'got';
+import { CLI_PATH, killRunningClis, runCli, spawnCli, type CliProcess } from '../helpers/cli.js';
+import { pattern } from '../helpers/data.js';
+import { sha256 } from '../helpers/sink-server.js';
+
+const run = promisify(execFile);
+const root = new URL('../..', import.meta.url).pathname;
+const npmAvailable = spawnSync('npm', ['--version'], { stdio: 'ignore' }).status === 0;
+if (!npmAvailable) console.warn('cli-packed.test.ts skipped: npm is not available on PATH, so the package cannot be packed and installed');
+const describeWithNpm = npmAvailable ? describe : describe.skip;
+
+describeWithNpm('bhw from the packed tarball, production dependencies only', () => {
+  let work: string;
+  let project: string;
+  let bhw: string;
+  const data = pattern(300_000);
+
+  beforeAll(async () => {
+    // The tarball packs dist/: `npm test` builds before jest runs.
+    expect(existsSync(CLI_PATH)).toBe(true);
+    work = await mkdtemp(join(tmpdir(), 'bhw-packed-'));
+    project = join(work, 'project');
+    await mkdir(project);
+    const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', work], { cwd: root });
+    const tarball = join(work, stdout.trim().split('\n').at(-1)!);
+    await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'bhw-packed-test', private: true }));
+    const install = (cache: string): Promise<unknown> => run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', cache, tarball], { cwd: project });
+    // Everything should be in npm's cache; a package missing from it is fetched.
+    await install('--offline').catch(() => install('--prefer-offline'));
+    bhw = join(project, 'node_modules', '.bin', 'bhw');
+    await writeFile(join(work, 'data.bin'), data);
+  }, 120_000);
+  afterAll(async () => {
+    await killRunningClis();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  async function startReceive(dir: string): Promise<{ receiver: CliProcess; url: string }> {
+    const receiver = spawnCli(['receive', '--port', '0', '--dir', dir], { executable: bhw, cwd: project });
+    const [, url] = await receiver.waitFor('stdout', /listening on (http:\/\/127\.0\.0\.1:\d+) /);
+    return { receiver, url: url! };
+  }
+
+  test('the package holds the library and the CLI, nothing of the tests', async () => {
+    const installed = join(project, 'node_modules', 'buffered-http-writable', 'dist');
+    expect((await readdir(installed)).sort()).toEqual(['cli', 'lib']);
+    expect(await readdir(join(installed, 'lib'))).toContain('index.js');
+    expect(await readdir(join(installed, 'cli'))).toContain('main.js');
+  });
+
+  test('bhw receive serves tus: an upload with the installed bhw is stored exactly', async () => {
+    const store = join(work, 'store-tus');
+    const { receiver, url } = await startReceive(store);
+    expect(receiver.stdout).toContain(`tus at ${url}/tus`);
+
+    const result = await runCli(['--mode', 'tus', '--json', '--high-water-mark', '64KiB', join(work, 'data.bin'), `${url}/tus`], {
+      executable: bhw,
+      cwd: project,
+    });
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout) as { sha256: string; body: string };
+    const answer = JSON.parse(summary.body) as { sha256: string; file: string };
+    expect(answer.sha256).toBe(sha256(data));
+    expect(sha256(await readFile(join(store, answer.file)))).toBe(sha256(data));
+
+    receiver.child.kill('SIGTERM');
+    expect((await receiver.exited).code).toBe(0);
+  });
+
+  test('without the optional tus packages: a notice at start, 501 for tus, stream uploads still stored', async () => {
+    await rm(join(project, 'node_modules', '@tus'), { recursive: true, force: true });
+    const { receiver, url } = await startReceive(join(work, 'store-plain'));
+    expect(receiver.stdout).toContain('tus unavailable');
+    await receiver.waitFor(
+      'stderr',
+      /^bhw receive: tus uploads need @tus\/server and @tus\/file-store, which are not installed: npm install @tus\/server @tus\/file-store\n/,
+    );
+
+    const tus = await got.post(`${url}/tus`, { headers: { 'tus-resumable': '1.0.0', 'upload-length': '3' }, throwHttpErrors: false, retry: { limit: 0 } });
+    expect(tus.statusCode).toBe(501);
+    expect(tus.body).toMatch(/npm install @tus\/server @tus\/file-store/);
+    const stream = await runCli([join(work, 'data.bin'), `${url}/x`], { executable: bhw, cwd: project });
+    expect(stream.code).toBe(0);
+    expect(JSON.parse(stream.stdout)).toMatchObject({ sha256: sha256(data) });
+
+    receiver.child.kill('SIGTERM');
+    expect((await receiver.exited).code).toBe(0);
+  });
+});

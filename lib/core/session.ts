@@ -1,0 +1,264 @@
+import { BufferPool } from './buffer-pool.js';
+import { publishUploadError, publishUploadFinish, publishUploadStart, type UploadDiagnostics } from '../diagnostics.js';
+import { Progress, type ProgressSnapshot } from './progress.js';
+import type { BatchReport, SendInfo, Transport, TransportFactory, TransportReports, UploadResponse } from '../modes/transport.js';
+
+/** What the filler says of a send; the session adds its sequence and offset unless the send brings its own. */
+export type SendDetails = Omit<SendInfo, 'sequence' | 'offset'> & {
+  /** A batch's identity fixed elsewhere (a spool): sequence, offset and key as first sent, before a restart too. */
+  identity?: { sequence: number; offset: number; key: string };
+};
+
+/** What an upload tells its owner; the owner (the Writable, or `uploadFile`) turns it into events. */
+export interface UploadEvents {
+  progress(snapshot: ProgressSnapshot): void;
+  response(response: UploadResponse): void;
+  batch(report: BatchReport): void;
+  /** The upload failed; called once, with the first failure. */
+  failed(error: Error): void;
+}
+
+/** The options the session itself reads. */
+export interface SessionOptions {
+  highWaterMark: number;
+  /** batch: `batchesSent`/`batchesAcknowledged` are counted. */
+  countsBatches: boolean;
+  /** For the upload-level diagnostics channels (start, finish, error); none are published without it. */
+  diagnostics?: UploadDiagnostics;
+}
+
+/**
+ * The part of an upload between whoever fills buffers and the transport: the
+ * pool, the transport's slots, each send's sequence and offset, the counters
+ * and the one failure route. It knows neither streams nor HTTP: the Writable
+ * core and `uploadFile` both drive one.
+ */
+export class UploadSession<Options extends SessionOptions = SessionOptions> implements TransportReports {
+  readonly pool: BufferPool;
+  readonly #transport: Transport;
+  readonly #events: UploadEvents;
+  readonly #progress: Progress;
+  #sequence = 0;
+  /** Bytes handed to the transport so far: the offset of the next send. */
+  #dispatched = 0;
+  /** Sends the transport still holds: stream, a buffer the socket has not taken whole; batch and tus, a request not yet answered. */
+  #inFlight = 0;
+  /** end() was called and the final answer has not come yet. */
+  #awaitingFinalAnswer = false;
+  readonly #pendingSends = new Set<Promise<void>>();
+  readonly #slotWaiters = new Set<{ resolve(): void; reject(error: Error): void }>();
+  #failure: Error | undefined;
+  #response: UploadResponse | undefined;
+  readonly #diagnostics: UploadDiagnostics | undefined;
+  /** Where the upload stands for the upload channels: start once, then finish or error once. */
+  #published: 'none' | 'started' | 'over' = 'none';
+
+  constructor(options: Options, createTransport: TransportFactory<Options>, events: UploadEvents) {
+    this.#events = events;
+    this.#diagnostics = options.diagnostics;
+    this.#progress = new Progress(options.countsBatches);
+    this.#transport = createTransport(options, this);
+    // One buffer filling while the transport holds as many as it may send at once.
+    this.pool = new BufferPool(options.highWaterMark, this.#transport.maxInFlight + 1);
+  }
+
+  get transport(): Pick<Transport, 'keepsWritesWhole' | 'checksTotalLength'> {
+    return this.#transport;
+  }
+
+  /**
+   * The counters, for the producer side to count bytes written on its hot
+   * path (`bytesWritten += n`, no event: progress is reported per buffer,
+   * never per write). Everything else in them changes here only.
+   */
+  get counters(): Progress {
+    return this.#progress;
+  }
+
+  get response(): UploadResponse | undefined {
+    return this.#response;
+  }
+
+  get uploadUrlText(): string | undefined {
+    return this.#progress.uploadUrl;
+  }
+
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** Requests the transport may have in flight now: batch 'auto', the adaptive limit; otherwise fixed. */
+  get concurrency(): number {
+    return this.#progress.concurrency ?? this.#transport.maxInFlight;
+  }
+
+  /** True when the transport can take another send now. */
+  get hasFreeSlot(): boolean {
+    return this.#inFlight < this.#transport.maxInFlight;
+  }
+
+  /**
+   * True while the upload waits on the network rather than on whoever fills
+   * the buffers: a send the transport still holds, or the final answer after
+   * end(). False once the upload is over, failed or aborted.
+   */
+  get waitingOnNetwork(): boolean {
+    return this.#failure === undefined && (this.#inFlight > 0 || this.#awaitingFinalAnswer);
+  }
+
+  /** Resolves when a send settles; rejects once the upload has failed or was aborted. */
+  slotFree(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => this.#slotWaiters.add({ resolve, reject }));
+  }
+
+  /**
+   * Hands `bytes` to the transport (a slot must be free); resolves when the
+   * transport lets go of them. `release` runs first, so a writer woken by the
+   * freed slot finds the buffer back in the pool.
+   */
+  send(bytes: Buffer, { identity, ...details }: SendDetails, release?: () => void): Promise<void> {
+    if (this.#published === 'none') this.#publishStart();
+    let info: SendInfo;
+    if (identity) {
+      if (this.#sequence === 0) this.#progress.startAt(identity.offset);
+      info = { ...details, ...identity };
+      this.#sequence++;
+    } else {
+      info = { sequence: this.#sequence++, offset: this.#dispatched, ...details };
+    }
+    this.#dispatched += bytes.length;
+    this.#inFlight++;
+    const sent = this.#transport.send(bytes, info);
+    this.#pendingSends.add(sent);
+    // Only ever resolves: a failure comes through fail(), and this send never settles.
+    void sent.then(() => {
+      release?.();
+      this.#inFlight--;
+      this.#pendingSends.delete(sent);
+      this.#wakeOne();
+    });
+    return sent;
+  }
+
+  /** Resolves once every send so far has settled; undefined when none is pending. */
+  settled(): Promise<unknown> | undefined {
+    return this.#pendingSends.size === 0 ? undefined : Promise.all(this.#pendingSends);
+  }
+
+  /** No more sends: resolves with the final answer once everything is acknowledged. */
+  async end(): Promise<UploadResponse | undefined> {
+    // stream and tus make a request even for an empty upload; batch makes none.
+    if (this.#published === 'none' && !this.#progress.countsBatches) this.#publishStart();
+    this.#awaitingFinalAnswer = true;
+    // A failure leaves this pending for good; waitingOnNetwork reads #failure then.
+    const response = await this.#transport.end(this.#progress.bytesWritten);
+    this.#awaitingFinalAnswer = false;
+    if (response) this.#answered(response);
+    if (this.#published !== 'over' && !this.#failure) {
+      this.#published = 'over';
+      const upload = this.#diagnostics?.upload;
+      if (upload) publishUploadFinish(upload, this.#diagnostics!.mode, this.#progress, response?.statusCode);
+    }
+    return response;
+  }
+
+  /** Ends the upload from the caller's side (destroy, signal): the transport stops, waiters are let go. */
+  abort(reason: Error): void {
+    this.#transport.abort();
+    this.#publishError(reason);
+    this.#rejectWaiters(reason);
+  }
+
+  snapshot(): ProgressSnapshot {
+    return this.#progress.snapshot();
+  }
+
+  // TransportReports: what the transport tells the session.
+
+  sent(bytes: number): void {
+    this.#progress.bytesSent += bytes;
+    this.#changed();
+  }
+
+  batchSent(size: number): void {
+    this.#progress.bytesSent += size;
+    this.#progress.batchesSent! += 1;
+    this.#changed();
+  }
+
+  acknowledged(offset: number, size: number): void {
+    this.#progress.acknowledge(offset, size);
+    this.#changed();
+  }
+
+  batchAcknowledged(report: BatchReport, response: UploadResponse): void {
+    this.#progress.acknowledge(report.offset, report.size);
+    this.#progress.batchesAcknowledged! += 1;
+    this.#changed();
+    this.#events.batch(report);
+    this.#answered(response);
+  }
+
+  uploadUrl(url: string): void {
+    this.#progress.uploadUrl = url;
+    this.#changed();
+  }
+
+  concurrencyChanged(limit: number): void {
+    const starting = this.#progress.concurrency === undefined;
+    this.#progress.concurrency = limit;
+    // The starting limit is reported while the transport is built: nobody listens yet.
+    if (!starting) this.#changed();
+  }
+
+  progress(): ProgressSnapshot {
+    return this.#progress.snapshot();
+  }
+
+  fail(error: Error): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    this.#publishError(error);
+    this.#rejectWaiters(error);
+    this.#events.failed(error);
+  }
+
+  #publishStart(): void {
+    this.#published = 'started';
+    const diagnostics = this.#diagnostics;
+    if (diagnostics?.upload) publishUploadStart(diagnostics.upload, diagnostics.mode, diagnostics.url, diagnostics.concurrency);
+  }
+
+  /** The first failure, or a destroy/abort before the end: once, and never after `finish`. */
+  #publishError(error: Error): void {
+    if (this.#published === 'over') return;
+    this.#published = 'over';
+    const diagnostics = this.#diagnostics;
+    if (diagnostics?.upload) publishUploadError(diagnostics.upload, diagnostics.mode, error, this.#progress);
+  }
+
+  #answered(response: UploadResponse): void {
+    if (response === this.#response) return; // batch: end() returns the last batch's answer, already reported
+    this.#response = response;
+    this.#events.response(response);
+  }
+
+  #changed(): void {
+    this.#events.progress(this.#progress.snapshot());
+  }
+
+  #wakeOne(): void {
+    for (const waiter of this.#slotWaiters) {
+      this.#slotWaiters.delete(waiter);
+      waiter.resolve();
+      return;
+    }
+  }
+
+  #rejectWaiters(reason: Error): void {
+    this.#failure ??= reason;
+    for (const waiter of this.#slotWaiters) waiter.reject(this.#failure);
+    this.#slotWaiters.clear();
+  }
+}

@@ -1,0 +1,231 @@
+import type { RetryOptions } from 'got';
+import { RetryAfterError, type BufferedHttpWritableError, type HttpStatusError } from '../errors.js';
+
+/**
+ * Statuses after which the same request may succeed later, in every mode:
+ * 408/429/5xx a server that may do better, 409 a request with the same
+ * `Idempotency-Key` still in progress (or tus's stale offset, tus 1.0 §PATCH),
+ * 423 a busy lock, 425 too early. Not retried: 413 (only a smaller request can
+ * help), 501/505 (never supported), 507 (storage does not free itself in
+ * seconds), 511 (a captive portal wants a person), any other 4xx.
+ */
+export const RETRY_STATUS_CODES: readonly number[] = [408, 409, 423, 425, 429, 500, 502, 503, 504];
+
+/** Methods retried by default: the `Idempotency-Key` makes a retried POST or PATCH as safe as a PUT. */
+export const RETRY_METHODS: readonly string[] = ['POST', 'PUT', 'PATCH'];
+
+/** got's error codes for a connection worth another attempt (its own default list). */
+export const RETRY_ERROR_CODES: readonly string[] = ['ETIMEDOUT', 'ECONNRESET', 'EADDRINUSE', 'ECONNREFUSED', 'EPIPE', 'ENOTFOUND', 'ENETUNREACH', 'EAI_AGAIN'];
+
+/** The first backoff step; each later failure doubles it. */
+const BASE_DELAY_MS = 1000;
+
+/**
+ * `concurrency: 'auto'`, a 429/503 without `Retry-After`: the first backoff
+ * ceilings are a few round trips, not 1 s. The limit was cut on that answer
+ * and the cut is what protects the server; the refused batch's jitter only
+ * spreads the retries. With 1 s the refused batch's wait was the tail of the
+ * upload (1.65× the best fixed setting against a 429 server; BENCHMARKS.md).
+ * From the `FAST_OVERLOAD_FAILURES + 1`-th refusal in a row on, the usual
+ * schedule applies, so a server that refuses everything for seconds still
+ * gets seconds before the upload gives up.
+ */
+export const FAST_OVERLOAD_FAILURES = 3;
+/** The fast ceiling's floor, ms: loopback round trips are well under 1 ms. */
+export const MIN_OVERLOAD_BASE_MS = 10;
+
+/** The first ceiling for a refusal in 'auto' mode: two baseline round trips, at least 10 ms (10 ms before any 2xx). */
+export function overloadBaseDelay(baselineRttMs: number | undefined): number {
+  return Math.max(MIN_OVERLOAD_BASE_MS, 2 * (baselineRttMs ?? 0));
+}
+
+/** The retry settings after defaults: got's option names, read by this engine only. */
+export interface RetrySettings {
+  /** Failed attempts in a row without progress that are retried. */
+  limit: number;
+  statusCodes: readonly number[];
+  errorCodes: readonly string[];
+  /** A `Retry-After` longer than this (ms) fails instead of stalling the upload. */
+  maxRetryAfter: number;
+  backoffLimit: number;
+  /** The caller's own delay rule: sees the engine's decision as `computedValue`; 0 means do not retry. */
+  calculateDelay?: RetryOptions['calculateDelay'];
+}
+
+/** One failed attempt, as a transport saw it. */
+export interface FailedAttempt {
+  /** The typed error to report if no retry follows. */
+  error: BufferedHttpWritableError;
+  /** The answer's status, when the server answered. */
+  statusCode?: number;
+  /** The answer's `Retry-After` header, as received. */
+  retryAfter?: string | undefined;
+  /** The connection error's code (`ECONNRESET`, …), when there was no answer. */
+  code?: string | undefined;
+  /** A protocol-level failure the transport knows to be worth another try (a tus PATCH that stored nothing). */
+  retryable?: boolean;
+}
+
+export type RetryDecision =
+  | {
+      retry: true;
+      delay: number;
+      reason: string;
+      /**
+       * The server's `Retry-After` (ms) decided the wait: it applies to the
+       * whole upload (batch: every new attempt waits on one clock), not to
+       * this request alone. `delay` is the wait (after `calculateDelay`).
+       */
+      retryAfter?: number;
+    }
+  | { retry: false; error: BufferedHttpWritableError };
+
+/** How the engine is told about the upload it serves. */
+export interface RetrierOptions {
+  random?: () => number;
+  /**
+   * batch with `concurrency: 'auto'`: the first backoff ceiling (ms) for a
+   * 429/503 without `Retry-After`, asked at each decision (it follows the
+   * RTT baseline). Absent: 1 s, as for every other failure.
+   */
+  overloadBaseDelay?: () => number;
+}
+
+/**
+ * The one place that decides whether and when a failed attempt is repeated,
+ * for batch requests and tus requests alike (got makes single attempts, so
+ * every outcome is seen here):
+ * - one classification of statuses and error codes (above, or `retry.*`);
+ * - `Retry-After` honoured as given (RFC 9110 §10.2.3), `0` meaning at once,
+ *   and one beyond `maxRetryAfter` failing with `RetryAfterError`;
+ * - exponential backoff with full jitter otherwise;
+ * - `limit` counts failures in a row without progress: a long upload over a
+ *   flaky link is not failed by the sum of its hiccups.
+ */
+export class Retrier {
+  readonly #settings: RetrySettings;
+  readonly #random: () => number;
+  readonly #overloadBaseDelay: (() => number) | undefined;
+  #failures = 0;
+  #attempts = 0;
+
+  constructor(settings: RetrySettings, options: RetrierOptions | (() => number) = {}) {
+    this.#settings = settings;
+    const { random = Math.random, overloadBaseDelay } = typeof options === 'function' ? { random: options } : options;
+    this.#random = random;
+    this.#overloadBaseDelay = overloadBaseDelay;
+  }
+
+  /** Attempts made so far (1 after the first). */
+  get attempts(): number {
+    return this.#attempts;
+  }
+
+  /** Call when an attempt starts. */
+  started(): void {
+    this.#attempts++;
+  }
+
+  /** Call when the upload advanced: the failures before no longer count. */
+  progressed(): void {
+    this.#failures = 0;
+  }
+
+  async decide(attempt: FailedAttempt): Promise<RetryDecision> {
+    this.#failures++;
+    let verdict = this.#verdict(attempt);
+    const { calculateDelay } = this.#settings;
+    if (calculateDelay) {
+      const computedValue = verdict.retry ? verdict.delay : 0;
+      const delay = await calculateDelay({
+        attemptCount: this.#failures,
+        retryOptions: this.#settings as unknown as RetryOptions,
+        error: attempt.error as never,
+        computedValue,
+        retryAfter: retryAfterMs(attempt.retryAfter),
+      });
+      if (delay > 0) verdict = verdict.retry ? { ...verdict, delay } : { retry: true, delay, reason: 'calculateDelay' };
+      else if (verdict.retry) verdict = { retry: false, error: attempt.error };
+    }
+    return verdict;
+  }
+
+  #verdict(attempt: FailedAttempt): RetryDecision {
+    const reason = this.#reason(attempt);
+    if (reason === undefined || this.#failures > this.#settings.limit) return { retry: false, error: attempt.error };
+    const wait = attempt.statusCode === undefined ? undefined : retryAfterMs(attempt.retryAfter);
+    if (wait !== undefined) {
+      if (wait > this.#settings.maxRetryAfter) {
+        return { retry: false, error: retryAfterError(attempt.error as HttpStatusError, wait, this.#settings.maxRetryAfter) };
+      }
+      // At once is 1 ms: a timer keeps the loop asynchronous.
+      return { retry: true, delay: Math.max(1, wait), reason, retryAfter: wait };
+    }
+    const overload = attempt.statusCode === 429 || attempt.statusCode === 503;
+    if (overload && this.#overloadBaseDelay && this.#failures <= FAST_OVERLOAD_FAILURES) {
+      return { retry: true, delay: backoffDelay(this.#failures, this.#settings.backoffLimit, this.#random, this.#overloadBaseDelay()), reason };
+    }
+    return { retry: true, delay: backoffDelay(this.#failures, this.#settings.backoffLimit, this.#random), reason };
+  }
+
+  /** Why the attempt is worth repeating (`'429'`, `'ECONNRESET'`, …), or undefined when it is not. */
+  #reason({ statusCode, code, retryable }: FailedAttempt): string | undefined {
+    if (retryable) return 'no-progress';
+    if (statusCode !== undefined) return this.#settings.statusCodes.includes(statusCode) ? String(statusCode) : undefined;
+    return code !== undefined && this.#settings.errorCodes.includes(code) ? code : undefined;
+  }
+}
+
+/**
+ * Exponential backoff with full jitter: a uniform delay in
+ * [1, min(backoffLimit, base × 2^(failure − 1))] ms (base 1 s), so many
+ * clients behind one outage do not retry in step.
+ */
+export function backoffDelay(failure: number, backoffLimit = Number.POSITIVE_INFINITY, random: () => number = Math.random, baseMs = BASE_DELAY_MS): number {
+  const ceiling = Math.min(backoffLimit, baseMs * 2 ** (failure - 1));
+  return Math.max(1, Math.round(random() * ceiling));
+}
+
+/**
+ * `Retry-After` in ms (RFC 9110 §10.2.3: delay-seconds or an HTTP-date);
+ * undefined when absent or unreadable.
+ */
+export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function retryAfterError(error: HttpStatusError, waitMs: number, capMs: number): RetryAfterError {
+  const summary = { statusCode: error.statusCode, body: error.body, ...(error.statusMessage ? { statusMessage: error.statusMessage } : {}) };
+  const position = {
+    ...(error.sequence === undefined ? {} : { sequence: error.sequence }),
+    ...(error.offset === undefined ? {} : { offset: error.offset }),
+    ...(error.uploadUrl === undefined ? {} : { uploadUrl: error.uploadUrl }),
+  };
+  return new RetryAfterError(summary, waitMs / 1000, capMs, error, position);
+}
+
+/** A delay that an abort ends at once, leaving no timer behind. */
+export class Backoff {
+  #pending: { timer: NodeJS.Timeout; reject(error: Error): void } | undefined;
+
+  wait(ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending = undefined;
+        resolve();
+      }, ms);
+      this.#pending = { timer, reject };
+    });
+  }
+
+  cancel(reason: Error): void {
+    if (!this.#pending) return;
+    clearTimeout(this.#pending.timer);
+    this.#pending.reject(reason);
+    this.#pending = undefined;
+  }
+}

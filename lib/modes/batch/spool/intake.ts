@@ -1,0 +1,217 @@
+import { HttpStatusError } from '../../../errors.js';
+import type { SpoolSettings } from '../../../options.js';
+import { CUT, Spool, type SpoolRecord } from './index.js';
+import type { UploadSession } from '../../../core/session.js';
+
+export { CUT, type SpoolRecord };
+
+/**
+ * Answers that refuse a batch for what it is, so sending it again can never
+ * succeed: it is set aside in the spool instead of blocking every later batch.
+ * (401/403/404 and the like refuse the request, not the batch: the batch stays.)
+ */
+const PERMANENT_REFUSALS: readonly number[] = [400, 413, 415, 422];
+
+/** What an error says of the spool when the upload failed or was stopped: the data is still there. */
+export interface SpoolState {
+  dir: string;
+  /** Bytes of records still in the spool, resent by the next start on the same directory. */
+  bytesStored: number;
+  /** A batch refused permanently was moved here (the `.bin`; its answer is in the `.json` beside it). */
+  setAside?: string;
+}
+
+/**
+ * batch with a spool: the producer is decoupled from the network. Writes are
+ * appended to the spool (their callbacks fire once on disk) as fast as the
+ * disk takes them; batches are read back from the spool into the pool's
+ * buffers as transport slots free up, with the identity the spool fixed, and
+ * leave the spool once acknowledged. The Writable core hands it what is
+ * written; it knows nothing of HTTP.
+ */
+export class SpoolIntake {
+  readonly #spool: Spool;
+  readonly #session: UploadSession;
+  readonly #settings: Required<SpoolSettings>;
+  readonly #flushInterval: number | undefined;
+  /** Cut batches out of what the spool holds even when they are not full (flush(), end(), flushInterval). */
+  #cutPartial = false;
+  /** Counts the requests for partial cuts, so a read started before a request cannot answer it. */
+  #cutRequests = 0;
+  #pumping = false;
+  /** A kick that came while the pump was running: it runs again once it stops. */
+  #kickedMeanwhile = false;
+  #stopped = false;
+  #flushTimer: NodeJS.Timeout | undefined;
+  /** Sends not yet acknowledged in the spool. */
+  readonly #unacknowledged = new Set<Promise<void>>();
+  /** Waiters for the pump to have cut everything appended before their request (`request`: #cutRequests then). */
+  #caughtUp: Array<{ request: number; resolve(): void }> = [];
+
+  private constructor(spool: Spool, session: UploadSession, settings: Required<SpoolSettings>, flushInterval: number | undefined) {
+    this.#spool = spool;
+    this.#session = session;
+    this.#settings = settings;
+    this.#flushInterval = flushInterval;
+  }
+
+  /** Opens (and locks) the spool; what an earlier run left is sent first. */
+  static async open(session: UploadSession, settings: Required<SpoolSettings>, flushInterval: number | undefined): Promise<SpoolIntake> {
+    const opened: { intake?: SpoolIntake } = {};
+    // A full spool waits for acknowledgements: send what there is, partial batches included.
+    const spool = await Spool.open({ ...settings, onFull: () => opened.intake && opened.intake.#cut() });
+    const intake = new SpoolIntake(spool, session, settings, flushInterval);
+    opened.intake = intake;
+    session.counters.bytesFromSpool = spool.bytesStored;
+    if (!spool.empty) intake.#cut();
+    return intake;
+  }
+
+  /** Appends records with one write (and one sync); resolves with their payload bytes once they are on disk. */
+  async append(records: SpoolRecord[]): Promise<number> {
+    const bytes = await this.#spool.append(records);
+    if (records.includes(CUT)) this.#cut();
+    else {
+      this.#startFlushTimer();
+      this.#pump();
+    }
+    return bytes;
+  }
+
+  /** Resolves once everything appended so far was sent and acknowledged (flush(), end()). */
+  async drain(): Promise<void> {
+    this.#cut();
+    const request = this.#cutRequests;
+    const caughtUp = new Promise<void>((resolve) => this.#caughtUp.push({ request, resolve }));
+    await caughtUp;
+    await Promise.all(this.#unacknowledged);
+  }
+
+  /** The stream ends: send everything, then release the spool. 'finish' means the spool is empty. */
+  async finish(): Promise<void> {
+    await this.drain();
+    this.#clearFlushTimer();
+    await this.#spool.close();
+  }
+
+  /**
+   * The upload failed or was stopped: nothing more is read, the spool is
+   * closed with its data in place. A batch refused for what it is moves
+   * aside so the next start goes on after it. Returns what the error should say.
+   */
+  async stop(failure: Error | null): Promise<SpoolState> {
+    this.#stopped = true;
+    this.#clearFlushTimer();
+    let setAside: string | undefined;
+    if (failure instanceof HttpStatusError && failure.sequence !== undefined && PERMANENT_REFUSALS.includes(failure.statusCode)) {
+      setAside = await this.#spool.setAside(failure.sequence, { statusCode: failure.statusCode, body: failure.body }).catch(() => undefined);
+    }
+    const state: SpoolState = { dir: this.#settings.dir, bytesStored: this.#spool.bytesStored };
+    if (setAside) state.setAside = setAside;
+    await this.#spool.close();
+    return state;
+  }
+
+  #cut(): void {
+    this.#cutPartial = true;
+    this.#cutRequests++;
+    this.#pump();
+  }
+
+  /** Reads batches into free pool buffers while the transport has room. */
+  #pump(): void {
+    if (this.#stopped) return;
+    if (this.#pumping) {
+      this.#kickedMeanwhile = true;
+      return;
+    }
+    this.#pumping = true;
+    this.#kickedMeanwhile = false;
+    void this.#fill().finally(() => {
+      this.#pumping = false;
+      if (this.#kickedMeanwhile) this.#pump();
+    });
+  }
+
+  /**
+   * One batch is read (and fixed in the journal) ahead, into the pool's spare
+   * buffer, while every slot is busy: the next send starts the moment a slot
+   * frees, not after a read and a journal write.
+   */
+  async #fill(): Promise<void> {
+    const session = this.#session;
+    while (!this.#stopped && session.pool.available > 0) {
+      const buffer = session.pool.acquire();
+      const partial = this.#cutPartial;
+      const request = this.#cutRequests;
+      let batch;
+      try {
+        batch = await this.#spool.nextBatch(buffer, partial);
+      } catch (error) {
+        session.pool.release(buffer);
+        // A read that fails after open (damage found on the way) ends the upload by the one route.
+        if (!this.#stopped) session.fail(error as Error);
+        return;
+      }
+      if (batch === undefined || this.#stopped) {
+        session.pool.release(buffer);
+        if (batch === undefined && partial) this.#reachedEnd(request);
+        return;
+      }
+      // A record larger than the buffer came in its own Buffer: the pool's is free again at once.
+      const ownBuffer = batch.bytes.buffer === buffer.buffer;
+      if (!ownBuffer) session.pool.release(buffer);
+      try {
+        while (!session.hasFreeSlot) await session.slotFree();
+      } catch {
+        // The upload failed meanwhile: the batch stays in the spool, fixed, for the next start.
+        if (ownBuffer) session.pool.release(buffer);
+        return;
+      }
+      if (this.#stopped) {
+        if (ownBuffer) session.pool.release(buffer);
+        return;
+      }
+      this.#clearFlushTimer();
+      const { sequence, offset, key, records } = batch;
+      const sent = session.send(
+        batch.bytes,
+        { last: false, records, identity: { sequence, offset, key } },
+        ownBuffer ? () => session.pool.release(buffer) : undefined,
+      );
+      const acknowledged = sent
+        .then(() => this.#spool.acknowledge(sequence))
+        .then(
+          () => {
+            this.#unacknowledged.delete(acknowledged);
+            this.#pump();
+          },
+          (error: unknown) => {
+            if (!this.#stopped) session.fail(error as Error);
+          },
+        );
+      this.#unacknowledged.add(acknowledged);
+    }
+  }
+
+  /** A partial read found nothing unread: the cut requests up to `request` are done, and whoever waited for them is told. */
+  #reachedEnd(request: number): void {
+    if (request === this.#cutRequests) this.#cutPartial = false;
+    const done = this.#caughtUp.filter((waiter) => waiter.request <= request);
+    this.#caughtUp = this.#caughtUp.filter((waiter) => waiter.request > request);
+    for (const waiter of done) waiter.resolve();
+  }
+
+  #startFlushTimer(): void {
+    if (this.#flushInterval === undefined || this.#flushTimer) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      this.#cut();
+    }, this.#flushInterval);
+  }
+
+  #clearFlushTimer(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+  }
+}

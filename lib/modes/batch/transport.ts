@@ -1,0 +1,327 @@
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import type { CancelableRequest, Response as GotResponse } from 'got';
+import { createConcurrencyLimiter, type AdaptiveConcurrency, type LimitChange } from './adaptive-concurrency.js';
+import { splitBatch } from './split.js';
+import { classifyAttempt, type AttemptKind, type ConcurrencyLimiter } from './concurrency-limiter.js';
+import {
+  publishBatchAcknowledged,
+  publishBatchRetried,
+  publishBatchSent,
+  publishBatchSplit,
+  publishConcurrencyChanged,
+  type DiagnosticsUpload,
+} from '../../diagnostics.js';
+import { BODY_SNIPPET_LIMIT, type BufferedHttpWritableError } from '../../errors.js';
+import type { BatchOptions } from '../../options.js';
+import { abortError } from '../../http/abort.js';
+import { Backoff, Retrier, overloadBaseDelay, type FailedAttempt } from '../../http/retry.js';
+import { UploadPause } from '../../http/upload-pause.js';
+import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from '../../http/answers.js';
+import { readAnswerBeforeWriteError } from '../../http/early-answer.js';
+import { failed, type SendInfo, type Transport, type TransportReports, type UploadResponse } from '../transport.js';
+
+const gzipAsync = promisify(gzip);
+
+/** What a batch's pieces add up to, reported once when the last one is acknowledged. */
+interface Parent {
+  readonly sequence: number;
+  readonly offset: number;
+  readonly size: number;
+  attempts: number;
+  pieces: number;
+}
+
+/** One request's worth of bytes: a whole batch, or a piece of one a 413 split (same sequence, own offset and key). */
+interface Piece {
+  readonly parent: Parent;
+  readonly sequence: number;
+  readonly offset: number;
+  /** Uncompressed bytes. */
+  readonly size: number;
+  /** `Idempotency-Key`: the same on every attempt, and after a restart when a spool fixed it (pieces: `<key>.0`, `<key>.1`). */
+  readonly key: string;
+  /** A view of the buffer the batch was sent from. */
+  readonly bytes: Buffer;
+  /** Length of each write in `bytes`: a 413 may split the piece between them. */
+  readonly records: ArrayLike<number>;
+  request?: CancelableRequest<GotResponse<Buffer>>;
+  readonly backoff: Backoff;
+}
+
+type Attempt = { response: GotResponse<Buffer> } | FailedAttempt;
+
+/**
+ * `batch` mode: every buffer is its own request with `Content-Length`,
+ * `Batch-Sequence`, `Batch-Offset` and an `Idempotency-Key` that stays the
+ * same on every retry, so a server can drop duplicates. got makes one attempt
+ * at a time; the retry engine decides whether and when the same Buffer is
+ * sent again, and `send()` resolves only on the batch's 2xx: only then may
+ * the core reuse the buffer.
+ *
+ * Every attempt (first or retry) waits for the upload-wide pause a
+ * `Retry-After` set, then for a slot of the concurrency limiter (fixed, or
+ * adaptive with `concurrency: 'auto'`, oldest batch first), and reports its
+ * outcome to the limiter. The core hands up to the limiter's `max` batches
+ * at once; the limiter decides how many of them are on the wire.
+ *
+ * A batch of several writes answered 413 is split between writes and the
+ * halves sent as requests of their own, recursively (batch-split.ts).
+ *
+ * A batch counts as sent when its first attempt starts (retries and pieces
+ * are not counted again), in uncompressed bytes; as acknowledged when all its
+ * pieces are.
+ */
+export class BatchTransport implements Transport {
+  readonly maxInFlight: number;
+  readonly keepsWritesWhole = true;
+  readonly checksTotalLength = false;
+  readonly #options: BatchOptions;
+  readonly #reports: TransportReports;
+  readonly #limiter: ConcurrencyLimiter;
+  /** One clock for `Retry-After`: the whole upload waits, not one batch. */
+  readonly #pause = new UploadPause();
+  /** Idempotency keys are `<this>-<sequence>` (unless a spool fixed them): unique per upload and per batch, fixed across retries. */
+  readonly #keyPrefix = randomUUID();
+  /** Pieces not yet acknowledged, to cancel on failure or abort. */
+  readonly #inFlight = new Set<Piece>();
+  /** Every `send()` not yet settled, for `end()`. */
+  readonly #pending = new Set<Promise<void>>();
+  #lastResponse?: UploadResponse;
+  /** Failed or aborted: nothing more goes out, the server must not see batches past a gap. */
+  #over = false;
+
+  constructor(options: BatchOptions, reports: TransportReports) {
+    this.#options = options;
+    this.#reports = reports;
+    this.#limiter = createConcurrencyLimiter(options.concurrency, { max: options.maxConcurrency, onChange: (change) => this.#limitChanged(change) });
+    this.maxInFlight = this.#limiter.max;
+    if (this.#limiter.adaptive) reports.concurrencyChanged(this.#limiter.limit);
+  }
+
+  send(bytes: Buffer, info: SendInfo): Promise<void> {
+    const parent: Parent = { sequence: info.sequence, offset: info.offset, size: bytes.length, attempts: 0, pieces: 0 };
+    const key = info.key ?? `${this.#keyPrefix}-${info.sequence}`;
+    const piece = this.#piece(parent, bytes, info.offset, key, info.records ?? [bytes.length]);
+    const delivery = failed(this.#deliverBatch(piece), (error) => this.#fail(error));
+    this.#pending.add(delivery);
+    void delivery.then(() => this.#pending.delete(delivery));
+    return delivery;
+  }
+
+  async end(): Promise<UploadResponse | undefined> {
+    // Deliveries only ever resolve; after a failure the core is gone and this never settles.
+    while (this.#pending.size > 0) await Promise.all(this.#pending);
+    // Everything acknowledged: the pause holds no waiter, and no timer is left either way.
+    this.#pause.close();
+    this.#limiter.close();
+    return this.#lastResponse;
+  }
+
+  abort(): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#cancelInFlight(abortError());
+  }
+
+  async #deliverBatch(piece: Piece): Promise<void> {
+    const response = await this.#deliver(piece);
+    const { parent } = piece;
+    const answer = this.#answer(response);
+    const report = { sequence: parent.sequence, offset: parent.offset, size: parent.size, statusCode: response.statusCode, attempts: parent.attempts };
+    this.#reports.batchAcknowledged(parent.pieces > 1 ? { ...report, pieces: parent.pieces } : report, answer);
+  }
+
+  /** Sends one piece until its 2xx (or those of the pieces a 413 split it into); resolves with the last 2xx. */
+  async #deliver(piece: Piece): Promise<GotResponse<Buffer>> {
+    this.#inFlight.add(piece);
+    try {
+      // Compressed once per piece: every retry resends the same compressed Buffer.
+      const body = this.#options.compress === 'gzip' ? await gzipAsync(piece.bytes) : piece.bytes;
+      const retrier = new Retrier(
+        this.#options.retry,
+        this.#limiter.adaptive ? { overloadBaseDelay: () => overloadBaseDelay((this.#limiter as AdaptiveConcurrency).baselineRttMs) } : {},
+      );
+      for (;;) {
+        const { attempt, rttMs } = await this.#attemptInSlot(piece, body, retrier);
+        if ('response' in attempt) {
+          this.#diagnostic((upload) => publishBatchAcknowledged(upload, piece, attempt.response.statusCode, retrier.attempts, rttMs));
+          return attempt.response;
+        }
+        if (attempt.statusCode === 413) {
+          const halves = splitBatch(piece);
+          if (halves) {
+            this.#diagnostic((upload) => publishBatchSplit(upload, piece, 413, halves));
+            this.#inFlight.delete(piece);
+            // The parent goes out as one request fewer and two more.
+            piece.parent.pieces--;
+            const pieces = halves.map((half) => this.#piece(piece.parent, half.bytes, half.offset, half.key, half.records));
+            const responses = await Promise.all(pieces.map((each) => this.#deliver(each)));
+            return responses[1]!;
+          }
+        }
+        const decision = await retrier.decide(attempt);
+        if (!decision.retry) throw decision.error;
+        const reason = classifyAttempt(answerOf(attempt)) === 'overload' ? 'overload' : 'failure';
+        if (decision.retryAfter !== undefined) {
+          // One clock for the upload: every new attempt waits for it, this batch's first.
+          const paused = this.#pause.pauseForAndWait(decision.delay);
+          const pausedUntil = this.#pause.pausedUntil;
+          this.#diagnostic((upload) => publishBatchRetried(upload, piece, retrier.attempts, reason, attempt, decision.delay, decision.retryAfter, pausedUntil));
+          await paused;
+        } else {
+          this.#diagnostic((upload) => publishBatchRetried(upload, piece, retrier.attempts, reason, attempt, decision.delay, undefined));
+          await piece.backoff.wait(decision.delay);
+        }
+      }
+    } finally {
+      this.#inFlight.delete(piece);
+    }
+  }
+
+  /** Waits for the pause and a slot, makes one attempt, reports its outcome to the limiter. */
+  async #attemptInSlot(piece: Piece, body: Buffer, retrier: Retrier): Promise<{ attempt: Attempt; rttMs: number }> {
+    for (;;) {
+      if (this.#over) throw abortError();
+      await this.#pause.whenOpen();
+      const token = await this.#limiter.acquire({ order: piece.sequence });
+      // A Retry-After may have arrived while this one waited for its slot: no attempt starts during a pause.
+      if (this.#pause.paused || this.#over) {
+        this.#limiter.finished(token, { kind: 'neutral' });
+        continue;
+      }
+      retrier.started();
+      piece.parent.attempts++;
+      if (piece.parent.attempts === 1) this.#reports.batchSent(piece.parent.size);
+      this.#diagnostic((upload) => publishBatchSent(upload, piece, retrier.attempts, body.length, this.#limiter.limit, this.#limiter.inFlight));
+      const started = performance.now();
+      // Neutral unless the attempt ended in an answer or a failure of its own: our cancel says nothing of the server.
+      let kind: AttemptKind = 'neutral';
+      let rttMs = 0;
+      try {
+        const attempt = await this.#attempt(piece, body);
+        rttMs = 'response' in attempt ? (requestRtt(attempt.response) ?? performance.now() - started) : performance.now() - started;
+        kind = classifyAttempt(answerOf(attempt));
+        return { attempt, rttMs };
+      } finally {
+        // Exactly once per token, on every path.
+        this.#limiter.finished(token, { kind, rttMs: rttMs || performance.now() - started });
+      }
+    }
+  }
+
+  /** One request: a 2xx answer, or what failed about it. */
+  async #attempt(piece: Piece, body: Buffer): Promise<Attempt> {
+    piece.request = this.#request(piece, body);
+    let response: GotResponse<Buffer>;
+    try {
+      response = await piece.request;
+    } catch (error) {
+      if (this.#over) throw abortError(error);
+      return { error: errorForNetwork(error, this.#reports.progress(), position(piece)), code: (error as { code?: string }).code };
+    }
+    if (isSuccess(response.statusCode)) return { response };
+    return { error: this.#answerError(piece, response), statusCode: response.statusCode, retryAfter: response.headers['retry-after'] };
+  }
+
+  #request(piece: Piece, body: Buffer): CancelableRequest<GotResponse<Buffer>> {
+    const { got, url, method, headers, compress } = this.#options;
+    const request = got(url, {
+      method,
+      body,
+      headers: {
+        ...headers,
+        'Content-Length': String(body.length),
+        'Batch-Sequence': String(piece.sequence),
+        'Batch-Offset': String(piece.offset),
+        // Fixed here, once per piece, not in a hook: beforeRequest hooks run on every attempt.
+        'Idempotency-Key': piece.key,
+        ...(compress ? { 'Content-Encoding': compress } : {}),
+      },
+      // Owned by the library whatever the got instance says: we read every
+      // status ourselves, the retry engine sees every attempt, and a redirect
+      // would resend the batch somewhere we were not asked to.
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      followRedirect: false,
+      responseType: 'buffer',
+      resolveBodyOnly: false,
+    });
+    readAnswerBeforeWriteError(request);
+    return request;
+  }
+
+  #piece(parent: Parent, bytes: Buffer, offset: number, key: string, records: ArrayLike<number>): Piece {
+    parent.pieces++;
+    return { parent, sequence: parent.sequence, offset, size: bytes.length, key, bytes, records, backoff: new Backoff() };
+  }
+
+  #answer(response: GotResponse<Buffer>): UploadResponse {
+    const body = new BodyCollector();
+    body.add(response.rawBody);
+    const answer: UploadResponse = { statusCode: response.statusCode, headers: response.headers, body: body.text() };
+    this.#lastResponse = answer;
+    return answer;
+  }
+
+  #answerError(piece: Piece, response: GotResponse<Buffer>): BufferedHttpWritableError {
+    const snippet = new BodyCollector(BODY_SNIPPET_LIMIT);
+    snippet.add(response.rawBody);
+    const summary = summarizeAnswer({ statusCode: response.statusCode, statusMessage: response.statusMessage, body: snippet.text() }, this.#options);
+    return errorForAnswer(summary, response.headers, this.#options.url, this.#reports.progress(), position(piece));
+  }
+
+  #limitChanged(change: LimitChange): void {
+    this.#reports.concurrencyChanged(change.limit);
+    this.#diagnostic((upload) => publishConcurrencyChanged(upload, change));
+  }
+
+  /** Publishes once the writable exists (it always does by the first send). */
+  #diagnostic(publish: (upload: DiagnosticsUpload) => void): void {
+    const upload = this.#options.diagnostics.upload;
+    if (upload) publish(upload);
+  }
+
+  /** The first failure ends the upload: later batches are cancelled and never sent. */
+  #fail(error: Error): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#cancelInFlight(error);
+    this.#reports.fail(error);
+  }
+
+  #cancelInFlight(reason: Error): void {
+    for (const piece of this.#inFlight) {
+      piece.request?.cancel();
+      piece.backoff.cancel(reason);
+    }
+    this.#inFlight.clear();
+    this.#pause.close(reason);
+    this.#limiter.close(reason);
+  }
+}
+
+function answerOf(attempt: Attempt): { statusCode?: number; errorCode?: string } {
+  if ('response' in attempt) return { statusCode: attempt.response.statusCode };
+  if (attempt.statusCode !== undefined) return { statusCode: attempt.statusCode };
+  return attempt.code === undefined ? {} : { errorCode: attempt.code };
+}
+
+/**
+ * The request's round trip on its connection (upload, wait for the first
+ * byte, download), from got's timings: without waiting for a socket, DNS,
+ * TCP and TLS. A new connection's setup and the first request's warm-up
+ * are not the server's latency, and the adaptive limit's first baseline is
+ * one window of one request: with them in it, the first windows were several
+ * times the real round trip and the limit took that much longer to grow.
+ */
+function requestRtt(response: GotResponse<Buffer>): number | undefined {
+  const { request, firstByte, download } = response.timings.phases;
+  if (firstByte === undefined) return undefined;
+  return (request ?? 0) + firstByte + (download ?? 0);
+}
+
+function position(piece: Piece): { sequence: number; offset: number } {
+  return { sequence: piece.sequence, offset: piece.offset };
+}

@@ -1,0 +1,17 @@
+import type { ResolvedOptions } from '../options.js';
+import { BatchTransport } from './batch/transport.js';
+import { StreamTransport } from './stream/transport.js';
+import type { Transport, TransportReports } from './transport.js';
+import { TusTransport } from './tus/transport.js';
+
+/** The transport for `options.mode`. */
+export function createTransport(options: ResolvedOptions, reports: TransportReports): Transport {
+  switch (options.mode) {
+    case 'stream':
+      return new StreamTransport(options, reports);
+    case 'batch':
+      return new BatchTransport(options, reports);
+    case 'tus':
+      return new TusTransport(options, reports);
+  }
+}

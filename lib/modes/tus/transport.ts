@@ -1,0 +1,401 @@
+import { Readable } from 'node:stream';
+import type { Response as GotResponse } from 'got';
+import { abortError } from '../../http/abort.js';
+import { ContentLengthError, InsecureLocationError, ProtocolError, ResumeGapError, type BufferedHttpWritableError, type ErrorPosition } from '../../errors.js';
+import type { TusOptions } from '../../options.js';
+import { credentialsForOrigin, isSchemeDowngrade, learnSecrets, redactUrl, secretValues } from '../../http/redact.js';
+import { Backoff, Retrier, type FailedAttempt } from '../../http/retry.js';
+import { RESPONSE_BODY_LIMIT, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from '../../http/answers.js';
+import { readAnswerBeforeWriteError } from '../../http/early-answer.js';
+import { ContinueGate } from '../../http/expect-continue.js';
+import { failed, type SendInfo, type Transport, type TransportReports, type UploadResponse } from '../transport.js';
+import { TUS_VERSION, encodeMetadata, readTusOffset, type TusOffset } from './protocol.js';
+
+/** One request that failed in a way the retry engine judges (a status, a connection error, a PATCH that stored nothing). */
+class AttemptFailed extends Error {
+  readonly attempt: FailedAttempt;
+
+  constructor(attempt: FailedAttempt) {
+    super(attempt.error.message);
+    this.attempt = attempt;
+  }
+}
+
+/**
+ * tus 1.0 core + creation + creation-defer-length. One buffer in flight, one
+ * `PATCH` per buffer. After a failure the transport asks the server's offset
+ * with `HEAD` and resends from there out of the buffer it still holds (a cut
+ * PATCH usually leaves part of its bytes stored). `send()` resolves only when
+ * the server's offset has passed the end of the buffer.
+ *
+ * Offsets inside are absolute (in the whole upload); the progress counters
+ * are relative to this writable's first byte, which is `#base` when resuming.
+ */
+export class TusTransport implements Transport {
+  readonly maxInFlight = 1;
+  readonly keepsWritesWhole = false;
+  readonly checksTotalLength = true;
+  readonly #options: TusOptions;
+  readonly #reports: TransportReports;
+  readonly #metadata: string | undefined;
+  #uploadUrl: URL | undefined;
+  #opened: Promise<void> | undefined;
+  /** Absolute offset of this writable's first byte: 0, or the server's offset when resuming. */
+  #base = 0;
+  /** The server's offset as it last told us. */
+  #serverOffset = 0;
+  /** The whole upload's length, when known before `end()`: `contentLength` or the server's `Upload-Length`. */
+  #length: number | undefined;
+  /** The upload's total, once the core said which send is the last (or `end()` came): fixes a deferred length. */
+  #endedAt: number | undefined;
+  /** The server knows the length (creation, a PATCH that declared it, or as `HEAD` reports). */
+  #lengthDeclared = false;
+  /** The send in flight, settled either way; `end()` waits for it. */
+  #lastSend: Promise<void> = Promise.resolve();
+  #lastAnswer: UploadResponse | undefined;
+  /** Bytes of this writable handed to the socket so far (relative to `#base`). */
+  #sentTo = 0;
+  /** The upload failed on our side: it stays on the server, to be resumed. */
+  #failed = false;
+  #aborted = false;
+  #finished = false;
+  #inFlight: { cancel(): void } | undefined;
+  readonly #backoff = new Backoff();
+
+  constructor(options: TusOptions, reports: TransportReports) {
+    this.#options = options;
+    this.#reports = reports;
+    // Checked at construction: a bad key is the caller's error, not the server's.
+    this.#metadata = options.metadata && Object.keys(options.metadata).length > 0 ? encodeMetadata(options.metadata) : undefined;
+    this.#length = options.contentLength;
+  }
+
+  send(bytes: Buffer, info: SendInfo): Promise<void> {
+    const sent = this.#run(async () => {
+      await this.#open();
+      const start = this.#base + info.offset;
+      const end = start + bytes.length;
+      // The last send declares a deferred length itself, saving an empty final PATCH (tus §creation-defer-length).
+      if (info.last) this.#endedAt = end;
+      const length = this.#totalLength();
+      if (length !== undefined && end > length) throw new ContentLengthError(length, end, this.#reports.progress());
+      await this.#deliver(bytes, start);
+    });
+    this.#lastSend = sent;
+    return sent;
+  }
+
+  end(totalBytes: number): Promise<UploadResponse | undefined> {
+    return this.#run(async () => {
+      await this.#open();
+      await this.#lastSend;
+      const total = this.#base + totalBytes;
+      this.#endedAt = total;
+      if (this.#length !== undefined && this.#length !== total) {
+        // Resuming: the server (or contentLength) fixed a length these bytes do not reach.
+        throw new ContentLengthError(this.#length, total, this.#reports.progress());
+      }
+      // Nothing to send unless the server still waits for the length (an
+      // empty upload, or a last buffer sent before the core knew it was the last).
+      await this.#deliver(Buffer.alloc(0), total);
+      // #open() left an answer (creation's or HEAD's), and every PATCH replaces it;
+      // only a resume from a handed-over offset with nothing left to send has
+      // none yet: the server's own word that it holds the whole upload.
+      if (!this.#lastAnswer) this.#checkWindow((await this.#retrying(() => this.#head())).offset, total, total);
+      this.#finished = true;
+      return this.#lastAnswer!;
+    });
+  }
+
+  abort(): void {
+    if (this.#aborted || this.#finished) return;
+    this.#aborted = true;
+    this.#inFlight?.cancel();
+    this.#backoff.cancel(abortError());
+    // Only a caller's abort terminates (tus §termination); after our own failure
+    // the upload stays on the server so it can be resumed.
+    if (this.#options.deleteOnAbort && this.#uploadUrl && !this.#failed) this.#terminate(this.#uploadUrl);
+  }
+
+  /** Runs one send/end; a failure goes to the core, once, by the one route. */
+  #run<T>(operation: () => Promise<T>): Promise<T> {
+    return failed(operation(), (error) => {
+      if (this.#aborted || this.#failed) return;
+      this.#failed = true;
+      this.#reports.fail(error);
+    });
+  }
+
+  /** Creates the upload (tus §creation), or learns where an existing one stands. Once. */
+  #open(): Promise<void> {
+    this.#opened ??= this.#options.uploadUrl ? this.#resume(this.#options.uploadUrl) : this.#create();
+    return this.#opened;
+  }
+
+  async #create(): Promise<void> {
+    const headers: Record<string, string> = {};
+    if (this.#length === undefined) headers['upload-defer-length'] = '1';
+    else headers['upload-length'] = String(this.#length);
+    if (this.#metadata !== undefined) headers['upload-metadata'] = this.#metadata;
+    // A repeated POST may leave an empty upload behind on the server; that is
+    // the price of not failing on the first hiccup.
+    const response = await this.#retrying(() => this.#request('POST', this.#options.url, headers));
+    const location = response.headers.location;
+    let url: URL | undefined;
+    try {
+      url = location ? new URL(location, this.#options.url) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (!url) throw new ProtocolError(`Creation answer ${response.statusCode} without a valid Location`, this.#reports.progress());
+    // Checked before the URL is used or reported: not one PATCH in cleartext.
+    if (isSchemeDowngrade(this.#options.url, url) && !this.#options.allowInsecureLocation) {
+      throw new InsecureLocationError(redactUrl(url), this.#reports.progress());
+    }
+    this.#setUploadUrl(url);
+    this.#lengthDeclared = this.#length !== undefined;
+    this.#lastAnswer = toUploadResponse(response);
+  }
+
+  async #resume(url: URL): Promise<void> {
+    this.#setUploadUrl(url);
+    // The caller (uploadFile, say) may have asked HEAD already to know where to
+    // read from: one round trip is enough. Its offset is checked by the first
+    // PATCH all the same (tus §PATCH: a wrong Upload-Offset is answered 409).
+    const state = this.#options.resumeFrom ?? (await this.#retrying(() => this.#head()));
+    this.#base = state.offset;
+    this.#serverOffset = state.offset;
+    if (state.length !== undefined) {
+      if (this.#length !== undefined && this.#length !== state.length) {
+        throw new ProtocolError(
+          `contentLength ${this.#length} differs from the Upload-Length ${state.length} the server holds for this upload`,
+          this.#reports.progress(),
+          this.#position(),
+        );
+      }
+      this.#length = state.length;
+      this.#lengthDeclared = true;
+    }
+  }
+
+  /**
+   * Delivers `bytes`, the upload's bytes from `start` on: PATCH from the
+   * server's offset, and after a failure HEAD then PATCH the rest, until the
+   * server's offset is the end (and the length is declared, for the last one).
+   */
+  async #deliver(bytes: Buffer, start: number): Promise<void> {
+    const end = start + bytes.length;
+    this.#checkWindow(this.#serverOffset, start, end);
+    let stale = false;
+    await this.#retrying(async () => {
+      if (stale) {
+        // Never resend blindly: a cut PATCH may have stored part of its bytes,
+        // or declared the length (a repeated Upload-Length is refused).
+        const state = await this.#head();
+        this.#checkWindow(state.offset, start, end);
+        if (state.length !== undefined) this.#lengthDeclared = true;
+        this.#acknowledge(state.offset);
+        stale = false;
+      }
+      while (this.#serverOffset < end || this.#declaresLength(end)) {
+        stale = true;
+        await this.#patch(bytes, start, end);
+        stale = false;
+      }
+    });
+  }
+
+  /** One PATCH from the server's offset to `end` (tus §PATCH). */
+  async #patch(bytes: Buffer, start: number, end: number): Promise<void> {
+    const from = this.#serverOffset;
+    const headers: Record<string, string> = {
+      'upload-offset': String(from),
+      'content-type': 'application/offset+octet-stream',
+    };
+    const declaring = this.#declaresLength(end);
+    if (declaring) headers['upload-length'] = String(end);
+    const answer = await this.#request('PATCH', this.#uploadUrl!, headers, bytes.subarray(from - start), () => this.#sent(end - this.#base));
+    const offset = readTusOffset(answer.headers)?.offset;
+    if (offset === undefined)
+      throw new ProtocolError(`PATCH answer ${answer.statusCode} without a valid Upload-Offset`, this.#reports.progress(), this.#position());
+    this.#checkWindow(offset, start, end);
+    if (declaring) this.#lengthDeclared = true;
+    this.#lastAnswer = toUploadResponse(answer);
+    this.#acknowledge(offset);
+    if (offset === from && end > from) {
+      // A 2xx that stored nothing: a failure for the retry limit, so it cannot loop forever.
+      const error = new ProtocolError(
+        `PATCH at offset ${from} was answered ${answer.statusCode} without storing any byte`,
+        this.#reports.progress(),
+        this.#position(),
+      );
+      throw new AttemptFailed({ error, retryable: true });
+    }
+  }
+
+  /** Where the server stands (tus §HEAD). */
+  async #head(): Promise<TusOffset> {
+    const answer = await this.#request('HEAD', this.#uploadUrl!, {});
+    const state = readTusOffset(answer.headers);
+    if (!state) throw new ProtocolError(`HEAD answer ${answer.statusCode} without a valid Upload-Offset`, this.#reports.progress(), this.#position());
+    this.#lastAnswer = toUploadResponse(answer);
+    return state;
+  }
+
+  /**
+   * Runs `step` again after each failed attempt the retry engine says to
+   * repeat; any advance of the server's offset resets the engine's count.
+   */
+  async #retrying<T>(step: () => Promise<T>): Promise<T> {
+    const retrier = new Retrier(this.#options.retry);
+    for (;;) {
+      const before = this.#serverOffset;
+      retrier.started();
+      try {
+        return await step();
+      } catch (error) {
+        if (!(error instanceof AttemptFailed)) throw error;
+        if (this.#serverOffset > before) retrier.progressed();
+        const decision = await retrier.decide(error.attempt);
+        if (!decision.retry) throw decision.error;
+        await this.#backoff.wait(decision.delay);
+      }
+    }
+  }
+
+  /**
+   * One request through the caller's got instance: a 2xx answer, or an
+   * `AttemptFailed` for the retry engine to judge. The library owns the status
+   * handling, redirects and retries: a got retry of a PATCH would resend with
+   * a stale Upload-Offset.
+   */
+  async #request(
+    method: 'POST' | 'PATCH' | 'HEAD',
+    url: URL,
+    headers: Record<string, string>,
+    body?: Buffer,
+    bodyGoes?: () => void,
+  ): Promise<GotResponse<string>> {
+    if (this.#aborted) throw abortError();
+    // An empty body (the PATCH that only declares the length) has nothing to hold back.
+    const gate = body && body.length > 0 && this.#options.expectsContinue ? new ContinueGate(this.#options.expectContinueTimeout) : undefined;
+    if (!gate) bodyGoes?.();
+    const request = this.#options.got(url, {
+      method,
+      ...this.#credentials(url, gate ? { ...headers, 'content-length': String(body!.length) } : headers),
+      ...(gate ? { body: gatedBody(body!, gate, bodyGoes) } : body ? { body } : {}),
+      throwHttpErrors: false,
+      followRedirect: false,
+      retry: { limit: 0 },
+      resolveBodyOnly: false,
+      responseType: 'text',
+    });
+    if (body) readAnswerBeforeWriteError(request);
+    if (gate) {
+      request.on('request', (clientRequest) => clientRequest.once('continue', () => gate.open()));
+      // A final answer before 100 Continue: the PATCH ends with it, no body byte sent.
+      request.on('response', () => gate.shut());
+    }
+    this.#inFlight = request;
+    let answer: GotResponse<string>;
+    try {
+      answer = await request;
+    } catch (error) {
+      if (this.#aborted) throw abortError(error);
+      const failure = errorForNetwork(error, this.#reports.progress(), this.#position());
+      throw new AttemptFailed({ error: failure, code: (error as { code?: string }).code });
+    } finally {
+      this.#inFlight = undefined;
+      gate?.shut();
+    }
+    if (!isSuccess(answer.statusCode)) {
+      throw new AttemptFailed({ error: this.#answerError(answer), statusCode: answer.statusCode, retryAfter: answer.headers['retry-after'] });
+    }
+    return answer;
+  }
+
+  /** Every request carries the caller's headers and Tus-Resumable (tus 1.0 §Tus-Resumable). */
+  #credentials(url: URL, extra: Record<string, string>): ReturnType<typeof credentialsForOrigin> {
+    // A creation may answer a Location on another origin (a storage host):
+    // credentials meant for the endpoint never follow it there.
+    const headers = { ...this.#options.headers, 'tus-resumable': TUS_VERSION, ...extra };
+    return credentialsForOrigin(headers, this.#options.url, url, this.#options.secretHeaders);
+  }
+
+  /** The typed error of a non-2xx answer. */
+  #answerError(answer: GotResponse<string>): BufferedHttpWritableError {
+    const summary = summarizeAnswer(answer, this.#options);
+    return errorForAnswer(summary, answer.headers, new URL(answer.url), this.#reports.progress(), this.#position());
+  }
+
+  /** The server's offset must lie in what we still hold, [start, end]; anything else would be a guess. */
+  #checkWindow(offset: number, start: number, end: number): void {
+    if (offset < start || offset > end) {
+      // The error's offset is the server's claim: that is where a resume would have to start.
+      const { uploadUrl } = this.#position();
+      throw new ResumeGapError(offset, start, end, this.#reports.progress(), { uploadUrl });
+    }
+  }
+
+  /** True when a PATCH ending at `end` must carry Upload-Length: it is the last and the server waits for the length. */
+  #declaresLength(end: number): boolean {
+    return !this.#lengthDeclared && this.#totalLength() === end;
+  }
+
+  /** The whole upload's length once known: declared up front, held by the server, or fixed by `end()`. */
+  #totalLength(): number | undefined {
+    return this.#length ?? this.#endedAt;
+  }
+
+  /** The server's offset moved to `offset`: report the newly held bytes. */
+  #acknowledge(offset: number): void {
+    const held = this.#serverOffset - this.#base;
+    this.#serverOffset = offset;
+    const now = offset - this.#base;
+    if (now > held) this.#reports.acknowledged(held, now - held);
+  }
+
+  /** Bytes up to `to` (relative) are on their way: report what is new. */
+  #sent(to: number): void {
+    if (to <= this.#sentTo) return;
+    this.#reports.sent(to - this.#sentTo);
+    this.#sentTo = to;
+  }
+
+  #setUploadUrl(url: URL): void {
+    this.#uploadUrl = url;
+    // A server may sign the upload URL it hands over: an answer echoing it must not show the signature.
+    learnSecrets(this.#options.credentials, secretValues([], [url]));
+    this.#reports.uploadUrl(redactUrl(url));
+  }
+
+  /** What an error says about where to resume. */
+  #position(): ErrorPosition {
+    const position: ErrorPosition = { offset: this.#serverOffset };
+    if (this.#uploadUrl) position.uploadUrl = redactUrl(this.#uploadUrl);
+    return position;
+  }
+
+  /** tus §termination, asked for with `deleteOnAbort`. Best effort: the caller has already given up on the upload. */
+  #terminate(url: URL): void {
+    this.#options
+      .got(url, { method: 'DELETE', ...this.#credentials(url, {}), throwHttpErrors: false, followRedirect: false, retry: { limit: 0 } })
+      .catch(() => {});
+  }
+}
+
+/** A PATCH body that goes out only once the gate opens (got pipes it into the request). */
+function gatedBody(body: Buffer, gate: ContinueGate, bodyGoes?: () => void): Readable {
+  const source = new Readable({ read() {} });
+  void gate.opened.then(() => {
+    bodyGoes?.();
+    source.push(body);
+    source.push(null);
+  });
+  return source;
+}
+
+function toUploadResponse(answer: GotResponse<string>): UploadResponse {
+  const body = answer.body.length > RESPONSE_BODY_LIMIT ? answer.body.slice(0, RESPONSE_BODY_LIMIT) : answer.body;
+  return { statusCode: answer.statusCode, headers: answer.headers, body };
+}
