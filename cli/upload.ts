@@ -17,6 +17,7 @@ import {
   type BufferedHttpWritableOptions,
   type Compression,
   type ProgressSnapshot,
+  type SpoolState,
   type TusOffset,
   type UploadFileResult,
   type UploadMethod,
@@ -28,7 +29,7 @@ import { basicAuthorization, connectionFor, proxySettings } from './connection.j
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from './io.js';
 import { ProgressBar } from './progress-bar.js';
 import { RecordSplitter } from './record-splitter.js';
-import { failureLine, reasonOf, resumeCommand, spoolLines, summaryLine, type Reached, type SpoolState, type UploadSummary } from './report.js';
+import { failureLine, reasonOf, resumeCommand, spoolLines, summaryLine, type Reached, type UploadSummary } from './report.js';
 import { Sha256Transform, ShortInputError } from './sha256-transform.js';
 import { Watchdog } from './watchdog.js';
 

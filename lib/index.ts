@@ -38,6 +38,7 @@ export {
   type ErrorPosition,
   type FileChangeField,
   type ResponseSummary,
+  type SpoolState,
 } from './errors.js';
 export type { ProgressSnapshot } from './core/progress.js';
 export {
