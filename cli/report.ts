@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { BufferedHttpWritableError, isCredentialHeader, REDACTED, redactUrl, type SpoolState } from '../lib/index.js';
+import { BufferedHttpWritableError, type SpoolState } from '../lib/index.js';
+import { isCredentialHeader, REDACTED, redactUrl } from '../lib/redact.js';
 import { UPLOAD_OPTIONS } from './args.js';
 import { formatBytes, formatRate } from './units.js';
 

@@ -10,10 +10,6 @@ import type { Got } from 'got';
 import {
   BufferedHttpWritable,
   fetchTusOffset,
-  REDACTED,
-  redactSecrets,
-  redactUrl,
-  secretValues,
   type BufferedHttpWritableOptions,
   type Compression,
   type ProgressSnapshot,
@@ -24,6 +20,7 @@ import {
   type UploadResponse,
   uploadFile,
 } from '../lib/index.js';
+import { REDACTED, redactSecrets, redactUrl, secretValues } from '../lib/redact.js';
 import { UsageError, type UploadArgs } from './args.js';
 import { basicAuthorization, connectionFor, proxySettings } from './connection.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from './io.js';
