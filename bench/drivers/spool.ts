@@ -1,6 +1,6 @@
 /**
  * Micro-benchmark of the spool storage engine alone (issue 12), no HTTP:
- * `npm run build && node dist/bench/spool.js [--dir DIR] [--small | --large]`.
+ * `npm run build && node dist/bench/drivers/spool.js [--dir DIR] [--small | --large]`.
  *
  * Workloads: 2 M records of ~100 B, appended in groups of ~1 MiB (what one
  * `_writev` brings when the producer is fast), and 1 GiB of 1 MiB records,
@@ -17,8 +17,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Spool } from '../lib/modes/batch/spool/index.js';
-import { makeRecords } from './records.js';
+import { Spool } from '../../lib/modes/batch/spool/index.js';
+import { makeRecords } from '../infra/records.js';
 
 interface Workload {
   name: string;

@@ -4,11 +4,10 @@
  * noisy moment hits all peers alike; each group names the case its ratios
  * are taken against (`http.request` wherever the workload has one).
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CommandSpec, SinkOptions, TaskSpec } from './harness.js';
+import { BHW } from './paths.js';
 import { MiB } from './stats.js';
-import type { UploadPeer } from './upload-peers.js';
+import type { UploadPeer } from '../peers/upload-peers.js';
 
 export interface BenchCase {
   id: string;
@@ -308,7 +307,6 @@ function sweep(config: Config): Group[] {
   }));
 }
 
-const BHW = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 const CURL = '/usr/bin/curl';
 
 /**
