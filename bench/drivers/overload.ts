@@ -1,5 +1,5 @@
 /**
- * Overload workloads of issue 13 (draft): the same NDJSON records shipped in
+ * Overload workloads: the same NDJSON records shipped in
  * batch mode with `concurrency: 'auto'` and with fixed concurrency 1, 4, N
  * and 4N, against (a) a server that answers 429 above N requests being
  * served and (b) a server that queues above N (latency grows, no errors).
@@ -10,7 +10,8 @@
  *   OVERLOAD_TRACE=1 prints each run's longest backoff and retry reasons, and
  *   when the limit reached N and its first changes (ms from the start; OVERLOAD_TRACE=40: 40 of them, else 12).
  *
- * Targets (issue 13): 'auto' within 1.15× of the best fixed setting's time in
+ * Targets ('auto' must be worth choosing without knowing the server's capacity):
+ * 'auto' within 1.15× of the best fixed setting's time in
  * both; in (a) at most 5 % of its requests answered 429 (the fixed settings'
  * shares are reported too).
  *
@@ -370,7 +371,7 @@ async function main(): Promise<void> {
       ? args.settings.split(',').map((each) => (each === 'auto' ? 'auto' : Number(each)))
       : ['auto', ...new Set([1, 4, capacity, 4 * capacity])];
   const lines = [
-    '## Overload (issue 13)',
+    '## Overload',
     '',
     "`npm run bench:overload -- --out bench/notes/overload.md` (bench/drivers/overload.ts). The same NDJSON records shipped in batch mode with `concurrency: 'auto'` and with fixed concurrency 1, 4, N and 4N, against (a) a server that answers 429 above N requests being served and (b) one that queues above N. Every run checks that the server holds every record exactly once, in order by offset, none split.",
     '',

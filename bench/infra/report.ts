@@ -178,7 +178,7 @@ export function writeReport(record: RunRecord): string {
   out.push('## Targets', '');
   const verdict = (met: boolean | undefined): string => (met === undefined ? 'not measured' : met ? '**met**' : '**not met**');
   out.push(
-    'Checked on the whole-process wall medians (what the issue asks) and, beside them, on the in-process transfer medians (the same ratio without Node start-up and module loading, which weigh most on short runs).',
+    'Checked on the whole-process wall medians (what a user waits for, start-up included) and, beside them, on the in-process transfer medians (the same ratio without Node start-up and module loading, which weigh most on short runs).',
     '',
     ...table(
       ['workload', 'target', 'measured (wall)', 'verdict (wall)', 'measured (transfer)', 'verdict (transfer)'],
@@ -224,7 +224,7 @@ export function writeReport(record: RunRecord): string {
   const discussion = path.join(NOTES, 'high-water-mark.md');
   if (existsSync(discussion)) out.push(readFileSync(discussion, 'utf8').trim(), '');
 
-  // Overload (issue 13): figures written by `npm run bench:overload`, then what they say (hand-written).
+  // Overload: figures written by `npm run bench:overload`, then what they say (hand-written).
   for (const name of ['overload.md', 'overload-findings.md']) {
     const file = path.join(NOTES, name);
     if (existsSync(file)) out.push(readFileSync(file, 'utf8').trim(), '');

@@ -310,7 +310,7 @@ function sweep(config: Config): Group[] {
 const CURL = '/usr/bin/curl';
 
 /**
- * The CLI next to curl (issue 15): each case is the command as a user types
+ * The CLI next to curl, the tool a user would otherwise reach for: each case is the command as a user types
  * it, measured from outside with GNU time. curl -T sends PUT (with
  * `Expect: 100-continue`, which the sink answers); the sink takes any method.
  * curl prints the sink's answer like bhw does, and `--fail` makes a non-2xx an exit code.

@@ -47,7 +47,7 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  *   capacity fell further keeps refusing, and from the next window on it is
  *   cut ×0.75 as before.
  * - A slow start, as TCP's (RFC 5681 §3.1), before the first back pressure:
- *   the limit still starts at 1 (the issue asks for it: a server whose
+ *   the limit still starts at 1 (so that a server whose
  *   capacity is 1 sees no burst), but grows by one per 2xx answer instead of
  *   one per window, which doubles it per round trip. Vector climbs one per
  *   window from 1 for its whole run; an upload is short (250 batches in
