@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { REDACTED, type UploadMode } from '../lib/index.js';
+import type { UploadMode } from '../lib/index.js';
+import { REDACTED } from '../lib/redact.js';
 import { parseDigits, parseSecondsToMs } from './units.js';
 
 /** Bad usage or input: the CLI prints the message and exits 2. */

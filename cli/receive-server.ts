@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { redactUrl } from '../lib/index.js';
+import { redactUrl } from '../lib/redact.js';
 import { ByteLimit, TooLargeError } from './byte-limit.js';
 import { printable } from './printable.js';
 import { RecentMap } from './recent-map.js';

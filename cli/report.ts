@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { BufferedHttpWritableError, isCredentialHeader, REDACTED, redactUrl } from '../lib/index.js';
+import { BufferedHttpWritableError, type SpoolState } from '../lib/index.js';
+import { isCredentialHeader, REDACTED, redactUrl } from '../lib/redact.js';
 import { UPLOAD_OPTIONS } from './args.js';
 import { formatBytes, formatRate } from './units.js';
 
@@ -19,14 +20,6 @@ export interface UploadSummary {
   /** `--spool`: bytes an earlier run left in the spool, sent first by this one. */
   bytesFromSpool?: number;
   body: string;
-}
-
-/** What a failed upload left in its spool: the library's `error.spool`. */
-export interface SpoolState {
-  dir: string;
-  bytesStored: number;
-  /** A batch the server refused for what it is, moved aside (`<dir>/rejected/<key>.bin`). */
-  setAside?: string;
 }
 
 export function summaryLine(summary: UploadSummary): string {

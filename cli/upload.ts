@@ -1,57 +1,36 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { close as closeCallback, fstat as fstatCallback, open as openCallback } from 'node:fs';
-import { open, readlink, type FileHandle } from 'node:fs/promises';
+import { close as closeCallback } from 'node:fs';
 import { basename } from 'node:path';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { Got } from 'got';
 import {
   BufferedHttpWritable,
   fetchTusOffset,
-  REDACTED,
-  redactSecrets,
-  redactUrl,
-  secretValues,
   type BufferedHttpWritableOptions,
   type Compression,
   type ProgressSnapshot,
+  type SpoolState,
   type TusOffset,
   type UploadFileResult,
   type UploadMethod,
   type UploadResponse,
   uploadFile,
 } from '../lib/index.js';
+import { REDACTED, redactUrl } from '../lib/redact.js';
 import { UsageError, type UploadArgs } from './args.js';
-import { basicAuthorization, connectionFor, proxySettings } from './connection.js';
+import { connectionFor } from './connection.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from './io.js';
+import { Output, outputSecrets } from './output.js';
 import { ProgressBar } from './progress-bar.js';
 import { RecordSplitter } from './record-splitter.js';
-import { failureLine, reasonOf, resumeCommand, spoolLines, summaryLine, type Reached, type SpoolState, type UploadSummary } from './report.js';
+import { failureLine, reasonOf, resumeCommand, spoolLines, summaryLine, type Reached, type UploadSummary } from './report.js';
 import { Sha256Transform, ShortInputError } from './sha256-transform.js';
+import { directSource, openFile, type DirectSource, type Source } from './upload-source.js';
 import { Watchdog } from './watchdog.js';
 
-const fstat = promisify(fstatCallback);
-const openFd = promisify(openCallback);
 const closeFd = promisify(closeCallback);
-
-interface Source {
-  stream: Readable;
-  /** Bytes to drop from the start of the stream. */
-  skip: number;
-  /** Bytes this run will send, when known. */
-  size?: number;
-}
-
-/** A descriptor `uploadFile` reads straight into the pool's buffers: a regular file, or stdin (a pipe or a redirected file). */
-interface DirectSource {
-  fd: number;
-  /** A regular file's size (stdin redirected from a file has one too); undefined for a pipe. */
-  fileSize?: number;
-  /** stdin's pipe opened anew: closed once the upload succeeded. */
-  reopened?: boolean;
-}
 
 /** `bhw [options] <file|-> <url>`: resolves with the exit code. */
 export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promise<number> {
@@ -103,91 +82,9 @@ export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promis
   }
 }
 
-/**
- * Where `uploadFile` fits: stream and tus mode, from a regular file, or from
- * stdin when it is a regular file (`< file`) or a pipe (`cmd |`), unless
- * bytes must be skipped (`--resume` with stdin). Batch mode keeps the
- * pipeline: its records must stay whole, and `uploadFile` cuts batches at
- * `highWaterMark` bytes. So do a FIFO named on the command line (its handle
- * could not be closed while a read of it waits), a terminal and a socket.
- */
-async function directSource(args: UploadArgs, io: CliIo, file: { handle: FileHandle; size?: number } | undefined): Promise<DirectSource | undefined> {
-  if (args.mode === 'batch') return undefined;
-  if (file) return file.size === undefined ? undefined : { fd: file.handle.fd, fileSize: file.size };
-  if (io.stdinFd === undefined || args.resume) return undefined;
-  const stats = await fstat(io.stdinFd);
-  if (stats.isFile()) return { fd: io.stdinFd, fileSize: stats.size };
-  const fd = stats.isFIFO() ? await reopenPipe(io.stdinFd) : undefined;
-  return fd === undefined ? undefined : { fd, reopened: true };
-}
-
-/**
- * A blocking descriptor of its own for the anonymous pipe on `fd`, or
- * undefined where there is none to be had (not Linux, a named FIFO).
- *
- * got imports `node:process`, whose ESM facade reads `process.stdin`: Node
- * then opens stdin as a socket and sets O_NONBLOCK on the pipe, so a read of
- * descriptor 0 fails with EAGAIN whenever the writer is slower than we are.
- * Opening `/proc/self/fd/0` gives a new open file description of the same
- * pipe, blocking. An anonymous pipe never waits for a writer when opened; a
- * named FIFO would wait if its writer has already gone, so it is piped.
- */
-async function reopenPipe(fd: number): Promise<number | undefined> {
-  const path = `/proc/self/fd/${fd}`;
-  try {
-    if (!/^pipe:\[\d+\]$/.test(await readlink(path))) return undefined;
-    return await openFd(path, 'r');
-  } catch {
-    return undefined;
-  }
-}
-
 /** The library names a bad option and its value in a TypeError/RangeError: that is bad usage (exit 2). */
 function usageErrorOf(error: unknown): unknown {
   return error instanceof TypeError || error instanceof RangeError ? new UsageError(error.message) : error;
-}
-
-/**
- * What `bhw` prints, with every credential it was given (`-u`, credential
- * `-H` values, URL and proxy passwords, secret query values) shown as `[REDACTED]`, in the
- * server's answer too: a server that echoes them must not put them in logs.
- */
-class Output {
-  readonly #io: CliIo;
-  readonly #secrets: string[];
-
-  constructor(io: CliIo, secrets: string[]) {
-    this.#io = io;
-    this.#secrets = secrets;
-  }
-
-  redact(text: string): string {
-    return redactSecrets(text, this.#secrets);
-  }
-
-  stdout(text: string): void {
-    this.#io.stdout.write(this.redact(text));
-  }
-
-  stderr(line: string): void {
-    this.#io.stderr.write(`${this.redact(line)}\n`);
-  }
-}
-
-/** The credentials this run was given, as the library's redaction rules find them. */
-function outputSecrets(args: UploadArgs, env: NodeJS.ProcessEnv): string[] {
-  const headers: Array<Record<string, string>> = [args.headers];
-  const urls: URL[] = [new URL(args.url)];
-  if (args.resume) urls.push(new URL(args.resume));
-  if (args.user) {
-    headers.push({ authorization: basicAuthorization(args.user) });
-    const user = new URL('http://localhost');
-    user.password = args.user.password;
-    urls.push(user);
-  }
-  const proxies = proxySettings(args, env);
-  for (const proxy of [proxies.http, proxies.https]) if (proxy) urls.push(proxy);
-  return secretValues(headers, urls, args.secretHeaders);
 }
 
 async function send(
@@ -384,23 +281,4 @@ async function resumeState(args: UploadArgs, fileSize: number | undefined, got: 
 /** Asking the server where a resumed upload stands failed. */
 export class ResumeError extends Error {
   override name = 'ResumeError';
-}
-
-/** Opens the file now, so a missing or unreadable one is a usage error (exit 2), not a failed upload. */
-async function openFile(path: string): Promise<{ handle: FileHandle; size?: number }> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    const { code } = error as NodeJS.ErrnoException;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    throw new UsageError(`cannot read ${path}: ${why}`);
-  }
-  const stats = await handle.stat();
-  if (stats.isDirectory()) {
-    await handle.close();
-    throw new UsageError(`cannot read ${path}: it is a directory`);
-  }
-  // A FIFO or device has no size known in advance: it is read like stdin.
-  return stats.isFile() ? { handle, size: stats.size } : { handle };
 }

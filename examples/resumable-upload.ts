@@ -15,7 +15,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { BufferedHttpWritable, BufferedHttpWritableError } from '../lib/index.js';
+import { BufferedHttpWritable, BufferedHttpWritableError, fetchTusOffset } from '../lib/index.js';
 
 export interface ResumableUploadOptions {
   /** Continue this upload instead of creating one. */
@@ -28,7 +28,7 @@ export interface ResumableUploadOptions {
 export async function uploadResumable(path: string, endpoint: string, options: ResumableUploadOptions = {}): Promise<string> {
   const { size } = await stat(path);
   // Resuming: the server says how much it holds; read the file from there on.
-  const resumeFrom = options.resume ? await BufferedHttpWritable.tusOffset(options.resume) : undefined;
+  const resumeFrom = options.resume ? await fetchTusOffset(options.resume) : undefined;
   const start = resumeFrom?.offset ?? 0;
   const upload = new BufferedHttpWritable(endpoint, {
     mode: 'tus',

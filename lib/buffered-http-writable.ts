@@ -1,6 +1,5 @@
 import { resolveOptions, type BufferedHttpWritableOptions, type ResolvedOptions } from './options.js';
 import { createTransport } from './modes/create.js';
-import { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './modes/tus/protocol.js';
 import { BufferedWritableCore } from './core/writable.js';
 
 /**
@@ -14,13 +13,5 @@ export class BufferedHttpWritable extends BufferedWritableCore<ResolvedOptions> 
     super(resolved, createTransport);
     // Only now does the writable exist for the diagnostics messages to name.
     resolved.diagnostics.upload = this;
-  }
-
-  /**
-   * tus: asks the server how much of an upload it holds, to resume it in a new
-   * writable given `uploadUrl`: `createReadStream(path, { start: offset })`.
-   */
-  static tusOffset(uploadUrl: string | URL, options?: FetchTusOffsetOptions): Promise<TusOffset> {
-    return fetchTusOffset(uploadUrl, options);
   }
 }

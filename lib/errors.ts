@@ -82,6 +82,12 @@ export class BufferedHttpWritableError extends Error {
   }
 
   readonly code: ErrorCode;
+  /**
+   * batch with a spool: what the spool still holds once the stream ended with
+   * this error. Set on whatever error the stream ends with: an `AbortError` or
+   * the error given to `destroy()` carries it too (`Error & { spool?: SpoolState }`).
+   */
+  declare spool?: SpoolState;
   /** Bytes accepted by `write()`. */
   readonly bytesWritten: number;
   /** Bytes handed to the socket: an upper bound on what the server got. */
@@ -103,6 +109,15 @@ export class BufferedHttpWritableError extends Error {
     if (position.offset !== undefined) this.offset = position.offset;
     if (position.uploadUrl !== undefined) this.uploadUrl = position.uploadUrl;
   }
+}
+
+/** What an error says of the spool when the upload failed or was stopped: the data is still there. */
+export interface SpoolState {
+  dir: string;
+  /** Bytes of records still in the spool, resent by the next start on the same directory. */
+  bytesStored: number;
+  /** A batch refused permanently was moved here (`<dir>/rejected/<key>.bin`; its answer is in the `.json` beside it). */
+  setAside?: string;
 }
 
 /** What an error keeps of a response: never its headers (they may set cookies). */

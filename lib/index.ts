@@ -38,6 +38,7 @@ export {
   type ErrorPosition,
   type FileChangeField,
   type ResponseSummary,
+  type SpoolState,
 } from './errors.js';
 export type { ProgressSnapshot } from './core/progress.js';
 export {
@@ -60,14 +61,3 @@ export type { LimitChangeReason } from './modes/batch/adaptive-concurrency.js';
 export type { BatchReport, UploadResponse } from './modes/transport.js';
 export { RESPONSE_BODY_LIMIT } from './http/answers.js';
 export { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './modes/tus/protocol.js';
-export {
-  CREDENTIAL_HEADERS,
-  REDACTED,
-  SECRET_QUERY_PARAMETERS,
-  hasUrlCredentials,
-  isCredentialHeader,
-  isSecretQueryParameter,
-  redactSecrets,
-  redactUrl,
-  secretValues,
-} from './http/redact.js';

@@ -6,7 +6,7 @@ import { ndjsonLines } from '../helpers/batch-server.js';
 import { batchesOf, sendBatches } from '../helpers/reference-sender.js';
 
 /**
- * The issue 13 parts used together, the way the batch transport is meant to
+ * The overload parts (limiter, pause, split) used together, the way the batch transport is meant to
  * (see helpers/reference-sender.ts), against the capacity servers. Nothing
  * here depends on timing: the assertions are about what was delivered and
  * about implications that hold whatever the schedule (a 429 means the limit
@@ -18,7 +18,7 @@ const expected = Buffer.concat(records);
 /** Offsets where a record starts (and the end): the only places a batch may begin. */
 const recordStarts = new Set(records.reduce<number[]>((starts, record) => [...starts, starts.at(-1)! + record.length], [0]));
 
-describe('the issue 13 parts together, against capacity servers', () => {
+describe('the overload parts together, against capacity servers', () => {
   let server: CapacityServer | undefined;
   afterEach(async () => {
     await server?.close();

@@ -60,6 +60,22 @@ describeWithNpm('bhw from the packed tarball, production dependencies only', () 
     expect(await readdir(join(installed, 'cli'))).toContain('main.js');
   });
 
+  test('both entry points resolve: the upload API, and the redaction rules at /redact (with their types)', async () => {
+    const installed = join(project, 'node_modules', 'buffered-http-writable');
+    const { exports } = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string>> };
+    expect(Object.keys(exports).sort()).toEqual(['.', './redact']);
+    for (const entry of Object.values(exports)) for (const target of Object.values(entry)) expect(existsSync(join(installed, target))).toBe(true);
+
+    const probe = [
+      "const main = await import('buffered-http-writable');",
+      "const redact = await import('buffered-http-writable/redact');",
+      'console.log(JSON.stringify({ main: typeof main.BufferedHttpWritable, mainRedact: typeof main.redactUrl,',
+      "  redactUrl: redact.redactUrl('https://u:p@h/x?sig=s&part=1'), REDACTED: redact.REDACTED }));",
+    ].join('\n');
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe], { cwd: project });
+    expect(JSON.parse(stdout)).toEqual({ main: 'function', mainRedact: 'undefined', redactUrl: 'https://h/x?sig=[REDACTED]&part=1', REDACTED: '[REDACTED]' });
+  });
+
   test('bhw receive serves tus: an upload with the installed bhw is stored exactly', async () => {
     const store = join(work, 'store-tus');
     const { receiver, url } = await startReceive(store);

@@ -6,8 +6,8 @@ import { readBody } from './sink-server.js';
 import { waitForChange } from './wait-for.js';
 
 /**
- * Batch receivers with a capacity, for issue 13 (adaptive concurrency, one
- * backoff clock, 413 splits) and its bench:
+ * Batch receivers with a capacity, for the overload tests (adaptive
+ * concurrency, one backoff clock, 413 splits) and bench/drivers/overload.ts:
  *
  * - `refuse`: answers 429 (with `Retry-After` when asked) to any request that
  *   arrives while `capacity` requests are already being served;

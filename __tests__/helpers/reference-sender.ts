@@ -5,7 +5,7 @@ import { splitBatch, type BatchPiece } from '../../lib/modes/batch/split.js';
 import { UploadPause } from '../../lib/http/upload-pause.js';
 
 /**
- * A minimal batch sender that uses the issue 13 parts the way the batch
+ * A minimal batch sender that uses the overload parts (limiter, pause, split) the way the batch
  * transport is meant to, with got making one attempt at a time:
  *
  *   await pause.whenOpen()                 before every attempt

@@ -1,7 +1,7 @@
 import { expect } from '@jest/globals';
 import type { CapacityServer } from './capacity-server.js';
 
-// Apart from capacity-server.ts, which bench/overload.ts imports outside Jest (where '@jest/globals' cannot load).
+// Apart from capacity-server.ts, which bench/drivers/overload.ts imports outside Jest (where '@jest/globals' cannot load).
 
 /**
  * Every record delivered exactly once and whole: what `target` reassembled

@@ -1,13 +1,13 @@
 /**
- * Issue 14, broken promise 4: over HTTP/2 `bytesSent` must stay an upper
+ * A promise the interop suite found broken: over HTTP/2 `bytesSent` must stay an upper
  * bound on what the server received (README: "bytes handed to the socket:
  * an upper bound on what the server received"). A node:http2 server reads a
  * few MiB of a stream-mode upload, then answers 401; the error's `bytesSent`
  * must be at least what the server had read.
  *
- * Fails today when the answer comes mid-buffer: the server has read part of
- * a buffer whose write has not called back, and the library counts a buffer
- * as sent only once it has (FINDINGS.md, HTTP/2).
+ * Failed before the fix when the answer came mid-buffer: the server had read part of
+ * a buffer whose write had not called back, and the library counted a buffer
+ * as sent only once it had (FINDINGS.md, HTTP/2).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { once } from 'node:events';

@@ -1,10 +1,10 @@
 /**
- * Issue 14, broken promise 3: a tus upload URL that turns https into http must
+ * A promise the interop suite found broken: a tus upload URL that turns https into http must
  * be refused with a coded error that says so, never followed in cleartext.
  * @tus/server behind Caddy terminating TLS builds `Location: http://…` from the
  * plain request it sees (FACTS.md). The library must not send the PATCH there.
  *
- * Fails today: the PATCH goes out in cleartext to the TLS port and fails with
+ * Failed before the fix: the PATCH went out in cleartext to the TLS port and failed with
  * ERR_BHW_NETWORK (HPE_CLOSED_CONNECTION or similar), which says nothing of the cause.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';

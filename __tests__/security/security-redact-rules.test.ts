@@ -6,7 +6,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { resumeCommand } from '../../cli/report.js';
 import { parseCliArgs, UsageError } from '../../cli/args.js';
-import { BufferedHttpWritable, REDACTED, hasUrlCredentials, isSecretQueryParameter, redactSecrets, redactUrl, secretValues } from '../../lib/index.js';
+import { BufferedHttpWritable } from '../../lib/index.js';
+import { REDACTED, hasUrlCredentials, isSecretQueryParameter, redactSecrets, redactUrl, secretValues } from '../../lib/redact.js';
 
 describe('redactSecrets: every known value, exactly, however short', () => {
   test('a 1-character secret is blanked wherever it occurs, also inside other words', () => {

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { appendFile, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BufferedHttpWritable, type BufferedHttpWritableError } from '../../lib/index.js';
+import { BufferedHttpWritable, type BufferedHttpWritableError, type HttpStatusError } from '../../lib/index.js';
 import { ndjsonLines, startBatchServer, type BatchServer } from '../helpers/batch-server.js';
 import { startSink } from '../helpers/sink-server.js';
 
@@ -71,7 +71,7 @@ describe('batch mode with a spool', () => {
     const closed = new Promise((resolve) => first.on('close', resolve));
     for (const line of lines) first.write(line);
     await new Promise<void>((resolve) => first.write('', () => resolve()));
-    const [error] = (await failed) as [BufferedHttpWritableError & { spool?: { dir: string; bytesStored: number } }];
+    const [error] = (await failed) as [BufferedHttpWritableError];
     expect(error.code).toBe('ERR_BHW_NETWORK');
     expect(error.spool).toMatchObject({ dir });
     expect(error.spool!.bytesStored).toBeGreaterThan(0);
@@ -119,7 +119,7 @@ describe('batch mode with a spool', () => {
     upload.write(`${'b'.repeat(40)}\n`);
     upload.write(`${'c'.repeat(40)}\n`);
     upload.end();
-    const [error] = (await failed) as [BufferedHttpWritableError & { statusCode: number; spool?: { setAside?: string } }];
+    const [error] = (await failed) as [HttpStatusError];
     expect(error).toMatchObject({ code: 'ERR_BHW_HTTP_STATUS', statusCode: 400, sequence: 1 });
     const aside = error.spool!.setAside!;
     expect(aside.startsWith(join(dir, 'rejected'))).toBe(true);

@@ -121,7 +121,7 @@ describe('a full disk', () => {
       if (!upload.destroyed) upload.once('drain', writeMore);
     };
     writeMore();
-    const [error] = (await failed) as [SpoolIoError & { spool?: { bytesStored: number } }];
+    const [error] = (await failed) as [SpoolIoError];
     expectSpoolIoError(error, 'ENOSPC', new RegExp(`^${dir}/`));
     expect(confirmed).toBeGreaterThan(0);
     // The records whose callbacks fired are the ones the spool keeps.

@@ -23,8 +23,6 @@ afterEach(async () => {
   await rm(join(dir, '..'), { recursive: true, force: true });
 });
 
-type SpoolError = BufferedHttpWritableError & { spool?: { bytesStored: number } };
-
 /** A write's outcome: null when its callback fired without an error. */
 function written(upload: BufferedHttpWritable, chunk: string | Buffer): Promise<Error | null> {
   return new Promise((resolve) => upload.write(chunk, (error) => resolve(error ?? null)));
@@ -52,7 +50,7 @@ describe('a record larger than the spool can ever hold', () => {
     expect(error).toBeInstanceOf(SpoolRecordTooLargeError);
     expect(error).toMatchObject({ code: 'ERR_BHW_SPOOL_RECORD_TOO_LARGE', recordBytes: 101, maxBytes: 100, largestRecord: 100, bytesWritten: 12 });
     // The stream errors with it; nothing after it is taken.
-    const [streamError] = (await errored) as [SpoolError];
+    const [streamError] = (await errored) as [BufferedHttpWritableError];
     expect(streamError).toBe(error);
     expect(await after).toBe(error);
     expect(streamError.spool!.bytesStored).toBe(12);
@@ -67,7 +65,7 @@ describe('a record larger than the spool can ever hold', () => {
     // 60 characters, 120 bytes of UTF-8.
     const ended = new Promise<unknown>((resolve) => upload.end('é'.repeat(60), resolve));
     expect(await before).toBeNull();
-    const [error] = (await errored) as [SpoolError];
+    const [error] = (await errored) as [BufferedHttpWritableError];
     expect(error).toMatchObject({ code: 'ERR_BHW_SPOOL_RECORD_TOO_LARGE', recordBytes: 120 });
     expect(upload.writableFinished).toBe(false);
     // end()'s callback hears of it too.

@@ -58,11 +58,6 @@ describe('a tus upload resumed by a second uploader', () => {
     expect(second.uploadUrl).toBe(uploadUrl);
   });
 
-  test('BufferedHttpWritable.tusOffset is fetchTusOffset', async () => {
-    const uploadUrl = await uploadPartly(highWaterMark, { contentLength: data.length });
-    expect(await BufferedHttpWritable.tusOffset(uploadUrl)).toEqual(await fetchTusOffset(uploadUrl));
-  });
-
   test('resuming from the wrong place, past the length the server holds, fails with ERR_BHW_CONTENT_LENGTH', async () => {
     const uploadUrl = await uploadPartly(MiB, { contentLength: data.length });
     const second = new BufferedHttpWritable(server.url, { mode: 'tus', highWaterMark, uploadUrl });

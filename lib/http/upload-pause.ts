@@ -2,7 +2,7 @@
 const ROUNDING_SLACK_MS = 1e-6;
 
 /**
- * One clock for `Retry-After` across a whole upload (issue 13): a server that
+ * One clock for `Retry-After` across a whole upload: a server that
  * asks one batch to wait is asking the client to wait, so every new attempt
  * waits for the same moment instead of each batch keeping its own timer and
  * the server being hit by all of them at once when they expire

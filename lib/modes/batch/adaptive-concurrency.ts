@@ -43,15 +43,15 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  *   it, takes that step back instead of cutting ×0.75: the level below held
  *   for a whole window, so the step found the capacity. Otherwise each probe
  *   above a capacity of 6 fell to 5 (7 × 0.75, rounded down) and spent two
- *   windows below the capacity (bench/overload-findings.md). A server whose
+ *   windows below the capacity (bench/notes/overload-findings.md). A server whose
  *   capacity fell further keeps refusing, and from the next window on it is
  *   cut ×0.75 as before.
  * - A slow start, as TCP's (RFC 5681 §3.1), before the first back pressure:
- *   the limit still starts at 1 (the issue asks for it: a server whose
+ *   the limit still starts at 1 (so that a server whose
  *   capacity is 1 sees no burst), but grows by one per 2xx answer instead of
  *   one per window, which doubles it per round trip. Vector climbs one per
  *   window from 1 for its whole run; an upload is short (250 batches in
- *   bench/overload.ts, ~50 round trips at capacity), and climbing to a
+ *   bench/drivers/overload.ts, ~50 round trips at capacity), and climbing to a
  *   capacity of 6 took a quarter of it. The same evidence is needed as for a
  *   window's growth, per answer: a 2xx whose round trip stayed near the
  *   baseline, answered while the limit was full. Slow start ends for good on
@@ -60,7 +60,7 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  *   round trip is well past the baseline: queueing has begun, and the windows
  *   decide from there as before. The price is an overshoot of up to one
  *   round trip's doubling before the first 429 comes back (to 7–10 for a
- *   capacity of 6 in bench/overload.ts; further when the client is short of
+ *   capacity of 6 in bench/drivers/overload.ts; further when the client is short of
  *   CPU and attempts it counts in flight are not yet at the server), which
  *   the ×0.75 cut, one per window, takes back.
  *
@@ -230,7 +230,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
    * machine alone could end slow start on one of its first answers (the
    * limit then climbs by windows as if there were no slow start) or stall it.
    * A reasoned margin, not a measured need: with the window's margins, 12
-   * traced runs of bench/overload.ts on a quiet moment climbed just the same.
+   * traced runs of bench/drivers/overload.ts on a quiet moment climbed just the same.
    * Nor does the exit fire early against a queueing server: the answers of
    * the first N of a round come back at the baseline and keep doubling, so
    * the limit passes N by up to N before queued answers end slow start. In between

@@ -1,7 +1,7 @@
 /**
  * A batch answered 413 (Content Too Large, RFC 9110 §15.5.14) is split at a
- * write boundary near its middle and each half is sent as a batch of its own
- * (issue 13). Writes are records (an NDJSON line, a metric), so a boundary
+ * write boundary near its middle and each half is sent as a batch of its own,
+ * so one oversized batch does not end the upload. Writes are records (an NDJSON line, a metric), so a boundary
  * between two writes is the only safe place to cut: a server that parses each
  * request sees whole records.
  *

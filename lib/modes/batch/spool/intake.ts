@@ -1,4 +1,4 @@
-import { HttpStatusError } from '../../../errors.js';
+import { HttpStatusError, type SpoolState } from '../../../errors.js';
 import type { SpoolSettings } from '../../../options.js';
 import { CUT, Spool, type SpoolRecord } from './index.js';
 import type { UploadSession } from '../../../core/session.js';
@@ -11,15 +11,6 @@ export { CUT, type SpoolRecord };
  * (401/403/404 and the like refuse the request, not the batch: the batch stays.)
  */
 const PERMANENT_REFUSALS: readonly number[] = [400, 413, 415, 422];
-
-/** What an error says of the spool when the upload failed or was stopped: the data is still there. */
-export interface SpoolState {
-  dir: string;
-  /** Bytes of records still in the spool, resent by the next start on the same directory. */
-  bytesStored: number;
-  /** A batch refused permanently was moved here (the `.bin`; its answer is in the `.json` beside it). */
-  setAside?: string;
-}
 
 /**
  * batch with a spool: the producer is decoupled from the network. Writes are

@@ -2,13 +2,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { NOTES, ROOT } from './paths.js';
 import type { ProfileSummary } from './profile.js';
 import { MiB, formatBytes, ms, ratio, spread, type Summary } from './stats.js';
 import type { Results, TargetCheck } from './targets.js';
 import type { Config, Group } from './workloads.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface RunRecord {
   config: Config;
@@ -25,7 +23,7 @@ export interface RunRecord {
 
 function versionOf(name: string): string {
   try {
-    return (JSON.parse(readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return '?';
   }
@@ -175,12 +173,12 @@ export function writeReport(record: RunRecord): string {
       'Ratios taken within one run are meaningful; absolute times may be noisy. Re-run on a quiet machine before quoting them.',
     '',
   );
-  out.push(readFileSync(path.join(root, 'bench', 'method.md'), 'utf8').trim(), '');
+  out.push(readFileSync(path.join(NOTES, 'method.md'), 'utf8').trim(), '');
 
   out.push('## Targets', '');
   const verdict = (met: boolean | undefined): string => (met === undefined ? 'not measured' : met ? '**met**' : '**not met**');
   out.push(
-    'Checked on the whole-process wall medians (what the issue asks) and, beside them, on the in-process transfer medians (the same ratio without Node start-up and module loading, which weigh most on short runs).',
+    'Checked on the whole-process wall medians (what a user waits for, start-up included) and, beside them, on the in-process transfer medians (the same ratio without Node start-up and module loading, which weigh most on short runs).',
     '',
     ...table(
       ['workload', 'target', 'measured (wall)', 'verdict (wall)', 'measured (transfer)', 'verdict (transfer)'],
@@ -194,7 +192,7 @@ export function writeReport(record: RunRecord): string {
   for (const group of groups) {
     out.push(`## ${group.title}`, '', group.about, '', ...groupTable(group, record.results.get(group.id), record.failures), '');
     // Hand-written reading of the group's figures, kept beside the generated table.
-    const notes = path.join(root, 'bench', 'notes', `${group.id}.md`);
+    const notes = path.join(NOTES, `${group.id}.md`);
     if (existsSync(notes)) out.push(readFileSync(notes, 'utf8').trim(), '');
     if (group === lastW1) {
       out.push('### How close W1 comes to the floors (transfer times)', '', ...floors(record), '');
@@ -223,12 +221,12 @@ export function writeReport(record: RunRecord): string {
       '',
     );
   }
-  const discussion = path.join(root, 'bench', 'high-water-mark.md');
+  const discussion = path.join(NOTES, 'high-water-mark.md');
   if (existsSync(discussion)) out.push(readFileSync(discussion, 'utf8').trim(), '');
 
-  // Overload (issue 13): figures written by `npm run bench:overload`, then what they say (hand-written).
+  // Overload: figures written by `npm run bench:overload`, then what they say (hand-written).
   for (const name of ['overload.md', 'overload-findings.md']) {
-    const file = path.join(root, 'bench', name);
+    const file = path.join(NOTES, name);
     if (existsSync(file)) out.push(readFileSync(file, 'utf8').trim(), '');
   }
 
@@ -257,7 +255,7 @@ export function writeReport(record: RunRecord): string {
       );
     }
   }
-  const findings = path.join(root, 'bench', 'findings.md');
+  const findings = path.join(NOTES, 'findings.md');
   if (existsSync(findings)) out.push(readFileSync(findings, 'utf8').trim(), '');
   return `${out
     .join('\n')

@@ -68,7 +68,7 @@ export function httpAnswer(request: http.ClientRequest): Promise<string> {
 export async function upload(peer: UploadPeer, spec: UploadSpec): Promise<number> {
   switch (peer) {
     case 'bhw': {
-      const { BufferedHttpWritable } = await import('../lib/index.js');
+      const { BufferedHttpWritable } = await import('../../lib/index.js');
       const options = spec.highWaterMark === undefined ? {} : { highWaterMark: spec.highWaterMark };
       const destination = new BufferedHttpWritable(spec.url, options);
       await pipeline(source(spec), destination);
@@ -76,7 +76,7 @@ export async function upload(peer: UploadPeer, spec: UploadSpec): Promise<number
     }
     case 'bhw:uploadFile': {
       // Reads straight into the pool's buffers: the read size is the library's highWaterMark, not readSize.
-      const { uploadFile } = await import('../lib/index.js');
+      const { uploadFile } = await import('../../lib/index.js');
       const options = spec.highWaterMark === undefined ? {} : { highWaterMark: spec.highWaterMark };
       const result = await uploadFile(spec.file, spec.url, { ...options, declareSize: false });
       return bytesOf(result.response!.body);

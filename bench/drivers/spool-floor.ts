@@ -5,7 +5,7 @@
  * cache (units of 1 MiB + 20 bytes, as the spool frames them) and reading it
  * back into a 1 MiB buffer. Run pinned like the benchmark's client:
  *
- *     taskset -c 0 node dist/bench/spool-floor.js [MiB] [rounds]
+ *     taskset -c 0 node dist/bench/drivers/spool-floor.js [MiB] [rounds]
  *
  * Prints the median of each pass (ms for the given MiB, default 1024) over
  * the rounds (default 3), in a fresh file each round; the S2 note compares
@@ -14,8 +14,8 @@
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { crc32, crc32Implementation, zlibCrc32 } from '../lib/modes/batch/spool/checksum.js';
-import { MiB } from './stats.js';
+import { crc32, crc32Implementation, zlibCrc32 } from '../../lib/modes/batch/spool/checksum.js';
+import { MiB } from '../infra/stats.js';
 
 const UNIT_HEADER = 12;
 const TABLE_AND_COUNT = 8;

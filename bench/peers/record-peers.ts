@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
-import { RECORD_RING, makeRecords } from './records.js';
+import { RECORD_RING, makeRecords } from '../infra/records.js';
 import { bytesOf, httpAnswer } from './upload-peers.js';
 
 export interface RecordSpec {
@@ -36,7 +36,7 @@ export async function shipRecords(peer: RecordPeer, spec: RecordSpec): Promise<{
   const expected = big ? big.length * spec.count : ring.totalBytes(spec.count);
   switch (peer) {
     case 'bhw:batch': {
-      const { BufferedHttpWritable } = await import('../lib/index.js');
+      const { BufferedHttpWritable } = await import('../../lib/index.js');
       const dir = spec.spool ? await mkdtemp(path.join(tmpdir(), 'bhw-bench-spool-')) : undefined;
       try {
         const destination = new BufferedHttpWritable(spec.url, {

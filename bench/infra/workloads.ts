@@ -4,11 +4,10 @@
  * noisy moment hits all peers alike; each group names the case its ratios
  * are taken against (`http.request` wherever the workload has one).
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CommandSpec, SinkOptions, TaskSpec } from './harness.js';
+import { BHW } from './paths.js';
 import { MiB } from './stats.js';
-import type { UploadPeer } from './upload-peers.js';
+import type { UploadPeer } from '../peers/upload-peers.js';
 
 export interface BenchCase {
   id: string;
@@ -308,11 +307,10 @@ function sweep(config: Config): Group[] {
   }));
 }
 
-const BHW = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 const CURL = '/usr/bin/curl';
 
 /**
- * The CLI next to curl (issue 15): each case is the command as a user types
+ * The CLI next to curl, the tool a user would otherwise reach for: each case is the command as a user types
  * it, measured from outside with GNU time. curl -T sends PUT (with
  * `Expect: 100-continue`, which the sink answers); the sink takes any method.
  * curl prints the sink's answer like bhw does, and `--fail` makes a non-2xx an exit code.

@@ -1,6 +1,6 @@
 /**
  * The performance targets (file upload, small writes, records, memory), checked against one run's figures. Time targets use
- * the whole-process wall time medians, as the issue asks; a target whose
+ * the whole-process wall time medians, what a user waits for; a target whose
  * figures are missing (a case that failed) is reported as not measured.
  */
 import { MiB, formatBytes, ratio, type Summary } from './stats.js';

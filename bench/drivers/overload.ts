@@ -1,5 +1,5 @@
 /**
- * Overload workloads of issue 13 (draft): the same NDJSON records shipped in
+ * Overload workloads: the same NDJSON records shipped in
  * batch mode with `concurrency: 'auto'` and with fixed concurrency 1, 4, N
  * and 4N, against (a) a server that answers 429 above N requests being
  * served and (b) a server that queues above N (latency grows, no errors).
@@ -10,12 +10,13 @@
  *   OVERLOAD_TRACE=1 prints each run's longest backoff and retry reasons, and
  *   when the limit reached N and its first changes (ms from the start; OVERLOAD_TRACE=40: 40 of them, else 12).
  *
- * Targets (issue 13): 'auto' within 1.15× of the best fixed setting's time in
+ * Targets ('auto' must be worth choosing without knowing the server's capacity):
+ * 'auto' within 1.15× of the best fixed setting's time in
  * both; in (a) at most 5 % of its requests answered 429 (the fixed settings'
  * shares are reported too).
  *
  * The server runs in its own process (a fresh one per run, pinned to CPU 1
- * and this process to CPU 0 when `taskset` is there, as bench/harness.ts
+ * and this process to CPU 0 when `taskset` is there, as bench/infra/harness.ts
  * does for W1–W4): in one process the client's turnaround is inflated by the
  * server's work, which favours fixed 4N on the queueing server. The harness
  * itself does not fit (its sink has no capacity), hence a script of its own.
@@ -33,13 +34,13 @@ import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { startQueueingServer, startRefusingServer, type CapacityServer } from '../__tests__/helpers/capacity-server.js';
-import { batchesOf, sendBatches } from '../__tests__/helpers/reference-sender.js';
-import { AdaptiveConcurrency } from '../lib/modes/batch/adaptive-concurrency.js';
-import { FixedConcurrency } from '../lib/modes/batch/concurrency-limiter.js';
-import { DiagnosticsChannels, type BatchRetriedMessage, type ConcurrencyChangedMessage } from '../lib/diagnostics.js';
-import { BufferedHttpWritable, type BufferedHttpWritableOptions } from '../lib/index.js';
-import { makeRecords } from './records.js';
+import { startQueueingServer, startRefusingServer, type CapacityServer } from '../../__tests__/helpers/capacity-server.js';
+import { batchesOf, sendBatches } from '../../__tests__/helpers/reference-sender.js';
+import { AdaptiveConcurrency } from '../../lib/modes/batch/adaptive-concurrency.js';
+import { FixedConcurrency } from '../../lib/modes/batch/concurrency-limiter.js';
+import { DiagnosticsChannels, type BatchRetriedMessage, type ConcurrencyChangedMessage } from '../../lib/diagnostics.js';
+import { BufferedHttpWritable, type BufferedHttpWritableOptions } from '../../lib/index.js';
+import { makeRecords } from '../infra/records.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -370,9 +371,9 @@ async function main(): Promise<void> {
       ? args.settings.split(',').map((each) => (each === 'auto' ? 'auto' : Number(each)))
       : ['auto', ...new Set([1, 4, capacity, 4 * capacity])];
   const lines = [
-    '## Overload (issue 13)',
+    '## Overload',
     '',
-    "`npm run bench:overload -- --out bench/overload.md` (bench/overload.ts). The same NDJSON records shipped in batch mode with `concurrency: 'auto'` and with fixed concurrency 1, 4, N and 4N, against (a) a server that answers 429 above N requests being served and (b) one that queues above N. Every run checks that the server holds every record exactly once, in order by offset, none split.",
+    "`npm run bench:overload -- --out bench/notes/overload.md` (bench/drivers/overload.ts). The same NDJSON records shipped in batch mode with `concurrency: 'auto'` and with fixed concurrency 1, 4, N and 4N, against (a) a server that answers 429 above N requests being served and (b) one that queues above N. Every run checks that the server holds every record exactly once, in order by offset, none split.",
     '',
     `${recordCount} records (${(expectedBytes / 1024 / 1024).toFixed(1)} MiB), highWaterMark ${highWaterMark} B, server latency ${latencyMs} ms per request, N = ${capacity}, 'auto' with maxConcurrency ${maxConcurrency}; median of ${runs} runs, the settings taking turns run by run after ${warmupRuns} discarded run(s) of 'auto' and of ${capacity}; retry limit 50 for every setting. Server in its own process (${hasTaskset ? 'client on CPU 0, server on CPU 1' : 'not pinned'}), a fresh one per run.`,
     '',

@@ -1,11 +1,11 @@
 /**
- * One measurement, in a fresh process: `node dist/bench/client.js '<json task>'`.
+ * One measurement, in a fresh process: `node dist/bench/infra/client.js '<json task>'`.
  * Runs the task once, checks that the sink counted every byte, and prints one
  * JSON line with the in-process time, CPU time and peak RSS of this process.
  */
-import { shipRecords, type RecordPeer, type RecordSpec } from './record-peers.js';
-import { upload, type UploadPeer, type UploadSpec } from './upload-peers.js';
-import { smallWrites, type WritePeer, type WriteSpec } from './write-peers.js';
+import { shipRecords, type RecordPeer, type RecordSpec } from '../peers/record-peers.js';
+import { upload, type UploadPeer, type UploadSpec } from '../peers/upload-peers.js';
+import { smallWrites, type WritePeer, type WriteSpec } from '../peers/write-peers.js';
 
 export type ClientTask =
   | ({ task: 'upload'; peer: UploadPeer } & UploadSpec)
@@ -40,7 +40,7 @@ async function run(task: ClientTask): Promise<{ received: number; expected: numb
 
 /** Loads the peer's library before the clock starts: the in-process time is the transfer alone (the wall time still pays for the load). */
 async function preload(peer: string): Promise<void> {
-  if (peer.startsWith('bhw')) await import('../lib/index.js');
+  if (peer.startsWith('bhw')) await import('../../lib/index.js');
   if (peer.startsWith('got')) await import('got');
   if (peer.startsWith('undici')) await import('undici');
 }

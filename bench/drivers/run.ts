@@ -16,16 +16,14 @@ import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { DEFAULT_HIGH_WATER_MARK } from '../lib/index.js';
-import { killChildren, measure, measureCommand, pinning, type Measurement, type TaskSpec } from './harness.js';
-import { summarizeProfile, type ProfileSummary } from './profile.js';
-import { writeReport, type RunRecord } from './report.js';
-import { MiB, formatBytes, ms, summarize, type Summary } from './stats.js';
-import { checkTargets, type Results } from './targets.js';
-import { workloads, type Config, type Group } from './workloads.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { DEFAULT_HIGH_WATER_MARK } from '../../lib/index.js';
+import { killChildren, measure, measureCommand, pinning, type Measurement, type TaskSpec } from '../infra/harness.js';
+import { summarizeProfile, type ProfileSummary } from '../infra/profile.js';
+import { ROOT, RESULTS } from '../infra/paths.js';
+import { writeReport, type RunRecord } from '../infra/report.js';
+import { MiB, formatBytes, ms, summarize, type Summary } from '../infra/stats.js';
+import { checkTargets, type Results } from '../infra/targets.js';
+import { workloads, type Config, type Group } from '../infra/workloads.js';
 
 interface Args {
   quick: boolean;
@@ -48,7 +46,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--only') args.only = (argv[++i] ?? '').split(',');
     else if (arg === '--out') args.out = argv[++i];
     else if (arg === '--report-from') args.reportFrom = argv[++i];
-    else throw new TypeError(`bench: unknown argument ${arg} (see bench/run.ts)`);
+    else throw new TypeError(`bench: unknown argument ${arg} (see bench/drivers/run.ts)`);
   }
   return args;
 }
@@ -144,7 +142,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.reportFrom) {
     const record = loadRecord(args.reportFrom);
-    const out = args.out ?? path.join(root, 'BENCHMARKS.md');
+    const out = args.out ?? path.join(ROOT, 'BENCHMARKS.md');
     writeFileSync(out, writeReport(record));
     process.stderr.write(`bench: wrote ${path.relative(process.cwd(), out)} from ${args.reportFrom}\n`);
     return;
@@ -209,7 +207,7 @@ async function main(): Promise<void> {
     durationMs: performance.now() - started,
     defaultHighWaterMark: DEFAULT_HIGH_WATER_MARK,
   };
-  const resultsDir = path.join(root, 'bench', 'results');
+  const resultsDir = RESULTS;
   mkdirSync(resultsDir, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const raw = {
@@ -218,7 +216,7 @@ async function main(): Promise<void> {
     failures: Object.fromEntries(failures),
   };
   writeFileSync(path.join(resultsDir, `${stamp}${config.quick ? '-quick' : ''}.json`), JSON.stringify(raw, null, 2));
-  const out = args.out ?? (config.quick || args.only ? path.join(resultsDir, 'BENCHMARKS-partial.md') : path.join(root, 'BENCHMARKS.md'));
+  const out = args.out ?? (config.quick || args.only ? path.join(resultsDir, 'BENCHMARKS-partial.md') : path.join(ROOT, 'BENCHMARKS.md'));
   writeFileSync(out, writeReport(record));
 
   process.stderr.write(`\nTargets${config.quick ? ' (quick run: inputs too small for the verdicts to mean anything; start-up dominates)' : ''}:\n`);

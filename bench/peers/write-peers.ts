@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { RECORD_RING, makeRecords } from './records.js';
+import { RECORD_RING, makeRecords } from '../infra/records.js';
 import { bytesOf, httpAnswer, readText } from './upload-peers.js';
 
 export interface WriteSpec {
@@ -34,7 +34,7 @@ export async function smallWrites(peer: WritePeer, spec: WriteSpec): Promise<{ r
   };
   switch (peer) {
     case 'bhw': {
-      const { BufferedHttpWritable } = await import('../lib/index.js');
+      const { BufferedHttpWritable } = await import('../../lib/index.js');
       const options = spec.highWaterMark === undefined ? {} : { highWaterMark: spec.highWaterMark };
       const destination = new BufferedHttpWritable(spec.url, options);
       await writeAll(destination);

@@ -8,7 +8,7 @@
  * what a small-chunk client waits for. Each answer carries the body length it
  * counted (`{"bytes":N}`), so every client checks that the sink got it all.
  *
- *   node dist/bench/sink.js [--latency MS] [--rate BYTES_PER_SECOND]
+ *   node dist/bench/infra/sink.js [--latency MS] [--rate BYTES_PER_SECOND]
  *
  * `--latency` delays each HTTP answer (a server that takes time to store a
  * batch); `--rate` caps how fast bytes are read, over all connections (a slow
