@@ -1,4 +1,5 @@
 import type { ProgressSnapshot } from './core/progress.js';
+import { BODY_SNIPPET_LIMIT, capBody } from './http/body-cap.js';
 
 /**
  * Stable error codes. A code never changes meaning once released; match on
@@ -48,9 +49,6 @@ export interface ErrorPosition {
   /** tus: the upload URL to resume from. */
   uploadUrl?: string;
 }
-
-/** At most this much of a response body is kept on an error. */
-export const BODY_SNIPPET_LIMIT = 4096;
 
 /**
  * Marks the library's errors. `Symbol.for` gives the same symbol in every copy
@@ -146,7 +144,7 @@ export class HttpStatusError extends BufferedHttpWritableError {
     );
     this.statusCode = response.statusCode;
     if (response.statusMessage) this.statusMessage = response.statusMessage;
-    this.body = capSnippet(response.body);
+    this.body = capBody(response.body, BODY_SNIPPET_LIMIT);
   }
 }
 
@@ -306,11 +304,6 @@ export class InsecureLocationError extends BufferedHttpWritableError {
     );
     this.location = location;
   }
-}
-
-function capSnippet(text: string): string {
-  const bytes = Buffer.from(text);
-  return bytes.length <= BODY_SNIPPET_LIMIT ? text : bytes.subarray(0, BODY_SNIPPET_LIMIT).toString();
 }
 
 function oneLine(text: string, max: number): string {

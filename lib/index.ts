@@ -15,7 +15,6 @@ export {
   type UploadMode,
 } from './options.js';
 export {
-  BODY_SNIPPET_LIMIT,
   BufferedHttpWritableError,
   ContentLengthError,
   EarlyResponseError,
@@ -59,5 +58,5 @@ export {
 } from './diagnostics.js';
 export type { LimitChangeReason } from './modes/batch/adaptive-concurrency.js';
 export type { BatchReport, UploadResponse } from './modes/transport.js';
-export { RESPONSE_BODY_LIMIT } from './http/answers.js';
+export { BODY_SNIPPET_LIMIT, RESPONSE_BODY_LIMIT } from './http/body-cap.js';
 export { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './modes/tus/protocol.js';

@@ -1,7 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { runInNewContext } from 'node:vm';
 import { HttpStatusError, NetworkError } from '../../lib/index.js';
-import { BodyCollector, errorForNetwork, summarizeAnswer } from '../../lib/http/answers.js';
+import { BodyCollector } from '../../lib/http/body-cap.js';
+import { errorForNetwork, summarizeResponse } from '../../lib/http/responses.js';
 
 const progress = { bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0 };
 
@@ -17,14 +18,14 @@ describe('a response body is kept up to its limit and no further', () => {
 
 describe("an answer's summary keeps the status, the message when there is one, and the body without credentials", () => {
   test('no status message: none on the summary', () => {
-    expect(summarizeAnswer({ statusCode: 500, statusMessage: '', body: 'token abcdef123 echoed' }, { credentials: ['abcdef123'] })).toEqual({
+    expect(summarizeResponse({ statusCode: 500, statusMessage: '', body: 'token abcdef123 echoed' }, { credentials: ['abcdef123'] })).toEqual({
       statusCode: 500,
       body: 'token [REDACTED] echoed',
     });
   });
 
   test('a status message is kept', () => {
-    expect(summarizeAnswer({ statusCode: 404, statusMessage: 'Not Found', body: '' }, { credentials: [] })).toEqual({
+    expect(summarizeResponse({ statusCode: 404, statusMessage: 'Not Found', body: '' }, { credentials: [] })).toEqual({
       statusCode: 404,
       statusMessage: 'Not Found',
       body: '',

@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { HttpStatusError, NetworkError, RetryAfterError } from '../../lib/index.js';
-import { RETRY_STATUS_CODES, Retrier, backoffDelay, overloadBaseDelay, retryAfterMs, type FailedAttempt, type RetrySettings } from '../../lib/http/retry.js';
+import { RETRY_STATUS_CODES, Retrier, backoffDelay, overloadBaseDelay, type FailedAttempt, type RetrySettings } from '../../lib/http/retry.js';
+import { retryAfterMs } from '../../lib/http/status.js';
 
 const settings: RetrySettings = {
   limit: 5,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { retryAfterMs } from '../../lib/http/retry.js';
+import { retryAfterMs } from '../../lib/http/status.js';
 import { readTusOffset } from '../../lib/modes/tus/protocol.js';
 
 describe('Upload-Offset and Upload-Length are read only when they are exact byte counts', () => {

@@ -1,11 +1,11 @@
 /**
  * `Expect: 100-continue` (RFC 9110 §10.1.1): a client that sends it waits
  * for the server's `100 Continue` before the body, so a server that refuses
- * on the headers alone (401, 413, 417) answers before a single body byte was
+ * on the headers alone (401, 413, 417) responds before a single body byte was
  * sent. Node's client sends the header but not the wait; this gate is the
  * wait. It opens on `100 Continue` (got emits `'continue'`) or, as curl does,
  * after a timeout: a server or proxy that ignores the expectation must still
- * get the body. A final answer that comes first shuts it for good, and the
+ * get the body. A final response that comes first shuts it for good, and the
  * body never goes.
  */
 export class ContinueGate {
@@ -25,7 +25,7 @@ export class ContinueGate {
     this.#open();
   }
 
-  /** A final answer came first, or the request is over: the body never goes, and no timer is left behind. */
+  /** A final response came first, or the request is over: the body never goes, and no timer is left behind. */
   shut(): void {
     this.#clear();
     this.#open = () => {};

@@ -88,7 +88,7 @@ export function hasUrlCredentials(url: URL | string): boolean {
 }
 
 /**
- * The secrets an answer body or a message must never repeat: credential
+ * The secrets a response body or a message must never repeat: credential
  * header values (whole, and the token after a scheme such as `Bearer `); a
  * URL's password (or its user when it has no password: a token), the
  * `Authorization: Basic …` got builds from them, and its secret query values.
@@ -128,7 +128,7 @@ export function gotSecretValues(instance: Got, secretHeaders: readonly string[] 
 /**
  * `instance`, extended to add to `secrets` the credential header values of
  * every request as got finally sends it (after its hooks, its cookie jar and
- * its Basic header from credentials), before any answer can echo them.
+ * its Basic header from credentials), before any response can echo them.
  */
 export function learningSentSecrets(instance: Got, secrets: string[], secretHeaders: readonly string[]): Got {
   return instance.extend({

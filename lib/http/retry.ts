@@ -1,15 +1,9 @@
 import type { RetryOptions } from 'got';
 import { RetryAfterError, type BufferedHttpWritableError, type HttpStatusError } from '../errors.js';
+import { isOverload, retriedStatuses, retryAfterMs } from './status.js';
 
-/**
- * Statuses after which the same request may succeed later, in every mode:
- * 408/429/5xx a server that may do better, 409 a request with the same
- * `Idempotency-Key` still in progress (or tus's stale offset, tus 1.0 §PATCH),
- * 423 a busy lock, 425 too early. Not retried: 413 (only a smaller request can
- * help), 501/505 (never supported), 507 (storage does not free itself in
- * seconds), 511 (a captive portal wants a person), any other 4xx.
- */
-export const RETRY_STATUS_CODES: readonly number[] = [408, 409, 423, 425, 429, 500, 502, 503, 504];
+/** Statuses retried unless `retry.statusCodes` says otherwise: those the status table marks (status.ts). */
+export const RETRY_STATUS_CODES: readonly number[] = retriedStatuses();
 
 /** Methods retried by default: the `Idempotency-Key` makes a retried POST or PATCH as safe as a PUT. */
 export const RETRY_METHODS: readonly string[] = ['POST', 'PUT', 'PATCH'];
@@ -21,8 +15,8 @@ export const RETRY_ERROR_CODES: readonly string[] = ['ETIMEDOUT', 'ECONNRESET', 
 const BASE_DELAY_MS = 1000;
 
 /**
- * `concurrency: 'auto'`, a 429/503 without `Retry-After`: the first backoff
- * ceilings are a few round trips, not 1 s. The limit was cut on that answer
+ * `concurrency: 'auto'`, an overload refusal (status.ts) without `Retry-After`: the first backoff
+ * ceilings are a few round trips, not 1 s. The limit was cut on that response
  * and the cut is what protects the server; the refused batch's jitter only
  * spreads the retries. With 1 s the refused batch's wait was the tail of the
  * upload (1.65× the best fixed setting against a 429 server; BENCHMARKS.md).
@@ -56,11 +50,11 @@ export interface RetrySettings {
 export interface FailedAttempt {
   /** The typed error to report if no retry follows. */
   error: BufferedHttpWritableError;
-  /** The answer's status, when the server answered. */
+  /** The response's status, when the server answered. */
   statusCode?: number;
-  /** The answer's `Retry-After` header, as received. */
+  /** The response's `Retry-After` header, as received. */
   retryAfter?: string | undefined;
-  /** The connection error's code (`ECONNRESET`, …), when there was no answer. */
+  /** The connection error's code (`ECONNRESET`, …), when there was no response. */
   code?: string | undefined;
   /** A protocol-level failure the transport knows to be worth another try (a tus PATCH that stored nothing). */
   retryable?: boolean;
@@ -84,8 +78,8 @@ export type RetryDecision =
 export interface RetrierOptions {
   random?: () => number;
   /**
-   * batch with `concurrency: 'auto'`: the first backoff ceiling (ms) for a
-   * 429/503 without `Retry-After`, asked at each decision (it follows the
+   * batch with `concurrency: 'auto'`: the first backoff ceiling (ms) for an
+   * overload refusal without `Retry-After`, asked at each decision (it follows the
    * RTT baseline). Absent: 1 s, as for every other failure.
    */
   overloadBaseDelay?: () => number;
@@ -161,8 +155,7 @@ export class Retrier {
       // At once is 1 ms: a timer keeps the loop asynchronous.
       return { retry: true, delay: Math.max(1, wait), reason, retryAfter: wait };
     }
-    const overload = attempt.statusCode === 429 || attempt.statusCode === 503;
-    if (overload && this.#overloadBaseDelay && this.#failures <= FAST_OVERLOAD_FAILURES) {
+    if (isOverload(attempt.statusCode) && this.#overloadBaseDelay && this.#failures <= FAST_OVERLOAD_FAILURES) {
       return { retry: true, delay: backoffDelay(this.#failures, this.#settings.backoffLimit, this.#random, this.#overloadBaseDelay()), reason };
     }
     return { retry: true, delay: backoffDelay(this.#failures, this.#settings.backoffLimit, this.#random), reason };
@@ -186,18 +179,6 @@ export function backoffDelay(failure: number, backoffLimit = Number.POSITIVE_INF
   return Math.max(1, Math.round(random() * ceiling));
 }
 
-/**
- * `Retry-After` in ms (RFC 9110 §10.2.3: delay-seconds or an HTTP-date);
- * undefined when absent or unreadable.
- */
-export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
 function retryAfterError(error: HttpStatusError, waitMs: number, capMs: number): RetryAfterError {
   const summary = { statusCode: error.statusCode, body: error.body, ...(error.statusMessage ? { statusMessage: error.statusMessage } : {}) };
   const position = {
@@ -206,26 +187,4 @@ function retryAfterError(error: HttpStatusError, waitMs: number, capMs: number):
     ...(error.uploadUrl === undefined ? {} : { uploadUrl: error.uploadUrl }),
   };
   return new RetryAfterError(summary, waitMs / 1000, capMs, error, position);
-}
-
-/** A delay that an abort ends at once, leaving no timer behind. */
-export class Backoff {
-  #pending: { timer: NodeJS.Timeout; reject(error: Error): void } | undefined;
-
-  wait(ms: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending = undefined;
-        resolve();
-      }, ms);
-      this.#pending = { timer, reject };
-    });
-  }
-
-  cancel(reason: Error): void {
-    if (!this.#pending) return;
-    clearTimeout(this.#pending.timer);
-    this.#pending.reject(reason);
-    this.#pending = undefined;
-  }
 }

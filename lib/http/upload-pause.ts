@@ -64,7 +64,7 @@ export class UploadPause {
   pauseUntil(time: number): void {
     if (this.#closed || !(time > this.#until)) return;
     this.#until = time;
-    // A timer armed for the old end fires early and re-arms for the rest: no clear-and-set per answer.
+    // A timer armed for the old end fires early and re-arms for the rest: no clear-and-set per response.
     if (this.#waiters.size > 0 && this.#timer === undefined) this.#arm();
   }
 

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { asError } from '../errors.js';
 import type { ProgressSnapshot } from '../core/progress.js';
 
-/** The server's answer, as exposed on `upload.response` and the `'response'` event. */
+/** The server's response, as exposed on `upload.response` and the `'response'` event. */
 export interface UploadResponse {
   statusCode: number;
   headers: IncomingHttpHeaders;
@@ -49,7 +49,7 @@ export interface TransportReports {
   batchSent(size: number): void;
   /** The server holds this upload's bytes `[offset, offset + size)`: a 2xx, or a tus offset that moved on. */
   acknowledged(offset: number, size: number): void;
-  /** batch: one batch was acknowledged with this answer. */
+  /** batch: one batch was acknowledged with this response. */
   batchAcknowledged(report: BatchReport, response: UploadResponse): void;
   /** tus: the upload's URL, credentials removed. */
   uploadUrl(url: string): void;
@@ -64,7 +64,7 @@ export interface TransportReports {
   /**
    * The one route by which a failure reaches the core: the upload is over.
    * The first call counts; later ones (the socket error that follows an
-   * answer, say) are ignored.
+   * response, say) are ignored.
    */
   fail(error: Error): void;
 }
@@ -93,7 +93,7 @@ export interface Transport {
   /**
    * No more sends: resolves once every byte is acknowledged, with the final
    * response (undefined when the mode made no request, as batch does for an
-   * empty upload). The one carrier of the final answer.
+   * empty upload). The one carrier of the final response.
    */
   end(totalBytes: number): Promise<UploadResponse | undefined>;
   /** Ends in-flight requests and timers at once; the upload is over. Safe to call more than once. */

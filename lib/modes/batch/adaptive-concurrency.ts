@@ -9,10 +9,10 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  * into windows one baseline round trip long; the baseline is an exponentially
  * weighted moving average (and variance) of each window's mean RTT. At the end
  * of a window the limit grows by one when the window's RTT stayed near the
- * baseline, every answer was a 2xx and the limit was actually reached (no
+ * baseline, every response was a 2xx and the limit was actually reached (no
  * growth without evidence); until the first back pressure, by one per
- * answer instead (slow start, below). It is cut at once on an overload answer
- * (429, 503), a failure (timeout, connection failure, 5xx gateway answers), or at a
+ * response instead (slow start, below). It is cut at once on an overload refusal
+ * (status.ts), a failure (timeout, connection failure, 5xx gateway responses), or at a
  * window's end when its RTT climbed well past the baseline.
  *
  * Where we depart from Vector, and why:
@@ -28,7 +28,7 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  *   capacity servers with __tests__/helpers/reference-sender.ts: ×0.5 and
  *   ×0.75 both kept 429s under 2.5 % of requests; ×0.75 finished sooner,
  *   on a noisy shared machine, 3 runs each).
- * - RTT growth alone cuts by ×0.9 (Vector's default): the answers still
+ * - RTT growth alone cuts by ×0.9 (Vector's default): the responses still
  *   succeed, the signal is noisy, and halving on a latency blip would waste
  *   throughput. Below 10 it means −1, which keeps a queueing server near its
  *   capacity.
@@ -48,15 +48,15 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  *   cut ×0.75 as before.
  * - A slow start, as TCP's (RFC 5681 §3.1), before the first back pressure:
  *   the limit still starts at 1 (so that a server whose
- *   capacity is 1 sees no burst), but grows by one per 2xx answer instead of
+ *   capacity is 1 sees no burst), but grows by one per 2xx response instead of
  *   one per window, which doubles it per round trip. Vector climbs one per
  *   window from 1 for its whole run; an upload is short (250 batches in
  *   bench/drivers/overload.ts, ~50 round trips at capacity), and climbing to a
  *   capacity of 6 took a quarter of it. The same evidence is needed as for a
- *   window's growth, per answer: a 2xx whose round trip stayed near the
+ *   window's growth, per response: a 2xx whose round trip stayed near the
  *   baseline, answered while the limit was full. Slow start ends for good on
- *   the first overload answer or failure and on the first cut of any kind;
- *   and, as HyStart (RFC 9406) does, without a cut when a single answer's
+ *   the first overload response or failure and on the first cut of any kind;
+ *   and, as HyStart (RFC 9406) does, without a cut when a single response's
  *   round trip is well past the baseline: queueing has begun, and the windows
  *   decide from there as before. The price is an overshoot of up to one
  *   round trip's doubling before the first 429 comes back (to 7–10 for a
@@ -69,11 +69,11 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  */
 
 export type LimitChangeReason =
-  /** At a window's end: the limit was reached, RTTs stayed near the baseline and every answer was a 2xx. */
+  /** At a window's end: the limit was reached, RTTs stayed near the baseline and every response was a 2xx. */
   | 'increase'
-  /** Before the first back pressure: one 2xx answered near the baseline while the limit was full (+1 per answer). */
+  /** Before the first back pressure: one 2xx answered near the baseline while the limit was full (+1 per response). */
   | 'slow-start'
-  /** A 429 or 503. */
+  /** An overload refusal (status.ts). */
   | 'overload'
   /** A timeout, connection failure or gateway error. */
   | 'failure'
@@ -84,7 +84,7 @@ export interface LimitChange {
   limit: number;
   previous: number;
   reason: LimitChangeReason;
-  /** The window's mean RTT, when the change was decided at a window's end; for `'slow-start'`, the answer's RTT. */
+  /** The window's mean RTT, when the change was decided at a window's end; for `'slow-start'`, the response's RTT. */
   rttMs?: number;
   /** The RTT baseline (moving average) the window was compared with, once there is one. */
   baselineRttMs?: number;
@@ -110,19 +110,19 @@ export interface AdaptiveConcurrencyOptions {
    * A window is "near" the baseline up to `(1 + rttTolerance) × baseline`.
    */
   rttTolerance?: number;
-  /** Multiplier on an overload answer or a failure (0.75). */
+  /** Multiplier on an overload response or a failure (0.75). */
   overloadDecrease?: number;
   /** Multiplier when RTTs climb well past the baseline (Vector: 0.9). */
   latencyDecrease?: number;
   /** Eligible windows in a row needed to grow back to the limit last cut (4; 1 turns the plateau off). */
   probeWindows?: number;
-  /** Grow by one per 2xx answer, not per window, until the first back pressure (default true). */
+  /** Grow by one per 2xx response, not per window, until the first back pressure (default true). */
   slowStart?: boolean;
 }
 
 export const DEFAULT_MAX_CONCURRENCY = 16;
 
-/** The shortest RTT window: on loopback a baseline near 0 ms would end a window on every answer. */
+/** The shortest RTT window: on loopback a baseline near 0 ms would end a window on every response. */
 export const MIN_WINDOW_MS = 1;
 
 /** Builds the limiter for the `concurrency` option: a number is fixed, `'auto'` adapts up to `max`. */
@@ -163,7 +163,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
   #eligibleWindows = 0;
   /** The last step up by a window (from which limit, when), until the window after it ends. */
   #stepUp: { from: number; at: number } | undefined;
-  /** True until the first back pressure, cut, or answer well past the baseline; then the windows alone grow the limit. */
+  /** True until the first back pressure, cut, or response well past the baseline; then the windows alone grow the limit. */
   #slowStart: boolean;
 
   constructor(options: AdaptiveConcurrencyOptions = {}) {
@@ -219,22 +219,22 @@ export class AdaptiveConcurrency extends SlotLimiter {
    * #endWindowIfDue): with nothing to compare its round trip with, growing
    * on it would be growing without evidence, and the first round trip is the
    * one most likely to be slow for reasons of our own (a cold connection, JIT).
-   * Waiting for the second answer costs one round trip of the climb.
+   * Waiting for the second response costs one round trip of the climb.
    *
    * A single round trip is judged with twice the window's margins: near up
    * to `(1 + 2 × rttTolerance) × baseline`, well past from
    * `baseline + 2 × max(rttDeviationScale × σ, 2 × rttTolerance × baseline)`.
-   * A window's mean averages the answers of a round trip (2–8 in slow
-   * start), so its jitter is about half a single answer's (σ/√n, n ≈ 4);
+   * A window's mean averages the responses of a round trip (2–8 in slow
+   * start), so its jitter is about half a single response's (σ/√n, n ≈ 4);
    * with the window's own margins, the scheduling jitter of a shared 2-core
-   * machine alone could end slow start on one of its first answers (the
+   * machine alone could end slow start on one of its first responses (the
    * limit then climbs by windows as if there were no slow start) or stall it.
    * A reasoned margin, not a measured need: with the window's margins, 12
    * traced runs of bench/drivers/overload.ts on a quiet moment climbed just the same.
-   * Nor does the exit fire early against a queueing server: the answers of
+   * Nor does the exit fire early against a queueing server: the responses of
    * the first N of a round come back at the baseline and keep doubling, so
-   * the limit passes N by up to N before queued answers end slow start. In between
-   * (neither near nor well past) the answer neither grows the limit nor ends
+   * the limit passes N by up to N before queued responses end slow start. In between
+   * (neither near nor well past) the response neither grows the limit nor ends
    * slow start.
    */
   #slowStartStep(rtt: number, limitWasFull: boolean): void {
@@ -242,12 +242,12 @@ export class AdaptiveConcurrency extends SlotLimiter {
     if (baseline === undefined) return;
     const threshold = Math.max(Math.sqrt(baseline.variance) * this.#deviationScale, 2 * this.#tolerance * baseline.mean);
     if (rtt >= baseline.mean + 2 * threshold) {
-      // HyStart: queueing has begun. No cut; the window this answer belongs to decides on latency as before.
+      // HyStart: queueing has begun. No cut; the window this response belongs to decides on latency as before.
       this.#slowStart = false;
       return;
     }
     const near = rtt <= baseline.mean * (1 + 2 * this.#tolerance);
-    // An answer that came back while slots were free says nothing about a higher limit.
+    // A response that came back while slots were free says nothing about a higher limit.
     if (near && limitWasFull && this.#limit < this.max) this.#change(this.#limit + 1, 'slow-start', rtt);
   }
 
@@ -287,7 +287,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
     const threshold = Math.max(Math.sqrt(baseline.variance) * this.#deviationScale, 2 * this.#tolerance * baseline.mean);
     const wellPast = rtt !== undefined && !near && rtt >= baseline.mean + threshold;
 
-    // In slow start the answers themselves grow the limit; a window may still cut it for latency (which ends slow start).
+    // In slow start the responses themselves grow the limit; a window may still cut it for latency (which ends slow start).
     if (!this.#slowStart && this.#reachedLimit && !this.#hadBackPressure && near && this.#limit < this.max) {
       this.#eligibleWindows++;
       // The plateau lifts once a window at or above the limit last cut went cleanly.

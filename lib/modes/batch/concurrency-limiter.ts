@@ -1,3 +1,5 @@
+import { loadSignal, type LoadSignal } from '../../http/status.js';
+
 /**
  * Slots for batch attempts, whatever decides their number: the interface the
  * batch transport uses for a fixed `concurrency` and for `'auto'` alike (see
@@ -6,22 +8,18 @@
  * attempt's outcome and round-trip time, not only a batch's final result.
  */
 
-/** What one HTTP attempt told us about the server's capacity. */
-export type AttemptKind =
-  /** A 2xx: the RTT is a valid sample. */
-  | 'ok'
-  /** The server refused for load: 429, 503. */
-  | 'overload'
-  /** Implicit back pressure: a timeout, a connection failure, 408, 500, 502, 504. */
-  | 'failure'
-  /** Says nothing about load (413, other 4xx, 3xx, our own cancel): frees the slot, nothing more. */
-  | 'neutral';
+/**
+ * What one HTTP attempt told us about the server's capacity: a status's load
+ * signal (status.ts); `failure` also for a timeout or a connection failure,
+ * `neutral` also for our own cancel, which frees the slot and nothing more.
+ */
+export type AttemptKind = LoadSignal;
 
 export interface AttemptOutcome {
   kind: AttemptKind;
   /**
    * Round-trip time of the attempt in ms, from just before the request to the
-   * answer. Only used for `'ok'`; optional otherwise. When left out, the time
+   * response. Only used for `'ok'`; optional otherwise. When left out, the time
    * between `started()` and `finished()` on the controller's clock is used.
    */
   rttMs?: number;
@@ -63,18 +61,14 @@ export interface ConcurrencyLimiter {
 }
 
 /**
- * What an attempt's answer says about load, from its status code or (without
- * an answer) got's error code. Mirrors Vector's rule that whatever is retried
- * is back pressure, with 429/503 told apart as explicit refusals.
+ * What an attempt's response says about load, from its status code (the
+ * status table's load column) or, without a response, got's error code.
+ * Mirrors Vector's rule that whatever is retried is back pressure, with
+ * explicit refusals told apart.
  */
-export function classifyAttempt(answer: { statusCode?: number; errorCode?: string }): AttemptKind {
-  const { statusCode, errorCode } = answer;
-  if (statusCode !== undefined) {
-    if (statusCode >= 200 && statusCode < 300) return 'ok';
-    if (statusCode === 429 || statusCode === 503) return 'overload';
-    if (statusCode === 408 || statusCode === 500 || statusCode === 502 || statusCode === 504) return 'failure';
-    return 'neutral';
-  }
+export function classifyAttempt(outcome: { statusCode?: number; errorCode?: string }): AttemptKind {
+  const { statusCode, errorCode } = outcome;
+  if (statusCode !== undefined) return loadSignal(statusCode);
   // Our own cancel (abort, the upload failed elsewhere) is not the server's doing.
   if (errorCode === 'ERR_CANCELED' || errorCode === 'ABORT_ERR') return 'neutral';
   return 'failure';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import type { CancelableRequest, Response as GotResponse } from 'got';
+import type { Response as GotResponse } from 'got';
 import { createConcurrencyLimiter, type AdaptiveConcurrency, type LimitChange } from './adaptive-concurrency.js';
 import { splitBatch } from './split.js';
 import { classifyAttempt, type AttemptKind, type ConcurrencyLimiter } from './concurrency-limiter.js';
@@ -13,13 +13,14 @@ import {
   publishConcurrencyChanged,
   type DiagnosticsUpload,
 } from '../../diagnostics.js';
-import { BODY_SNIPPET_LIMIT, type BufferedHttpWritableError } from '../../errors.js';
 import type { BatchOptions } from '../../options.js';
 import { abortError } from '../../http/abort.js';
-import { Backoff, Retrier, overloadBaseDelay, type FailedAttempt } from '../../http/retry.js';
+import { attempt } from '../../http/attempt.js';
+import { overloadBaseDelay, type FailedAttempt, type RetrierOptions } from '../../http/retry.js';
+import { AttemptFailed, retrying, type DecidedRetry } from '../../http/retry-loop.js';
 import { UploadPause } from '../../http/upload-pause.js';
-import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from '../../http/answers.js';
-import { readAnswerBeforeWriteError } from '../../http/early-answer.js';
+import { toUploadResponse } from '../../http/responses.js';
+import { asksToSplit, isOverload } from '../../http/status.js';
 import { failed, type SendInfo, type Transport, type TransportReports, type UploadResponse } from '../transport.js';
 
 const gzipAsync = promisify(gzip);
@@ -46,11 +47,7 @@ interface Piece {
   readonly bytes: Buffer;
   /** Length of each write in `bytes`: a 413 may split the piece between them. */
   readonly records: ArrayLike<number>;
-  request?: CancelableRequest<GotResponse<Buffer>>;
-  readonly backoff: Backoff;
 }
-
-type Attempt = { response: GotResponse<Buffer> } | FailedAttempt;
 
 /**
  * `batch` mode: every buffer is its own request with `Content-Length`,
@@ -84,8 +81,10 @@ export class BatchTransport implements Transport {
   readonly #pause = new UploadPause();
   /** Idempotency keys are `<this>-<sequence>` (unless a spool fixed them): unique per upload and per batch, fixed across retries. */
   readonly #keyPrefix = randomUUID();
-  /** Pieces not yet acknowledged, to cancel on failure or abort. */
-  readonly #inFlight = new Set<Piece>();
+  /** Aborted on failure or abort: every request and every backoff ends at once. */
+  readonly #cancel = new AbortController();
+  /** 'auto': the short first backoff after an overload refusal follows the RTT baseline. */
+  readonly #retryPolicy: RetrierOptions;
   /** Every `send()` not yet settled, for `end()`. */
   readonly #pending = new Set<Promise<void>>();
   #lastResponse?: UploadResponse;
@@ -97,6 +96,8 @@ export class BatchTransport implements Transport {
     this.#reports = reports;
     this.#limiter = createConcurrencyLimiter(options.concurrency, { max: options.maxConcurrency, onChange: (change) => this.#limitChanged(change) });
     this.maxInFlight = this.#limiter.max;
+    const limiter = this.#limiter;
+    this.#retryPolicy = limiter.adaptive ? { overloadBaseDelay: () => overloadBaseDelay((limiter as AdaptiveConcurrency).baselineRttMs) } : {};
     if (this.#limiter.adaptive) reports.concurrencyChanged(this.#limiter.limit);
   }
 
@@ -128,82 +129,87 @@ export class BatchTransport implements Transport {
   async #deliverBatch(piece: Piece): Promise<void> {
     const response = await this.#deliver(piece);
     const { parent } = piece;
-    const answer = this.#answer(response);
+    const uploadResponse = toUploadResponse(response);
+    this.#lastResponse = uploadResponse;
     const report = { sequence: parent.sequence, offset: parent.offset, size: parent.size, statusCode: response.statusCode, attempts: parent.attempts };
-    this.#reports.batchAcknowledged(parent.pieces > 1 ? { ...report, pieces: parent.pieces } : report, answer);
+    this.#reports.batchAcknowledged(parent.pieces > 1 ? { ...report, pieces: parent.pieces } : report, uploadResponse);
   }
 
   /** Sends one piece until its 2xx (or those of the pieces a 413 split it into); resolves with the last 2xx. */
   async #deliver(piece: Piece): Promise<GotResponse<Buffer>> {
-    this.#inFlight.add(piece);
-    try {
-      // Compressed once per piece: every retry resends the same compressed Buffer.
-      const body = this.#options.compress === 'gzip' ? await gzipAsync(piece.bytes) : piece.bytes;
-      const retrier = new Retrier(
-        this.#options.retry,
-        this.#limiter.adaptive ? { overloadBaseDelay: () => overloadBaseDelay((this.#limiter as AdaptiveConcurrency).baselineRttMs) } : {},
-      );
-      for (;;) {
-        const { attempt, rttMs } = await this.#attemptInSlot(piece, body, retrier);
-        if ('response' in attempt) {
-          this.#diagnostic((upload) => publishBatchAcknowledged(upload, piece, attempt.response.statusCode, retrier.attempts, rttMs));
-          return attempt.response;
-        }
-        if (attempt.statusCode === 413) {
-          const halves = splitBatch(piece);
-          if (halves) {
-            this.#diagnostic((upload) => publishBatchSplit(upload, piece, 413, halves));
-            this.#inFlight.delete(piece);
-            // The parent goes out as one request fewer and two more.
-            piece.parent.pieces--;
-            const pieces = halves.map((half) => this.#piece(piece.parent, half.bytes, half.offset, half.key, half.records));
-            const responses = await Promise.all(pieces.map((each) => this.#deliver(each)));
-            return responses[1]!;
-          }
-        }
-        const decision = await retrier.decide(attempt);
-        if (!decision.retry) throw decision.error;
-        const reason = classifyAttempt(answerOf(attempt)) === 'overload' ? 'overload' : 'failure';
-        if (decision.retryAfter !== undefined) {
-          // One clock for the upload: every new attempt waits for it, this batch's first.
-          const paused = this.#pause.pauseForAndWait(decision.delay);
-          const pausedUntil = this.#pause.pausedUntil;
-          this.#diagnostic((upload) => publishBatchRetried(upload, piece, retrier.attempts, reason, attempt, decision.delay, decision.retryAfter, pausedUntil));
-          await paused;
-        } else {
-          this.#diagnostic((upload) => publishBatchRetried(upload, piece, retrier.attempts, reason, attempt, decision.delay, undefined));
-          await piece.backoff.wait(decision.delay);
-        }
-      }
-    } finally {
-      this.#inFlight.delete(piece);
+    // Compressed once per piece: every retry resends the same compressed Buffer.
+    const body = this.#options.compress === 'gzip' ? await gzipAsync(piece.bytes) : piece.bytes;
+    return retrying(
+      async (attempts) => {
+        const { response, rttMs } = await this.#attemptInSlot(piece, body, attempts);
+        this.#diagnostic((upload) => publishBatchAcknowledged(upload, piece, response.statusCode, attempts, rttMs));
+        return response;
+      },
+      {
+        settings: this.#options.retry,
+        policy: this.#retryPolicy,
+        signal: this.#cancel.signal,
+        settle: (failure) => this.#split(piece, failure),
+        beforeRetry: (retry) => this.#beforeRetry(piece, retry),
+      },
+    );
+  }
+
+  /** A piece of several writes answered 413 goes out as two requests, recursively; a single write cannot be split. */
+  #split(piece: Piece, failure: FailedAttempt): Promise<GotResponse<Buffer>> | undefined {
+    if (!asksToSplit(failure.statusCode)) return undefined;
+    const halves = splitBatch(piece);
+    if (!halves) return undefined;
+    this.#diagnostic((upload) => publishBatchSplit(upload, piece, failure.statusCode!, halves));
+    // The parent goes out as one request fewer and two more.
+    piece.parent.pieces--;
+    const pieces = halves.map((half) => this.#piece(piece.parent, half.bytes, half.offset, half.key, half.records));
+    return Promise.all(pieces.map((each) => this.#deliver(each))).then((responses) => responses[1]!);
+  }
+
+  /** A `Retry-After` pauses the whole upload (every new attempt waits on one clock, this batch's first); any other wait is this batch's own. */
+  #beforeRetry(piece: Piece, { failure, attempts, delay, retryAfter }: DecidedRetry): Promise<void> | undefined {
+    const reason = isOverload(failure.statusCode) ? 'overload' : 'failure';
+    if (retryAfter === undefined) {
+      this.#diagnostic((upload) => publishBatchRetried(upload, piece, attempts, reason, failure, delay, undefined));
+      return undefined;
     }
+    const paused = this.#pause.pauseForAndWait(delay);
+    const pausedUntil = this.#pause.pausedUntil;
+    this.#diagnostic((upload) => publishBatchRetried(upload, piece, attempts, reason, failure, delay, retryAfter, pausedUntil));
+    return paused;
   }
 
   /** Waits for the pause and a slot, makes one attempt, reports its outcome to the limiter. */
-  async #attemptInSlot(piece: Piece, body: Buffer, retrier: Retrier): Promise<{ attempt: Attempt; rttMs: number }> {
+  async #attemptInSlot(piece: Piece, body: Buffer, attempts: number): Promise<{ response: GotResponse<Buffer>; rttMs: number }> {
+    const { signal } = this.#cancel;
     for (;;) {
-      if (this.#over) throw abortError();
+      if (signal.aborted) throw abortError();
       await this.#pause.whenOpen();
       const token = await this.#limiter.acquire({ order: piece.sequence });
       // A Retry-After may have arrived while this one waited for its slot: no attempt starts during a pause.
-      if (this.#pause.paused || this.#over) {
+      if (this.#pause.paused || signal.aborted) {
         this.#limiter.finished(token, { kind: 'neutral' });
         continue;
       }
-      retrier.started();
       piece.parent.attempts++;
       if (piece.parent.attempts === 1) this.#reports.batchSent(piece.parent.size);
-      this.#diagnostic((upload) => publishBatchSent(upload, piece, retrier.attempts, body.length, this.#limiter.limit, this.#limiter.inFlight));
+      this.#diagnostic((upload) => publishBatchSent(upload, piece, attempts, body.length, this.#limiter.limit, this.#limiter.inFlight));
       const started = performance.now();
-      // Neutral unless the attempt ended in an answer or a failure of its own: our cancel says nothing of the server.
+      // Neutral unless the attempt ended in a response or a failure of its own: our cancel says nothing of the server.
       let kind: AttemptKind = 'neutral';
       let rttMs = 0;
       try {
-        const attempt = await this.#attempt(piece, body);
-        rttMs = 'response' in attempt ? (requestRtt(attempt.response) ?? performance.now() - started) : performance.now() - started;
-        kind = classifyAttempt(answerOf(attempt));
-        return { attempt, rttMs };
+        const response = await this.#request(piece, body);
+        rttMs = requestRtt(response) ?? performance.now() - started;
+        kind = classifyAttempt({ statusCode: response.statusCode });
+        return { response, rttMs };
+      } catch (error) {
+        if (error instanceof AttemptFailed) {
+          rttMs = performance.now() - started;
+          kind = classifyAttempt(outcomeOf(error.attempt));
+        }
+        throw error;
       } finally {
         // Exactly once per token, on every path.
         this.#limiter.finished(token, { kind, rttMs: rttMs || performance.now() - started });
@@ -211,24 +217,12 @@ export class BatchTransport implements Transport {
     }
   }
 
-  /** One request: a 2xx answer, or what failed about it. */
-  async #attempt(piece: Piece, body: Buffer): Promise<Attempt> {
-    piece.request = this.#request(piece, body);
-    let response: GotResponse<Buffer>;
-    try {
-      response = await piece.request;
-    } catch (error) {
-      if (this.#over) throw abortError(error);
-      return { error: errorForNetwork(error, this.#reports.progress(), position(piece)), code: (error as { code?: string }).code };
-    }
-    if (isSuccess(response.statusCode)) return { response };
-    return { error: this.#answerError(piece, response), statusCode: response.statusCode, retryAfter: response.headers['retry-after'] };
-  }
-
-  #request(piece: Piece, body: Buffer): CancelableRequest<GotResponse<Buffer>> {
+  /** One request: a 2xx response, or `AttemptFailed`. */
+  #request(piece: Piece, body: Buffer): Promise<GotResponse<Buffer>> {
     const { got, url, method, headers, compress } = this.#options;
-    const request = got(url, {
+    const spec = {
       method,
+      url,
       body,
       headers: {
         ...headers,
@@ -239,37 +233,14 @@ export class BatchTransport implements Transport {
         'Idempotency-Key': piece.key,
         ...(compress ? { 'Content-Encoding': compress } : {}),
       },
-      // Owned by the library whatever the got instance says: we read every
-      // status ourselves, the retry engine sees every attempt, and a redirect
-      // would resend the batch somewhere we were not asked to.
-      retry: { limit: 0 },
-      throwHttpErrors: false,
-      followRedirect: false,
-      responseType: 'buffer',
-      resolveBodyOnly: false,
-    });
-    readAnswerBeforeWriteError(request);
-    return request;
+      signal: this.#cancel.signal,
+    };
+    return attempt(got, spec, { progress: () => this.#reports.progress(), position: () => position(piece), credentials: this.#options.credentials });
   }
 
   #piece(parent: Parent, bytes: Buffer, offset: number, key: string, records: ArrayLike<number>): Piece {
     parent.pieces++;
-    return { parent, sequence: parent.sequence, offset, size: bytes.length, key, bytes, records, backoff: new Backoff() };
-  }
-
-  #answer(response: GotResponse<Buffer>): UploadResponse {
-    const body = new BodyCollector();
-    body.add(response.rawBody);
-    const answer: UploadResponse = { statusCode: response.statusCode, headers: response.headers, body: body.text() };
-    this.#lastResponse = answer;
-    return answer;
-  }
-
-  #answerError(piece: Piece, response: GotResponse<Buffer>): BufferedHttpWritableError {
-    const snippet = new BodyCollector(BODY_SNIPPET_LIMIT);
-    snippet.add(response.rawBody);
-    const summary = summarizeAnswer({ statusCode: response.statusCode, statusMessage: response.statusMessage, body: snippet.text() }, this.#options);
-    return errorForAnswer(summary, response.headers, this.#options.url, this.#reports.progress(), position(piece));
+    return { parent, sequence: parent.sequence, offset, size: bytes.length, key, bytes, records };
   }
 
   #limitChanged(change: LimitChange): void {
@@ -292,20 +263,16 @@ export class BatchTransport implements Transport {
   }
 
   #cancelInFlight(reason: Error): void {
-    for (const piece of this.#inFlight) {
-      piece.request?.cancel();
-      piece.backoff.cancel(reason);
-    }
-    this.#inFlight.clear();
+    this.#cancel.abort(reason);
     this.#pause.close(reason);
     this.#limiter.close(reason);
   }
 }
 
-function answerOf(attempt: Attempt): { statusCode?: number; errorCode?: string } {
-  if ('response' in attempt) return { statusCode: attempt.response.statusCode };
-  if (attempt.statusCode !== undefined) return { statusCode: attempt.statusCode };
-  return attempt.code === undefined ? {} : { errorCode: attempt.code };
+/** What the limiter is told of a failed attempt: its status, or got's error code when there was no response. */
+function outcomeOf(failure: FailedAttempt): { statusCode?: number; errorCode?: string } {
+  if (failure.statusCode !== undefined) return { statusCode: failure.statusCode };
+  return failure.code === undefined ? {} : { errorCode: failure.code };
 }
 
 /**

@@ -3,17 +3,20 @@ import type { Socket } from 'node:net';
 import type { Request as GotRequest, Response as GotResponse } from 'got';
 import { EarlyResponseError, type BufferedHttpWritableError } from '../../errors.js';
 import type { StreamOptions } from '../../options.js';
-import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from '../../http/answers.js';
-import { readAnswerBeforeWriteError } from '../../http/early-answer.js';
-import { ContinueGate } from '../../http/expect-continue.js';
+import { openRequestStream } from '../../http/attempt.js';
+import { BodyCollector } from '../../http/body-cap.js';
+import { errorForNetwork, errorForResponse, summarizeResponse } from '../../http/responses.js';
+import { isSuccess } from '../../http/status.js';
+import type { ContinueGate } from '../../http/expect-continue.js';
 import type { SendInfo, Transport, TransportReports, UploadResponse } from '../transport.js';
 
-interface Answer {
+/** The server's response while its body comes in. */
+interface IncomingResponse {
   statusCode: number;
   statusMessage?: string;
   headers: IncomingHttpHeaders;
   body: BodyCollector;
-  /** The answer came before the server could have had the whole body. */
+  /** The response came before the server could have had the whole body. */
   early: boolean;
 }
 
@@ -33,7 +36,7 @@ export class StreamTransport implements Transport {
   #request?: GotRequest;
   /** With `Expect: 100-continue`: the body waits behind it. */
   #continue?: ContinueGate;
-  #answer?: Answer;
+  #response?: IncomingResponse;
   #bytesHanded = 0;
   /** send() was called: with a ContinueGate, end() goes behind the writes waiting on it (its callbacks run in order). */
   #hasBody = false;
@@ -107,31 +110,22 @@ export class StreamTransport implements Transport {
 
   #open(): GotRequest {
     if (this.#request) return this.#request;
-    const { got, url, method, headers, contentLength } = this.#options;
+    const { got, url, method, headers, contentLength, expectsContinue, expectContinueTimeout } = this.#options;
     const requestHeaders = contentLength === undefined ? headers : { ...headers, 'content-length': String(contentLength) };
-    const request = got.stream(url, {
+    const { request, gate } = openRequestStream(got, {
       method,
+      url,
       headers: requestHeaders,
-      // Owned by the library whatever the instance says: we read the status
-      // ourselves, a redirect would silently drop the body, and a streamed
-      // body cannot be replayed by a retry.
-      throwHttpErrors: false,
-      followRedirect: false,
-      retry: { limit: 0 },
+      expectContinueTimeout: expectsContinue ? expectContinueTimeout : undefined,
     });
-    readAnswerBeforeWriteError(request);
-    if (this.#options.expectsContinue) {
-      const gate = new ContinueGate(this.#options.expectContinueTimeout);
-      request.once('continue', () => gate.open());
-      this.#continue = gate;
-    }
+    this.#continue = gate;
     request.once('socket', (socket: Socket) => {
       if (socket.connecting) socket.once('connect', () => this.#onConnected());
       else this.#onConnected();
     });
     request.on('response', (response: GotResponse) => this.#onResponse(response));
-    request.on('data', (chunk: Buffer) => this.#answer?.body.add(chunk));
-    request.on('end', () => this.#onAnswerComplete());
+    request.on('data', (chunk: Buffer) => this.#response?.body.add(chunk));
+    request.on('end', () => this.#onResponseEnd());
     request.on('error', (error: Error) => this.#onError(error));
     this.#request = request;
     return request;
@@ -145,44 +139,43 @@ export class StreamTransport implements Transport {
   }
 
   #onResponse(response: GotResponse): void {
-    // A final answer before 100 Continue: the body waiting for it never goes.
-    this.#continue?.shut();
     const complete = this.#bodyEnded || (this.#options.contentLength !== undefined && this.#bytesHanded === this.#options.contentLength);
-    this.#answer = {
+    this.#response = {
       statusCode: response.statusCode,
       headers: response.headers,
       body: new BodyCollector(),
       early: !complete,
     };
-    if (response.statusMessage) this.#answer.statusMessage = response.statusMessage;
+    if (response.statusMessage) this.#response.statusMessage = response.statusMessage;
   }
 
-  #onAnswerComplete(): void {
-    const answer = this.#answer;
-    if (!answer || this.#over) return;
-    if (!isSuccess(answer.statusCode) || answer.early) {
-      this.#fail(this.#answerError(answer));
+  #onResponseEnd(): void {
+    const response = this.#response;
+    if (!response || this.#over) return;
+    if (!isSuccess(response.statusCode) || response.early) {
+      this.#fail(this.#responseError(response));
       return;
     }
-    const response: UploadResponse = { statusCode: answer.statusCode, headers: answer.headers, body: answer.body.text() };
-    this.#settled = response;
-    this.#onSettled?.(response);
+    const settled: UploadResponse = { statusCode: response.statusCode, headers: response.headers, body: response.body.text() };
+    this.#settled = settled;
+    this.#onSettled?.(settled);
   }
 
   #onError(error: Error): void {
     if (this.#settled) return;
-    // After an early answer (413, 401, …) the socket error that follows is
-    // only its echo: report the status the server gave, not EPIPE. After an
-    // answer to the whole body, the error broke off that answer (a cut, a timeout).
-    const answer = this.#answer;
-    this.#fail(answer?.early ? this.#answerError(answer) : errorForNetwork(error, this.#reports.progress(), {}, answer !== undefined));
+    // After an early response (a refusal at header time) the socket error
+    // that follows is only its echo: report the status the server gave, not
+    // EPIPE. After a response to the whole body, the error broke off that
+    // response (a cut, a timeout).
+    const response = this.#response;
+    this.#fail(response?.early ? this.#responseError(response) : errorForNetwork(error, this.#reports.progress(), {}, response !== undefined));
   }
 
-  #answerError(answer: Answer): BufferedHttpWritableError {
-    const summary = summarizeAnswer({ ...answer, body: answer.body.text() }, this.#options);
+  #responseError(response: IncomingResponse): BufferedHttpWritableError {
+    const summary = summarizeResponse({ ...response, body: response.body.text() }, this.#options);
     const progress = this.#reports.progress();
-    if (isSuccess(answer.statusCode)) return new EarlyResponseError(summary, progress);
-    return errorForAnswer(summary, answer.headers, this.#options.url, progress);
+    if (isSuccess(response.statusCode)) return new EarlyResponseError(summary, progress);
+    return errorForResponse(summary, response.headers, this.#options.url, progress);
   }
 
   /** The one way out: the request ends and the core hears of the failure, once. */

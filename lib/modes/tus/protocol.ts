@@ -1,12 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import defaultGot, { type Got, type RetryOptions } from 'got';
-import { abortError } from '../../http/abort.js';
-import { HttpStatusError, ProtocolError } from '../../errors.js';
+import { ProtocolError } from '../../errors.js';
 import { resolveRetry } from '../../options.js';
+import { attempt } from '../../http/attempt.js';
 import { redactUrl } from '../../http/redact.js';
-import { Backoff, Retrier, type FailedAttempt, type RetrySettings } from '../../http/retry.js';
+import { retrying } from '../../http/retry-loop.js';
+import type { RetrySettings } from '../../http/retry.js';
 import type { ProgressSnapshot } from '../../core/progress.js';
-import { errorForNetwork, isSuccess } from '../../http/answers.js';
 
 /** The protocol version this client speaks (tus 1.0 §Tus-Resumable). */
 export const TUS_VERSION = '1.0.0';
@@ -47,62 +47,24 @@ export async function fetchTusOffset(uploadUrl: string | URL, options: FetchTusO
 }
 
 /** `fetchTusOffset` with its options resolved (uploadFile passes the upload's own). */
-export async function askTusOffset(
+export function askTusOffset(
   url: URL,
   { got, headers, retry, signal }: { got: Got; headers: Record<string, string>; retry: RetrySettings; signal?: AbortSignal | undefined },
 ): Promise<TusOffset> {
-  const retrier = new Retrier(retry);
-  const backoff = new Backoff();
-  const onAbort = (): void => backoff.cancel(abortError(signal!.reason));
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    for (;;) {
-      if (signal?.aborted) throw abortError(signal.reason);
-      retrier.started();
-      const answer = await headOnce(url, got, headers, signal);
-      if (!('error' in answer)) return answer;
-      const decision = await retrier.decide(answer);
-      if (!decision.retry) throw decision.error;
-      await backoff.wait(decision.delay);
-    }
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-  }
+  return retrying(() => headOnce(url, got, headers, signal), { settings: retry, signal });
 }
 
-/** One `HEAD`: the upload's state, or the failed attempt for the retry engine. */
-async function headOnce(url: URL, got: Got, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<TusOffset | FailedAttempt> {
-  const position = { uploadUrl: redactUrl(url) };
-  let response;
-  try {
-    response = await got(url, {
-      method: 'HEAD',
-      headers: { ...headers, 'tus-resumable': TUS_VERSION },
-      throwHttpErrors: false,
-      followRedirect: false,
-      retry: { limit: 0 },
-      resolveBodyOnly: false,
-      responseType: 'text',
-      ...(signal ? { signal } : {}),
-    });
-  } catch (error) {
-    if (signal?.aborted) throw abortError(signal.reason);
-    return { error: errorForNetwork(error, NO_PROGRESS, position), code: (error as { code?: string }).code };
-  }
-  if (!isSuccess(response.statusCode)) {
-    const error = new HttpStatusError(
-      { statusCode: response.statusCode, statusMessage: response.statusMessage ?? '', body: response.body },
-      NO_PROGRESS,
-      position,
-    );
-    return { error, statusCode: response.statusCode, retryAfter: response.headers['retry-after'] };
-  }
+/** One `HEAD`: the upload's state, or `AttemptFailed` for the retry loop. */
+async function headOnce(url: URL, got: Got, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<TusOffset> {
+  const position = (): { uploadUrl: string } => ({ uploadUrl: redactUrl(url) });
+  const spec = { method: 'HEAD' as const, url, headers: { ...headers, 'tus-resumable': TUS_VERSION }, signal };
+  const response = await attempt(got, spec, { progress: () => NO_PROGRESS, position });
   const state = readTusOffset(response.headers);
-  if (!state) throw new ProtocolError('HEAD answer without a valid Upload-Offset', NO_PROGRESS, position);
+  if (!state) throw new ProtocolError('HEAD answer without a valid Upload-Offset', NO_PROGRESS, position());
   return state;
 }
 
-/** `Upload-Offset` (required) and `Upload-Length` (when known) from an answer; undefined if the offset is missing or malformed. */
+/** `Upload-Offset` (required) and `Upload-Length` (when known) from a response; undefined if the offset is missing or malformed. */
 export function readTusOffset(headers: IncomingHttpHeaders): TusOffset | undefined {
   const offset = byteCount(headers['upload-offset']);
   if (offset === undefined) return undefined;

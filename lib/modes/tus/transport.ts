@@ -1,25 +1,12 @@
-import { Readable } from 'node:stream';
 import type { Response as GotResponse } from 'got';
-import { abortError } from '../../http/abort.js';
-import { ContentLengthError, InsecureLocationError, ProtocolError, ResumeGapError, type BufferedHttpWritableError, type ErrorPosition } from '../../errors.js';
+import { ContentLengthError, InsecureLocationError, ProtocolError, ResumeGapError, type ErrorPosition } from '../../errors.js';
 import type { TusOptions } from '../../options.js';
+import { attempt } from '../../http/attempt.js';
 import { credentialsForOrigin, isSchemeDowngrade, learnSecrets, redactUrl, secretValues } from '../../http/redact.js';
-import { Backoff, Retrier, type FailedAttempt } from '../../http/retry.js';
-import { RESPONSE_BODY_LIMIT, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from '../../http/answers.js';
-import { readAnswerBeforeWriteError } from '../../http/early-answer.js';
-import { ContinueGate } from '../../http/expect-continue.js';
+import { toUploadResponse } from '../../http/responses.js';
+import { AttemptFailed, retrying } from '../../http/retry-loop.js';
 import { failed, type SendInfo, type Transport, type TransportReports, type UploadResponse } from '../transport.js';
 import { TUS_VERSION, encodeMetadata, readTusOffset, type TusOffset } from './protocol.js';
-
-/** One request that failed in a way the retry engine judges (a status, a connection error, a PATCH that stored nothing). */
-class AttemptFailed extends Error {
-  readonly attempt: FailedAttempt;
-
-  constructor(attempt: FailedAttempt) {
-    super(attempt.error.message);
-    this.attempt = attempt;
-  }
-}
 
 /**
  * tus 1.0 core + creation + creation-defer-length. One buffer in flight, one
@@ -52,15 +39,15 @@ export class TusTransport implements Transport {
   #lengthDeclared = false;
   /** The send in flight, settled either way; `end()` waits for it. */
   #lastSend: Promise<void> = Promise.resolve();
-  #lastAnswer: UploadResponse | undefined;
+  #lastResponse: UploadResponse | undefined;
   /** Bytes of this writable handed to the socket so far (relative to `#base`). */
   #sentTo = 0;
   /** The upload failed on our side: it stays on the server, to be resumed. */
   #failed = false;
   #aborted = false;
   #finished = false;
-  #inFlight: { cancel(): void } | undefined;
-  readonly #backoff = new Backoff();
+  /** Aborted by `abort()`: the request in flight, or the wait before a retry, ends at once. */
+  readonly #cancel = new AbortController();
 
   constructor(options: TusOptions, reports: TransportReports) {
     this.#options = options;
@@ -98,20 +85,19 @@ export class TusTransport implements Transport {
       // Nothing to send unless the server still waits for the length (an
       // empty upload, or a last buffer sent before the core knew it was the last).
       await this.#deliver(Buffer.alloc(0), total);
-      // #open() left an answer (creation's or HEAD's), and every PATCH replaces it;
+      // #open() left a response (creation's or HEAD's), and every PATCH replaces it;
       // only a resume from a handed-over offset with nothing left to send has
       // none yet: the server's own word that it holds the whole upload.
-      if (!this.#lastAnswer) this.#checkWindow((await this.#retrying(() => this.#head())).offset, total, total);
+      if (!this.#lastResponse) this.#checkWindow((await this.#retrying(() => this.#head())).offset, total, total);
       this.#finished = true;
-      return this.#lastAnswer!;
+      return this.#lastResponse!;
     });
   }
 
   abort(): void {
     if (this.#aborted || this.#finished) return;
     this.#aborted = true;
-    this.#inFlight?.cancel();
-    this.#backoff.cancel(abortError());
+    this.#cancel.abort();
     // Only a caller's abort terminates (tus §termination); after our own failure
     // the upload stays on the server so it can be resumed.
     if (this.#options.deleteOnAbort && this.#uploadUrl && !this.#failed) this.#terminate(this.#uploadUrl);
@@ -154,7 +140,7 @@ export class TusTransport implements Transport {
     }
     this.#setUploadUrl(url);
     this.#lengthDeclared = this.#length !== undefined;
-    this.#lastAnswer = toUploadResponse(response);
+    this.#lastResponse = toUploadResponse(response);
   }
 
   async #resume(url: URL): Promise<void> {
@@ -214,18 +200,18 @@ export class TusTransport implements Transport {
     };
     const declaring = this.#declaresLength(end);
     if (declaring) headers['upload-length'] = String(end);
-    const answer = await this.#request('PATCH', this.#uploadUrl!, headers, bytes.subarray(from - start), () => this.#sent(end - this.#base));
-    const offset = readTusOffset(answer.headers)?.offset;
+    const response = await this.#request('PATCH', this.#uploadUrl!, headers, bytes.subarray(from - start), () => this.#sent(end - this.#base));
+    const offset = readTusOffset(response.headers)?.offset;
     if (offset === undefined)
-      throw new ProtocolError(`PATCH answer ${answer.statusCode} without a valid Upload-Offset`, this.#reports.progress(), this.#position());
+      throw new ProtocolError(`PATCH answer ${response.statusCode} without a valid Upload-Offset`, this.#reports.progress(), this.#position());
     this.#checkWindow(offset, start, end);
     if (declaring) this.#lengthDeclared = true;
-    this.#lastAnswer = toUploadResponse(answer);
+    this.#lastResponse = toUploadResponse(response);
     this.#acknowledge(offset);
     if (offset === from && end > from) {
       // A 2xx that stored nothing: a failure for the retry limit, so it cannot loop forever.
       const error = new ProtocolError(
-        `PATCH at offset ${from} was answered ${answer.statusCode} without storing any byte`,
+        `PATCH at offset ${from} was answered ${response.statusCode} without storing any byte`,
         this.#reports.progress(),
         this.#position(),
       );
@@ -235,97 +221,42 @@ export class TusTransport implements Transport {
 
   /** Where the server stands (tus §HEAD). */
   async #head(): Promise<TusOffset> {
-    const answer = await this.#request('HEAD', this.#uploadUrl!, {});
-    const state = readTusOffset(answer.headers);
-    if (!state) throw new ProtocolError(`HEAD answer ${answer.statusCode} without a valid Upload-Offset`, this.#reports.progress(), this.#position());
-    this.#lastAnswer = toUploadResponse(answer);
+    const response = await this.#request('HEAD', this.#uploadUrl!, {});
+    const state = readTusOffset(response.headers);
+    if (!state) throw new ProtocolError(`HEAD answer ${response.statusCode} without a valid Upload-Offset`, this.#reports.progress(), this.#position());
+    this.#lastResponse = toUploadResponse(response);
     return state;
   }
 
-  /**
-   * Runs `step` again after each failed attempt the retry engine says to
-   * repeat; any advance of the server's offset resets the engine's count.
-   */
-  async #retrying<T>(step: () => Promise<T>): Promise<T> {
-    const retrier = new Retrier(this.#options.retry);
-    for (;;) {
-      const before = this.#serverOffset;
-      retrier.started();
-      try {
-        return await step();
-      } catch (error) {
-        if (!(error instanceof AttemptFailed)) throw error;
-        if (this.#serverOffset > before) retrier.progressed();
-        const decision = await retrier.decide(error.attempt);
-        if (!decision.retry) throw decision.error;
-        await this.#backoff.wait(decision.delay);
-      }
-    }
+  /** Runs `step` again after each failed attempt the retry policy says to repeat; any advance of the server's offset resets its count. */
+  #retrying<T>(step: () => Promise<T>): Promise<T> {
+    return retrying(step, { settings: this.#options.retry, signal: this.#cancel.signal, progress: () => this.#serverOffset });
   }
 
   /**
-   * One request through the caller's got instance: a 2xx answer, or an
-   * `AttemptFailed` for the retry engine to judge. The library owns the status
-   * handling, redirects and retries: a got retry of a PATCH would resend with
-   * a stale Upload-Offset.
+   * One request through the caller's got instance: a 2xx response, or an
+   * `AttemptFailed` for the retry policy to judge.
    */
-  async #request(
-    method: 'POST' | 'PATCH' | 'HEAD',
-    url: URL,
-    headers: Record<string, string>,
-    body?: Buffer,
-    bodyGoes?: () => void,
-  ): Promise<GotResponse<string>> {
-    if (this.#aborted) throw abortError();
-    // An empty body (the PATCH that only declares the length) has nothing to hold back.
-    const gate = body && body.length > 0 && this.#options.expectsContinue ? new ContinueGate(this.#options.expectContinueTimeout) : undefined;
-    if (!gate) bodyGoes?.();
-    const request = this.#options.got(url, {
+  #request(method: 'POST' | 'PATCH' | 'HEAD', url: URL, headers: Record<string, string>, body?: Buffer, bodyGoes?: () => void): Promise<GotResponse<Buffer>> {
+    const { got, expectsContinue, expectContinueTimeout } = this.#options;
+    const spec = {
       method,
-      ...this.#credentials(url, gate ? { ...headers, 'content-length': String(body!.length) } : headers),
-      ...(gate ? { body: gatedBody(body!, gate, bodyGoes) } : body ? { body } : {}),
-      throwHttpErrors: false,
-      followRedirect: false,
-      retry: { limit: 0 },
-      resolveBodyOnly: false,
-      responseType: 'text',
-    });
-    if (body) readAnswerBeforeWriteError(request);
-    if (gate) {
-      request.on('request', (clientRequest) => clientRequest.once('continue', () => gate.open()));
-      // A final answer before 100 Continue: the PATCH ends with it, no body byte sent.
-      request.on('response', () => gate.shut());
-    }
-    this.#inFlight = request;
-    let answer: GotResponse<string>;
-    try {
-      answer = await request;
-    } catch (error) {
-      if (this.#aborted) throw abortError(error);
-      const failure = errorForNetwork(error, this.#reports.progress(), this.#position());
-      throw new AttemptFailed({ error: failure, code: (error as { code?: string }).code });
-    } finally {
-      this.#inFlight = undefined;
-      gate?.shut();
-    }
-    if (!isSuccess(answer.statusCode)) {
-      throw new AttemptFailed({ error: this.#answerError(answer), statusCode: answer.statusCode, retryAfter: answer.headers['retry-after'] });
-    }
-    return answer;
+      url,
+      ...this.#credentials(url, headers),
+      body,
+      expectContinueTimeout: expectsContinue ? expectContinueTimeout : undefined,
+      onBodyGoes: bodyGoes,
+      signal: this.#cancel.signal,
+    };
+    return attempt(got, spec, { progress: () => this.#reports.progress(), position: () => this.#position(), credentials: this.#options.credentials });
   }
 
   /** Every request carries the caller's headers and Tus-Resumable (tus 1.0 §Tus-Resumable). */
   #credentials(url: URL, extra: Record<string, string>): ReturnType<typeof credentialsForOrigin> {
-    // A creation may answer a Location on another origin (a storage host):
+    // A creation response may name a Location on another origin (a storage host):
     // credentials meant for the endpoint never follow it there.
     const headers = { ...this.#options.headers, 'tus-resumable': TUS_VERSION, ...extra };
     return credentialsForOrigin(headers, this.#options.url, url, this.#options.secretHeaders);
-  }
-
-  /** The typed error of a non-2xx answer. */
-  #answerError(answer: GotResponse<string>): BufferedHttpWritableError {
-    const summary = summarizeAnswer(answer, this.#options);
-    return errorForAnswer(summary, answer.headers, new URL(answer.url), this.#reports.progress(), this.#position());
   }
 
   /** The server's offset must lie in what we still hold, [start, end]; anything else would be a guess. */
@@ -364,7 +295,7 @@ export class TusTransport implements Transport {
 
   #setUploadUrl(url: URL): void {
     this.#uploadUrl = url;
-    // A server may sign the upload URL it hands over: an answer echoing it must not show the signature.
+    // A server may sign the upload URL it hands over: a response echoing it must not show the signature.
     learnSecrets(this.#options.credentials, secretValues([], [url]));
     this.#reports.uploadUrl(redactUrl(url));
   }
@@ -378,24 +309,7 @@ export class TusTransport implements Transport {
 
   /** tus §termination, asked for with `deleteOnAbort`. Best effort: the caller has already given up on the upload. */
   #terminate(url: URL): void {
-    this.#options
-      .got(url, { method: 'DELETE', ...this.#credentials(url, {}), throwHttpErrors: false, followRedirect: false, retry: { limit: 0 } })
-      .catch(() => {});
+    const spec = { method: 'DELETE' as const, url, ...this.#credentials(url, {}) };
+    attempt(this.#options.got, spec, { progress: () => this.#reports.progress() }).catch(() => {});
   }
-}
-
-/** A PATCH body that goes out only once the gate opens (got pipes it into the request). */
-function gatedBody(body: Buffer, gate: ContinueGate, bodyGoes?: () => void): Readable {
-  const source = new Readable({ read() {} });
-  void gate.opened.then(() => {
-    bodyGoes?.();
-    source.push(body);
-    source.push(null);
-  });
-  return source;
-}
-
-function toUploadResponse(answer: GotResponse<string>): UploadResponse {
-  const body = answer.body.length > RESPONSE_BODY_LIMIT ? answer.body.slice(0, RESPONSE_BODY_LIMIT) : answer.body;
-  return { statusCode: answer.statusCode, headers: answer.headers, body };
 }

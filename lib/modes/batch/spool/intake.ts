@@ -1,16 +1,10 @@
 import { HttpStatusError, type SpoolState } from '../../../errors.js';
+import { refusesBatch } from '../../../http/status.js';
 import type { SpoolSettings } from '../../../options.js';
 import { CUT, Spool, type SpoolRecord } from './index.js';
 import type { UploadSession } from '../../../core/session.js';
 
 export { CUT, type SpoolRecord };
-
-/**
- * Answers that refuse a batch for what it is, so sending it again can never
- * succeed: it is set aside in the spool instead of blocking every later batch.
- * (401/403/404 and the like refuse the request, not the batch: the batch stays.)
- */
-const PERMANENT_REFUSALS: readonly number[] = [400, 413, 415, 422];
 
 /**
  * batch with a spool: the producer is decoupled from the network. Writes are
@@ -94,7 +88,8 @@ export class SpoolIntake {
     this.#stopped = true;
     this.#clearFlushTimer();
     let setAside: string | undefined;
-    if (failure instanceof HttpStatusError && failure.sequence !== undefined && PERMANENT_REFUSALS.includes(failure.statusCode)) {
+    // A batch refused for what it is would block every later one: it moves aside (the status table's refusesBatch).
+    if (failure instanceof HttpStatusError && failure.sequence !== undefined && refusesBatch(failure.statusCode)) {
       setAside = await this.#spool.setAside(failure.sequence, { statusCode: failure.statusCode, body: failure.body }).catch(() => undefined);
     }
     const state: SpoolState = { dir: this.#settings.dir, bytesStored: this.#spool.bytesStored };

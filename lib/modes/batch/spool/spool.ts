@@ -38,7 +38,8 @@
 import { join } from 'node:path';
 import { crc32 } from './checksum.js';
 import type { ProgressSnapshot } from '../../../core/progress.js';
-import { BODY_SNIPPET_LIMIT, SpoolCorruptError, SpoolRecordTooLargeError } from '../../../errors.js';
+import { SpoolCorruptError, SpoolRecordTooLargeError } from '../../../errors.js';
+import { BODY_SNIPPET_LIMIT, capBody } from '../../../http/body-cap.js';
 import { ensureInnerDirectory, ensureSpoolDirectory, onPath, replaceFile, spoolIoError } from './files.js';
 import {
   CUT_ENTRY,
@@ -346,7 +347,7 @@ export class Spool {
     const dir = join(this.#dir, REJECTED_DIR);
     await ensureInnerDirectory(dir);
     const path = join(dir, `${key}.bin`);
-    const body = Buffer.from(answer.body).subarray(0, BODY_SNIPPET_LIMIT).toString();
+    const body = capBody(answer.body, BODY_SNIPPET_LIMIT);
     const about = {
       statusCode: answer.statusCode,
       body,

@@ -9,12 +9,12 @@ import type { Socket } from 'node:net';
  * (a paused socket, say); then the write error is reported as it is, late by
  * at most this much.
  */
-export const ANSWER_GRACE_MS = 500;
+export const RESPONSE_GRACE_MS = 500;
 
-/** The write errors of a connection the peer closed or reset: an answer may be queued before them. */
+/** The write errors of a connection the peer closed or reset: a response may be queued before them. */
 const PEER_CLOSED = new Set(['EPIPE', 'ECONNRESET']);
 
-const kHeld = Symbol('buffered-http-writable.answer-before-write-error');
+const kHeld = Symbol('buffered-http-writable.response-before-write-error');
 
 /** What a got request (stream or promise) offers: its `'request'` event gives the ClientRequest. */
 interface EmitsClientRequest {
@@ -22,30 +22,30 @@ interface EmitsClientRequest {
 }
 
 /**
- * Lets an answer that arrived while the body was still going out be read
+ * Lets a response that arrived while the body was still going out be read
  * before the write error that follows it ends the request (invariant 6),
  * which is what curl does by reading while it sends.
  *
- * Why it is needed: a server or proxy that answers at header time (HAProxy's
+ * Why it is needed: a server or proxy that responds at header time (HAProxy's
  * `http-request return`/`deny`, a 413 from a body-size check) closes at once,
- * and its kernel resets the connection when more body arrives. The answer is
+ * and its kernel resets the connection when more body arrives. The response is
  * then in our socket's receive queue, and stays readable there after the reset
  * (Linux discards the send queue on RST, not the receive queue). But the next
  * write fails with EPIPE/ECONNRESET, and Node's socket destroys itself on a
  * write error, closing the file descriptor before anything reads the queue:
- * the answer is lost unless a poll for reading happened to come first. A
+ * the response is lost unless a poll for reading happened to come first. A
  * write that fails synchronously reports its error before the next poll, so
- * with a producer that writes as fast as the socket takes it the answer was
+ * with a producer that writes as fast as the socket takes it the response was
  * lost in most runs (docs/interop-notes.md).
  *
  * So for HTTP/1 requests, a write error that says the peer closed is held back
- * until the socket's read side has ended (the queued answer read and parsed,
+ * until the socket's read side has ended (the queued response read and parsed,
  * got's `'response'` emitted) or the socket closed, bounded by
- * `ANSWER_GRACE_MS`; then it goes on as before. Nothing changes for a write
+ * `RESPONSE_GRACE_MS`; then it goes on as before. Nothing changes for a write
  * that succeeds. HTTP/2 streams (http2-wrapper) have no socket of their own
  * and are left alone.
  */
-export function readAnswerBeforeWriteError(request: EmitsClientRequest): void {
+export function readResponseBeforeWriteError(request: EmitsClientRequest): void {
   request.on('request', (clientRequest) => {
     // A plain ClientRequest is HTTP/1 (also https, and got's http2 option
     // when the server chose HTTP/1.1); it emits 'socket' before it writes.
@@ -85,7 +85,7 @@ function afterReading(socket: Socket, callback: (error?: Error | null) => void):
       socket.off('close', release);
       callback(error);
     };
-    const timer = setTimeout(release, ANSWER_GRACE_MS);
+    const timer = setTimeout(release, RESPONSE_GRACE_MS);
     socket.once('end', release);
     socket.once('close', release);
   };

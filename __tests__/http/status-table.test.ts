@@ -1,0 +1,40 @@
+import { describe, expect, test } from '@jest/globals';
+import { asksToSplit, isOverload, loadSignal, refusesBatch, retriedStatuses } from '../../lib/http/status.js';
+
+describe('one table says what a status means', () => {
+  test('retried by default: the statuses after which the same request may succeed later', () => {
+    expect(retriedStatuses()).toEqual([408, 409, 423, 425, 429, 500, 502, 503, 504]);
+  });
+
+  test.each([
+    [200, 'ok'],
+    [204, 'ok'],
+    [429, 'overload'],
+    [503, 'overload'],
+    [408, 'failure'],
+    [500, 'failure'],
+    [502, 'failure'],
+    [504, 'failure'],
+    [409, 'neutral'],
+    [413, 'neutral'],
+    [302, 'neutral'],
+    [404, 'neutral'],
+  ])('%i says %s about load', (status, signal) => {
+    expect(loadSignal(status)).toBe(signal);
+  });
+
+  test('only explicit refusals are overload, and no status at all is none', () => {
+    expect([429, 503].every(isOverload)).toBe(true);
+    expect([408, 500, 413, undefined].some(isOverload)).toBe(false);
+  });
+
+  test('only 413 asks for a smaller request', () => {
+    expect(asksToSplit(413)).toBe(true);
+    expect([400, 414, 431, 500, undefined].some(asksToSplit)).toBe(false);
+  });
+
+  test('a batch is refused for what it is by 400, 413, 415, 422; 401/403/404 refuse the request, not the batch', () => {
+    expect([400, 413, 415, 422].every(refusesBatch)).toBe(true);
+    expect([401, 403, 404, 429, 500].some(refusesBatch)).toBe(false);
+  });
+});
