@@ -1,1 +1,3 @@
-export { CUT, refuseRecord, Spool, type SpoolOptions, type SpooledBatch, type SpoolRecord } from './spool.js';
+export { Spool, type SpoolOptions } from './spool.js';
+export { type SpooledBatch } from './reader.js';
+export { CUT, refuseRecord, type SpoolRecord } from './writer.js';
