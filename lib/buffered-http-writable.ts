@@ -1,7 +1,8 @@
-import { resolveOptions, type BufferedHttpWritableOptions, type ResolvedOptions } from './options.js';
+import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createTransport } from './modes/create.js';
-import { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './modes/tus/protocol.js';
+import { fetchTusOffset } from './modes/tus/protocol.js';
 import { BufferedWritableCore } from './core/writable.js';
+import type { BufferedHttpWritableOptions, FetchTusOffsetOptions, TusOffset } from './types.js';
 
 /**
  * A `stream.Writable` that streams what is written to a web server over HTTP:

@@ -2,8 +2,8 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { LimitChangeReason } from './modes/batch/adaptive-concurrency.js';
 import type { AttemptKind } from './modes/batch/concurrency-limiter.js';
 import type { BufferedHttpWritable } from './buffered-http-writable.js';
-import type { UploadMode } from './options.js';
-import type { ProgressSnapshot } from './core/progress.js';
+
+import type { ProgressSnapshot, UploadMode } from './types.js';
 
 /**
  * `node:diagnostics_channel` channels, named as undici and got name theirs

@@ -1,4 +1,4 @@
-import type { ProgressSnapshot } from './core/progress.js';
+import type { ErrorPosition, FileChangeField, ProgressSnapshot, ResponseSummary } from './types.js';
 
 /**
  * Stable error codes. A code never changes meaning once released; match on
@@ -38,16 +38,6 @@ export const ErrorCodes = {
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
-
-/** Where in the upload an error happened, when the mode knows it. */
-export interface ErrorPosition {
-  /** batch: 0-based sequence number of the batch that failed. */
-  sequence?: number;
-  /** batch: byte offset of the failed batch; tus: the server's last known offset. */
-  offset?: number;
-  /** tus: the upload URL to resume from. */
-  uploadUrl?: string;
-}
 
 /** At most this much of a response body is kept on an error. */
 export const BODY_SNIPPET_LIMIT = 4096;
@@ -103,14 +93,6 @@ export class BufferedHttpWritableError extends Error {
     if (position.offset !== undefined) this.offset = position.offset;
     if (position.uploadUrl !== undefined) this.uploadUrl = position.uploadUrl;
   }
-}
-
-/** What an error keeps of a response: never its headers (they may set cookies). */
-export interface ResponseSummary {
-  statusCode: number;
-  statusMessage?: string;
-  /** The start of the body, at most `BODY_SNIPPET_LIMIT` bytes, as text. */
-  body: string;
 }
 
 /** The server answered with a status that is not 2xx. */
@@ -255,9 +237,6 @@ export class FileChangedError extends BufferedHttpWritableError {
     this.changed = changed;
   }
 }
-
-/** What `fstat` compares to tell a file changed: its size, timestamps and identity. */
-export type FileChangeField = 'size' | 'mtime' | 'ctime' | 'ino' | 'dev';
 
 function describeChange(expected: number, actual: number, changed: readonly FileChangeField[]): string {
   if (changed.length > 1 || changed[0] !== 'size') return `(${changed.join(', ')} differ from when the upload started)`;

@@ -1,5 +1,23 @@
 export { BufferedHttpWritable } from './buffered-http-writable.js';
-export { uploadFile, type UploadFileOptions, type UploadFilePromise, type UploadFileResult } from './upload-file.js';
+export type {
+  BatchReport,
+  BufferedHttpWritableOptions,
+  Compression,
+  ErrorPosition,
+  FetchTusOffsetOptions,
+  FileChangeField,
+  ProgressSnapshot,
+  ResponseSummary,
+  SpoolSettings,
+  TusOffset,
+  UploadFileOptions,
+  UploadFilePromise,
+  UploadFileResult,
+  UploadMethod,
+  UploadMode,
+  UploadResponse,
+} from './types.js';
+export { uploadFile } from './upload-file.js';
 export {
   DEFAULT_CONCURRENCY,
   DEFAULT_EXPECT_CONTINUE_TIMEOUT,
@@ -8,11 +26,6 @@ export {
   DEFAULT_MAX_RETRY_AFTER,
   DEFAULT_RETRY_LIMIT,
   DEFAULT_SPOOL_MAX_BYTES,
-  type BufferedHttpWritableOptions,
-  type Compression,
-  type SpoolSettings,
-  type UploadMethod,
-  type UploadMode,
 } from './options.js';
 export {
   BODY_SNIPPET_LIMIT,
@@ -35,11 +48,7 @@ export {
   SpoolUnsafeError,
   SpoolRecordTooLargeError,
   type ErrorCode,
-  type ErrorPosition,
-  type FileChangeField,
-  type ResponseSummary,
 } from './errors.js';
-export type { ProgressSnapshot } from './core/progress.js';
 export {
   DiagnosticsChannels,
   type BatchAcknowledgedMessage,
@@ -57,9 +66,8 @@ export {
   type UploadStartMessage,
 } from './diagnostics.js';
 export type { LimitChangeReason } from './modes/batch/adaptive-concurrency.js';
-export type { BatchReport, UploadResponse } from './modes/transport.js';
 export { RESPONSE_BODY_LIMIT } from './http/answers.js';
-export { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './modes/tus/protocol.js';
+export { fetchTusOffset } from './modes/tus/protocol.js';
 export {
   CREDENTIAL_HEADERS,
   REDACTED,

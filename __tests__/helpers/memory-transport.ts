@@ -1,5 +1,6 @@
 import { BufferedWritableCore, type CoreOptions } from '../../lib/core/writable.js';
-import type { SendInfo, Transport, TransportReports, UploadResponse } from '../../lib/modes/transport.js';
+import type { SendInfo, Transport, TransportReports } from '../../lib/modes/transport.js';
+import type { UploadResponse } from '../../lib/types.js';
 
 /** One send as the in-memory transport received it. */
 export interface MemorySend {

@@ -1,7 +1,8 @@
 import { BufferPool } from './buffer-pool.js';
 import { publishUploadError, publishUploadFinish, publishUploadStart, type UploadDiagnostics } from '../diagnostics.js';
-import { Progress, type ProgressSnapshot } from './progress.js';
-import type { BatchReport, SendInfo, Transport, TransportFactory, TransportReports, UploadResponse } from '../modes/transport.js';
+import { Progress } from './progress.js';
+import type { SendInfo, Transport, TransportFactory, TransportReports } from '../modes/transport.js';
+import type { BatchReport, ProgressSnapshot, UploadResponse } from '../types.js';
 
 /** What the filler says of a send; the session adds its sequence and offset unless the send brings its own. */
 export type SendDetails = Omit<SendInfo, 'sequence' | 'offset'> & {

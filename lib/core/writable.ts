@@ -1,12 +1,13 @@
 import { addAbortSignal, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { ContentLengthError } from '../errors.js';
-import type { SpoolSettings } from '../options.js';
-import type { Progress, ProgressSnapshot } from './progress.js';
+
+import type { Progress } from './progress.js';
 import { CUT, SpoolIntake, type SpoolRecord } from '../modes/batch/spool/intake.js';
 import { refuseRecord } from '../modes/batch/spool/index.js';
-import type { BatchReport, TransportFactory, UploadResponse } from '../modes/transport.js';
+import type { TransportFactory } from '../modes/transport.js';
 import { UploadSession, type SessionOptions } from './session.js';
+import type { BatchReport, ProgressSnapshot, SpoolSettings, UploadResponse } from '../types.js';
 
 type Chunk = Buffer | string;
 

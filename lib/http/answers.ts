@@ -1,17 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import {
-  asError,
-  HttpStatusError,
-  isBufferedHttpWritableError,
-  NetworkError,
-  RedirectError,
-  type BufferedHttpWritableError,
-  type ErrorPosition,
-  type ResponseSummary,
-} from '../errors.js';
+import { asError, HttpStatusError, isBufferedHttpWritableError, NetworkError, RedirectError, type BufferedHttpWritableError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { redactSecrets, redactUrl } from './redact.js';
-import type { ProgressSnapshot } from '../core/progress.js';
+import type { ErrorPosition, ProgressSnapshot, ResponseSummary } from '../types.js';
 
 /** At most this much of a response body is kept on `upload.response.body`. */
 export const RESPONSE_BODY_LIMIT = 1024 * 1024;

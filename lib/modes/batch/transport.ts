@@ -20,7 +20,8 @@ import { Backoff, Retrier, overloadBaseDelay, type FailedAttempt } from '../../h
 import { UploadPause } from '../../http/upload-pause.js';
 import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from '../../http/answers.js';
 import { readAnswerBeforeWriteError } from '../../http/early-answer.js';
-import { failed, type SendInfo, type Transport, type TransportReports, type UploadResponse } from '../transport.js';
+import { failed, type SendInfo, type Transport, type TransportReports } from '../transport.js';
+import type { UploadResponse } from '../../types.js';
 
 const gzipAsync = promisify(gzip);
 

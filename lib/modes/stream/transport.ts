@@ -6,7 +6,8 @@ import type { StreamOptions } from '../../options.js';
 import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from '../../http/answers.js';
 import { readAnswerBeforeWriteError } from '../../http/early-answer.js';
 import { ContinueGate } from '../../http/expect-continue.js';
-import type { SendInfo, Transport, TransportReports, UploadResponse } from '../transport.js';
+import type { SendInfo, Transport, TransportReports } from '../transport.js';
+import type { UploadResponse } from '../../types.js';
 
 interface Answer {
   statusCode: number;

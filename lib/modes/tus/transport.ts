@@ -1,15 +1,16 @@
 import { Readable } from 'node:stream';
 import type { Response as GotResponse } from 'got';
 import { abortError } from '../../http/abort.js';
-import { ContentLengthError, InsecureLocationError, ProtocolError, ResumeGapError, type BufferedHttpWritableError, type ErrorPosition } from '../../errors.js';
+import { ContentLengthError, InsecureLocationError, ProtocolError, ResumeGapError, type BufferedHttpWritableError } from '../../errors.js';
 import type { TusOptions } from '../../options.js';
 import { credentialsForOrigin, isSchemeDowngrade, learnSecrets, redactUrl, secretValues } from '../../http/redact.js';
 import { Backoff, Retrier, type FailedAttempt } from '../../http/retry.js';
 import { RESPONSE_BODY_LIMIT, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from '../../http/answers.js';
 import { readAnswerBeforeWriteError } from '../../http/early-answer.js';
 import { ContinueGate } from '../../http/expect-continue.js';
-import { failed, type SendInfo, type Transport, type TransportReports, type UploadResponse } from '../transport.js';
-import { TUS_VERSION, encodeMetadata, readTusOffset, type TusOffset } from './protocol.js';
+import { failed, type SendInfo, type Transport, type TransportReports } from '../transport.js';
+import { TUS_VERSION, encodeMetadata, readTusOffset } from './protocol.js';
+import type { ErrorPosition, TusOffset, UploadResponse } from '../../types.js';
 
 /** One request that failed in a way the retry engine judges (a status, a connection error, a PATCH that stored nothing). */
 class AttemptFailed extends Error {

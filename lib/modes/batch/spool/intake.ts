@@ -1,7 +1,8 @@
 import { HttpStatusError } from '../../../errors.js';
-import type { SpoolSettings } from '../../../options.js';
+
 import { CUT, Spool, type SpoolRecord } from './index.js';
 import type { UploadSession } from '../../../core/session.js';
+import type { SpoolSettings } from '../../../types.js';
 
 export { CUT, type SpoolRecord };
 

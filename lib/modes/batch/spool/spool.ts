@@ -37,7 +37,7 @@
  */
 import { join } from 'node:path';
 import { crc32 } from './checksum.js';
-import type { ProgressSnapshot } from '../../../core/progress.js';
+
 import { BODY_SNIPPET_LIMIT, SpoolCorruptError, SpoolRecordTooLargeError } from '../../../errors.js';
 import { ensureInnerDirectory, ensureSpoolDirectory, onPath, replaceFile, spoolIoError } from './files.js';
 import {
@@ -60,6 +60,7 @@ import { acquireLock, type SpoolLock } from './lock.js';
 import { RecentGroups } from './recent-groups.js';
 import { RecentTables } from './recent-tables.js';
 import { SegmentStore, syncDirectory } from './segments.js';
+import type { ProgressSnapshot } from '../../../types.js';
 
 /** A batch boundary in `append()`: what `flush()` writes. */
 export const CUT: unique symbol = Symbol('buffered-http-writable.spool.cut');
