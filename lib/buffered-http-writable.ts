@@ -1,4 +1,6 @@
-import { resolveOptions, type ResolvedOptions } from './options.js';
+import { resolveOptions } from './options/resolve.js';
+import type { ResolvedOptions } from './options/table.js';
+import { createUploadContext } from './upload-context.js';
 import { createTransport } from './modes/create.js';
 import { fetchTusOffset } from './modes/tus/protocol.js';
 import { BufferedWritableCore } from './core/writable.js';
@@ -11,10 +13,11 @@ import type { BufferedHttpWritableOptions, FetchTusOffsetOptions, TusOffset } fr
  */
 export class BufferedHttpWritable extends BufferedWritableCore<ResolvedOptions> {
   constructor(url: string | URL, options: BufferedHttpWritableOptions = {}) {
-    const resolved = resolveOptions(url, options);
-    super(resolved, createTransport);
+    const settings = resolveOptions(url, options);
+    const context = createUploadContext(settings);
+    super(settings, context, createTransport);
     // Only now does the writable exist for the diagnostics messages to name.
-    resolved.diagnostics.upload = this;
+    context.diagnostics.upload = this;
   }
 
   /**

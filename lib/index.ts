@@ -18,15 +18,12 @@ export type {
   UploadResponse,
 } from './types.js';
 export { uploadFile } from './upload-file.js';
-export {
-  DEFAULT_CONCURRENCY,
-  DEFAULT_EXPECT_CONTINUE_TIMEOUT,
-  DEFAULT_HIGH_WATER_MARK,
-  DEFAULT_MAX_CONCURRENCY,
-  DEFAULT_MAX_RETRY_AFTER,
-  DEFAULT_RETRY_LIMIT,
-  DEFAULT_SPOOL_MAX_BYTES,
-} from './options.js';
+export { DEFAULT_HIGH_WATER_MARK } from './options/common.js';
+export { DEFAULT_EXPECT_CONTINUE_TIMEOUT } from './options/continue.js';
+export { DEFAULT_MAX_RETRY_AFTER, DEFAULT_RETRY_LIMIT } from './options/retry.js';
+export { DEFAULT_CONCURRENCY } from './modes/batch/options.js';
+export { DEFAULT_MAX_CONCURRENCY } from './modes/batch/adaptive-concurrency.js';
+export { DEFAULT_SPOOL_MAX_BYTES } from './modes/batch/spool/settings.js';
 export {
   BODY_SNIPPET_LIMIT,
   BufferedHttpWritableError,

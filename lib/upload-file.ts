@@ -4,7 +4,9 @@ import { promisify } from 'node:util';
 import { abortError } from './http/abort.js';
 import { FileChangedError } from './errors.js';
 import { changedFields, fileStats } from './file-state.js';
-import { resolveOptions } from './options.js';
+import { resolveOptions } from './options/resolve.js';
+import type { ResolvedOptions } from './options/table.js';
+import { createUploadContext, type UploadContext } from './upload-context.js';
 import { createTransport } from './modes/create.js';
 import type { ProgressSnapshot, UploadFileOptions, UploadFilePromise, UploadFileResult } from './types.js';
 import { askTusOffset } from './modes/tus/protocol.js';
@@ -53,12 +55,13 @@ async function upload(source: string | number, url: string | URL, options: Uploa
     const regular = stats.isFile() ? stats : undefined;
     const size = regular && Number(regular.size);
     const resolved = resolveOptions(url, writableOptions);
+    const context = createUploadContext(resolved);
     let start = 0;
     if (resolved.mode === 'tus' && resolved.uploadUrl !== undefined && size !== undefined) {
       // Asked once: the transport starts from the same answer instead of its own HEAD.
       if (resolved.resumeFrom === undefined) watch(() => true);
       resolved.resumeFrom ??= await askTusOffset(resolved.uploadUrl, {
-        got: resolved.got,
+        got: context.got,
         headers: resolved.headers,
         retry: resolved.retry,
         signal: resolved.signal,
@@ -70,9 +73,9 @@ async function upload(source: string | number, url: string | URL, options: Uploa
       // tus: the whole upload's length, also when resuming; stream: the bytes this request carries.
       resolved.contentLength = resolved.mode === 'tus' ? size : size - start;
     }
-    resolved.diagnostics.upload = { uploadFile: source };
+    context.diagnostics.upload = { uploadFile: source };
     const reader = new FileReader(fd, name, regular, start);
-    return await run(resolved, reader, start, { onProgress, onBatch, onRead }, watch);
+    return await run(resolved, context, reader, start, { onProgress, onBatch, onRead }, watch);
   } finally {
     await handle?.close();
   }
@@ -80,7 +83,8 @@ async function upload(source: string | number, url: string | URL, options: Uploa
 
 /** Feeds the session from the reader until the file ends, then waits for the final answer. */
 async function run(
-  options: ReturnType<typeof resolveOptions>,
+  options: ResolvedOptions,
+  context: UploadContext,
   reader: FileReader,
   startOffset: number,
   listeners: Pick<UploadFileOptions, 'onProgress' | 'onBatch' | 'onRead'>,
@@ -91,7 +95,7 @@ async function run(
   // Every await below races this: the upload's failure (or an abort) ends the loop at once.
   const failed = new Promise<never>((_resolve, reject) => (rejectFailure = reject));
   failed.catch(() => {});
-  const session = new UploadSession(options, createTransport, {
+  const session = new UploadSession(options, context, createTransport, {
     progress: (snapshot) => listeners.onProgress?.(snapshot),
     response: () => {},
     batch: (report) => listeners.onBatch?.(report),

@@ -1,3 +1,4 @@
+import got from 'got';
 import { BufferedWritableCore, type CoreOptions } from '../../lib/core/writable.js';
 import type { SendInfo, Transport, TransportReports } from '../../lib/modes/transport.js';
 import type { UploadResponse } from '../../lib/types.js';
@@ -84,7 +85,9 @@ export function memoryWritable(
   options: Partial<CoreOptions> & { highWaterMark: number },
   transport = new MemoryTransport(),
 ): { upload: BufferedWritableCore; transport: MemoryTransport } {
-  const upload = new BufferedWritableCore({ countsBatches: false, ...options }, (_options, reports) => {
+  // No diagnostics `upload`: nothing is published.
+  const context = { credentials: [], got, diagnostics: { mode: 'stream' as const, url: '', concurrency: 1 } };
+  const upload = new BufferedWritableCore({ mode: 'stream', ...options }, context, (_options, _context, reports) => {
     transport.reports = reports;
     return transport;
   });

@@ -1,6 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { asError, HttpStatusError, isBufferedHttpWritableError, NetworkError, RedirectError, type BufferedHttpWritableError } from '../errors.js';
-import type { ResolvedOptions } from '../options.js';
 import { redactSecrets, redactUrl } from './redact.js';
 import type { ErrorPosition, ProgressSnapshot, ResponseSummary } from '../types.js';
 
@@ -36,7 +35,7 @@ export class BodyCollector {
  */
 export function summarizeAnswer(
   answer: { statusCode: number; statusMessage?: string | undefined; body: string },
-  options: Pick<ResolvedOptions, 'credentials'>,
+  options: { readonly credentials: readonly string[] },
 ): ResponseSummary {
   const body = redactSecrets(answer.body, options.credentials);
   return { statusCode: answer.statusCode, body, ...(answer.statusMessage ? { statusMessage: answer.statusMessage } : {}) };

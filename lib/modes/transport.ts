@@ -1,4 +1,5 @@
 import { asError } from '../errors.js';
+import type { UploadContext } from '../upload-context.js';
 import type { BatchReport, ProgressSnapshot, UploadResponse } from '../types.js';
 
 /** Where a buffer stands in the whole upload. */
@@ -79,7 +80,7 @@ export interface Transport {
 }
 
 /** Builds the transport of an upload; the core is handed one rather than importing any. */
-export type TransportFactory<Options> = (options: Options, reports: TransportReports) => Transport;
+export type TransportFactory<Options> = (options: Options, context: UploadContext, reports: TransportReports) => Transport;
 
 const NEVER = new Promise<never>(() => {});
 

@@ -14,7 +14,8 @@ import {
   type DiagnosticsUpload,
 } from '../../diagnostics.js';
 import { BODY_SNIPPET_LIMIT, type BufferedHttpWritableError } from '../../errors.js';
-import type { BatchOptions } from '../../options.js';
+import type { BatchOptions } from './options.js';
+import type { UploadContext } from '../../upload-context.js';
 import { abortError } from '../../http/abort.js';
 import { Backoff, Retrier, overloadBaseDelay, type FailedAttempt } from '../../http/retry.js';
 import { UploadPause } from '../../http/upload-pause.js';
@@ -79,6 +80,7 @@ export class BatchTransport implements Transport {
   readonly keepsWritesWhole = true;
   readonly checksTotalLength = false;
   readonly #options: BatchOptions;
+  readonly #context: UploadContext;
   readonly #reports: TransportReports;
   readonly #limiter: ConcurrencyLimiter;
   /** One clock for `Retry-After`: the whole upload waits, not one batch. */
@@ -93,8 +95,9 @@ export class BatchTransport implements Transport {
   /** Failed or aborted: nothing more goes out, the server must not see batches past a gap. */
   #over = false;
 
-  constructor(options: BatchOptions, reports: TransportReports) {
+  constructor(options: BatchOptions, context: UploadContext, reports: TransportReports) {
     this.#options = options;
+    this.#context = context;
     this.#reports = reports;
     this.#limiter = createConcurrencyLimiter(options.concurrency, { max: options.maxConcurrency, onChange: (change) => this.#limitChanged(change) });
     this.maxInFlight = this.#limiter.max;
@@ -227,7 +230,8 @@ export class BatchTransport implements Transport {
   }
 
   #request(piece: Piece, body: Buffer): CancelableRequest<GotResponse<Buffer>> {
-    const { got, url, method, headers, compress } = this.#options;
+    const { url, method, headers, compress } = this.#options;
+    const { got } = this.#context;
     const request = got(url, {
       method,
       body,
@@ -269,7 +273,7 @@ export class BatchTransport implements Transport {
   #answerError(piece: Piece, response: GotResponse<Buffer>): BufferedHttpWritableError {
     const snippet = new BodyCollector(BODY_SNIPPET_LIMIT);
     snippet.add(response.rawBody);
-    const summary = summarizeAnswer({ statusCode: response.statusCode, statusMessage: response.statusMessage, body: snippet.text() }, this.#options);
+    const summary = summarizeAnswer({ statusCode: response.statusCode, statusMessage: response.statusMessage, body: snippet.text() }, this.#context);
     return errorForAnswer(summary, response.headers, this.#options.url, this.#reports.progress(), position(piece));
   }
 
@@ -280,7 +284,7 @@ export class BatchTransport implements Transport {
 
   /** Publishes once the writable exists (it always does by the first send). */
   #diagnostic(publish: (upload: DiagnosticsUpload) => void): void {
-    const upload = this.#options.diagnostics.upload;
+    const upload = this.#context.diagnostics.upload;
     if (upload) publish(upload);
   }
 

@@ -2,7 +2,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Request as GotRequest, Response as GotResponse } from 'got';
 import { EarlyResponseError, type BufferedHttpWritableError } from '../../errors.js';
-import type { StreamOptions } from '../../options.js';
+import type { StreamOptions } from './options.js';
+import type { UploadContext } from '../../upload-context.js';
 import { BodyCollector, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from '../../http/answers.js';
 import { readAnswerBeforeWriteError } from '../../http/early-answer.js';
 import { ContinueGate } from '../../http/expect-continue.js';
@@ -30,6 +31,7 @@ export class StreamTransport implements Transport {
   readonly keepsWritesWhole = false;
   readonly checksTotalLength = false;
   readonly #options: StreamOptions;
+  readonly #context: UploadContext;
   readonly #reports: TransportReports;
   #request?: GotRequest;
   /** With `Expect: 100-continue`: the body waits behind it. */
@@ -48,8 +50,9 @@ export class StreamTransport implements Transport {
   #settled?: UploadResponse;
   #onSettled?: (response: UploadResponse) => void;
 
-  constructor(options: StreamOptions, reports: TransportReports) {
+  constructor(options: StreamOptions, context: UploadContext, reports: TransportReports) {
     this.#options = options;
+    this.#context = context;
     this.#reports = reports;
   }
 
@@ -108,7 +111,8 @@ export class StreamTransport implements Transport {
 
   #open(): GotRequest {
     if (this.#request) return this.#request;
-    const { got, url, method, headers, contentLength } = this.#options;
+    const { url, method, headers, contentLength } = this.#options;
+    const { got } = this.#context;
     const requestHeaders = contentLength === undefined ? headers : { ...headers, 'content-length': String(contentLength) };
     const request = got.stream(url, {
       method,
@@ -180,7 +184,7 @@ export class StreamTransport implements Transport {
   }
 
   #answerError(answer: Answer): BufferedHttpWritableError {
-    const summary = summarizeAnswer({ ...answer, body: answer.body.text() }, this.#options);
+    const summary = summarizeAnswer({ ...answer, body: answer.body.text() }, this.#context);
     const progress = this.#reports.progress();
     if (isSuccess(answer.statusCode)) return new EarlyResponseError(summary, progress);
     return errorForAnswer(summary, answer.headers, this.#options.url, progress);

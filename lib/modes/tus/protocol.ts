@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import defaultGot, { type Got } from 'got';
 import { abortError } from '../../http/abort.js';
 import { HttpStatusError, ProtocolError } from '../../errors.js';
-import { resolveRetry } from '../../options.js';
+import { resolveRetry } from '../../options/retry.js';
 import { redactUrl } from '../../http/redact.js';
 import { Backoff, Retrier, type FailedAttempt, type RetrySettings } from '../../http/retry.js';
 import type { FetchTusOffsetOptions, ProgressSnapshot, TusOffset } from '../../types.js';

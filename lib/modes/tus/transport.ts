@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import type { Response as GotResponse } from 'got';
 import { abortError } from '../../http/abort.js';
 import { ContentLengthError, InsecureLocationError, ProtocolError, ResumeGapError, type BufferedHttpWritableError } from '../../errors.js';
-import type { TusOptions } from '../../options.js';
+import type { TusOptions } from './options.js';
+import type { UploadContext } from '../../upload-context.js';
 import { credentialsForOrigin, isSchemeDowngrade, learnSecrets, redactUrl, secretValues } from '../../http/redact.js';
 import { Backoff, Retrier, type FailedAttempt } from '../../http/retry.js';
 import { RESPONSE_BODY_LIMIT, errorForAnswer, errorForNetwork, isSuccess, summarizeAnswer } from '../../http/answers.js';
@@ -37,6 +38,7 @@ export class TusTransport implements Transport {
   readonly keepsWritesWhole = false;
   readonly checksTotalLength = true;
   readonly #options: TusOptions;
+  readonly #context: UploadContext;
   readonly #reports: TransportReports;
   readonly #metadata: string | undefined;
   #uploadUrl: URL | undefined;
@@ -63,8 +65,9 @@ export class TusTransport implements Transport {
   #inFlight: { cancel(): void } | undefined;
   readonly #backoff = new Backoff();
 
-  constructor(options: TusOptions, reports: TransportReports) {
+  constructor(options: TusOptions, context: UploadContext, reports: TransportReports) {
     this.#options = options;
+    this.#context = context;
     this.#reports = reports;
     // Checked at construction: a bad key is the caller's error, not the server's.
     this.#metadata = options.metadata && Object.keys(options.metadata).length > 0 ? encodeMetadata(options.metadata) : undefined;
@@ -281,7 +284,7 @@ export class TusTransport implements Transport {
     // An empty body (the PATCH that only declares the length) has nothing to hold back.
     const gate = body && body.length > 0 && this.#options.expectsContinue ? new ContinueGate(this.#options.expectContinueTimeout) : undefined;
     if (!gate) bodyGoes?.();
-    const request = this.#options.got(url, {
+    const request = this.#context.got(url, {
       method,
       ...this.#credentials(url, gate ? { ...headers, 'content-length': String(body!.length) } : headers),
       ...(gate ? { body: gatedBody(body!, gate, bodyGoes) } : body ? { body } : {}),
@@ -325,7 +328,7 @@ export class TusTransport implements Transport {
 
   /** The typed error of a non-2xx answer. */
   #answerError(answer: GotResponse<string>): BufferedHttpWritableError {
-    const summary = summarizeAnswer(answer, this.#options);
+    const summary = summarizeAnswer(answer, this.#context);
     return errorForAnswer(summary, answer.headers, new URL(answer.url), this.#reports.progress(), this.#position());
   }
 
@@ -366,7 +369,7 @@ export class TusTransport implements Transport {
   #setUploadUrl(url: URL): void {
     this.#uploadUrl = url;
     // A server may sign the upload URL it hands over: an answer echoing it must not show the signature.
-    learnSecrets(this.#options.credentials, secretValues([], [url]));
+    learnSecrets(this.#context.credentials, secretValues([], [url]));
     this.#reports.uploadUrl(redactUrl(url));
   }
 
@@ -379,7 +382,7 @@ export class TusTransport implements Transport {
 
   /** tus §termination, asked for with `deleteOnAbort`. Best effort: the caller has already given up on the upload. */
   #terminate(url: URL): void {
-    this.#options
+    this.#context
       .got(url, { method: 'DELETE', ...this.#credentials(url, {}), throwHttpErrors: false, followRedirect: false, retry: { limit: 0 } })
       .catch(() => {});
   }
