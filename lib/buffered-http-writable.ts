@@ -1,6 +1,9 @@
-import { resolveOptions, type BufferedHttpWritableOptions, type ResolvedOptions } from './options.js';
+import { resolveOptions } from './options/resolve.js';
+import type { ResolvedOptions } from './options/table.js';
+import { createUploadContext } from './upload-context.js';
 import { createTransport } from './modes/create.js';
 import { BufferedWritableCore } from './core/writable.js';
+import type { BufferedHttpWritableOptions } from './types.js';
 
 /**
  * A `stream.Writable` that streams what is written to a web server over HTTP:
@@ -9,9 +12,10 @@ import { BufferedWritableCore } from './core/writable.js';
  */
 export class BufferedHttpWritable extends BufferedWritableCore<ResolvedOptions> {
   constructor(url: string | URL, options: BufferedHttpWritableOptions = {}) {
-    const resolved = resolveOptions(url, options);
-    super(resolved, createTransport);
+    const settings = resolveOptions(url, options);
+    const context = createUploadContext(settings);
+    super(settings, context, createTransport);
     // Only now does the writable exist for the diagnostics messages to name.
-    resolved.diagnostics.upload = this;
+    context.diagnostics.upload = this;
   }
 }

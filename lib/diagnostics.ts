@@ -1,9 +1,8 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
+import type { Writable } from 'node:stream';
 import type { LimitChangeReason } from './modes/batch/adaptive-concurrency.js';
 import type { AttemptKind } from './modes/batch/concurrency-limiter.js';
-import type { BufferedHttpWritable } from './buffered-http-writable.js';
-import type { UploadMode } from './options.js';
-import type { ProgressSnapshot } from './core/progress.js';
+import type { ProgressSnapshot, UploadMode } from './types.js';
 
 /**
  * `node:diagnostics_channel` channels, named as undici and got name theirs
@@ -39,8 +38,12 @@ export const DiagnosticsChannels = {
 
 export type DiagnosticsChannelName = (typeof DiagnosticsChannels)[keyof typeof DiagnosticsChannels];
 
-/** What `upload` is in a message: the writable, or for `uploadFile()` an object made once per call. */
-export type DiagnosticsUpload = BufferedHttpWritable | { readonly uploadFile: string | number };
+/**
+ * What `upload` is in a message: the `BufferedHttpWritable` itself, or for
+ * `uploadFile()` an object made once per call. Typed as its base class so
+ * that this module, which the core imports, does not import the writable.
+ */
+export type DiagnosticsUpload = Writable | { readonly uploadFile: string | number };
 
 /** What an upload's messages say of it, fixed at construction (`upload` is set once the writable exists). */
 export interface UploadDiagnostics {

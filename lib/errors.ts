@@ -1,5 +1,5 @@
-import type { ProgressSnapshot } from './core/progress.js';
 import { BODY_SNIPPET_LIMIT, capBody } from './http/body-cap.js';
+import type { ErrorPosition, FileChangeField, ProgressSnapshot, ResponseSummary, SpoolState } from './types.js';
 
 /**
  * Stable error codes. A code never changes meaning once released; match on
@@ -39,16 +39,6 @@ export const ErrorCodes = {
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
-
-/** Where in the upload an error happened, when the mode knows it. */
-export interface ErrorPosition {
-  /** batch: 0-based sequence number of the batch that failed. */
-  sequence?: number;
-  /** batch: byte offset of the failed batch; tus: the server's last known offset. */
-  offset?: number;
-  /** tus: the upload URL to resume from. */
-  uploadUrl?: string;
-}
 
 /**
  * Marks the library's errors. `Symbol.for` gives the same symbol in every copy
@@ -107,23 +97,6 @@ export class BufferedHttpWritableError extends Error {
     if (position.offset !== undefined) this.offset = position.offset;
     if (position.uploadUrl !== undefined) this.uploadUrl = position.uploadUrl;
   }
-}
-
-/** What an error says of the spool when the upload failed or was stopped: the data is still there. */
-export interface SpoolState {
-  dir: string;
-  /** Bytes of records still in the spool, resent by the next start on the same directory. */
-  bytesStored: number;
-  /** A batch refused permanently was moved here (`<dir>/rejected/<key>.bin`; its answer is in the `.json` beside it). */
-  setAside?: string;
-}
-
-/** What an error keeps of a response: never its headers (they may set cookies). */
-export interface ResponseSummary {
-  statusCode: number;
-  statusMessage?: string;
-  /** The start of the body, at most `BODY_SNIPPET_LIMIT` bytes, as text. */
-  body: string;
 }
 
 /** The server answered with a status that is not 2xx. */
@@ -268,9 +241,6 @@ export class FileChangedError extends BufferedHttpWritableError {
     this.changed = changed;
   }
 }
-
-/** What `fstat` compares to tell a file changed: its size, timestamps and identity. */
-export type FileChangeField = 'size' | 'mtime' | 'ctime' | 'ino' | 'dev';
 
 function describeChange(expected: number, actual: number, changed: readonly FileChangeField[]): string {
   if (changed.length > 1 || changed[0] !== 'size') return `(${changed.join(', ')} differ from when the upload started)`;

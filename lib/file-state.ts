@@ -1,5 +1,5 @@
 import { fstat, type BigIntStats } from 'node:fs';
-import type { FileChangeField } from './errors.js';
+import type { FileChangeField } from './types.js';
 
 /**
  * What tells one version of a regular file from another without reading it

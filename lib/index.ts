@@ -1,19 +1,30 @@
 export { BufferedHttpWritable } from './buffered-http-writable.js';
-export { uploadFile, type UploadFileOptions, type UploadFilePromise, type UploadFileResult } from './upload-file.js';
-export {
-  DEFAULT_CONCURRENCY,
-  DEFAULT_EXPECT_CONTINUE_TIMEOUT,
-  DEFAULT_HIGH_WATER_MARK,
-  DEFAULT_MAX_CONCURRENCY,
-  DEFAULT_MAX_RETRY_AFTER,
-  DEFAULT_RETRY_LIMIT,
-  DEFAULT_SPOOL_MAX_BYTES,
-  type BufferedHttpWritableOptions,
-  type Compression,
-  type SpoolSettings,
-  type UploadMethod,
-  type UploadMode,
-} from './options.js';
+export type {
+  BatchReport,
+  BufferedHttpWritableOptions,
+  Compression,
+  ErrorPosition,
+  FetchTusOffsetOptions,
+  FileChangeField,
+  SpoolState,
+  ProgressSnapshot,
+  ResponseSummary,
+  SpoolSettings,
+  TusOffset,
+  UploadFileOptions,
+  UploadFilePromise,
+  UploadFileResult,
+  UploadMethod,
+  UploadMode,
+  UploadResponse,
+} from './types.js';
+export { uploadFile } from './upload-file.js';
+export { DEFAULT_HIGH_WATER_MARK } from './options/common.js';
+export { DEFAULT_EXPECT_CONTINUE_TIMEOUT } from './options/continue.js';
+export { DEFAULT_MAX_RETRY_AFTER, DEFAULT_RETRY_LIMIT } from './options/retry.js';
+export { DEFAULT_CONCURRENCY } from './modes/batch/options.js';
+export { DEFAULT_MAX_CONCURRENCY } from './modes/batch/adaptive-concurrency.js';
+export { DEFAULT_SPOOL_MAX_BYTES } from './modes/batch/spool/settings.js';
 export {
   BufferedHttpWritableError,
   ContentLengthError,
@@ -34,12 +45,7 @@ export {
   SpoolUnsafeError,
   SpoolRecordTooLargeError,
   type ErrorCode,
-  type ErrorPosition,
-  type FileChangeField,
-  type ResponseSummary,
-  type SpoolState,
 } from './errors.js';
-export type { ProgressSnapshot } from './core/progress.js';
 export {
   DiagnosticsChannels,
   type BatchAcknowledgedMessage,
@@ -57,6 +63,5 @@ export {
   type UploadStartMessage,
 } from './diagnostics.js';
 export type { LimitChangeReason } from './modes/batch/adaptive-concurrency.js';
-export type { BatchReport, UploadResponse } from './modes/transport.js';
 export { BODY_SNIPPET_LIMIT, RESPONSE_BODY_LIMIT } from './http/body-cap.js';
-export { fetchTusOffset, type FetchTusOffsetOptions, type TusOffset } from './modes/tus/protocol.js';
+export { fetchTusOffset } from './modes/tus/protocol.js';

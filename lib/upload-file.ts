@@ -4,55 +4,15 @@ import { promisify } from 'node:util';
 import { abortError } from './http/abort.js';
 import { FileChangedError } from './errors.js';
 import { changedFields, fileStats } from './file-state.js';
-import { resolveOptions, type BufferedHttpWritableOptions } from './options.js';
-import type { ProgressSnapshot } from './core/progress.js';
+import { resolveOptions } from './options/resolve.js';
+import type { ResolvedOptions } from './options/table.js';
+import { createUploadContext, type UploadContext } from './upload-context.js';
 import { createTransport } from './modes/create.js';
-import type { BatchReport, UploadResponse } from './modes/transport.js';
+import type { ProgressSnapshot, UploadFileOptions, UploadFilePromise, UploadFileResult } from './types.js';
 import { askTusOffset } from './modes/tus/protocol.js';
 import { UploadSession } from './core/session.js';
 
 const readAsync = promisify(readCallback);
-
-/** Options of `uploadFile`: the Writable's options, plus what only a file upload can do. */
-export interface UploadFileOptions extends BufferedHttpWritableOptions {
-  /**
-   * Declare the file's size up front: `Content-Length` in stream mode,
-   * `Upload-Length` in tus mode (default true for a regular file; a pipe has
-   * no size to declare).
-   */
-  declareSize?: boolean;
-  /** Called with the figures of each `'progress'` event of the Writable. */
-  onProgress?: (progress: ProgressSnapshot) => void;
-  /** batch: called for each acknowledged batch, as the Writable's `'batch'` event. */
-  onBatch?: (report: BatchReport) => void;
-  /**
-   * Called with each buffer as it is read, before it is sent (to hash the
-   * content on the way, say). The buffer is the pool's: read it at once, do
-   * not keep it.
-   */
-  onRead?: (bytes: Buffer) => void;
-}
-
-/** What a finished `uploadFile` reports. */
-export interface UploadFileResult extends ProgressSnapshot {
-  /** The server's final answer (batch: the last batch's; undefined for an empty batch upload). */
-  response: UploadResponse | undefined;
-  /** tus: the server's offset this upload started from (0 unless resuming with `uploadUrl`). */
-  startOffset: number;
-}
-
-/** What `uploadFile` returns: the promise of its result, which also tells how the upload stands while it runs. */
-export interface UploadFilePromise extends Promise<UploadFileResult> {
-  /**
-   * True while the upload waits on the network rather than on the file: a
-   * buffer the transport still holds (stream: not yet taken whole by the
-   * socket; batch and tus: not yet answered), the final answer once the
-   * file has ended, or (tus with `uploadUrl`) the server's offset. False
-   * while a read waits (a quiet pipe), and once the promise has settled.
-   * The Writable's `waitingOnNetwork`, for a watchdog.
-   */
-  readonly waitingOnNetwork: boolean;
-}
 
 /** How `upload` tells the promise where to look for `waitingOnNetwork` as the upload goes on. */
 type WatchNetwork = (waitingOnNetwork: () => boolean) => void;
@@ -95,12 +55,13 @@ async function upload(source: string | number, url: string | URL, options: Uploa
     const regular = stats.isFile() ? stats : undefined;
     const size = regular && Number(regular.size);
     const resolved = resolveOptions(url, writableOptions);
+    const context = createUploadContext(resolved);
     let start = 0;
     if (resolved.mode === 'tus' && resolved.uploadUrl !== undefined && size !== undefined) {
       // Asked once: the transport starts from the same answer instead of its own HEAD.
       if (resolved.resumeFrom === undefined) watch(() => true);
       resolved.resumeFrom ??= await askTusOffset(resolved.uploadUrl, {
-        got: resolved.got,
+        got: context.got,
         headers: resolved.headers,
         retry: resolved.retry,
         signal: resolved.signal,
@@ -112,9 +73,9 @@ async function upload(source: string | number, url: string | URL, options: Uploa
       // tus: the whole upload's length, also when resuming; stream: the bytes this request carries.
       resolved.contentLength = resolved.mode === 'tus' ? size : size - start;
     }
-    resolved.diagnostics.upload = { uploadFile: source };
+    context.diagnostics.upload = { uploadFile: source };
     const reader = new FileReader(fd, name, regular, start);
-    return await run(resolved, reader, start, { onProgress, onBatch, onRead }, watch);
+    return await run(resolved, context, reader, start, { onProgress, onBatch, onRead }, watch);
   } finally {
     await handle?.close();
   }
@@ -122,7 +83,8 @@ async function upload(source: string | number, url: string | URL, options: Uploa
 
 /** Feeds the session from the reader until the file ends, then waits for the final answer. */
 async function run(
-  options: ReturnType<typeof resolveOptions>,
+  options: ResolvedOptions,
+  context: UploadContext,
   reader: FileReader,
   startOffset: number,
   listeners: Pick<UploadFileOptions, 'onProgress' | 'onBatch' | 'onRead'>,
@@ -133,7 +95,7 @@ async function run(
   // Every await below races this: the upload's failure (or an abort) ends the loop at once.
   const failed = new Promise<never>((_resolve, reject) => (rejectFailure = reject));
   failed.catch(() => {});
-  const session = new UploadSession(options, createTransport, {
+  const session = new UploadSession(options, context, createTransport, {
     progress: (snapshot) => listeners.onProgress?.(snapshot),
     response: () => {},
     batch: (report) => listeners.onBatch?.(report),

@@ -16,8 +16,9 @@ import {
   type BatchIdentity,
   type DiagnosticsChannelName,
 } from '../../lib/diagnostics.js';
-import type { ProgressSnapshot } from '../../lib/core/progress.js';
+
 import { manualClock } from '../helpers/manual-clock.js';
+import type { ProgressSnapshot } from '../../lib/types.js';
 
 /** Stands in for the writable: the helpers only pass it along. */
 const upload = { name: 'upload-under-test' } as unknown as BufferedHttpWritable;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { BufferedHttpWritable, DEFAULT_MAX_RETRY_AFTER, DEFAULT_RETRY_LIMIT, type BufferedHttpWritableOptions } from '../../lib/index.js';
-import { resolveOptions } from '../../lib/options.js';
+import { resolveOptions } from '../../lib/options/resolve.js';
 
 const url = 'http://127.0.0.1:9/upload';
 

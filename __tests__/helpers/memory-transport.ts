@@ -1,5 +1,7 @@
+import got from 'got';
 import { BufferedWritableCore, type CoreOptions } from '../../lib/core/writable.js';
-import type { SendInfo, Transport, TransportReports, UploadResponse } from '../../lib/modes/transport.js';
+import type { SendInfo, Transport, TransportReports } from '../../lib/modes/transport.js';
+import type { UploadResponse } from '../../lib/types.js';
 
 /** One send as the in-memory transport received it. */
 export interface MemorySend {
@@ -83,7 +85,9 @@ export function memoryWritable(
   options: Partial<CoreOptions> & { highWaterMark: number },
   transport = new MemoryTransport(),
 ): { upload: BufferedWritableCore; transport: MemoryTransport } {
-  const upload = new BufferedWritableCore({ countsBatches: false, ...options }, (_options, reports) => {
+  // No diagnostics `upload`: nothing is published.
+  const context = { credentials: [], got, diagnostics: { mode: 'stream' as const, url: '', concurrency: 1 } };
+  const upload = new BufferedWritableCore({ mode: 'stream', ...options }, context, (_options, _context, reports) => {
     transport.reports = reports;
     return transport;
   });

@@ -1,22 +1,4 @@
-/** The figures carried by every `'progress'` event and every error. */
-export interface ProgressSnapshot {
-  /** Bytes accepted by `write()`. */
-  bytesWritten: number;
-  /** Bytes handed to the socket: an upper bound on what the server received. */
-  bytesSent: number;
-  /** Bytes the server confirmed with a 2xx (batch: the contiguous prefix). */
-  bytesAcknowledged: number;
-  /** batch: batches handed to the network (retries not counted twice). */
-  batchesSent?: number;
-  /** batch: batches the server answered 2xx. */
-  batchesAcknowledged?: number;
-  /** tus: the upload URL, once the server created it. */
-  uploadUrl?: string;
-  /** batch with `concurrency: 'auto'`: the concurrency limit now (a fixed `concurrency` is the option itself). */
-  concurrency?: number;
-  /** batch with a spool: bytes the spool held from an earlier run when it opened (sent first). */
-  bytesFromSpool?: number;
-}
+import type { ProgressSnapshot } from '../types.js';
 
 /**
  * The upload's counters. One owner (the upload session) changes them, from

@@ -1,7 +1,9 @@
 import { BufferPool } from './buffer-pool.js';
 import { publishUploadError, publishUploadFinish, publishUploadStart, type UploadDiagnostics } from '../diagnostics.js';
-import { Progress, type ProgressSnapshot } from './progress.js';
-import type { BatchReport, SendInfo, Transport, TransportFactory, TransportReports, UploadResponse } from '../modes/transport.js';
+import type { UploadContext } from '../upload-context.js';
+import { Progress } from './progress.js';
+import type { SendInfo, Transport, TransportFactory, TransportReports } from '../modes/transport.js';
+import type { BatchReport, ProgressSnapshot, UploadMode, UploadResponse } from '../types.js';
 
 /** What the filler says of a send; the session adds its sequence and offset unless the send brings its own. */
 export type SendDetails = Omit<SendInfo, 'sequence' | 'offset'> & {
@@ -21,10 +23,8 @@ export interface UploadEvents {
 /** The options the session itself reads. */
 export interface SessionOptions {
   highWaterMark: number;
-  /** batch: `batchesSent`/`batchesAcknowledged` are counted. */
-  countsBatches: boolean;
-  /** For the upload-level diagnostics channels (start, finish, error); none are published without it. */
-  diagnostics?: UploadDiagnostics;
+  /** The upload's mode: batch counts `batchesSent`/`batchesAcknowledged`. */
+  mode: UploadMode;
 }
 
 /**
@@ -49,15 +49,16 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
   readonly #slotWaiters = new Set<{ resolve(): void; reject(error: Error): void }>();
   #failure: Error | undefined;
   #response: UploadResponse | undefined;
-  readonly #diagnostics: UploadDiagnostics | undefined;
+  /** For the upload-level diagnostics channels (start, finish, error): none are published before `upload` is set. */
+  readonly #diagnostics: UploadDiagnostics;
   /** Where the upload stands for the upload channels: start once, then finish or error once. */
   #published: 'none' | 'started' | 'over' = 'none';
 
-  constructor(options: Options, createTransport: TransportFactory<Options>, events: UploadEvents) {
+  constructor(options: Options, context: UploadContext, createTransport: TransportFactory<Options>, events: UploadEvents) {
     this.#events = events;
-    this.#diagnostics = options.diagnostics;
-    this.#progress = new Progress(options.countsBatches);
-    this.#transport = createTransport(options, this);
+    this.#diagnostics = context.diagnostics;
+    this.#progress = new Progress(options.mode === 'batch');
+    this.#transport = createTransport(options, context, this);
     // One buffer filling while the transport holds as many as it may send at once.
     this.pool = new BufferPool(options.highWaterMark, this.#transport.maxInFlight + 1);
   }
@@ -157,8 +158,8 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     if (response) this.#answered(response);
     if (this.#published !== 'over' && !this.#failure) {
       this.#published = 'over';
-      const upload = this.#diagnostics?.upload;
-      if (upload) publishUploadFinish(upload, this.#diagnostics!.mode, this.#progress, response?.statusCode);
+      const upload = this.#diagnostics.upload;
+      if (upload) publishUploadFinish(upload, this.#diagnostics.mode, this.#progress, response?.statusCode);
     }
     return response;
   }
@@ -227,7 +228,7 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
   #publishStart(): void {
     this.#published = 'started';
     const diagnostics = this.#diagnostics;
-    if (diagnostics?.upload) publishUploadStart(diagnostics.upload, diagnostics.mode, diagnostics.url, diagnostics.concurrency);
+    if (diagnostics.upload) publishUploadStart(diagnostics.upload, diagnostics.mode, diagnostics.url, diagnostics.concurrency);
   }
 
   /** The first failure, or a destroy/abort before the end: once, and never after `finish`. */
@@ -235,7 +236,7 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     if (this.#published === 'over') return;
     this.#published = 'over';
     const diagnostics = this.#diagnostics;
-    if (diagnostics?.upload) publishUploadError(diagnostics.upload, diagnostics.mode, error, this.#progress);
+    if (diagnostics.upload) publishUploadError(diagnostics.upload, diagnostics.mode, error, this.#progress);
   }
 
   #answered(response: UploadResponse): void {

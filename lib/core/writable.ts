@@ -1,12 +1,14 @@
 import { addAbortSignal, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { ContentLengthError } from '../errors.js';
-import type { SpoolSettings } from '../options.js';
-import type { Progress, ProgressSnapshot } from './progress.js';
+
+import type { Progress } from './progress.js';
 import { CUT, SpoolIntake, type SpoolRecord } from '../modes/batch/spool/intake.js';
 import { refuseRecord } from '../modes/batch/spool/index.js';
-import type { BatchReport, TransportFactory, UploadResponse } from '../modes/transport.js';
+import type { TransportFactory } from '../modes/transport.js';
 import { UploadSession, type SessionOptions } from './session.js';
+import type { UploadContext } from '../upload-context.js';
+import type { BatchReport, ProgressSnapshot, SpoolSettings, UploadResponse } from '../types.js';
 
 type Chunk = Buffer | string;
 
@@ -76,7 +78,7 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
    */
   #laterWrites: WriteCallback[] | undefined;
 
-  constructor(options: Options, createTransport: TransportFactory<Options>) {
+  constructor(options: Options, context: UploadContext, createTransport: TransportFactory<Options>) {
     super({
       highWaterMark: options.highWaterMark,
       decodeStrings: false, // strings are encoded straight into the buffer
@@ -86,7 +88,7 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
     });
     this.#options = options;
     this.#bufferSize = options.highWaterMark;
-    this.#session = new UploadSession(options, createTransport, {
+    this.#session = new UploadSession(options, context, createTransport, {
       progress: (snapshot) => this.emit('progress', snapshot),
       response: (response) => this.emit('response', response),
       batch: (report) => this.emit('batch', report),

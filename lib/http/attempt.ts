@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Got, Method, Request as GotRequest, Response as GotResponse } from 'got';
-import type { ErrorPosition } from '../errors.js';
-import type { ProgressSnapshot } from '../core/progress.js';
+import type { ErrorPosition, ProgressSnapshot } from '../types.js';
 import { abortError } from './abort.js';
 import { readResponseBeforeWriteError } from './early-response.js';
 import { ContinueGate } from './expect-continue.js';

@@ -1,18 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Response as GotResponse } from 'got';
-import {
-  asError,
-  HttpStatusError,
-  isBufferedHttpWritableError,
-  NetworkError,
-  RedirectError,
-  type BufferedHttpWritableError,
-  type ErrorPosition,
-  type ResponseSummary,
-} from '../errors.js';
-import type { ResolvedOptions } from '../options.js';
-import type { UploadResponse } from '../modes/transport.js';
-import type { ProgressSnapshot } from '../core/progress.js';
+import { asError, HttpStatusError, isBufferedHttpWritableError, NetworkError, RedirectError, type BufferedHttpWritableError } from '../errors.js';
+import type { ErrorPosition, ProgressSnapshot, ResponseSummary, UploadResponse } from '../types.js';
 import { BODY_SNIPPET_LIMIT, RESPONSE_BODY_LIMIT, capBody } from './body-cap.js';
 import { redactSecrets, redactUrl } from './redact.js';
 import { isRedirect } from './status.js';
@@ -30,7 +19,7 @@ export function toUploadResponse(response: GotResponse<Buffer>): UploadResponse 
  */
 export function summarizeResponse(
   response: { statusCode: number; statusMessage?: string | undefined; body: string | Buffer },
-  options: Pick<ResolvedOptions, 'credentials'>,
+  options: { readonly credentials: readonly string[] },
 ): ResponseSummary {
   const text = typeof response.body === 'string' ? response.body : response.body.toString('utf8');
   const body = capBody(redactSecrets(text, options.credentials), BODY_SNIPPET_LIMIT);

@@ -1,17 +1,18 @@
-import type { ResolvedOptions } from '../options.js';
+import type { ResolvedOptions } from '../options/table.js';
+import type { UploadContext } from '../upload-context.js';
 import { BatchTransport } from './batch/transport.js';
 import { StreamTransport } from './stream/transport.js';
 import type { Transport, TransportReports } from './transport.js';
 import { TusTransport } from './tus/transport.js';
 
 /** The transport for `options.mode`. */
-export function createTransport(options: ResolvedOptions, reports: TransportReports): Transport {
+export function createTransport(options: ResolvedOptions, context: UploadContext, reports: TransportReports): Transport {
   switch (options.mode) {
     case 'stream':
-      return new StreamTransport(options, reports);
+      return new StreamTransport(options, context, reports);
     case 'batch':
-      return new BatchTransport(options, reports);
+      return new BatchTransport(options, context, reports);
     case 'tus':
-      return new TusTransport(options, reports);
+      return new TusTransport(options, context, reports);
   }
 }

@@ -1,27 +1,6 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import { asError } from '../errors.js';
-import type { ProgressSnapshot } from '../core/progress.js';
-
-/** The server's response, as exposed on `upload.response` and the `'response'` event. */
-export interface UploadResponse {
-  statusCode: number;
-  headers: IncomingHttpHeaders;
-  /** The response body as text (at most `RESPONSE_BODY_LIMIT` bytes are kept). */
-  body: string;
-}
-
-/** batch: one acknowledged batch, as reported by the `'batch'` event. */
-export interface BatchReport {
-  sequence: number;
-  offset: number;
-  /** Uncompressed bytes in the batch. */
-  size: number;
-  statusCode: number;
-  /** 1 when the first attempt succeeded (a split batch: the attempts of all its pieces). */
-  attempts: number;
-  /** Present when a 413 split the batch: the requests it went out as, each acknowledged. */
-  pieces?: number;
-}
+import type { UploadContext } from '../upload-context.js';
+import type { BatchReport, ProgressSnapshot, UploadResponse } from '../types.js';
 
 /** Where a buffer stands in the whole upload. */
 export interface SendInfo {
@@ -101,7 +80,7 @@ export interface Transport {
 }
 
 /** Builds the transport of an upload; the core is handed one rather than importing any. */
-export type TransportFactory<Options> = (options: Options, reports: TransportReports) => Transport;
+export type TransportFactory<Options> = (options: Options, context: UploadContext, reports: TransportReports) => Transport;
 
 const NEVER = new Promise<never>(() => {});
 

@@ -13,7 +13,8 @@ import {
   publishConcurrencyChanged,
   type DiagnosticsUpload,
 } from '../../diagnostics.js';
-import type { BatchOptions } from '../../options.js';
+import type { BatchOptions } from './options.js';
+import type { UploadContext } from '../../upload-context.js';
 import { abortError } from '../../http/abort.js';
 import { attempt } from '../../http/attempt.js';
 import { overloadBaseDelay, type FailedAttempt, type RetrierOptions } from '../../http/retry.js';
@@ -21,7 +22,8 @@ import { AttemptFailed, retrying, type DecidedRetry } from '../../http/retry-loo
 import { UploadPause } from '../../http/upload-pause.js';
 import { toUploadResponse } from '../../http/responses.js';
 import { asksToSplit, isOverload } from '../../http/status.js';
-import { failed, type SendInfo, type Transport, type TransportReports, type UploadResponse } from '../transport.js';
+import { failed, type SendInfo, type Transport, type TransportReports } from '../transport.js';
+import type { UploadResponse } from '../../types.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -75,6 +77,7 @@ export class BatchTransport implements Transport {
   readonly keepsWritesWhole = true;
   readonly checksTotalLength = false;
   readonly #options: BatchOptions;
+  readonly #context: UploadContext;
   readonly #reports: TransportReports;
   readonly #limiter: ConcurrencyLimiter;
   /** One clock for `Retry-After`: the whole upload waits, not one batch. */
@@ -91,8 +94,9 @@ export class BatchTransport implements Transport {
   /** Failed or aborted: nothing more goes out, the server must not see batches past a gap. */
   #over = false;
 
-  constructor(options: BatchOptions, reports: TransportReports) {
+  constructor(options: BatchOptions, context: UploadContext, reports: TransportReports) {
     this.#options = options;
+    this.#context = context;
     this.#reports = reports;
     this.#limiter = createConcurrencyLimiter(options.concurrency, { max: options.maxConcurrency, onChange: (change) => this.#limitChanged(change) });
     this.maxInFlight = this.#limiter.max;
@@ -219,7 +223,8 @@ export class BatchTransport implements Transport {
 
   /** One request: a 2xx response, or `AttemptFailed`. */
   #request(piece: Piece, body: Buffer): Promise<GotResponse<Buffer>> {
-    const { got, url, method, headers, compress } = this.#options;
+    const { url, method, headers, compress } = this.#options;
+    const { got } = this.#context;
     const spec = {
       method,
       url,
@@ -235,7 +240,7 @@ export class BatchTransport implements Transport {
       },
       signal: this.#cancel.signal,
     };
-    return attempt(got, spec, { progress: () => this.#reports.progress(), position: () => position(piece), credentials: this.#options.credentials });
+    return attempt(got, spec, { progress: () => this.#reports.progress(), position: () => position(piece), credentials: this.#context.credentials });
   }
 
   #piece(parent: Parent, bytes: Buffer, offset: number, key: string, records: ArrayLike<number>): Piece {
@@ -250,7 +255,7 @@ export class BatchTransport implements Transport {
 
   /** Publishes once the writable exists (it always does by the first send). */
   #diagnostic(publish: (upload: DiagnosticsUpload) => void): void {
-    const upload = this.#options.diagnostics.upload;
+    const upload = this.#context.diagnostics.upload;
     if (upload) publish(upload);
   }
 

@@ -2,13 +2,15 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Request as GotRequest, Response as GotResponse } from 'got';
 import { EarlyResponseError, type BufferedHttpWritableError } from '../../errors.js';
-import type { StreamOptions } from '../../options.js';
+import type { StreamOptions } from './options.js';
+import type { UploadContext } from '../../upload-context.js';
 import { openRequestStream } from '../../http/attempt.js';
 import { BodyCollector } from '../../http/body-cap.js';
 import { errorForNetwork, errorForResponse, summarizeResponse } from '../../http/responses.js';
 import { isSuccess } from '../../http/status.js';
 import type { ContinueGate } from '../../http/expect-continue.js';
-import type { SendInfo, Transport, TransportReports, UploadResponse } from '../transport.js';
+import type { SendInfo, Transport, TransportReports } from '../transport.js';
+import type { UploadResponse } from '../../types.js';
 
 /** The server's response while its body comes in. */
 interface IncomingResponse {
@@ -32,6 +34,7 @@ export class StreamTransport implements Transport {
   readonly keepsWritesWhole = false;
   readonly checksTotalLength = false;
   readonly #options: StreamOptions;
+  readonly #context: UploadContext;
   readonly #reports: TransportReports;
   #request?: GotRequest;
   /** With `Expect: 100-continue`: the body waits behind it. */
@@ -50,8 +53,9 @@ export class StreamTransport implements Transport {
   #settled?: UploadResponse;
   #onSettled?: (response: UploadResponse) => void;
 
-  constructor(options: StreamOptions, reports: TransportReports) {
+  constructor(options: StreamOptions, context: UploadContext, reports: TransportReports) {
     this.#options = options;
+    this.#context = context;
     this.#reports = reports;
   }
 
@@ -110,7 +114,8 @@ export class StreamTransport implements Transport {
 
   #open(): GotRequest {
     if (this.#request) return this.#request;
-    const { got, url, method, headers, contentLength, expectsContinue, expectContinueTimeout } = this.#options;
+    const { url, method, headers, contentLength, expectsContinue, expectContinueTimeout } = this.#options;
+    const { got } = this.#context;
     const requestHeaders = contentLength === undefined ? headers : { ...headers, 'content-length': String(contentLength) };
     const { request, gate } = openRequestStream(got, {
       method,
@@ -172,7 +177,7 @@ export class StreamTransport implements Transport {
   }
 
   #responseError(response: IncomingResponse): BufferedHttpWritableError {
-    const summary = summarizeResponse({ ...response, body: response.body.text() }, this.#options);
+    const summary = summarizeResponse({ ...response, body: response.body.text() }, this.#context);
     const progress = this.#reports.progress();
     if (isSuccess(response.statusCode)) return new EarlyResponseError(summary, progress);
     return errorForResponse(summary, response.headers, this.#options.url, progress);

@@ -1,38 +1,15 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import defaultGot, { type Got, type RetryOptions } from 'got';
+import defaultGot, { type Got } from 'got';
 import { ProtocolError } from '../../errors.js';
-import { resolveRetry } from '../../options.js';
+import { resolveRetry } from '../../options/retry.js';
 import { attempt } from '../../http/attempt.js';
 import { redactUrl } from '../../http/redact.js';
 import { retrying } from '../../http/retry-loop.js';
 import type { RetrySettings } from '../../http/retry.js';
-import type { ProgressSnapshot } from '../../core/progress.js';
+import type { FetchTusOffsetOptions, ProgressSnapshot, TusOffset } from '../../types.js';
 
 /** The protocol version this client speaks (tus 1.0 §Tus-Resumable). */
 export const TUS_VERSION = '1.0.0';
-
-/** Where an upload stands on the server, as a `HEAD` reports it. */
-export interface TusOffset {
-  /** `Upload-Offset`: bytes the server has stored. Read your source from here on. */
-  offset: number;
-  /** `Upload-Length`, when the server knows the total (absent while the length is deferred). */
-  length?: number;
-}
-
-export interface FetchTusOffsetOptions {
-  /** The got instance for auth, agents, TLS and timeouts (default: got). */
-  got?: Got;
-  /** Extra request headers (auth, say). */
-  headers?: Record<string, string>;
-  /**
-   * Retries of the `HEAD`, by the library's retry engine as in tus mode
-   * (got's names, the same defaults; `{ limit: 0 }`: one attempt). got's
-   * own retries are not used.
-   */
-  retry?: Partial<RetryOptions>;
-  /** Stops the request, or the wait before a retry, with an `AbortError`. */
-  signal?: AbortSignal;
-}
 
 const NO_PROGRESS: ProgressSnapshot = { bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0 };
 

@@ -1,12 +1,14 @@
 import type { Response as GotResponse } from 'got';
-import { ContentLengthError, InsecureLocationError, ProtocolError, ResumeGapError, type ErrorPosition } from '../../errors.js';
-import type { TusOptions } from '../../options.js';
+import { ContentLengthError, InsecureLocationError, ProtocolError, ResumeGapError } from '../../errors.js';
+import type { TusOptions } from './options.js';
+import type { UploadContext } from '../../upload-context.js';
 import { attempt } from '../../http/attempt.js';
 import { credentialsForOrigin, isSchemeDowngrade, learnSecrets, redactUrl, secretValues } from '../../http/redact.js';
 import { toUploadResponse } from '../../http/responses.js';
 import { AttemptFailed, retrying } from '../../http/retry-loop.js';
-import { failed, type SendInfo, type Transport, type TransportReports, type UploadResponse } from '../transport.js';
-import { TUS_VERSION, encodeMetadata, readTusOffset, type TusOffset } from './protocol.js';
+import { failed, type SendInfo, type Transport, type TransportReports } from '../transport.js';
+import { TUS_VERSION, encodeMetadata, readTusOffset } from './protocol.js';
+import type { ErrorPosition, TusOffset, UploadResponse } from '../../types.js';
 
 /**
  * tus 1.0 core + creation + creation-defer-length. One buffer in flight, one
@@ -23,6 +25,7 @@ export class TusTransport implements Transport {
   readonly keepsWritesWhole = false;
   readonly checksTotalLength = true;
   readonly #options: TusOptions;
+  readonly #context: UploadContext;
   readonly #reports: TransportReports;
   readonly #metadata: string | undefined;
   #uploadUrl: URL | undefined;
@@ -49,8 +52,9 @@ export class TusTransport implements Transport {
   /** Aborted by `abort()`: the request in flight, or the wait before a retry, ends at once. */
   readonly #cancel = new AbortController();
 
-  constructor(options: TusOptions, reports: TransportReports) {
+  constructor(options: TusOptions, context: UploadContext, reports: TransportReports) {
     this.#options = options;
+    this.#context = context;
     this.#reports = reports;
     // Checked at construction: a bad key is the caller's error, not the server's.
     this.#metadata = options.metadata && Object.keys(options.metadata).length > 0 ? encodeMetadata(options.metadata) : undefined;
@@ -238,7 +242,8 @@ export class TusTransport implements Transport {
    * `AttemptFailed` for the retry policy to judge.
    */
   #request(method: 'POST' | 'PATCH' | 'HEAD', url: URL, headers: Record<string, string>, body?: Buffer, bodyGoes?: () => void): Promise<GotResponse<Buffer>> {
-    const { got, expectsContinue, expectContinueTimeout } = this.#options;
+    const { expectsContinue, expectContinueTimeout } = this.#options;
+    const { got } = this.#context;
     const spec = {
       method,
       url,
@@ -248,7 +253,7 @@ export class TusTransport implements Transport {
       onBodyGoes: bodyGoes,
       signal: this.#cancel.signal,
     };
-    return attempt(got, spec, { progress: () => this.#reports.progress(), position: () => this.#position(), credentials: this.#options.credentials });
+    return attempt(got, spec, { progress: () => this.#reports.progress(), position: () => this.#position(), credentials: this.#context.credentials });
   }
 
   /** Every request carries the caller's headers and Tus-Resumable (tus 1.0 §Tus-Resumable). */
@@ -296,7 +301,7 @@ export class TusTransport implements Transport {
   #setUploadUrl(url: URL): void {
     this.#uploadUrl = url;
     // A server may sign the upload URL it hands over: a response echoing it must not show the signature.
-    learnSecrets(this.#options.credentials, secretValues([], [url]));
+    learnSecrets(this.#context.credentials, secretValues([], [url]));
     this.#reports.uploadUrl(redactUrl(url));
   }
 
@@ -310,6 +315,6 @@ export class TusTransport implements Transport {
   /** tus §termination, asked for with `deleteOnAbort`. Best effort: the caller has already given up on the upload. */
   #terminate(url: URL): void {
     const spec = { method: 'DELETE' as const, url, ...this.#credentials(url, {}) };
-    attempt(this.#options.got, spec, { progress: () => this.#reports.progress() }).catch(() => {});
+    attempt(this.#context.got, spec, { progress: () => this.#reports.progress() }).catch(() => {});
   }
 }

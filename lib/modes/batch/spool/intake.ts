@@ -1,8 +1,9 @@
-import { HttpStatusError, type SpoolState } from '../../../errors.js';
+import { HttpStatusError } from '../../../errors.js';
 import { refusesBatch } from '../../../http/status.js';
-import type { SpoolSettings } from '../../../options.js';
+import type { SpoolState } from '../../../types.js';
 import { CUT, Spool, type SpoolRecord } from './index.js';
 import type { UploadSession } from '../../../core/session.js';
+import type { SpoolSettings } from '../../../types.js';
 
 export { CUT, type SpoolRecord };
 

@@ -48,17 +48,13 @@ import { SegmentStore } from './segments.js';
 import { SerialQueue } from './serial-queue.js';
 import { writeRejected, type Refusal } from './set-aside.js';
 import { CUT, refuseRecord, SpoolWriter, type SpoolRecord } from './writer.js';
+import type { SpoolSettings } from '../../../types.js';
+import { resolveSpoolSettings } from './settings.js';
 
-export interface SpoolOptions {
-  dir: string;
-  /** Bytes of records not yet acknowledged that the spool holds before `append()` waits. Default 1 GiB. */
-  maxBytes?: number;
-  /** fdatasync every append and every batch identity before resolving: survives a power loss, not only a crash. Default false. */
-  fsync?: boolean;
+/** The spool's settings (defaults and checks in ./settings.ts), and what only the engine's owner sets. */
+export interface SpoolOptions extends SpoolSettings {
   /** A segment file is closed and a new one started past this size. Default min(8 MiB, maxBytes / 8). */
   segmentBytes?: number;
-  /** Use a directory owned by another user, or writable by group or others (unsafe: they can read or redirect the records). Default false. */
-  allowUnsafeDirectory?: boolean;
   /**
    * Called when an `append()` starts waiting for room. Only acknowledgements
    * free room, so the caller should send what there is: `nextBatch()` cuts a
@@ -67,7 +63,6 @@ export interface SpoolOptions {
   onFull?: () => void;
 }
 
-const DEFAULT_MAX_BYTES = 1 << 30;
 /**
  * Acknowledged records leave the disk a whole segment at a time, so a
  * segment is what may linger of them. 8 MiB: smaller segments cost a
@@ -322,13 +317,10 @@ interface OpenedParts {
 }
 
 function resolveSpoolOptions(options: SpoolOptions): Required<Omit<SpoolOptions, 'onFull'>> & Pick<SpoolOptions, 'onFull'> {
-  const { dir, maxBytes = DEFAULT_MAX_BYTES, fsync = false, allowUnsafeDirectory = false, onFull } = options;
-  if (typeof dir !== 'string' || dir === '') throw new TypeError(`spool.dir must be a non-empty string, received ${String(dir)}`);
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError(`spool.maxBytes must be a positive integer, received ${maxBytes}`);
-  if (typeof fsync !== 'boolean') throw new TypeError(`spool.fsync must be a boolean, received ${String(fsync)}`);
-  const segmentBytes = options.segmentBytes ?? Math.min(MAX_SEGMENT_BYTES, Math.max(1, Math.floor(maxBytes / 8)));
+  const { segmentBytes: segmentOption, onFull, ...settings } = options;
+  const { dir, maxBytes, fsync, allowUnsafeDirectory } = resolveSpoolSettings(settings);
+  const segmentBytes = segmentOption ?? Math.min(MAX_SEGMENT_BYTES, Math.max(1, Math.floor(maxBytes / 8)));
   if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1) throw new RangeError(`spool.segmentBytes must be a positive integer, received ${segmentBytes}`);
   if (onFull !== undefined && typeof onFull !== 'function') throw new TypeError('spool.onFull must be a function');
-  if (typeof allowUnsafeDirectory !== 'boolean') throw new TypeError(`spool.allowUnsafeDirectory must be a boolean, received ${String(allowUnsafeDirectory)}`);
   return { dir, maxBytes, fsync, segmentBytes, allowUnsafeDirectory, onFull };
 }

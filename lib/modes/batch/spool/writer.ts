@@ -5,7 +5,7 @@
  * it carries. It waits while the records would take the spool past maxBytes:
  * only acknowledgements free room.
  */
-import type { ProgressSnapshot } from '../../../core/progress.js';
+import type { ProgressSnapshot } from '../../../types.js';
 import { SpoolRecordTooLargeError } from '../../../errors.js';
 import { crc32 } from './checksum.js';
 import type { SpoolCounts } from './counts.js';

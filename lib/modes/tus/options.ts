@@ -1,0 +1,56 @@
+import type { TusOffset } from '../../types.js';
+import type { RetrySettings } from '../../http/retry.js';
+import type { CommonOptions, ModeOptionRules } from '../../options/common.js';
+import { resolveContinue, type ContinueOptions } from '../../options/continue.js';
+import { resolveRetry } from '../../options/retry.js';
+import { booleanOption, headerRecord, httpUrl, nonNegativeInteger, plainObject, refuseUnknownFields } from '../../options/validators.js';
+
+/** `mode: 'tus'` after defaults and validation. */
+export interface TusOptions extends CommonOptions, ContinueOptions {
+  mode: 'tus';
+  retry: RetrySettings;
+  uploadUrl?: URL;
+  /** The server's offset (and length) of `uploadUrl`, already asked: the transport skips its own `HEAD`. */
+  resumeFrom?: TusOffset;
+  metadata?: Record<string, string>;
+  deleteOnAbort: boolean;
+  allowInsecureLocation: boolean;
+}
+
+/** tus: the resumable upload protocol (creation, `PATCH` at the server's offset, `HEAD` to resume). */
+export const tusRules: ModeOptionRules<TusOptions> = {
+  options: ['contentLength', 'expectContinueTimeout', 'retry', 'uploadUrl', 'resumeFrom', 'metadata', 'deleteOnAbort', 'allowInsecureLocation'],
+  resolve(options, common) {
+    const tus: TusOptions = {
+      ...common,
+      ...resolveContinue(options, common),
+      mode: 'tus',
+      retry: resolveRetry(options.retry, common.got),
+      deleteOnAbort: booleanOption('deleteOnAbort', options.deleteOnAbort ?? false),
+      allowInsecureLocation: booleanOption('allowInsecureLocation', options.allowInsecureLocation ?? false),
+    };
+    if (options.uploadUrl !== undefined) tus.uploadUrl = httpUrl('uploadUrl', options.uploadUrl);
+    if (options.resumeFrom !== undefined) {
+      if (tus.uploadUrl === undefined) throw new TypeError('resumeFrom applies only with uploadUrl (the upload whose offset it is)');
+      tus.resumeFrom = resolveResumeFrom(options.resumeFrom);
+    }
+    if (options.metadata !== undefined) tus.metadata = headerRecord(options.metadata, 'metadata');
+    return tus;
+  },
+};
+
+const RESUME_FROM_FIELDS = ['offset', 'length'];
+
+/** A `fetchTusOffset` answer: `offset`, and `length` when the server knows it (never below the offset). */
+function resolveResumeFrom(value: TusOffset): TusOffset {
+  const state = plainObject('resumeFrom', value)!;
+  refuseUnknownFields('resumeFrom', state, RESUME_FROM_FIELDS);
+  const resumeFrom: TusOffset = { offset: nonNegativeInteger('resumeFrom.offset', state.offset) };
+  if (state.length !== undefined) {
+    resumeFrom.length = nonNegativeInteger('resumeFrom.length', state.length);
+    if (resumeFrom.length < resumeFrom.offset) {
+      throw new RangeError(`resumeFrom.length must not be below resumeFrom.offset ${resumeFrom.offset}, received ${resumeFrom.length}`);
+    }
+  }
+  return resumeFrom;
+}

@@ -1,0 +1,258 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Got, RetryOptions } from 'got';
+
+/**
+ * The library's public types, in one module: the options a caller writes and
+ * what the library hands back (progress, answers, reports, error fields).
+ * Types only: nothing here runs, and this module imports nothing of lib/, so
+ * every file may import it without making a circle.
+ */
+
+// The options.
+
+export type UploadMode = 'stream' | 'batch' | 'tus';
+export type UploadMethod = 'POST' | 'PUT' | 'PATCH';
+export type Compression = 'gzip';
+
+/** batch: where and how records are kept until acknowledged. */
+export interface SpoolSettings {
+  /** The spool's directory (created if missing); one writer at a time. */
+  dir: string;
+  /** Disk the spool may use before writes push back (default 1 GiB). Nothing is ever dropped. */
+  maxBytes?: number;
+  /** `fdatasync` every append: a record whose callback fired survives a power loss too, not only a crash (default false). */
+  fsync?: boolean;
+  /**
+   * Unsafe: use a directory owned by another user, or writable by group or
+   * others, instead of refusing it with `ERR_BHW_SPOOL_UNSAFE` (default
+   * false). Whoever can write there can read the records or redirect them.
+   */
+  allowUnsafeDirectory?: boolean;
+}
+
+/** Options of `new BufferedHttpWritable(url, options)`. Everything is optional. */
+export interface BufferedHttpWritableOptions {
+  /**
+   * How buffers reach the server: one chunked request (`'stream'`, default),
+   * one request per buffer (`'batch'`), or the tus resumable protocol (`'tus'`).
+   */
+  mode?: UploadMode;
+  /**
+   * Bytes per buffer (default 1 MiB): the flush threshold, the size of each
+   * preallocated buffer and the stream's own backpressure level.
+   */
+  highWaterMark?: number;
+  /** HTTP method of the upload request(s): `POST` (default), `PUT` or `PATCH`. Not used by tus. */
+  method?: UploadMethod;
+  /** Extra request headers, sent with every request. */
+  headers?: Record<string, string>;
+  /**
+   * Total bytes that will be written. stream: sent as `Content-Length` instead
+   * of chunked encoding; tus: sent as `Upload-Length` at creation. Writing past
+   * it, or ending short of it, fails the upload.
+   */
+  contentLength?: number;
+  /** Aborts the upload: in-flight requests are ended and the stream errors with `AbortError`. */
+  signal?: AbortSignal;
+  /**
+   * A got instance (`got.extend({...})`) for auth, agents, TLS, proxies,
+   * HTTP/2, timeouts and hooks. The library still decides `throwHttpErrors`,
+   * `followRedirect`, `retry`, `method` and the body: see the README.
+   */
+  got?: Got;
+  /**
+   * More request headers whose values are credentials (`['X-Signature']`),
+   * besides `Authorization`, `Proxy-Authorization`, `Cookie`, `X-Api-Key`,
+   * `Api-Key` and `X-Auth-Token`: their values are redacted wherever the
+   * library shows text, and they are not sent to a tus upload URL on another origin.
+   */
+  secretHeaders?: string[];
+  /**
+   * stream and tus: when the request carries `Expect: 100-continue` (in
+   * `headers` or the got instance's), how long (ms) the body waits for the
+   * server's `100 Continue` before it is sent anyway (default 1000, as curl).
+   * A final answer that comes first ends the upload with no body byte sent.
+   */
+  expectContinueTimeout?: number;
+
+  /**
+   * batch: requests in flight at once (default 1), or `'auto'`: a limit that
+   * starts at 1 and adapts to the server (grows while answers are 2xx and
+   * round trips stay near their baseline, cut on 429/503, failures and
+   * climbing round trips), up to `maxConcurrency`. The pool holds
+   * `concurrency + 1` buffers (`maxConcurrency + 1` with `'auto'`).
+   */
+  concurrency?: number | 'auto';
+  /** batch, with `concurrency: 'auto'` only: the highest the limit may go (default 16). */
+  maxConcurrency?: number;
+  /** batch: send a partial batch this many ms after its first byte arrived (default: off). */
+  flushInterval?: number;
+  /** batch and tus: got retry options; see the README for the defaults. */
+  retry?: Partial<RetryOptions>;
+  /** batch: compress each batch (`Content-Encoding: gzip`). */
+  compress?: Compression;
+  /**
+   * batch: keep every record on disk until the server acknowledged it, so a
+   * process that dies loses nothing whose write callback fired; a restart on
+   * the same `dir` resends what is left first, byte-identical with the same keys.
+   */
+  spool?: SpoolSettings;
+
+  /** tus: continue an existing upload instead of creating one. */
+  uploadUrl?: string | URL;
+  /**
+   * tus, with `uploadUrl`: where that upload stands, as `fetchTusOffset(uploadUrl)`
+   * answered. The transport then starts from it instead of asking `HEAD` again;
+   * a server that moved meanwhile answers the first `PATCH` with 409, and the
+   * upload recovers as from any failed PATCH (`HEAD`, then resend or `ResumeGapError`).
+   */
+  resumeFrom?: TusOffset;
+  /** tus: sent as `Upload-Metadata` at creation. */
+  metadata?: Record<string, string>;
+  /** tus: on abort, `DELETE` the upload (tus termination extension). Default false. */
+  deleteOnAbort?: boolean;
+  /**
+   * tus: follow an upload URL (`Location`) that turns an https endpoint into
+   * plain http. Default false: such a URL fails the upload with
+   * `InsecureLocationError` before any byte goes to it.
+   */
+  allowInsecureLocation?: boolean;
+}
+
+/** Where an upload stands on the server, as a `HEAD` reports it. */
+export interface TusOffset {
+  /** `Upload-Offset`: bytes the server has stored. Read your source from here on. */
+  offset: number;
+  /** `Upload-Length`, when the server knows the total (absent while the length is deferred). */
+  length?: number;
+}
+
+/** Options of `fetchTusOffset`. */
+export interface FetchTusOffsetOptions {
+  /** The got instance for auth, agents, TLS and timeouts (default: got). */
+  got?: Got;
+  /** Extra request headers (auth, say). */
+  headers?: Record<string, string>;
+  /**
+   * Retries of the `HEAD`, by the library's retry engine as in tus mode
+   * (got's names, the same defaults; `{ limit: 0 }`: one attempt). got's
+   * own retries are not used.
+   */
+  retry?: Partial<RetryOptions>;
+  /** Stops the request, or the wait before a retry, with an `AbortError`. */
+  signal?: AbortSignal;
+}
+
+/** Options of `uploadFile`: the Writable's options, plus what only a file upload can do. */
+export interface UploadFileOptions extends BufferedHttpWritableOptions {
+  /**
+   * Declare the file's size up front: `Content-Length` in stream mode,
+   * `Upload-Length` in tus mode (default true for a regular file; a pipe has
+   * no size to declare).
+   */
+  declareSize?: boolean;
+  /** Called with the figures of each `'progress'` event of the Writable. */
+  onProgress?: (progress: ProgressSnapshot) => void;
+  /** batch: called for each acknowledged batch, as the Writable's `'batch'` event. */
+  onBatch?: (report: BatchReport) => void;
+  /**
+   * Called with each buffer as it is read, before it is sent (to hash the
+   * content on the way, say). The buffer is the pool's: read it at once, do
+   * not keep it.
+   */
+  onRead?: (bytes: Buffer) => void;
+}
+
+/** What a finished `uploadFile` reports. */
+export interface UploadFileResult extends ProgressSnapshot {
+  /** The server's final answer (batch: the last batch's; undefined for an empty batch upload). */
+  response: UploadResponse | undefined;
+  /** tus: the server's offset this upload started from (0 unless resuming with `uploadUrl`). */
+  startOffset: number;
+}
+
+/** What `uploadFile` returns: the promise of its result, which also tells how the upload stands while it runs. */
+export interface UploadFilePromise extends Promise<UploadFileResult> {
+  /**
+   * True while the upload waits on the network rather than on the file: a
+   * buffer the transport still holds (stream: not yet taken whole by the
+   * socket; batch and tus: not yet answered), the final answer once the
+   * file has ended, or (tus with `uploadUrl`) the server's offset. False
+   * while a read waits (a quiet pipe), and once the promise has settled.
+   * The Writable's `waitingOnNetwork`, for a watchdog.
+   */
+  readonly waitingOnNetwork: boolean;
+}
+
+// What the library reports.
+
+/** The figures carried by every `'progress'` event and every error. */
+export interface ProgressSnapshot {
+  /** Bytes accepted by `write()`. */
+  bytesWritten: number;
+  /** Bytes handed to the socket: an upper bound on what the server received. */
+  bytesSent: number;
+  /** Bytes the server confirmed with a 2xx (batch: the contiguous prefix). */
+  bytesAcknowledged: number;
+  /** batch: batches handed to the network (retries not counted twice). */
+  batchesSent?: number;
+  /** batch: batches the server answered 2xx. */
+  batchesAcknowledged?: number;
+  /** tus: the upload URL, once the server created it. */
+  uploadUrl?: string;
+  /** batch with `concurrency: 'auto'`: the concurrency limit now (a fixed `concurrency` is the option itself). */
+  concurrency?: number;
+  /** batch with a spool: bytes the spool held from an earlier run when it opened (sent first). */
+  bytesFromSpool?: number;
+}
+
+/** The server's answer, as exposed on `upload.response` and the `'response'` event. */
+export interface UploadResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  /** The response body as text (at most `RESPONSE_BODY_LIMIT` bytes are kept). */
+  body: string;
+}
+
+/** batch: one acknowledged batch, as reported by the `'batch'` event. */
+export interface BatchReport {
+  sequence: number;
+  offset: number;
+  /** Uncompressed bytes in the batch. */
+  size: number;
+  statusCode: number;
+  /** 1 when the first attempt succeeded (a split batch: the attempts of all its pieces). */
+  attempts: number;
+  /** Present when a 413 split the batch: the requests it went out as, each acknowledged. */
+  pieces?: number;
+}
+
+/** Where in the upload an error happened, when the mode knows it. */
+export interface ErrorPosition {
+  /** batch: 0-based sequence number of the batch that failed. */
+  sequence?: number;
+  /** batch: byte offset of the failed batch; tus: the server's last known offset. */
+  offset?: number;
+  /** tus: the upload URL to resume from. */
+  uploadUrl?: string;
+}
+
+/** What an error keeps of a response: never its headers (they may set cookies). */
+export interface ResponseSummary {
+  statusCode: number;
+  statusMessage?: string;
+  /** The start of the body, at most `BODY_SNIPPET_LIMIT` bytes, as text. */
+  body: string;
+}
+
+/** What `fstat` compares to tell a file changed: its size, timestamps and identity. */
+export type FileChangeField = 'size' | 'mtime' | 'ctime' | 'ino' | 'dev';
+
+/** What an error says of the spool when the upload failed or was stopped (`error.spool`): the data is still there. */
+export interface SpoolState {
+  dir: string;
+  /** Bytes of records still in the spool, resent by the next start on the same directory. */
+  bytesStored: number;
+  /** A batch refused permanently was moved here (`<dir>/rejected/<key>.bin`; its response is in the `.json` beside it). */
+  setAside?: string;
+}
