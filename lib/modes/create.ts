@@ -1,4 +1,6 @@
+import type { FillerFactory } from '../core/filler.js';
 import type { ResolvedOptions } from '../options.js';
+import { spoolFiller } from './batch/spool/intake.js';
 import { BatchTransport } from './batch/transport.js';
 import { StreamTransport } from './stream/transport.js';
 import type { Transport, TransportReports } from './transport.js';
@@ -14,4 +16,9 @@ export function createTransport(options: ResolvedOptions, reports: TransportRepo
     case 'tus':
       return new TusTransport(options, reports);
   }
+}
+
+/** The filler of a mode whose writes do not go straight into the pool (batch with a spool); undefined for plain writes. */
+export function createFiller(options: ResolvedOptions): FillerFactory | undefined {
+  return options.mode === 'batch' && options.spool ? spoolFiller(options.spool, options.flushInterval) : undefined;
 }
