@@ -25,6 +25,8 @@ export class WriteFiller implements Filler {
   readonly #bufferSize: number;
   readonly #contentLength: number | undefined;
   readonly #flushTimer: FlushTimer;
+  /** The transport holds one send at a time (stream, tus, batch with concurrency 1). */
+  readonly #sendsOneAtATime: boolean;
   /** The buffer being filled, taken from the pool when the first byte arrives. */
   #current: Buffer | undefined;
   #filled = 0;
@@ -38,6 +40,7 @@ export class WriteFiller implements Filler {
     this.#contentLength = options.contentLength;
     this.#flushTimer = new FlushTimer(options.flushInterval, () => context.flush());
     if (this.#session.transport.keepsWritesWhole) this.#records = [];
+    this.#sendsOneAtATime = this.#session.transport.maxInFlight === 1;
   }
 
   write(chunk: Chunk, encoding: BufferEncoding, callback: WriteCallback): void {
@@ -91,6 +94,7 @@ export class WriteFiller implements Filler {
       chunk = Buffer.from(chunk, encoding);
     }
     this.#count(chunk.length);
+    if (this.#passesThrough(chunk.length)) return this.#sendAsItIs(chunk);
     if (chunk.length <= this.#bufferSize - this.#filled) {
       this.#copy(chunk, 0, chunk.length);
       this.#records?.push(chunk.length);
@@ -114,37 +118,33 @@ export class WriteFiller implements Filler {
     return true;
   }
 
-  /** A chunk that does not fit in the room left: send what is buffered, then the chunk. */
+  /** A chunk that does not fit in the room left: top up and send the buffer (records kept whole: send it as it is), then copy the rest. */
   async #appendOverflowing(chunk: Buffer): Promise<void> {
-    if (this.#passesThrough(chunk.length)) {
-      // Large writes are not copied: what was buffered goes first, then the
-      // chunk itself, held until the transport lets go of it.
-      await this.#dispatchCurrent(false);
-      await this.#sendUncopied(chunk);
-      return;
-    }
     let copied = 0;
     if (!this.#session.transport.keepsWritesWhole) {
       copied = this.#bufferSize - this.#filled;
       this.#copy(chunk, 0, copied);
     }
     await this.#dispatchCurrent(false);
+    // Never fills the fresh buffer: a chunk that would passes through.
     this.#copy(chunk, copied, chunk.length);
     this.#records?.push(chunk.length);
-    // A chunk that fills the fresh buffer exactly goes now: a full buffer never waits for the next write.
-    await this.#dispatchIfFull();
   }
 
   /**
-   * Whether a chunk goes to the transport as it is: one that cannot fit in a
-   * buffer. A chunk of exactly a buffer's size is copied: in W1 with 1 MiB
-   * reads, copying was faster than lending the chunk until the socket took
-   * it. A copy lets the producer's buffer go at once; lent ones stay alive
-   * longer, the allocator hands out fresh pages more often, and the page
-   * faults cost more than the copy (1 GiB: 35k vs 60k faults; BENCHMARKS.md).
+   * Whether a chunk goes to the transport as it is instead of through a pool
+   * buffer: one larger than a buffer, or one that would fill an empty buffer
+   * exactly (1 MiB reads into 1 MiB buffers), where a copy buys nothing.
+   * With records kept whole, what is buffered goes first anyway, so the
+   * chunk meets an empty buffer too; a buffer partly filled by plain writes
+   * is topped up instead, which keeps every send a full buffer. Only when the
+   * transport sends one buffer at a time: a lent chunk holds its write's
+   * callback until the send is over, and with more slots the copy lets the
+   * producer fill the next one meanwhile.
    */
   #passesThrough(length: number): boolean {
-    return length > this.#bufferSize;
+    if (length !== this.#bufferSize) return length > this.#bufferSize;
+    return this.#sendsOneAtATime && (this.#filled === 0 || this.#records !== undefined);
   }
 
   #count(length: number): void {
@@ -196,7 +196,14 @@ export class WriteFiller implements Filler {
     void this.#session.send(bytes, { last, ...(records ? { records } : {}) }, () => this.#session.pool.release(buffer));
   }
 
-  async #sendUncopied(chunk: Buffer): Promise<void> {
+  /**
+   * What was buffered goes first, then the chunk itself. The chunk is the
+   * caller's memory: the write's callback waits for this, which resolves
+   * once the transport no longer reads it (the stream contract lets us hold
+   * it until then).
+   */
+  async #sendAsItIs(chunk: Buffer): Promise<void> {
+    await this.#dispatchCurrent(false);
     while (!this.#session.hasFreeSlot) await this.#session.slotFree();
     await this.#session.send(chunk, { last: false, ...(this.#records ? { records: [chunk.length] } : {}) });
   }
