@@ -117,19 +117,19 @@ async function run(
     for (;;) {
       while (!session.hasFreeSlot) await Promise.race([session.slotFree(), failed]);
       const buffer = session.pool.acquire();
-      const filled = await Promise.race([reader.fill(buffer, session.snapshot()), failed]);
-      const last = await Promise.race([reader.atEnd(session.snapshot()), failed]);
+      const filled = await Promise.race([reader.fill(buffer, session.progress()), failed]);
+      const last = await Promise.race([reader.atEnd(session.progress()), failed]);
       if (filled === 0) {
         session.pool.release(buffer);
         break;
       }
-      session.counters.bytesWritten += filled;
+      session.written(filled);
       listeners.onRead?.(buffer.subarray(0, filled));
       void session.send(buffer.subarray(0, filled), { last }, () => session.pool.release(buffer));
       if (last) break;
     }
     const response = await Promise.race([session.end(), failed]);
-    return { ...session.snapshot(), response, startOffset };
+    return { ...session.progress(), response, startOffset };
   } catch (error) {
     // A read error is ours to report; the transport stops with it.
     if (!failure) session.abort(error as Error);

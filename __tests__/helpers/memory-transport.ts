@@ -7,6 +7,8 @@ import type { UploadResponse } from '../../lib/types.js';
 export interface MemorySend {
   /** A copy of the bytes: the core may reuse its buffer once the send resolves. */
   bytes: Buffer;
+  /** The Buffer the transport was handed, as it is: tells whether the core copied a write. */
+  handed: Buffer;
   info: SendInfo;
   /** Lets the transport let go of the bytes (acknowledges them). */
   release(): void;
@@ -39,6 +41,7 @@ export class MemoryTransport implements Transport {
     return new Promise((resolve) => {
       const send: MemorySend = {
         bytes: Buffer.from(bytes),
+        handed: bytes,
         info,
         release: () => {
           this.reports.acknowledged(info.offset, bytes.length);

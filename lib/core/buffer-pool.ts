@@ -1,5 +1,5 @@
 /**
- * A fixed set of equally sized buffers, allocated once. The Writable core
+ * A fixed set of equally sized buffers, allocated once. A filler
  * fills one while the transport holds the others; a buffer comes back only
  * when the transport says nothing (socket, retry) can still read it.
  *
@@ -7,15 +7,13 @@
  * allocate, because the pool's size is the memory bound the library promises.
  */
 export class BufferPool {
-  readonly bufferSize: number;
-  readonly capacity: number;
+  readonly #capacity: number;
   readonly #free: Buffer[] = [];
   /** Every buffer this pool made: release() takes back only these. */
   readonly #own = new Set<Buffer>();
 
   constructor(bufferSize: number, capacity: number) {
-    this.bufferSize = bufferSize;
-    this.capacity = capacity;
+    this.#capacity = capacity;
     for (let i = 0; i < capacity; i++) {
       // allocUnsafeSlow: our own backing memory, not a slice of Node's shared pool.
       const buffer = Buffer.allocUnsafeSlow(bufferSize);
@@ -32,7 +30,7 @@ export class BufferPool {
   acquire(): Buffer {
     const buffer = this.#free.pop();
     if (buffer === undefined) {
-      throw new Error(`BufferPool exhausted: all ${this.capacity} buffers are in use`);
+      throw new Error(`BufferPool exhausted: all ${this.#capacity} buffers are in use`);
     }
     return buffer;
   }

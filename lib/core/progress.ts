@@ -2,7 +2,7 @@ import type { ProgressSnapshot } from '../types.js';
 
 /**
  * The upload's counters. One owner (the upload session) changes them, from
- * what the Writable core counts (bytes written) and what the transport reports
+ * what the filler reports (bytes written) and what the transport reports
  * (bytes sent and acknowledged); the snapshot is what events and errors carry.
  */
 export class Progress {

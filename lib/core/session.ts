@@ -30,8 +30,8 @@ export interface SessionOptions {
 /**
  * The part of an upload between whoever fills buffers and the transport: the
  * pool, the transport's slots, each send's sequence and offset, the counters
- * and the one failure route. It knows neither streams nor HTTP: the Writable
- * core and `uploadFile` both drive one.
+ * (their only writer) and the one failure route. It knows neither streams nor
+ * HTTP: the Writable's fillers and `uploadFile` drive one.
  */
 export class UploadSession<Options extends SessionOptions = SessionOptions> implements TransportReports {
   readonly pool: BufferPool;
@@ -63,17 +63,23 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     this.pool = new BufferPool(options.highWaterMark, this.#transport.maxInFlight + 1);
   }
 
-  get transport(): Pick<Transport, 'keepsWritesWhole' | 'checksTotalLength'> {
+  get transport(): Pick<Transport, 'maxInFlight' | 'keepsWritesWhole' | 'checksTotalLength'> {
     return this.#transport;
   }
 
-  /**
-   * The counters, for the producer side to count bytes written on its hot
-   * path (`bytesWritten += n`, no event: progress is reported per buffer,
-   * never per write). Everything else in them changes here only.
-   */
-  get counters(): Progress {
-    return this.#progress;
+  /** Bytes accepted from the producer so far. */
+  get bytesWritten(): number {
+    return this.#progress.bytesWritten;
+  }
+
+  /** The producer handed over `bytes` more. No event: progress is reported per buffer, never per write. */
+  written(bytes: number): void {
+    this.#progress.bytesWritten += bytes;
+  }
+
+  /** Before the first send: `bytes` an earlier run left (a spool's data), sent first. */
+  fromEarlierRun(bytes: number): void {
+    this.#progress.bytesFromSpool = bytes;
   }
 
   get response(): UploadResponse | undefined {
@@ -82,10 +88,6 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
 
   get uploadUrlText(): string | undefined {
     return this.#progress.uploadUrl;
-  }
-
-  get failure(): Error | undefined {
-    return this.#failure;
   }
 
   /** Requests the transport may have in flight now: batch 'auto', the adaptive limit; otherwise fixed. */
@@ -171,10 +173,6 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     this.#rejectWaiters(reason);
   }
 
-  snapshot(): ProgressSnapshot {
-    return this.#progress.snapshot();
-  }
-
   // TransportReports: what the transport tells the session.
 
   sent(bytes: number): void {
@@ -213,6 +211,7 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     if (!starting) this.#changed();
   }
 
+  /** The figures of now, for an error or a result to carry. */
   progress(): ProgressSnapshot {
     return this.#progress.snapshot();
   }

@@ -1,5 +1,7 @@
+import type { FillerFactory } from '../core/filler.js';
 import type { ResolvedOptions } from '../options/table.js';
 import type { UploadContext } from '../upload-context.js';
+import { spoolFiller } from './batch/spool/intake.js';
 import { BatchTransport } from './batch/transport.js';
 import { StreamTransport } from './stream/transport.js';
 import type { Transport, TransportReports } from './transport.js';
@@ -15,4 +17,9 @@ export function createTransport(options: ResolvedOptions, context: UploadContext
     case 'tus':
       return new TusTransport(options, context, reports);
   }
+}
+
+/** The filler of a mode whose writes do not go straight into the pool (batch with a spool); undefined for plain writes. */
+export function createFiller(options: ResolvedOptions): FillerFactory | undefined {
+  return options.mode === 'batch' && options.spool ? spoolFiller(options.spool, options.flushInterval) : undefined;
 }

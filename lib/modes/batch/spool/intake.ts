@@ -1,25 +1,42 @@
 import { HttpStatusError } from '../../../errors.js';
 import { refusesBatch } from '../../../http/status.js';
-import type { SpoolState } from '../../../types.js';
-import { CUT, Spool, type SpoolRecord } from './index.js';
+import type { SpoolSettings, SpoolState } from '../../../types.js';
+import {
+  FLUSH_MARKER,
+  type Chunk,
+  type Filler,
+  type FillerContext,
+  type FillerFactory,
+  type FlushPoint,
+  type WriteCallback,
+  type WrittenChunk,
+} from '../../../core/filler.js';
+import { FlushTimer } from '../../../core/flush-timer.js';
 import type { UploadSession } from '../../../core/session.js';
-import type { SpoolSettings } from '../../../types.js';
+import { CUT, refuseRecord, Spool, type SpoolRecord } from './index.js';
 
-export { CUT, type SpoolRecord };
+/** The filler of batch mode with a spool: writes go to disk, batches come back from it. */
+export function spoolFiller(settings: Required<SpoolSettings>, flushInterval: number | undefined): FillerFactory {
+  return {
+    open: (context) => SpoolIntake.open(context, settings, flushInterval),
+    // A record larger than the spool can ever hold would wait for room forever.
+    refusal: (chunk, encoding, progress) => refuseRecord(chunk, encoding, settings.maxBytes, progress),
+  };
+}
 
 /**
  * batch with a spool: the producer is decoupled from the network. Writes are
  * appended to the spool (their callbacks fire once on disk) as fast as the
  * disk takes them; batches are read back from the spool into the pool's
  * buffers as transport slots free up, with the identity the spool fixed, and
- * leave the spool once acknowledged. The Writable core hands it what is
+ * leave the spool once acknowledged. The Writable hands it what is
  * written; it knows nothing of HTTP.
  */
-export class SpoolIntake {
+export class SpoolIntake implements Filler {
   readonly #spool: Spool;
+  readonly #context: FillerContext;
   readonly #session: UploadSession;
   readonly #settings: Required<SpoolSettings>;
-  readonly #flushInterval: number | undefined;
   /** Cut batches out of what the spool holds even when they are not full (flush(), end(), flushInterval). */
   #cutPartial = false;
   /** Counts the requests for partial cuts, so a read started before a request cannot answer it. */
@@ -28,66 +45,81 @@ export class SpoolIntake {
   /** A kick that came while the pump was running: it runs again once it stops. */
   #kickedMeanwhile = false;
   #stopped = false;
-  #flushTimer: NodeJS.Timeout | undefined;
+  /** flushInterval: cuts a batch out of what waits in the spool. */
+  readonly #flushTimer: FlushTimer;
   /** Sends not yet acknowledged in the spool. */
   readonly #unacknowledged = new Set<Promise<void>>();
   /** Waiters for the pump to have cut everything appended before their request (`request`: #cutRequests then). */
   #caughtUp: Array<{ request: number; resolve(): void }> = [];
 
-  private constructor(spool: Spool, session: UploadSession, settings: Required<SpoolSettings>, flushInterval: number | undefined) {
+  private constructor(spool: Spool, context: FillerContext, settings: Required<SpoolSettings>, flushInterval: number | undefined) {
     this.#spool = spool;
-    this.#session = session;
+    this.#context = context;
+    this.#session = context.session;
     this.#settings = settings;
-    this.#flushInterval = flushInterval;
+    this.#flushTimer = new FlushTimer(flushInterval, () => this.#cut());
   }
 
   /** Opens (and locks) the spool; what an earlier run left is sent first. */
-  static async open(session: UploadSession, settings: Required<SpoolSettings>, flushInterval: number | undefined): Promise<SpoolIntake> {
+  static async open(context: FillerContext, settings: Required<SpoolSettings>, flushInterval: number | undefined): Promise<SpoolIntake> {
     const opened: { intake?: SpoolIntake } = {};
     // A full spool waits for acknowledgements: send what there is, partial batches included.
     const spool = await Spool.open({ ...settings, onFull: () => opened.intake && opened.intake.#cut() });
-    const intake = new SpoolIntake(spool, session, settings, flushInterval);
+    const intake = new SpoolIntake(spool, context, settings, flushInterval);
     opened.intake = intake;
-    session.counters.bytesFromSpool = spool.bytesStored;
+    context.session.fromEarlierRun(spool.bytesStored);
     if (!spool.empty) intake.#cut();
     return intake;
   }
 
-  /** Appends records with one write (and one sync); resolves with their payload bytes once they are on disk. */
-  async append(records: SpoolRecord[]): Promise<number> {
-    const bytes = await this.#spool.append(records);
-    if (records.includes(CUT)) this.#cut();
-    else {
-      this.#startFlushTimer();
-      this.#pump();
-    }
-    return bytes;
+  write(chunk: Chunk, encoding: BufferEncoding, callback: WriteCallback): void {
+    this.writev([{ chunk, encoding }], callback);
   }
 
-  /** Resolves once everything appended so far was sent and acknowledged (flush(), end()). */
-  async drain(): Promise<void> {
-    this.#cut();
-    const request = this.#cutRequests;
-    const caughtUp = new Promise<void>((resolve) => this.#caughtUp.push({ request, resolve }));
-    await caughtUp;
-    await Promise.all(this.#unacknowledged);
+  /** The chunks become records (a flush() marker a batch boundary): group commit, one append (and one sync) for all. */
+  writev(chunks: WrittenChunk[], callback: WriteCallback): void {
+    const records: SpoolRecord[] = [];
+    const flushes: FlushPoint[] = [];
+    for (const { chunk, encoding } of chunks) {
+      if (chunk === FLUSH_MARKER) {
+        records.push(CUT);
+        flushes.push(this.#context.reachedFlush());
+      } else if (chunk.length === 0) {
+        continue;
+      } else if (typeof chunk !== 'string' || encoding === 'utf8' || encoding === 'utf-8') {
+        // UTF-8 strings are encoded by the spool, straight into the group it writes.
+        records.push(chunk);
+      } else {
+        records.push(Buffer.from(chunk, encoding));
+      }
+    }
+    this.#append(records).then((bytes) => {
+      this.#session.written(bytes);
+      callback();
+      if (flushes.length === 0) return;
+      // flush(): every batch up to the boundary is acknowledged (destroy rejects the waiters instead).
+      void this.#drain().then(() => {
+        for (const flush of flushes) flush.settled();
+      });
+    }, callback);
   }
 
   /** The stream ends: send everything, then release the spool. 'finish' means the spool is empty. */
   async finish(): Promise<void> {
-    await this.drain();
-    this.#clearFlushTimer();
+    await this.#drain();
+    this.#flushTimer.clear();
     await this.#spool.close();
   }
 
   /**
    * The upload failed or was stopped: nothing more is read, the spool is
    * closed with its data in place. A batch refused for what it is moves
-   * aside so the next start goes on after it. Returns what the error should say.
+   * aside so the next start goes on after it. Resolves with what the error
+   * should say (`error.spool`).
    */
-  async stop(failure: Error | null): Promise<SpoolState> {
+  async stop(failure: Error | null): Promise<{ spool: SpoolState }> {
     this.#stopped = true;
-    this.#clearFlushTimer();
+    this.#flushTimer.clear();
     let setAside: string | undefined;
     // A batch refused for what it is would block every later one: it moves aside (the status table's refusesBatch).
     if (failure instanceof HttpStatusError && failure.sequence !== undefined && refusesBatch(failure.statusCode)) {
@@ -96,7 +128,27 @@ export class SpoolIntake {
     const state: SpoolState = { dir: this.#settings.dir, bytesStored: this.#spool.bytesStored };
     if (setAside) state.setAside = setAside;
     await this.#spool.close();
-    return state;
+    return { spool: state };
+  }
+
+  /** Appends records with one write (and one sync); resolves with their payload bytes once they are on disk. */
+  async #append(records: SpoolRecord[]): Promise<number> {
+    const bytes = await this.#spool.append(records);
+    if (records.includes(CUT)) this.#cut();
+    else {
+      this.#flushTimer.start();
+      this.#pump();
+    }
+    return bytes;
+  }
+
+  /** Resolves once everything appended so far was sent and acknowledged (flush(), end()). */
+  async #drain(): Promise<void> {
+    this.#cut();
+    const request = this.#cutRequests;
+    const caughtUp = new Promise<void>((resolve) => this.#caughtUp.push({ request, resolve }));
+    await caughtUp;
+    await Promise.all(this.#unacknowledged);
   }
 
   #cut(): void {
@@ -159,7 +211,7 @@ export class SpoolIntake {
         if (ownBuffer) session.pool.release(buffer);
         return;
       }
-      this.#clearFlushTimer();
+      this.#flushTimer.clear();
       const { sequence, offset, key, records } = batch;
       const sent = session.send(
         batch.bytes,
@@ -187,18 +239,5 @@ export class SpoolIntake {
     const done = this.#caughtUp.filter((waiter) => waiter.request <= request);
     this.#caughtUp = this.#caughtUp.filter((waiter) => waiter.request > request);
     for (const waiter of done) waiter.resolve();
-  }
-
-  #startFlushTimer(): void {
-    if (this.#flushInterval === undefined || this.#flushTimer) return;
-    this.#flushTimer = setTimeout(() => {
-      this.#flushTimer = undefined;
-      this.#cut();
-    }, this.#flushInterval);
-  }
-
-  #clearFlushTimer(): void {
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
   }
 }
