@@ -128,8 +128,9 @@ export class SpoolIntake implements Filler {
     if (failure instanceof HttpStatusError && failure.sequence !== undefined) {
       await this.#setAsideIfPoison(failure, failure.sequence, state).catch(() => {});
     }
-    state.bytesStored = this.#spool.bytesStored;
     await this.#spool.close();
+    // Read once closed: an append under way when the upload failed may still have landed.
+    state.bytesStored = this.#spool.bytesStored;
     return { spool: state };
   }
 
