@@ -46,7 +46,20 @@ describe('bhw --spool with a file', () => {
     const port = await downPort();
     const spool = join(dir, 'spool');
     // A spool smaller than the file: the run fails with only a part of it taken.
-    const args = ['--mode', 'batch', '--retry', '0', '--high-water-mark', '4KiB', '--spool-max-bytes', '64KiB', '--spool', spool, path, `http://127.0.0.1:${port}/logs`];
+    const args = [
+      '--mode',
+      'batch',
+      '--retry',
+      '0',
+      '--high-water-mark',
+      '4KiB',
+      '--spool-max-bytes',
+      '64KiB',
+      '--spool',
+      spool,
+      path,
+      `http://127.0.0.1:${port}/logs`,
+    ];
 
     const failed = await runCli(args);
     expect(failed.code).toBe(1);
