@@ -28,6 +28,8 @@ export interface UploadArgs {
   resume?: string;
   /** batch: the library's `spool` option (`--spool`, `--spool-max-bytes`, `--spool-fsync`). */
   spool?: { dir: string; maxBytes?: number; fsync: boolean; allowUnsafeDirectory?: boolean };
+  /** `--drain`: send what the spool holds and nothing else (`source` is then ''). */
+  drain?: true;
   /** False with `--no-sha256`: the summary carries no digest, and no CPU is spent on one. */
   sha256: boolean;
   /** batch and tus: the library's `retry.limit`. */
@@ -68,6 +70,7 @@ export interface ReceiveArgs {
 export type CliArgs = UploadArgs | ReceiveArgs | { command: 'help' } | { command: 'version' };
 
 export const USAGE = `Usage: bhw [options] <file|-> <url>
+       bhw --mode batch --spool DIR --drain [options] <url>
        bhw receive [--port N] [--dir D] [--max-bytes SIZE] [--max-keys N]
 
 Uploads a file (or stdin with -) to <url> through buffered-http-writable.
@@ -112,6 +115,8 @@ Upload:
   --resume UPLOAD_URL       tus: continue this upload from the server's offset
   --spool DIR               batch: keep records on disk in DIR until acknowledged; running the
                             same command again after a crash first sends what was left
+  --drain                   batch, with --spool: send what the spool holds and nothing else
+                            (a spool holding records of another input refuses a new one)
   --spool-max-bytes SIZE    batch: disk the spool may use before reading pauses (default 1GiB)
   --spool-fsync             batch: fdatasync every append (survives a power loss; slower)
   --spool-allow-unsafe-directory
@@ -168,6 +173,7 @@ export const UPLOAD_OPTIONS = {
   'spool-max-bytes': { type: 'string' },
   'spool-fsync': { type: 'boolean' },
   'spool-allow-unsafe-directory': { type: 'boolean' },
+  drain: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -191,9 +197,16 @@ export function parseCliArgs(argv: string[]): CliArgs {
   const { values, positionals } = strictParse(argv, UPLOAD_OPTIONS);
   if (values.help) return { command: 'help' };
   if (values.version) return { command: 'version' };
+  if (values.drain) return { ...parseUploadArgs(argv, values, ['', ...positionals]), drain: true };
+  return parseUploadArgs(argv, values, positionals);
+}
+
+function parseUploadArgs(argv: string[], values: ReturnType<typeof strictParse<typeof UPLOAD_OPTIONS>>['values'], positionals: string[]): UploadArgs {
   if (positionals.length !== 2) {
-    throw new UsageError(`expected <file|-> <url>, received ${positionals.length} argument(s); see bhw --help`);
+    const expected = values.drain ? '<url> alone with --drain' : '<file|-> <url>';
+    throw new UsageError(`expected ${expected}, received ${positionals.length - (values.drain ? 1 : 0)} argument(s); see bhw --help`);
   }
+  if (values.drain && values.spool === undefined) throw new UsageError('--drain needs --spool DIR: it sends what that spool holds');
   const [source, url] = positionals as [string, string];
   checkUrl('url', url);
   const mode = (values.mode ?? (values.resume ? 'tus' : 'stream')) as UploadMode;

@@ -86,9 +86,21 @@ export function spoolLines(spool: SpoolState): string[] {
  * end up in logs.
  */
 export function resumeCommand(argv: string[], uploadUrl: string): { command: string; redacted: boolean } {
-  const args: string[] = [];
   // The upload URL comes redacted from the library: a signed one needs filling in too.
-  let redacted = uploadUrl.includes(REDACTED);
+  const rebuilt = rebuildCommand(argv, ['--resume', uploadUrl], (token) => token.kind === 'option' && token.name === 'resume');
+  return { command: rebuilt.command, redacted: rebuilt.redacted || uploadUrl.includes(REDACTED) };
+}
+
+/** The command that sends what a spool holds and nothing else: the arguments as given, with `--drain` for the input, redacted as `resumeCommand`. */
+export function drainCommand(argv: string[]): { command: string; redacted: boolean } {
+  let positionals = 0;
+  return rebuildCommand(argv, ['--drain'], (token) => token.kind === 'positional' && positionals++ === 0);
+}
+
+/** `bhw`, then `prefix`, then the arguments as given without those `skip` names, credentials redacted. */
+function rebuildCommand(argv: string[], prefix: string[], skip: (token: ArgToken) => boolean): { command: string; redacted: boolean } {
+  const args: string[] = [];
+  let redacted = false;
   const keep = (text: string, safe: string): void => {
     if (safe !== text) redacted = true;
     args.push(safe);
@@ -99,18 +111,20 @@ export function resumeCommand(argv: string[], uploadUrl: string): { command: str
     token.kind === 'option' && token.name === 'secret-header' && token.value ? [token.value.toLowerCase()] : [],
   );
   for (const token of tokens) {
+    if (skip(token)) continue;
     if (token.kind === 'option-terminator') args.push('--');
     else if (token.kind === 'positional') keep(token.value, redactUrlSecrets(token.value));
-    else if (token.name === 'resume') continue;
     else if (token.value === undefined) args.push(token.rawName);
     else {
       args.push(token.rawName);
       keep(token.value, redactOptionValue(token.name, token.value, secretHeaders));
     }
   }
-  const command = ['bhw', '--resume', uploadUrl, ...args].map(shellQuote).join(' ');
+  const command = ['bhw', ...prefix, ...args].map(shellQuote).join(' ');
   return { command, redacted };
 }
+
+type ArgToken = NonNullable<ReturnType<typeof parseArgs>['tokens']>[number];
 
 function redactOptionValue(name: string, value: string, secretHeaders: readonly string[]): string {
   if (name === 'user') return `${value.slice(0, Math.max(0, value.indexOf(':')))}:${REDACTED}`;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { close as closeCallback } from 'node:fs';
 import { basename } from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { Got } from 'got';
@@ -28,6 +29,7 @@ import { RecordSplitter } from './record-splitter.js';
 import { failureLine, reasonOf, resumeCommand, spoolLines, summaryLine, type Reached, type UploadSummary } from './report.js';
 import { Sha256Transform, ShortInputError } from './sha256-transform.js';
 import { directSource, openFile, type DirectSource, type Source } from './upload-source.js';
+import { spoolInputOf, spoolOpened } from './spool-input.js';
 import { Watchdog } from './watchdog.js';
 
 const closeFd = promisify(closeCallback);
@@ -37,7 +39,7 @@ export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promis
   const connection = connectionFor(args, io.env ?? process.env);
   const output = new Output(io, outputSecrets(args, io.env ?? process.env));
   for (const notice of connection.notices) output.stderr(notice);
-  const file = args.source === '-' ? undefined : await openFile(args.source);
+  const file = args.drain || args.source === '-' ? undefined : await openFile(args.source);
   const aborter = new AbortController();
   const watchdog = new Watchdog(aborter);
   if (args.maxTime) watchdog.limitTotal(args.maxTime);
@@ -48,6 +50,7 @@ export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promis
       if (args.contentLength && file?.size === undefined) throw new UsageError(`--content-length needs a regular file, and ${args.source} is not one`);
       if (args.resume) resumed = await resumeState(args, file?.size, connection.got, aborter.signal, watchdog);
       options = uploadOptions(args, file?.size, aborter.signal, connection.got, resumed);
+      if (options.spool) options.spool.input = await spoolInputOf(args, file);
     } catch (error) {
       await file?.handle.close();
       throw error;
@@ -68,14 +71,35 @@ export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promis
       await file?.handle.close();
       throw usageErrorOf(error);
     }
+    // Listened to at once: the spool opens before any write.
+    const opening = args.spool ? spoolOpened(upload, args) : undefined;
     if (args.stallTimeout) upload.on('progress', watchdog.watchStalls(args.stallTimeout, upload));
+    let inputOffset = offset;
+    if (opening) {
+      let opened;
+      try {
+        opened = await opening;
+      } catch (error) {
+        await file?.handle.close();
+        throw error;
+      }
+      if ('error' in opened) {
+        await file?.handle.close();
+        return failed(args, output, { bytesSent: 0, bytesAcknowledged: 0 }, opened.error, false);
+      }
+      // A file the spool took part of goes on after it; stdin brings new records.
+      if (file?.size !== undefined && opened.inputBytes > 0) {
+        inputOffset = Math.min(opened.inputBytes, file.size);
+        if (!args.quiet) output.stderr(`bhw: the spool ${opened.dir} took the first ${inputOffset} bytes of ${args.source}: going on from there`);
+      }
+    }
     // A regular file is read from the offset on; stdin (or a pipe) skips up to it.
     const seekable = file?.size !== undefined;
     const source: Source = {
-      stream: file ? file.handle.createReadStream({ start: seekable ? offset : 0 }) : io.stdin,
+      stream: args.drain ? Readable.from([]) : file ? file.handle.createReadStream({ start: seekable ? inputOffset : 0 }) : io.stdin,
       skip: seekable ? 0 : offset,
     };
-    if (seekable) source.size = file.size! - offset;
+    if (seekable) source.size = file.size! - inputOffset;
     return await send(args, io, output, upload, source, offset, aborter, watchdog);
   } finally {
     watchdog.stop();

@@ -36,6 +36,8 @@ export const ErrorCodes = {
   SPOOL_IO: 'ERR_BHW_SPOOL_IO',
   /** The spool directory or a file in it could be read or redirected by someone else: a foreign owner, group/other write, a symlink. */
   SPOOL_UNSAFE: 'ERR_BHW_SPOOL_UNSAFE',
+  /** The spool still holds records of another input (`spool.input`): send them first, or use another directory. */
+  SPOOL_INPUT: 'ERR_BHW_SPOOL_INPUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -380,5 +382,30 @@ export class SpoolRecordTooLargeError extends BufferedHttpWritableError {
     this.recordBytes = recordBytes;
     this.maxBytes = maxBytes;
     this.largestRecord = largestRecord;
+  }
+}
+
+/**
+ * The spool still holds records of another input than the one given
+ * (`spool.input`): sending the new one after them would mix the two, and
+ * continuing it from the spool's position would skip or repeat records.
+ * Nothing was sent; the spool is as it was.
+ */
+export class SpoolInputError extends BufferedHttpWritableError {
+  readonly dir: string;
+  /** The input the spool's records came from; undefined when no input was named for them. */
+  readonly spooledInput: string | undefined;
+  /** The input given now. */
+  readonly input: string;
+  /** Bytes of records the spool holds, not yet acknowledged. */
+  readonly bytesStored: number;
+
+  constructor(dir: string, spooledInput: string | undefined, input: string, bytesStored: number, progress: ProgressSnapshot = NO_PROGRESS) {
+    const from = spooledInput === undefined ? 'an input not named' : spooledInput;
+    super(ErrorCodes.SPOOL_INPUT, `Spool ${dir} holds ${bytesStored} bytes of records from ${from}, not from ${input}: send them first`, progress);
+    this.dir = dir;
+    this.spooledInput = spooledInput;
+    this.input = input;
+    this.bytesStored = bytesStored;
   }
 }

@@ -28,6 +28,33 @@ export interface SpoolSettings {
    * false). Whoever can write there can read the records or redirect them.
    */
   allowUnsafeDirectory?: boolean;
+
+  /**
+   * The producer's stream, named by the caller (a file's device, inode, size
+   * and mtime, say). Kept in the journal with where in the spool that input
+   * starts, so the `'spool'` event can say how much of it the spool already
+   * took (`inputBytes`): read the input from there on. Opening a spool that
+   * still holds records of another input fails with `ERR_BHW_SPOOL_INPUT`;
+   * `'finish'` forgets the input. Default: not checked, not recorded.
+   */
+  input?: string;
+  /**
+   * Answers that set the batch aside at once (moved to `<dir>/rejected/`,
+   * not retried): a list of statuses, or a test of the answer (its body's
+   * start, redacted). Default: 400, 413, 415 and 422. Besides these, a batch
+   * whose refusal ended 3 runs (500, or a 4xx other than 401, 403, 404 and
+   * 407 and those retried) is set aside by the third.
+   */
+  setAsideOn?: readonly number[] | ((response: ResponseSummary) => boolean);
+}
+
+/** batch with a spool: what the spool held when it opened (the `'spool'` event, before any request). */
+export interface SpoolOpened {
+  dir: string;
+  /** Bytes of records an earlier run left, sent first. */
+  bytesStored: number;
+  /** With `spool.input`: bytes of that input the spool already took (sent or kept); 0 for an input it had not seen. */
+  inputBytes: number;
 }
 
 /** Options of `new BufferedHttpWritable(url, options)`. Everything is optional. */
@@ -245,6 +272,9 @@ export interface ResponseSummary {
   body: string;
 }
 
+/** Why the spool set a batch aside: its answer was in `spool.setAsideOn`, or its refusal ended this many runs. */
+export type SetAsideReason = 'refused' | 'failed-runs';
+
 /** What `fstat` compares to tell a file changed: its size, timestamps and identity. */
 export type FileChangeField = 'size' | 'mtime' | 'ctime' | 'ino' | 'dev';
 
@@ -255,4 +285,6 @@ export interface SpoolState {
   bytesStored: number;
   /** A batch refused permanently was moved here (`<dir>/rejected/<key>.bin`; its response is in the `.json` beside it). */
   setAside?: string;
+  /** Why it was set aside: its answer is in `setAsideOn`, or its refusal ended 3 runs. */
+  setAsideReason?: SetAsideReason;
 }

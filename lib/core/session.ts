@@ -3,7 +3,7 @@ import { publishUploadError, publishUploadFinish, publishUploadStart, type Uploa
 import type { UploadContext } from '../upload-context.js';
 import { Progress } from './progress.js';
 import type { SendInfo, Transport, TransportFactory, TransportReports } from '../modes/transport.js';
-import type { BatchReport, ProgressSnapshot, UploadMode, UploadResponse } from '../types.js';
+import type { BatchReport, ProgressSnapshot, SpoolOpened, UploadMode, UploadResponse } from '../types.js';
 
 /** What the filler says of a send; the session adds its sequence and offset unless the send brings its own. */
 export type SendDetails = Omit<SendInfo, 'sequence' | 'offset'> & {
@@ -16,6 +16,8 @@ export interface UploadEvents {
   progress(snapshot: ProgressSnapshot): void;
   response(response: UploadResponse): void;
   batch(report: BatchReport): void;
+  /** batch with a spool: it opened, before any request (what it holds, how much of the input it took). */
+  spool?(opened: SpoolOpened): void;
   /** The upload failed; called once, with the first failure. */
   failed(error: Error): void;
 }
@@ -80,6 +82,11 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
   /** Before the first send: `bytes` an earlier run left (a spool's data), sent first. */
   fromEarlierRun(bytes: number): void {
     this.#progress.bytesFromSpool = bytes;
+  }
+
+  /** The spool opened: its owner is told before any request. */
+  spoolOpened(opened: SpoolOpened): void {
+    this.#events.spool?.(opened);
   }
 
   get response(): UploadResponse | undefined {

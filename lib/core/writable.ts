@@ -3,7 +3,7 @@ import { finished } from 'node:stream/promises';
 import { ContentLengthError } from '../errors.js';
 import type { TransportFactory } from '../modes/transport.js';
 import type { UploadContext } from '../upload-context.js';
-import type { BatchReport, ProgressSnapshot, UploadResponse } from '../types.js';
+import type { BatchReport, ProgressSnapshot, SpoolOpened, UploadResponse } from '../types.js';
 import {
   FLUSH_MARKER,
   type Chunk,
@@ -81,6 +81,7 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
       progress: (snapshot) => this.emit('progress', snapshot),
       response: (response) => this.emit('response', response),
       batch: (report) => this.emit('batch', report),
+      spool: (opened) => this.emit('spool', opened),
       failed: (error) => this.destroy(error),
     });
     if (!factory) this.#filler = new WriteFiller(this.#fillerContext(), options);
@@ -289,9 +290,11 @@ export interface BufferedWritableCore {
   on(event: 'progress', listener: (progress: ProgressSnapshot) => void): this;
   on(event: 'response', listener: (response: UploadResponse) => void): this;
   on(event: 'batch', listener: (report: BatchReport) => void): this;
+  on(event: 'spool', listener: (opened: SpoolOpened) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this; // eslint-disable-line @typescript-eslint/no-explicit-any
   once(event: 'progress', listener: (progress: ProgressSnapshot) => void): this;
   once(event: 'response', listener: (response: UploadResponse) => void): this;
   once(event: 'batch', listener: (report: BatchReport) => void): this;
+  once(event: 'spool', listener: (opened: SpoolOpened) => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this; // eslint-disable-line @typescript-eslint/no-explicit-any
 }

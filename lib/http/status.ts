@@ -26,6 +26,10 @@ interface StatusRow {
   refusesBatch?: true;
   /** Only a smaller request can pass: batch mode splits the batch between writes. */
   split?: true;
+  /** Refuses the request (credentials, route, proxy), whatever the batch holds: never counted against it. */
+  refusesRequest?: true;
+  /** A server error a record it cannot take may cause (a row it cannot parse): counted against the batch. */
+  mayBlameBatch?: true;
 }
 
 /**
@@ -36,6 +40,10 @@ interface StatusRow {
  */
 const STATUSES: ReadonlyMap<number, StatusRow> = new Map<number, StatusRow>([
   [400, { refusesBatch: true }],
+  [401, { refusesRequest: true }],
+  [403, { refusesRequest: true }],
+  [404, { refusesRequest: true }],
+  [407, { refusesRequest: true }],
   [408, { retry: true, load: 'failure' }],
   // The same Idempotency-Key still in progress, or tus's stale offset (tus 1.0 §PATCH).
   [409, { retry: true }],
@@ -47,7 +55,7 @@ const STATUSES: ReadonlyMap<number, StatusRow> = new Map<number, StatusRow>([
   [423, { retry: true }],
   [425, { retry: true }],
   [429, { retry: true, load: 'overload' }],
-  [500, { retry: true, load: 'failure' }],
+  [500, { retry: true, load: 'failure', mayBlameBatch: true }],
   [502, { retry: true, load: 'failure' }],
   [503, { retry: true, load: 'overload' }],
   [504, { retry: true, load: 'failure' }],
@@ -85,6 +93,22 @@ export function asksToSplit(statusCode: number | undefined): boolean {
 /** The batch itself is refused, so sending it again can never succeed. */
 export function refusesBatch(statusCode: number): boolean {
   return STATUSES.get(statusCode)?.refusesBatch === true;
+}
+
+/** The statuses a spool sets a batch aside on at once unless `spool.setAsideOn` says otherwise, ascending. */
+export function refusedBatchStatuses(): number[] {
+  return [...STATUSES].filter(([, row]) => row.refusesBatch).map(([statusCode]) => statusCode);
+}
+
+/**
+ * A refusal that may be the batch's own fault, counted against it run after
+ * run (a spool sets it aside after a few): a refusal of the batch, a 500, or
+ * a 4xx neither retried nor refusing the request itself.
+ */
+export function mayBlameBatch(statusCode: number): boolean {
+  const row = STATUSES.get(statusCode);
+  if (row?.refusesBatch || row?.mayBlameBatch) return true;
+  return statusCode >= 400 && statusCode < 500 && !row?.retry && !row?.refusesRequest;
 }
 
 /**

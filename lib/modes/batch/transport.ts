@@ -24,6 +24,7 @@ import { toUploadResponse } from '../../http/responses.js';
 import { asksToSplit, isOverload } from '../../http/status.js';
 import { failed, type SendInfo, type Transport, type TransportReports } from '../transport.js';
 import type { UploadResponse } from '../../types.js';
+import { HttpStatusError } from '../../errors.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -153,7 +154,7 @@ export class BatchTransport implements Transport {
         settings: this.#options.retry,
         policy: this.#retryPolicy,
         signal: this.#cancel.signal,
-        settle: (failure) => this.#split(piece, failure),
+        settle: (failure) => this.#split(piece, failure) ?? this.#setAsideAtOnce(failure),
         beforeRetry: (retry) => this.#beforeRetry(piece, retry),
       },
     );
@@ -169,6 +170,15 @@ export class BatchTransport implements Transport {
     piece.parent.pieces--;
     const pieces = halves.map((half) => this.#piece(piece.parent, half.bytes, half.offset, half.key, half.records));
     return Promise.all(pieces.map((each) => this.#deliver(each))).then((responses) => responses[1]!);
+  }
+
+  /** An answer the spool's `setAsideOn` names is not retried: the run ends and the spool sets the batch aside. */
+  #setAsideAtOnce(failure: FailedAttempt): Promise<never> | undefined {
+    const { spool } = this.#options;
+    if (!spool || !(failure.error instanceof HttpStatusError)) return undefined;
+    const { statusCode, statusMessage, body } = failure.error;
+    const response = statusMessage === undefined ? { statusCode, body } : { statusCode, statusMessage, body };
+    return spool.setAsideOn(response) ? Promise.reject(failure.error) : undefined;
   }
 
   /** A `Retry-After` pauses the whole upload (every new attempt waits on one clock, this batch's first); any other wait is this batch's own. */

@@ -1,6 +1,6 @@
 import { HttpStatusError } from '../../../errors.js';
-import { refusesBatch } from '../../../http/status.js';
-import type { SpoolSettings, SpoolState } from '../../../types.js';
+import { mayBlameBatch } from '../../../http/status.js';
+import type { SetAsideReason, SpoolState } from '../../../types.js';
 import {
   FLUSH_MARKER,
   type Chunk,
@@ -14,9 +14,11 @@ import {
 import { FlushTimer } from '../../../core/flush-timer.js';
 import type { UploadSession } from '../../../core/session.js';
 import { CUT, refuseRecord, Spool, type SpoolRecord } from './index.js';
+import { SET_ASIDE_AFTER_FAILED_RUNS } from './set-aside.js';
+import type { ResolvedSpoolSettings } from './settings.js';
 
 /** The filler of batch mode with a spool: writes go to disk, batches come back from it. */
-export function spoolFiller(settings: Required<SpoolSettings>, flushInterval: number | undefined): FillerFactory {
+export function spoolFiller(settings: ResolvedSpoolSettings, flushInterval: number | undefined): FillerFactory {
   return {
     open: (context) => SpoolIntake.open(context, settings, flushInterval),
     // A record larger than the spool can ever hold would wait for room forever.
@@ -36,7 +38,7 @@ export class SpoolIntake implements Filler {
   readonly #spool: Spool;
   readonly #context: FillerContext;
   readonly #session: UploadSession;
-  readonly #settings: Required<SpoolSettings>;
+  readonly #settings: ResolvedSpoolSettings;
   /** Cut batches out of what the spool holds even when they are not full (flush(), end(), flushInterval). */
   #cutPartial = false;
   /** Counts the requests for partial cuts, so a read started before a request cannot answer it. */
@@ -52,7 +54,7 @@ export class SpoolIntake implements Filler {
   /** Waiters for the pump to have cut everything appended before their request (`request`: #cutRequests then). */
   #caughtUp: Array<{ request: number; resolve(): void }> = [];
 
-  private constructor(spool: Spool, context: FillerContext, settings: Required<SpoolSettings>, flushInterval: number | undefined) {
+  private constructor(spool: Spool, context: FillerContext, settings: ResolvedSpoolSettings, flushInterval: number | undefined) {
     this.#spool = spool;
     this.#context = context;
     this.#session = context.session;
@@ -61,13 +63,14 @@ export class SpoolIntake implements Filler {
   }
 
   /** Opens (and locks) the spool; what an earlier run left is sent first. */
-  static async open(context: FillerContext, settings: Required<SpoolSettings>, flushInterval: number | undefined): Promise<SpoolIntake> {
+  static async open(context: FillerContext, settings: ResolvedSpoolSettings, flushInterval: number | undefined): Promise<SpoolIntake> {
     const opened: { intake?: SpoolIntake } = {};
     // A full spool waits for acknowledgements: send what there is, partial batches included.
     const spool = await Spool.open({ ...settings, onFull: () => opened.intake && opened.intake.#cut() });
     const intake = new SpoolIntake(spool, context, settings, flushInterval);
     opened.intake = intake;
     context.session.fromEarlierRun(spool.bytesStored);
+    context.session.spoolOpened({ dir: settings.dir, bytesStored: spool.bytesStored, inputBytes: spool.inputBytes });
     if (!spool.empty) intake.#cut();
     return intake;
   }
@@ -108,6 +111,7 @@ export class SpoolIntake implements Filler {
   async finish(): Promise<void> {
     await this.#drain();
     this.#flushTimer.clear();
+    await this.#spool.endInput();
     await this.#spool.close();
   }
 
@@ -120,15 +124,31 @@ export class SpoolIntake implements Filler {
   async stop(failure: Error | null): Promise<{ spool: SpoolState }> {
     this.#stopped = true;
     this.#flushTimer.clear();
-    let setAside: string | undefined;
-    // A batch refused for what it is would block every later one: it moves aside (the status table's refusesBatch).
-    if (failure instanceof HttpStatusError && failure.sequence !== undefined && refusesBatch(failure.statusCode)) {
-      setAside = await this.#spool.setAside(failure.sequence, { statusCode: failure.statusCode, body: failure.body }).catch(() => undefined);
+    const state: SpoolState = { dir: this.#settings.dir, bytesStored: 0 };
+    if (failure instanceof HttpStatusError && failure.sequence !== undefined) {
+      await this.#setAsideIfPoison(failure, failure.sequence, state).catch(() => {});
     }
-    const state: SpoolState = { dir: this.#settings.dir, bytesStored: this.#spool.bytesStored };
-    if (setAside) state.setAside = setAside;
     await this.#spool.close();
+    // Read once closed: an append under way when the upload failed may still have landed.
+    state.bytesStored = this.#spool.bytesStored;
     return { spool: state };
+  }
+
+  /**
+   * A batch the server refused would block every later one: it moves aside
+   * at once when its answer is in `setAsideOn`, or once its refusal ended
+   * SET_ASIDE_AFTER_FAILED_RUNS runs (counted in the journal, only for
+   * refusals that may be the batch's fault: not for credentials or load).
+   */
+  async #setAsideIfPoison(failure: HttpStatusError, sequence: number, state: SpoolState): Promise<void> {
+    const { statusCode, body } = failure;
+    const response = failure.statusMessage === undefined ? { statusCode, body } : { statusCode, statusMessage: failure.statusMessage, body };
+    let reason: SetAsideReason | undefined;
+    if (this.#settings.setAsideOn(response)) reason = 'refused';
+    else if (mayBlameBatch(statusCode) && (await this.#spool.recordFailedRun(sequence)) >= SET_ASIDE_AFTER_FAILED_RUNS) reason = 'failed-runs';
+    if (!reason) return;
+    state.setAside = await this.#spool.setAside(sequence, { statusCode, body, reason });
+    state.setAsideReason = reason;
   }
 
   /** Appends records with one write (and one sync); resolves with their payload bytes once they are on disk. */

@@ -26,10 +26,18 @@ export interface FixedBatch {
   /** Payload bytes (the request body's length) and record count. */
   bytes: number;
   records: number;
+  /** Runs that ended with the server refusing this batch (a later `fix` of the same sequence says it anew). */
+  failedRuns?: number;
+}
+
+/** The input the spool's records come from (`spool.input`), and the upload offset its first byte has. */
+export interface InputMark {
+  id: string;
+  from: number;
 }
 
 type Entry =
-  | { t: 'start'; uploadId: string; sequence: number; offset: number; read: number }
+  | { t: 'start'; uploadId: string; sequence: number; offset: number; read: number; input?: InputMark }
   | ({ t: 'fix' } & FixedBatch)
   | { t: 'ack'; sequence: number }
   | { t: 'aside'; sequence: number };
@@ -42,6 +50,7 @@ export interface JournalState {
   /** Segment position after the last fixed batch: new batches are cut from here. */
   read: number;
   open: Map<number, FixedBatch>;
+  input?: InputMark;
 }
 
 /** The journal as `Journal.read()` found it. */
@@ -57,10 +66,16 @@ export interface JournalFound {
 
 /**
  * The batch journal: an append-only file of framed JSON entries. `start`
- * opens it (the upload id and where the counters stand), `fix` records a
- * batch's identity before it is first sent, `ack`/`aside` close it. It is
- * rewritten with only the open batches once it grows past 1 MiB (written
- * aside, then renamed over, so a crash leaves the old or the new one whole).
+ * opens it (the upload id, where the counters stand, the input the records
+ * come from), `fix` records a batch's identity before it is first sent (and
+ * again, with `failedRuns`, after a run its refusal ended), `ack`/`aside`
+ * close it. It is rewritten with only the open batches once it grows past
+ * 1 MiB, or when the input changes (written aside, then renamed over, so a
+ * crash leaves the old or the new one whole).
+ *
+ * The input and the failure count are fields of `start` and `fix`, not
+ * entries of their own: a version that does not know them reads the journal
+ * as before (it drops unknown kinds of entry as damage, but not unknown fields).
  */
 export class Journal {
   readonly #dir: string;
@@ -152,7 +167,11 @@ export class Journal {
 
   /** Rewrites the journal as `state` alone when it has grown past its limit. */
   async compactIfLarge(state: JournalState): Promise<void> {
-    if (this.#size < COMPACT_AT) return;
+    if (this.#size >= COMPACT_AT) await this.rewrite(state);
+  }
+
+  /** Rewrites the journal as `state` alone (its `start` entry is the one home of the input). */
+  async rewrite(state: JournalState): Promise<void> {
     const next = join(this.#dir, COMPACTED_FILE);
     const entries = [startEntry(state), ...[...state.open.values()].map((batch): Entry => ({ t: 'fix', ...batch }))];
     const bytes = Buffer.concat(entries.map((entry) => encodeFrame(Buffer.from(JSON.stringify(entry)))));
@@ -178,7 +197,9 @@ export class Journal {
 }
 
 function startEntry(state: JournalState): Entry {
-  return { t: 'start', uploadId: state.uploadId, sequence: state.nextSequence, offset: state.nextOffset, read: state.read };
+  const entry: Entry = { t: 'start', uploadId: state.uploadId, sequence: state.nextSequence, offset: state.nextOffset, read: state.read };
+  if (state.input) entry.input = state.input;
+  return entry;
 }
 
 /** Replays the journal; undefined when it holds no whole `start` entry (a new spool, or one torn while being created). */
@@ -218,15 +239,19 @@ function parseEntry(payload: Buffer, path: string, position: number): Entry {
 
 function apply(state: JournalState | undefined, entry: Entry, path: string, position: number): JournalState {
   if (entry.t === 'start') {
-    return { uploadId: entry.uploadId, nextSequence: entry.sequence, nextOffset: entry.offset, read: entry.read, open: new Map() };
+    const started: JournalState = { uploadId: entry.uploadId, nextSequence: entry.sequence, nextOffset: entry.offset, read: entry.read, open: new Map() };
+    if (entry.input) started.input = { id: String(entry.input.id), from: entry.input.from };
+    return started;
   }
   if (!state) throw new SpoolCorruptError(path, position, 'journal does not begin with a start entry');
   switch (entry.t) {
     case 'fix': {
       // fromGroup is checked (and found when missing) against the segments at open: recovery.ts.
-      const { sequence, offset, from, to, bytes, records, fromGroup = from } = entry;
+      const { sequence, offset, from, to, bytes, records, fromGroup = from, failedRuns } = entry;
       // Compaction writes the still-open batches after `start`, so a fix may be behind the counters.
-      state.open.set(sequence, { sequence, offset, from, to, fromGroup, bytes, records });
+      const batch: FixedBatch = { sequence, offset, from, to, fromGroup, bytes, records };
+      if (failedRuns) batch.failedRuns = failedRuns;
+      state.open.set(sequence, batch);
       if (sequence >= state.nextSequence) {
         state.nextSequence = sequence + 1;
         state.nextOffset = offset + bytes;

@@ -6,6 +6,7 @@
  * 0600 files, no symlink followed.
  */
 import { join } from 'node:path';
+import type { SetAsideReason } from '../../../types.js';
 import { BODY_SNIPPET_LIMIT, capBody } from '../../../http/body-cap.js';
 import { ensureInnerDirectory, onPath, replaceFile } from './files.js';
 import type { FixedBatch } from './journal.js';
@@ -13,10 +14,16 @@ import { syncDirectory } from './segments.js';
 
 const REJECTED_DIR = 'rejected';
 
-/** The server's refusal: its status and body (only its start is kept, as in errors). */
+/** A batch whose refusal ended this many runs is set aside by the last: one bad record must not hold back every later one forever. */
+export const SET_ASIDE_AFTER_FAILED_RUNS = 3;
+
+/** The server's refusal: its status and body (only its start is kept, redacted, as in errors), and why the batch goes aside. */
 export interface Refusal {
   statusCode: number;
   body: string;
+  reason: SetAsideReason;
+  /** Runs a refusal of it ended, as counted in the journal (only refusals that may be the batch's fault count). */
+  failedRuns: number;
 }
 
 /** Writes the batch's bytes and its description under `<dir>/rejected/`; returns the path of the `.bin`. */
@@ -26,6 +33,8 @@ export async function writeRejected(dir: string, key: string, batch: FixedBatch,
   const path = join(rejected, `${key}.bin`);
   const body = capBody(refusal.body, BODY_SNIPPET_LIMIT);
   const about = {
+    reason: refusal.reason,
+    failedRuns: refusal.failedRuns,
     statusCode: refusal.statusCode,
     body,
     sequence: batch.sequence,

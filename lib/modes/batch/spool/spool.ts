@@ -10,12 +10,15 @@
  * ```
  * lock                      pid of the process holding the spool (one writer per spool)
  * journal                   batch journal: framed JSON entries
- *                             start  {uploadId, next sequence, next offset, read position}
- *                             fix    {sequence, offset, from, to, fromGroup, bytes, records}: a
- *                                    batch's identity, written before it is first handed out
+ *                             start  {uploadId, next sequence, next offset, read position,
+ *                                    input?: {id, from}: the input the records come from and
+ *                                    the upload offset of its first byte}
+ *                             fix    {sequence, offset, from, to, fromGroup, bytes, records,
+ *                                    failedRuns?}: a batch's identity, written before it is
+ *                                    first handed out, and again after a run its refusal ended
  *                             ack / aside {sequence}: the batch has left the spool
  *                           rewritten (via journal.next + rename) with only the open
- *                           batches once it passes 1 MiB
+ *                           batches once it passes 1 MiB, and when the input changes
  * seg-<20-digit position>.log
  *                           record segments: one group per append, holding its records back
  *                           to back, then a table of their lengths and CUT markers (batch
@@ -25,7 +28,8 @@
  *                           segment is deleted once every batch in it is acknowledged, the
  *                           last one too when the spool closes
  * rejected/<key>.bin        a batch the server refused permanently, byte for byte
- * rejected/<key>.json       {statusCode, body (its start), sequence, offset, key, bytes, records, time}
+ * rejected/<key>.json       {reason, failedRuns, statusCode, body (its start, redacted), sequence, offset,
+ *                           key, bytes, records, time}
  * ```
  *
  * Every unit (a journal entry, or the group of records one append wrote) is
@@ -35,7 +39,7 @@
  * byte offset. The directory is 0700, the files 0600, and no file is opened
  * through a symlink (files.ts).
  */
-import { SpoolCorruptError } from '../../../errors.js';
+import { SpoolCorruptError, SpoolInputError } from '../../../errors.js';
 import type { SpoolCounts } from './counts.js';
 import { ensureSpoolDirectory, spoolIoError } from './files.js';
 import { Journal, type FixedBatch, type JournalFound, type JournalState } from './journal.js';
@@ -48,8 +52,8 @@ import { SegmentStore } from './segments.js';
 import { SerialQueue } from './serial-queue.js';
 import { writeRejected, type Refusal } from './set-aside.js';
 import { CUT, refuseRecord, SpoolWriter, type SpoolRecord } from './writer.js';
-import type { SpoolSettings } from '../../../types.js';
-import { resolveSpoolSettings } from './settings.js';
+import type { SetAsideReason, SpoolSettings } from '../../../types.js';
+import { resolveSpoolSettings, type ResolvedSpoolSettings } from './settings.js';
 
 /** The spool's settings (defaults and checks in ./settings.ts), and what only the engine's owner sets. */
 export interface SpoolOptions extends SpoolSettings {
@@ -90,6 +94,8 @@ export class Spool {
   readonly #journal: Journal;
   readonly #state: JournalState;
   readonly #counts: SpoolCounts;
+  /** Bytes of `spool.input` taken before this open. */
+  readonly #inputBytes: number;
   readonly #writer: SpoolWriter;
   readonly #reader: SpoolReader;
   /** One queue per kind of work: each kind keeps its order, the kinds overlap. */
@@ -99,7 +105,7 @@ export class Spool {
   readonly #journalWrites: SerialQueue;
   #closing: Promise<void> | undefined;
 
-  private constructor(options: Required<Omit<SpoolOptions, 'onFull'>> & Pick<SpoolOptions, 'onFull'>, parts: OpenedParts) {
+  private constructor(options: ResolvedOptions, parts: OpenedParts) {
     this.#dir = options.dir;
     this.#maxBytes = options.maxBytes;
     this.#fsync = options.fsync;
@@ -117,6 +123,7 @@ export class Spool {
     let fixedBytes = 0;
     for (const batch of parts.state.open.values()) fixedBytes += batch.bytes;
     this.#counts = { stored: unread.bytes + fixedBytes, unreadBytes: unread.bytes, unreadRecords: unread.records, unreadCuts: unread.cuts };
+    this.#inputBytes = parts.state.input ? parts.state.nextOffset + unread.bytes - parts.state.input.from : 0;
     // What the writer wrote last, kept for the reader: a consumer that keeps up reads from memory.
     const recent = new RecentGroups();
     const recentTables = new RecentTables();
@@ -158,10 +165,15 @@ export class Spool {
         }
         const state = found.state ?? { uploadId: '', nextSequence: 0, nextOffset: 0, read: 0, open: new Map() };
         const checked = await checkSegments(segments, state, scratch, found.path);
+        const input = inputMark(resolved, state, checked.unread);
         // Everything checked out: only now is anything written.
         const opened = await Journal.open(dir, fsync, found);
         journal = opened.journal;
         await repairSegments(segments, opened.state, checked);
+        if (input !== opened.state.input) {
+          opened.state.input = input;
+          await journal.rewrite(opened.state);
+        }
         return new Spool(resolved, { lock, segments, journal, state: opened.state, unread: checked.unread });
       } catch (error) {
         await segments?.close();
@@ -182,6 +194,16 @@ export class Spool {
   /** Payload bytes of records not yet acknowledged (what counts against maxBytes). */
   get bytesStored(): number {
     return this.#counts.stored;
+  }
+
+  /**
+   * With `input`: bytes of that input the spool took in earlier runs (sent,
+   * or kept to send first); 0 for an input it had not seen. A producer that
+   * reads a file resumes it from this byte. Records of the input arrive
+   * whole or not at all, so this is where a record begins.
+   */
+  get inputBytes(): number {
+    return this.#inputBytes;
   }
 
   /** True when every record ever appended is in an acknowledged or set-aside batch. */
@@ -239,7 +261,7 @@ export class Spool {
    * with `<key>.json` beside it, then leaves the spool, so the next start goes
    * on after it. Returns the path of the `.bin`.
    */
-  async setAside(sequence: number, answer: Refusal): Promise<string> {
+  async setAside(sequence: number, answer: Pick<Refusal, 'statusCode' | 'body'> & { reason?: SetAsideReason }): Promise<string> {
     const batch = this.#state.open.get(sequence);
     if (!batch) throw new RangeError(`No open batch with sequence ${sequence} in the spool`);
     const bytes = await this.#reads.run(async () => {
@@ -247,7 +269,8 @@ export class Spool {
       await this.#reader.readFixed(batch, target);
       return target;
     });
-    const path = await writeRejected(this.#dir, this.#reader.key(sequence), batch, bytes, answer, this.#fsync);
+    const refusal: Refusal = { reason: 'refused', ...answer, failedRuns: batch.failedRuns ?? 0 };
+    const path = await writeRejected(this.#dir, this.#reader.key(sequence), batch, bytes, refusal, this.#fsync);
     // Only once its copy is on disk does the batch leave the journal.
     await this.#journalWrites.run(async () => {
       this.#take(sequence);
@@ -255,6 +278,29 @@ export class Spool {
       await this.#release(batch);
     });
     return path;
+  }
+
+  /**
+   * A run ended with the server refusing this batch: one more failed run in
+   * its journal entry (a `fix` of it again). Resolves with the count.
+   */
+  recordFailedRun(sequence: number): Promise<number> {
+    return this.#journalWrites.run(async () => {
+      const batch = this.#state.open.get(sequence);
+      if (!batch) throw new RangeError(`No open batch with sequence ${sequence} in the spool`);
+      batch.failedRuns = (batch.failedRuns ?? 0) + 1;
+      await this.#journal.append({ t: 'fix', ...batch }, true);
+      return batch.failedRuns;
+    });
+  }
+
+  /** The input was sent whole: the spool forgets it, so the same input again is a new one, sent from its start. */
+  endInput(): Promise<void> {
+    return this.#journalWrites.run(async () => {
+      if (!this.#state.input) return;
+      delete this.#state.input;
+      await this.#journal.rewrite(this.#state);
+    });
   }
 
   /** Releases the lock and closes the files; data stays. Idempotent. A waiting append is rejected. */
@@ -316,11 +362,28 @@ interface OpenedParts {
   unread: Unread;
 }
 
-function resolveSpoolOptions(options: SpoolOptions): Required<Omit<SpoolOptions, 'onFull'>> & Pick<SpoolOptions, 'onFull'> {
+type ResolvedOptions = ResolvedSpoolSettings & { segmentBytes: number; onFull?: (() => void) | undefined };
+
+/**
+ * Where the given input starts in the spool's upload offsets: where the
+ * journal says for the input it names; the end of the records for a new
+ * input, once every record is acknowledged (otherwise the new input would
+ * follow records of another: refused). Without `input`, the journal's as it is.
+ */
+function inputMark(options: ResolvedOptions, state: JournalState, unread: Unread): JournalState['input'] {
+  const { input } = options;
+  if (input === undefined || state.input?.id === input) return state.input;
+  const stored = unread.bytes + [...state.open.values()].reduce((sum, batch) => sum + batch.bytes, 0);
+  if (state.open.size > 0 || unread.records > 0) throw new SpoolInputError(options.dir, state.input?.id, input, stored);
+  return { id: input, from: state.nextOffset + unread.bytes };
+}
+
+function resolveSpoolOptions(options: SpoolOptions): ResolvedOptions {
   const { segmentBytes: segmentOption, onFull, ...settings } = options;
-  const { dir, maxBytes, fsync, allowUnsafeDirectory } = resolveSpoolSettings(settings);
+  const resolved = resolveSpoolSettings(settings);
+  const { maxBytes } = resolved;
   const segmentBytes = segmentOption ?? Math.min(MAX_SEGMENT_BYTES, Math.max(1, Math.floor(maxBytes / 8)));
   if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1) throw new RangeError(`spool.segmentBytes must be a positive integer, received ${segmentBytes}`);
   if (onFull !== undefined && typeof onFull !== 'function') throw new TypeError('spool.onFull must be a function');
-  return { dir, maxBytes, fsync, segmentBytes, allowUnsafeDirectory, onFull };
+  return { ...resolved, segmentBytes, onFull };
 }
