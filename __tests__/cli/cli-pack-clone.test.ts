@@ -1,6 +1,6 @@
 /**
  * `npm pack` in a fresh clone, where no dist/ was ever built: the package must
- * still hold the compiled library and CLI (its prepare script builds them).
+ * still hold the compiled library and CLI (its prepack script builds them).
  * The clone is of the committed HEAD; its node_modules is this checkout's.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
