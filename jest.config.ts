@@ -10,7 +10,12 @@ const config: JestConfigWithTsJest = {
   testMatch: ['**/*.test.ts'],
   // The interop suite needs servers from Debian packages: `npm run test:interop`.
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/__tests__/interop/'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // The examples import the package by name: the sources, as tsconfig.json's paths say, not dist/.
+    '^buffered-http-writable$': '<rootDir>/lib/index.ts',
+    '^buffered-http-writable/redact$': '<rootDir>/lib/redact.ts',
+  },
   collectCoverageFrom: ['lib/**/*.ts', 'cli/**/*.ts'],
   // Checked whenever coverage is collected: `npm test` runs `jest --coverage`,
   // so the 90% gate holds on every run.

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BufferedHttpWritable } from '../lib/index.js';
+import { BufferedHttpWritable } from 'buffered-http-writable';
 import { startReceiveServer } from '../cli/receive-server.js';
 
 const mebibytes = Number(process.argv[2] ?? 64);

@@ -8,7 +8,8 @@ import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
-import { BufferedHttpWritable } from '../lib/index.js';
+import { BufferedHttpWritable } from 'buffered-http-writable';
+import { checkInputFile } from './input-file.js';
 
 export async function uploadGzipped(path: string, url: string): Promise<{ original: number; sent: number }> {
   let original = 0;
@@ -26,6 +27,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.error('usage: gzip-upload <file> <url>');
     process.exit(2);
   }
-  const { original, sent } = await uploadGzipped(path, url);
-  console.log(`${original} bytes read, ${sent} gzip bytes uploaded and acknowledged`);
+  await checkInputFile('gzip-upload', path);
+  try {
+    const { original, sent } = await uploadGzipped(path, url);
+    console.log(`${original} bytes read, ${sent} gzip bytes uploaded and acknowledged`);
+  } catch (error) {
+    console.error(`gzip-upload: upload failed: ${(error as Error).message}`);
+    process.exitCode = 1;
+  }
 }

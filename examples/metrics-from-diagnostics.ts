@@ -19,6 +19,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import {
+  BufferedHttpWritable,
   DiagnosticsChannels,
   type BatchAcknowledgedMessage,
   type BatchRetriedMessage,
@@ -26,8 +27,7 @@ import {
   type BatchSplitMessage,
   type ConcurrencyChangedMessage,
   type UploadErrorMessage,
-} from '../lib/diagnostics.js';
-import { BufferedHttpWritable } from '../lib/index.js';
+} from 'buffered-http-writable';
 import { startReceiveServer } from '../cli/receive-server.js';
 
 /** A fixed-bucket histogram (upper bounds in ms), as Prometheus keeps one. */

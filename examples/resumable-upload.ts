@@ -15,7 +15,8 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { BufferedHttpWritable, BufferedHttpWritableError, fetchTusOffset } from '../lib/index.js';
+import { BufferedHttpWritable, BufferedHttpWritableError, fetchTusOffset } from 'buffered-http-writable';
+import { checkInputFile } from './input-file.js';
 
 export interface ResumableUploadOptions {
   /** Continue this upload instead of creating one. */
@@ -49,6 +50,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.error('usage: resumable-upload <file> <tus endpoint> [--resume <uploadUrl>]');
     process.exit(2);
   }
+  await checkInputFile('resumable-upload', path);
   try {
     const uploadUrl = await uploadResumable(path, endpoint, {
       ...(resume ? { resume } : {}),

@@ -4,13 +4,17 @@
  *   node dist/examples/ship-ndjson-logs.js [url] [records]
  *
  * Without a URL it starts the receiving server of `bhw receive`
- * (cli/receive-server.ts) on a free port, stores the batches under ./received-logs/ and stops it at the end.
+ * (cli/receive-server.ts) on a free port, storing the batches in a temporary
+ * directory, and stops it and removes the directory at the end.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as pause } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { BufferedHttpWritable, type BatchReport } from '../lib/index.js';
+import { BufferedHttpWritable, type BatchReport } from 'buffered-http-writable';
 import { startReceiveServer } from '../cli/receive-server.js';
 
 const LEVELS = ['debug', 'info', 'info', 'info', 'warn', 'error'] as const;
@@ -56,11 +60,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (url) {
     await shipLogs(url, Number(records));
   } else {
-    const receiver = await startReceiveServer({ port: 0, dir: 'received-logs', log: () => {} });
+    const work = await mkdtemp(join(tmpdir(), 'bhw-logs-'));
+    const receiver = await startReceiveServer({ port: 0, dir: join(work, 'received'), log: () => {} });
     try {
       await shipLogs(receiver.url, Number(records));
     } finally {
       await receiver.close();
+      await rm(work, { recursive: true, force: true });
     }
   }
 }

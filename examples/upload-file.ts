@@ -6,7 +6,8 @@
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { BufferedHttpWritable, BufferedHttpWritableError, type UploadResponse } from '../lib/index.js';
+import { BufferedHttpWritable, BufferedHttpWritableError, type UploadResponse } from 'buffered-http-writable';
+import { checkInputFile } from './input-file.js';
 
 export async function uploadFile(path: string, url: string): Promise<UploadResponse | undefined> {
   const upload = new BufferedHttpWritable(url, {
@@ -24,13 +25,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.error('usage: upload-file <file> <url>');
     process.exit(2);
   }
+  await checkInputFile('upload-file', path);
   try {
     const response = await uploadFile(path, url);
     console.log(`${response?.statusCode} ${response?.body}`);
   } catch (error) {
     // Every library error says how far the upload got.
-    if (error instanceof BufferedHttpWritableError) console.error(`${error.code}: ${error.message}`);
-    else console.error(error);
+    const reason = error instanceof BufferedHttpWritableError ? `${error.code}: ${error.message}` : (error as Error).message;
+    console.error(`upload-file: upload failed: ${reason}`);
     process.exit(1);
   }
 }

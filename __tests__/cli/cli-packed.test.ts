@@ -1,7 +1,8 @@
 /**
  * The package as users get it: `npm pack`, installed into a fresh project with
- * production dependencies only. `bhw receive` must serve tus from the optional
- * dependencies, and without them still start, say so, and answer tus with 501.
+ * production dependencies only. The library's install holds no tus server;
+ * `bhw receive` still starts without it, says so, and answers tus with 501,
+ * and serves tus once the user installs @tus/server and @tus/file-store.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFile, spawnSync } from 'node:child_process';
@@ -13,7 +14,7 @@ import { promisify } from 'node:util';
 import got from 'got';
 import { CLI_PATH, killRunningClis, runCli, spawnCli, type CliProcess } from '../helpers/cli.js';
 import { pattern } from '../helpers/data.js';
-import { sha256 } from '../helpers/sink-server.js';
+import { sha256, startSink } from '../helpers/sink-server.js';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
@@ -33,12 +34,12 @@ describeWithNpm('bhw from the packed tarball, production dependencies only', () 
     work = await mkdtemp(join(tmpdir(), 'bhw-packed-'));
     project = join(work, 'project');
     await mkdir(project);
-    const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', work], { cwd: root });
+    // --ignore-scripts: `npm test` built dist/ already, and a rebuild here would
+    // rewrite files the other test files are running (cli-pack-clone.test.ts packs with the build).
+    const { stdout } = await run('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', work], { cwd: root });
     const tarball = join(work, stdout.trim().split('\n').at(-1)!);
     await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'bhw-packed-test', private: true }));
-    const install = (cache: string): Promise<unknown> => run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', cache, tarball], { cwd: project });
-    // Everything should be in npm's cache; a package missing from it is fetched.
-    await install('--offline').catch(() => install('--prefer-offline'));
+    await install([tarball]);
     bhw = join(project, 'node_modules', '.bin', 'bhw');
     await writeFile(join(work, 'data.bin'), data);
   }, 120_000);
@@ -46,6 +47,12 @@ describeWithNpm('bhw from the packed tarball, production dependencies only', () 
     await killRunningClis();
     await rm(work, { recursive: true, force: true });
   });
+
+  /** npm install into the project; everything should be in npm's cache, and a package missing from it is fetched. */
+  async function install(packages: string[]): Promise<void> {
+    const args = ['install', '--omit=dev', '--no-audit', '--no-fund', ...packages];
+    await run('npm', [...args, '--offline'], { cwd: project }).catch(() => run('npm', [...args, '--prefer-offline'], { cwd: project }));
+  }
 
   async function startReceive(dir: string): Promise<{ receiver: CliProcess; url: string }> {
     const receiver = spawnCli(['receive', '--port', '0', '--dir', dir], { executable: bhw, cwd: project });
@@ -76,27 +83,37 @@ describeWithNpm('bhw from the packed tarball, production dependencies only', () 
     expect(JSON.parse(stdout)).toEqual({ main: 'function', mainRedact: 'undefined', redactUrl: 'https://h/x?sig=[REDACTED]&part=1', REDACTED: '[REDACTED]' });
   });
 
-  test('bhw receive serves tus: an upload with the installed bhw is stored exactly', async () => {
-    const store = join(work, 'store-tus');
-    const { receiver, url } = await startReceive(store);
-    expect(receiver.stdout).toContain(`tus at ${url}/tus`);
-
-    const result = await runCli(['--mode', 'tus', '--json', '--high-water-mark', '64KiB', join(work, 'data.bin'), `${url}/tus`], {
-      executable: bhw,
-      cwd: project,
-    });
-    expect(result.code).toBe(0);
-    const summary = JSON.parse(result.stdout) as { sha256: string; body: string };
-    const answer = JSON.parse(summary.body) as { sha256: string; file: string };
-    expect(answer.sha256).toBe(sha256(data));
-    expect(sha256(await readFile(join(store, answer.file)))).toBe(sha256(data));
-
-    receiver.child.kill('SIGTERM');
-    expect((await receiver.exited).code).toBe(0);
+  test('a CommonJS app require()s both entry points and uploads', async () => {
+    const sink = await startSink();
+    try {
+      const app = [
+        "const { createReadStream } = require('node:fs');",
+        "const { pipeline } = require('node:stream/promises');",
+        "const { BufferedHttpWritable } = require('buffered-http-writable');",
+        "const { redactUrl } = require('buffered-http-writable/redact');",
+        'const [file, url] = process.argv.slice(2);',
+        'const upload = new BufferedHttpWritable(url, { highWaterMark: 64 * 1024 });',
+        'pipeline(createReadStream(file), upload).then(() => {',
+        "  console.log(JSON.stringify({ status: upload.response.statusCode, acknowledged: upload.bytesAcknowledged, redacted: redactUrl('https://h/x?sig=s') }));",
+        '});',
+      ].join('\n');
+      await writeFile(join(project, 'app.cjs'), app);
+      const { stdout, stderr } = await run(process.execPath, ['app.cjs', join(work, 'data.bin'), `${sink.url}/cjs`], { cwd: project });
+      expect(JSON.parse(stdout)).toEqual({ status: 200, acknowledged: data.length, redacted: 'https://h/x?sig=[REDACTED]' });
+      expect(stderr).toBe('');
+      expect(sink.received.map((request) => request.sha256)).toEqual([sha256(data)]);
+    } finally {
+      await sink.close();
+    }
   });
 
-  test('without the optional tus packages: a notice at start, 501 for tus, stream uploads still stored', async () => {
-    await rm(join(project, 'node_modules', '@tus'), { recursive: true, force: true });
+  test('the library installs without a tus server: no @tus, no redis client', async () => {
+    const installed = await readdir(join(project, 'node_modules'));
+    expect(installed).toContain('buffered-http-writable');
+    expect(installed.filter((name) => ['@tus', '@redis', 'ioredis'].includes(name))).toEqual([]);
+  });
+
+  test('without the tus packages bhw receive says what to install, answers tus with 501 and still stores stream uploads', async () => {
     const { receiver, url } = await startReceive(join(work, 'store-plain'));
     expect(receiver.stdout).toContain('tus unavailable');
     await receiver.waitFor(
@@ -110,6 +127,29 @@ describeWithNpm('bhw from the packed tarball, production dependencies only', () 
     const stream = await runCli([join(work, 'data.bin'), `${url}/x`], { executable: bhw, cwd: project });
     expect(stream.code).toBe(0);
     expect(JSON.parse(stream.stdout)).toMatchObject({ sha256: sha256(data) });
+
+    receiver.child.kill('SIGTERM');
+    expect((await receiver.exited).code).toBe(0);
+  });
+
+  test('after npm install @tus/server @tus/file-store, bhw receive serves tus: an upload with the installed bhw is stored exactly', async () => {
+    // The versions this repository tests with (its devDependencies), which the package also names as optional peers.
+    const { devDependencies } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+    await install(['@tus/server', '@tus/file-store'].map((name) => `${name}@${devDependencies[name]}`));
+
+    const store = join(work, 'store-tus');
+    const { receiver, url } = await startReceive(store);
+    expect(receiver.stdout).toContain(`tus at ${url}/tus`);
+
+    const result = await runCli(['--mode', 'tus', '--json', '--high-water-mark', '64KiB', join(work, 'data.bin'), `${url}/tus`], {
+      executable: bhw,
+      cwd: project,
+    });
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout) as { sha256: string; body: string };
+    const answer = JSON.parse(summary.body) as { sha256: string; file: string };
+    expect(answer.sha256).toBe(sha256(data));
+    expect(sha256(await readFile(join(store, answer.file)))).toBe(sha256(data));
 
     receiver.child.kill('SIGTERM');
     expect((await receiver.exited).code).toBe(0);
