@@ -6,6 +6,7 @@ export type {
   ErrorPosition,
   FetchTusOffsetOptions,
   FileChangeField,
+  GotInstance,
   SpoolState,
   SpoolOpened,
   SetAsideReason,

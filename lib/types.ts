@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Got, RetryOptions } from 'got';
 
 /**
@@ -13,6 +14,22 @@ import type { Got, RetryOptions } from 'got';
 export type UploadMode = 'stream' | 'batch' | 'tus';
 export type UploadMethod = 'POST' | 'PUT' | 'PATCH';
 export type Compression = 'gzip';
+
+/**
+ * A got instance of major version 14, 15 or 16 (got itself, or
+ * `got.extend({...})`). Each version declares its own `Got` type, which
+ * TypeScript holds incompatible with the others, so the `got` option takes
+ * the part of the API the library calls, which all three share.
+ */
+export type GotInstance = Got | GotOfAnyVersion;
+
+/** What the library calls on a got instance, written so got 14, 15 and 16 all fit. */
+export interface GotOfAnyVersion {
+  (url: string | URL, options?: never): PromiseLike<unknown>;
+  stream: (url: string | URL, options?: never) => Duplex;
+  extend: (...instancesOrOptions: never[]) => GotOfAnyVersion;
+  defaults: { options: object };
+}
 
 /** batch: where and how records are kept until acknowledged. */
 export interface SpoolSettings {
@@ -86,7 +103,7 @@ export interface BufferedHttpWritableOptions {
    * HTTP/2, timeouts and hooks. The library still decides `throwHttpErrors`,
    * `followRedirect`, `retry`, `method` and the body: see the README.
    */
-  got?: Got;
+  got?: GotInstance;
   /**
    * More request headers whose values are credentials (`['X-Signature']`),
    * besides `Authorization`, `Proxy-Authorization`, `Cookie`, `X-Api-Key`,
@@ -157,7 +174,7 @@ export interface TusOffset {
 /** Options of `fetchTusOffset`. */
 export interface FetchTusOffsetOptions {
   /** The got instance for auth, agents, TLS and timeouts (default: got). */
-  got?: Got;
+  got?: GotInstance;
   /** Extra request headers (auth, say). */
   headers?: Record<string, string>;
   /**

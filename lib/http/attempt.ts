@@ -82,6 +82,7 @@ export async function attempt(got: Got, spec: AttemptSpec, context: AttemptConte
     ...login(spec),
     ...(gate ? { body: gatedBody(body!, gate, onBodyGoes) } : body ? { body } : {}),
     ...LIBRARY_OWNED,
+    ...cancelledBy(got, signal),
     responseType: 'buffer' as const,
     resolveBodyOnly: false,
   });
@@ -91,8 +92,6 @@ export async function attempt(got: Got, spec: AttemptSpec, context: AttemptConte
     request.on('request', (clientRequest) => clientRequest.once('continue', () => gate.open()));
     request.on('response', () => gate.shut());
   }
-  const cancel = (): void => request.cancel();
-  signal?.addEventListener('abort', cancel, { once: true });
   let response: GotResponse<Buffer>;
   try {
     response = await request;
@@ -101,7 +100,6 @@ export async function attempt(got: Got, spec: AttemptSpec, context: AttemptConte
     const position = context.position?.();
     throw new AttemptFailed({ error: errorForNetwork(error, context.progress(), position), code: (error as { code?: string }).code });
   } finally {
-    signal?.removeEventListener('abort', cancel);
     gate?.shut();
   }
   if (isSuccess(response.statusCode)) return response;
@@ -109,6 +107,17 @@ export async function attempt(got: Got, spec: AttemptSpec, context: AttemptConte
   const summary = summarizeResponse({ statusCode, statusMessage, body: rawBody }, { credentials: context.credentials ?? [] });
   const error = errorForResponse(summary, response.headers, url, context.progress(), context.position?.());
   throw new AttemptFailed({ error, statusCode, retryAfter: response.headers['retry-after'] });
+}
+
+/**
+ * got's `signal` option for an attempt: ours, and the instance's own if it has
+ * one (a request's `signal` replaces the instance's). An AbortSignal, not the
+ * promise's `.cancel()`: got 15 removed that.
+ */
+function cancelledBy(got: Got, signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  if (!signal) return {};
+  const own = got.defaults.options.signal;
+  return { signal: own ? AbortSignal.any([signal, own]) : signal };
 }
 
 /** got's login options of a spec, when it sets any. */

@@ -1,5 +1,5 @@
 import got, { type Got } from 'got';
-import type { BufferedHttpWritableOptions, UploadMethod } from '../types.js';
+import type { BufferedHttpWritableOptions, GotInstance, UploadMethod } from '../types.js';
 import { describe, headerNames, headerRecord, httpUrl, nonNegativeInteger, oneOf, positiveInteger } from './validators.js';
 
 export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
@@ -37,10 +37,7 @@ export const COMMON_OPTIONS: ReadonlyArray<keyof BufferedHttpWritableOptions> = 
 
 /** The common options after defaults and validation (`contentLength` only reaches here in a mode that takes it). */
 export function resolveCommon(url: string | URL, options: BufferedHttpWritableOptions): CommonOptions {
-  const instance = options.got ?? got;
-  if (typeof instance !== 'function' || typeof instance.stream !== 'function') {
-    throw new TypeError(`got must be a got instance (got.extend(...)), received ${describe(options.got)}`);
-  }
+  const instance = resolveGot(options.got);
   const common: CommonOptions = {
     url: httpUrl('url', url),
     highWaterMark: positiveInteger('highWaterMark', options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK),
@@ -65,4 +62,18 @@ export function resolveMethod(value: unknown): UploadMethod {
   const method = value === undefined ? 'POST' : (String(value).toUpperCase() as UploadMethod);
   oneOf('method', method, METHODS);
   return method;
+}
+
+/**
+ * The `got` option: the caller's instance, or got itself. got 15 and 16 make
+ * the same calls as got 14 (the library passes its own AbortSignal, never the
+ * promise's `.cancel()`, which got 15 removed), so the library works with each
+ * through got 14's type.
+ */
+export function resolveGot(value: GotInstance | undefined): Got {
+  const instance = value ?? got;
+  if (typeof instance !== 'function' || typeof instance.stream !== 'function') {
+    throw new TypeError(`got must be a got instance (got.extend(...)), received ${describe(value)}`);
+  }
+  return instance as Got;
 }

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import defaultGot, { type Got } from 'got';
+import type { Got } from 'got';
 import { ProtocolError } from '../../errors.js';
+import { resolveGot } from '../../options/common.js';
 import { resolveRetry } from '../../options/retry.js';
 import { attempt } from '../../http/attempt.js';
 import { redactUrl } from '../../http/redact.js';
@@ -19,7 +20,7 @@ const NO_PROGRESS: ProgressSnapshot = { bytesWritten: 0, bytesSent: 0, bytesAckn
  * `BufferedHttpWritable` given the same `uploadUrl`.
  */
 export async function fetchTusOffset(uploadUrl: string | URL, options: FetchTusOffsetOptions = {}): Promise<TusOffset> {
-  const got = options.got ?? defaultGot;
+  const got = resolveGot(options.got);
   return askTusOffset(new URL(uploadUrl), { got, headers: options.headers ?? {}, retry: resolveRetry(options.retry, got), signal: options.signal });
 }
 
