@@ -158,9 +158,11 @@ export interface UploadFileOptions extends BufferedHttpWritableOptions {
   /**
    * Called with each buffer as it is read, before it is sent (to hash the
    * content on the way, say). The buffer is the pool's: read it at once, do
-   * not keep it.
+   * not keep it. A returned promise holds back the next read until it
+   * settles (a consumer on another thread that fell behind); any other
+   * value is ignored (`(bytes) => hash.update(bytes)` is fine).
    */
-  onRead?: (bytes: Buffer) => void;
+  onRead?: (bytes: Buffer) => unknown;
 }
 
 /** What a finished `uploadFile` reports. */

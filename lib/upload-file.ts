@@ -124,9 +124,11 @@ async function run(
         break;
       }
       session.written(filled);
-      listeners.onRead?.(buffer.subarray(0, filled));
+      const behind = listeners.onRead?.(buffer.subarray(0, filled));
       void session.send(buffer.subarray(0, filled), { last }, () => session.pool.release(buffer));
       if (last) break;
+      // The caller's consumer of the bytes (a hasher on a worker) is behind: the next read waits for it.
+      if (behind instanceof Promise) await Promise.race([behind, failed]);
     }
     const response = await Promise.race([session.end(), failed]);
     return { ...session.progress(), response, startOffset };
