@@ -126,9 +126,9 @@ async function run(
       session.written(filled);
       const behind = listeners.onRead?.(buffer.subarray(0, filled));
       void session.send(buffer.subarray(0, filled), { last }, () => session.pool.release(buffer));
-      if (last) break;
-      // The caller's consumer of the bytes (a hasher on a worker) is behind: the next read waits for it.
+      // The caller's consumer of the bytes (a hasher on a worker) is behind: the next read, or the end, waits for it.
       if (behind instanceof Promise) await Promise.race([behind, failed]);
+      if (last) break;
     }
     const response = await Promise.race([session.end(), failed]);
     return { ...session.progress(), response, startOffset };
