@@ -30,7 +30,7 @@ export interface UploadArgs {
   spool?: { dir: string; maxBytes?: number; fsync: boolean; allowUnsafeDirectory?: boolean };
   /** `--drain`: send what the spool holds and nothing else (`source` is then ''). */
   drain?: true;
-  /** False with `--no-sha256`: the summary carries no digest, and no CPU is spent on one. */
+  /** `--sha256`: the summary carries the digest of what was sent (off by default: it costs CPU that curl does not spend). */
   sha256: boolean;
   /** batch and tus: the library's `retry.limit`. */
   retry?: number;
@@ -128,7 +128,8 @@ Output:
   --json                    print one JSON object on stdout instead of the body
   --quiet                   no progress bar and no summary (errors still print)
   --progress                show the progress bar even when stderr is not a terminal
-  --no-sha256               do not compute the sha256 of what is sent (saves ~1 s of CPU per GiB)
+  --sha256                  print the sha256 of what was sent (about 1 s of CPU per GiB,
+                            on a second thread when there is a second CPU)
   -h, --help                show this help
   --version                 print the version
 
@@ -168,6 +169,8 @@ export const UPLOAD_OPTIONS = {
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   progress: { type: 'boolean' },
+  sha256: { type: 'boolean' },
+  // Kept so scripts written when hashing was the default still run: it is the default now.
   'no-sha256': { type: 'boolean' },
   spool: { type: 'string' },
   'spool-max-bytes': { type: 'string' },
@@ -242,7 +245,7 @@ function parseUploadArgs(argv: string[], values: ReturnType<typeof strictParse<t
     json: values.json ?? false,
     quiet: values.quiet ?? false,
     progress: values.progress ?? false,
-    sha256: !values['no-sha256'],
+    sha256: (values.sha256 ?? false) && !values['no-sha256'],
     argv,
   };
   if (values.method !== undefined) args.method = values.method;

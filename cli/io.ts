@@ -40,3 +40,8 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 /** 128 + SIGINT, as shells report a program stopped by Ctrl-C. */
 export const EXIT_INTERRUPTED = 130;
+
+/** Asking the server where a resumed upload stands failed: the message is the line to print (exit 1). Here, not in upload.ts, so main.ts knows it without loading the upload. */
+export class ResumeError extends Error {
+  override name = 'ResumeError';
+}

@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import type { Sha256Hasher } from './sha256-hasher.js';
 
 /** The input ended before the bytes to skip were all read. */
 export class ShortInputError extends Error {
@@ -12,16 +13,19 @@ export class ShortInputError extends Error {
  * dropped unhashed: stdin resuming a tus upload starts at the server's offset.
  */
 export class Sha256Transform extends Transform {
-  /** Undefined with `hash: false` (`--no-sha256`): bytes are counted and skipped, not hashed. */
+  /** Undefined with `hash: false`: bytes are counted and skipped, not hashed here. */
   readonly #hash: Hash | undefined;
+  /** Given, it hashes what is passed on (off the main thread, say), and the caller asks it for the digest. */
+  readonly #hasher: Sha256Hasher | undefined;
   /** Bytes passed on. */
   bytes = 0;
   #skip: number;
 
-  constructor({ skip = 0, hash = true }: { skip?: number; hash?: boolean } = {}) {
+  constructor({ skip = 0, hash = true, hasher }: { skip?: number; hash?: boolean; hasher?: Sha256Hasher | undefined } = {}) {
     super();
     this.#skip = skip;
-    if (hash) this.#hash = createHash('sha256');
+    this.#hasher = hasher;
+    if (hash && !hasher) this.#hash = createHash('sha256');
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -34,7 +38,9 @@ export class Sha256Transform extends Transform {
     this.#skip = 0;
     this.#hash?.update(rest);
     this.bytes += rest.length;
-    callback(null, rest);
+    const behind = this.#hasher?.update(rest);
+    if (behind) void behind.then(() => callback(null, rest));
+    else callback(null, rest);
   }
 
   // Failing here keeps the end from reaching the upload: a tus upload with a

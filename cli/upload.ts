@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { close as closeCallback } from 'node:fs';
 import { basename } from 'node:path';
@@ -22,11 +21,12 @@ import {
 import { REDACTED, redactUrl } from '../lib/redact.js';
 import { UsageError, type UploadArgs } from './args.js';
 import { connectionFor } from './connection.js';
-import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from './io.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, processIo, ResumeError, type CliIo } from './io.js';
 import { Output, outputSecrets } from './output.js';
-import { ProgressBar } from './progress-bar.js';
+import type { ProgressBar } from './progress-bar.js';
 import { RecordSplitter } from './record-splitter.js';
 import { failureLine, reasonOf, resumeCommand, spoolLines, summaryLine, type Reached, type UploadSummary } from './report.js';
+import { createSha256Hasher } from './sha256-hasher.js';
 import { Sha256Transform, ShortInputError } from './sha256-transform.js';
 import { directSource, openFile, type DirectSource, type Source } from './upload-source.js';
 import { spoolInputOf, spoolOpened } from './spool-input.js';
@@ -121,8 +121,9 @@ async function send(
   aborter: AbortController,
   watchdog: Watchdog,
 ): Promise<number> {
-  const hasher = new Sha256Transform({ skip: source.skip, hash: args.sha256 });
-  const bar = progressBar(args, io, source.size);
+  const sha256 = args.sha256 ? createSha256Hasher() : undefined;
+  const hasher = new Sha256Transform({ skip: source.skip, hash: false, hasher: sha256 });
+  const bar = await progressBar(args, io, source.size);
   let spool: SpoolState | undefined;
   // The library puts what stayed in the spool on the error it ends with.
   upload.on('error', (error: Error & { spool?: SpoolState }) => (spool ??= error.spool));
@@ -138,6 +139,7 @@ async function send(
     }
   } catch (error) {
     bar?.stop();
+    sha256?.close();
     // The spool's state is known once the upload has let go of it.
     if (args.spool && !upload.closed) await once(upload, 'close');
     const reached = { ...upload.progress, ...(upload.uploadUrl ? { uploadUrl: upload.uploadUrl } : {}) };
@@ -146,7 +148,7 @@ async function send(
     process.removeListener('SIGINT', interrupt);
   }
   bar?.stop();
-  const summary = summaryOf(args, hasher.bytes, args.sha256 ? hasher.digest() : undefined, upload.response, performance.now() - started, offset);
+  const summary = summaryOf(args, hasher.bytes, await sha256?.digest(), upload.response, performance.now() - started, offset);
   if (upload.uploadUrl) summary.uploadUrl = upload.uploadUrl;
   if (args.spool) summary.bytesFromSpool = upload.progress.bytesFromSpool ?? 0;
   return succeeded(args, output, summary);
@@ -154,8 +156,8 @@ async function send(
 
 /**
  * Stream and tus from a file or stdin's descriptor: `uploadFile` reads into
- * the pool's buffers (no allocation and no copy per read) and `onRead` hashes
- * each buffer before it is sent.
+ * the pool's buffers (no allocation and no copy per read) and, with
+ * `--sha256`, `onRead` hands each buffer to the hasher before it is sent.
  */
 async function sendDirect(
   args: UploadArgs,
@@ -167,11 +169,11 @@ async function sendDirect(
   aborter: AbortController,
   watchdog: Watchdog,
 ): Promise<number> {
-  const hash = args.sha256 ? createHash('sha256') : undefined;
+  const hash = args.sha256 ? createSha256Hasher() : undefined;
   const size = source.fileSize === undefined ? undefined : source.fileSize - offset;
   let bytesRead = 0;
   let reached: Reached = { bytesSent: 0, bytesAcknowledged: 0 };
-  const bar = progressBar(args, io, size);
+  const bar = await progressBar(args, io, size);
   // Set as soon as uploadFile has returned the upload to watch, before its first progress call.
   let stalled: ((progress: ProgressSnapshot) => void) | undefined;
   const interrupt = (): void => aborter.abort();
@@ -184,7 +186,7 @@ async function sendDirect(
       declareSize: args.contentLength,
       onRead: (bytes) => {
         bytesRead += bytes.length;
-        hash?.update(bytes);
+        return hash?.update(bytes);
       },
       onProgress: (progress) => {
         reached = progress;
@@ -196,6 +198,7 @@ async function sendDirect(
     result = await upload;
   } catch (error) {
     bar?.stop();
+    hash?.close();
     const usage = usageErrorOf(error);
     if (usage instanceof UsageError) throw usage;
     return failed(args, output, reached, watchdog.timedOut ?? (error as Error), aborter.signal.aborted && !watchdog.timedOut, size);
@@ -205,13 +208,16 @@ async function sendDirect(
   bar?.stop();
   // After a failure a read of the pipe may still be waiting: the process exits without closing it.
   if (source.reopened) await closeFd(source.fd);
-  const summary = summaryOf(args, bytesRead, hash?.digest('hex'), result.response, performance.now() - started, offset);
+  const summary = summaryOf(args, bytesRead, await hash?.digest(), result.response, performance.now() - started, offset);
   if (result.uploadUrl) summary.uploadUrl = result.uploadUrl;
   return succeeded(args, output, summary);
 }
 
-function progressBar(args: UploadArgs, io: CliIo, size: number | undefined): ProgressBar | undefined {
-  return !args.quiet && (args.progress || io.stderr.isTTY) ? new ProgressBar(size, io.stderr) : undefined;
+/** cli-progress is loaded only when a bar is shown: most runs in scripts have none. */
+async function progressBar(args: UploadArgs, io: CliIo, size: number | undefined): Promise<ProgressBar | undefined> {
+  if (args.quiet || !(args.progress || io.stderr.isTTY)) return undefined;
+  const { ProgressBar } = await import('./progress-bar.js');
+  return new ProgressBar(size, io.stderr);
 }
 
 function summaryOf(
@@ -300,9 +306,4 @@ async function resumeState(args: UploadArgs, fileSize: number | undefined, got: 
     throw new UsageError(`${args.source} has ${fileSize} bytes, but the upload being resumed is ${state.length} bytes long`);
   }
   return state;
-}
-
-/** Asking the server where a resumed upload stands failed. */
-export class ResumeError extends Error {
-  override name = 'ResumeError';
 }

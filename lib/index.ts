@@ -1,6 +1,7 @@
 export { BufferedHttpWritable } from './buffered-http-writable.js';
 export type {
   BatchReport,
+  BatchModeOptions,
   BufferedHttpWritableOptions,
   Compression,
   ErrorPosition,
@@ -13,7 +14,10 @@ export type {
   ProgressSnapshot,
   ResponseSummary,
   SpoolSettings,
+  StreamModeOptions,
+  TusModeOptions,
   TusOffset,
+  UploadFileFields,
   UploadFileOptions,
   UploadFilePromise,
   UploadFileResult,

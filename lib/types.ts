@@ -36,15 +36,15 @@ export interface SpoolSettings {
   /** The spool's directory (created if missing); one writer at a time. */
   dir: string;
   /** Disk the spool may use before writes push back (default 1 GiB). Nothing is ever dropped. */
-  maxBytes?: number;
+  maxBytes?: number | undefined;
   /** `fdatasync` every append: a record whose callback fired survives a power loss too, not only a crash (default false). */
-  fsync?: boolean;
+  fsync?: boolean | undefined;
   /**
    * Unsafe: use a directory owned by another user, or writable by group or
    * others, instead of refusing it with `ERR_BHW_SPOOL_UNSAFE` (default
    * false). Whoever can write there can read the records or redirect them.
    */
-  allowUnsafeDirectory?: boolean;
+  allowUnsafeDirectory?: boolean | undefined;
 
   /**
    * The producer's stream, named by the caller (a file's device, inode, size
@@ -54,7 +54,7 @@ export interface SpoolSettings {
    * still holds records of another input fails with `ERR_BHW_SPOOL_INPUT`;
    * `'finish'` forgets the input. Default: not checked, not recorded.
    */
-  input?: string;
+  input?: string | undefined;
   /**
    * Answers that set the batch aside at once (moved to `<dir>/rejected/`,
    * not retried): a list of statuses, or a test of the answer (its body's
@@ -62,7 +62,7 @@ export interface SpoolSettings {
    * whose refusal ended 3 runs (500, or a 4xx other than 401, 403, 404 and
    * 407 and those retried) is set aside by the third.
    */
-  setAsideOn?: readonly number[] | ((response: ResponseSummary) => boolean);
+  setAsideOn?: readonly number[] | ((response: ResponseSummary) => boolean) | undefined;
 }
 
 /** batch with a spool: what the spool held when it opened (the `'spool'` event, before any request). */
@@ -74,93 +74,144 @@ export interface SpoolOpened {
   inputBytes: number;
 }
 
-/** Options of `new BufferedHttpWritable(url, options)`. Everything is optional. */
-export interface BufferedHttpWritableOptions {
-  /**
-   * How buffers reach the server: one chunked request (`'stream'`, default),
-   * one request per buffer (`'batch'`), or the tus resumable protocol (`'tus'`).
-   */
-  mode?: UploadMode;
+/**
+ * Options of `new BufferedHttpWritable(url, options)`: one type per mode,
+ * told apart by `mode`, so an option of another mode does not compile
+ * (`{ mode: 'stream', retry }`). Everything but `mode` (batch, tus) is
+ * optional, and an optional key set to `undefined` is ignored, as if absent.
+ */
+export type BufferedHttpWritableOptions = StreamModeOptions | BatchModeOptions | TusModeOptions;
+
+/** `mode: 'stream'` (the default): one chunked (or sized) request carries everything written. */
+export interface StreamModeOptions extends StreamFields, NotOf<StreamFields> {
+  /** How buffers reach the server; `'stream'` is the default. */
+  mode?: 'stream' | undefined;
+}
+
+/** `mode: 'batch'`: one request per buffer. */
+export interface BatchModeOptions extends BatchFields, NotOf<BatchFields> {
+  mode: 'batch';
+}
+
+/** `mode: 'tus'`: the tus resumable upload protocol. */
+export interface TusModeOptions extends TusFields, NotOf<TusFields> {
+  mode: 'tus';
+}
+
+/*
+ * Each mode's keys, from the groups below. A new option is one line in its
+ * group (or in a mode's own group); NotOf refuses it in the other modes.
+ */
+type StreamFields = CommonFields & MethodFields & SizedBodyFields;
+type BatchFields = CommonFields & MethodFields & RetryFields & BatchOnlyFields;
+type TusFields = CommonFields & SizedBodyFields & RetryFields & TusOnlyFields;
+
+/** Every key of every mode, each optional: what the option resolvers read (a caller in JavaScript may pass any of them). */
+export interface AnyModeOptions extends CommonFields, MethodFields, SizedBodyFields, RetryFields, BatchOnlyFields, TusOnlyFields {
+  mode?: UploadMode | undefined;
+}
+
+/** The other modes' keys, each allowed only as absent or `undefined`. */
+type NotOf<Own> = { [Key in Exclude<keyof AnyModeOptions, keyof Own | 'mode'>]?: undefined };
+
+/** Options of every mode. */
+interface CommonFields {
   /**
    * Bytes per buffer (default 1 MiB): the flush threshold, the size of each
    * preallocated buffer and the stream's own backpressure level.
    */
-  highWaterMark?: number;
-  /** HTTP method of the upload request(s): `POST` (default), `PUT` or `PATCH`. Not used by tus. */
-  method?: UploadMethod;
+  highWaterMark?: number | undefined;
   /** Extra request headers, sent with every request. */
-  headers?: Record<string, string>;
-  /**
-   * Total bytes that will be written. stream: sent as `Content-Length` instead
-   * of chunked encoding; tus: sent as `Upload-Length` at creation. Writing past
-   * it, or ending short of it, fails the upload.
-   */
-  contentLength?: number;
+  headers?: Record<string, string> | undefined;
   /** Aborts the upload: in-flight requests are ended and the stream errors with `AbortError`. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * A got instance (`got.extend({...})`) for auth, agents, TLS, proxies,
    * HTTP/2, timeouts and hooks. The library still decides `throwHttpErrors`,
    * `followRedirect`, `retry`, `method` and the body: see the README.
    */
-  got?: GotInstance;
+  got?: GotInstance | undefined;
   /**
    * More request headers whose values are credentials (`['X-Signature']`),
    * besides `Authorization`, `Proxy-Authorization`, `Cookie`, `X-Api-Key`,
    * `Api-Key` and `X-Auth-Token`: their values are redacted wherever the
    * library shows text, and they are not sent to a tus upload URL on another origin.
    */
-  secretHeaders?: string[];
-  /**
-   * stream and tus: when the request carries `Expect: 100-continue` (in
-   * `headers` or the got instance's), how long (ms) the body waits for the
-   * server's `100 Continue` before it is sent anyway (default 1000, as curl).
-   * A final answer that comes first ends the upload with no body byte sent.
-   */
-  expectContinueTimeout?: number;
+  secretHeaders?: string[] | undefined;
+}
 
+/** stream and batch. */
+interface MethodFields {
+  /** HTTP method of the upload request(s): `POST` (default), `PUT` or `PATCH`. */
+  method?: UploadMethod | undefined;
+}
+
+/** stream and tus: one body whose size may be declared. */
+interface SizedBodyFields {
   /**
-   * batch: requests in flight at once (default 1), or `'auto'`: a limit that
+   * Total bytes that will be written. stream: sent as `Content-Length` instead
+   * of chunked encoding; tus: sent as `Upload-Length` at creation. Writing past
+   * it, or ending short of it, fails the upload.
+   */
+  contentLength?: number | undefined;
+  /**
+   * When the request carries `Expect: 100-continue` (in `headers` or the got
+   * instance's), how long (ms) the body waits for the server's `100 Continue`
+   * before it is sent anyway (default 1000, as curl). A final answer that
+   * comes first ends the upload with no body byte sent.
+   */
+  expectContinueTimeout?: number | undefined;
+}
+
+/** batch and tus: requests that can be sent again. */
+interface RetryFields {
+  /** got retry options; see the README for the defaults. */
+  retry?: Partial<RetryOptions> | undefined;
+}
+
+interface BatchOnlyFields {
+  /**
+   * Requests in flight at once (default 1), or `'auto'`: a limit that
    * starts at 1 and adapts to the server (grows while answers are 2xx and
    * round trips stay near their baseline, cut on 429/503, failures and
    * climbing round trips), up to `maxConcurrency`. The pool holds
    * `concurrency + 1` buffers (`maxConcurrency + 1` with `'auto'`).
    */
-  concurrency?: number | 'auto';
-  /** batch, with `concurrency: 'auto'` only: the highest the limit may go (default 16). */
-  maxConcurrency?: number;
-  /** batch: send a partial batch this many ms after its first byte arrived (default: off). */
-  flushInterval?: number;
-  /** batch and tus: got retry options; see the README for the defaults. */
-  retry?: Partial<RetryOptions>;
-  /** batch: compress each batch (`Content-Encoding: gzip`). */
-  compress?: Compression;
+  concurrency?: number | 'auto' | undefined;
+  /** With `concurrency: 'auto'` only: the highest the limit may go (default 16). */
+  maxConcurrency?: number | undefined;
+  /** Send a partial batch this many ms after its first byte arrived (default: off). */
+  flushInterval?: number | undefined;
+  /** Compress each batch (`Content-Encoding: gzip`). */
+  compress?: Compression | undefined;
   /**
-   * batch: keep every record on disk until the server acknowledged it, so a
+   * Keep every record on disk until the server acknowledged it, so a
    * process that dies loses nothing whose write callback fired; a restart on
    * the same `dir` resends what is left first, byte-identical with the same keys.
    */
-  spool?: SpoolSettings;
+  spool?: SpoolSettings | undefined;
+}
 
-  /** tus: continue an existing upload instead of creating one. */
-  uploadUrl?: string | URL;
+interface TusOnlyFields {
+  /** Continue an existing upload instead of creating one. */
+  uploadUrl?: string | URL | undefined;
   /**
-   * tus, with `uploadUrl`: where that upload stands, as `fetchTusOffset(uploadUrl)`
+   * With `uploadUrl`: where that upload stands, as `fetchTusOffset(uploadUrl)`
    * answered. The transport then starts from it instead of asking `HEAD` again;
    * a server that moved meanwhile answers the first `PATCH` with 409, and the
    * upload recovers as from any failed PATCH (`HEAD`, then resend or `ResumeGapError`).
    */
-  resumeFrom?: TusOffset;
-  /** tus: sent as `Upload-Metadata` at creation. */
-  metadata?: Record<string, string>;
-  /** tus: on abort, `DELETE` the upload (tus termination extension). Default false. */
-  deleteOnAbort?: boolean;
+  resumeFrom?: TusOffset | undefined;
+  /** Sent as `Upload-Metadata` at creation. */
+  metadata?: Record<string, string> | undefined;
+  /** On abort, `DELETE` the upload (tus termination extension). Default false. */
+  deleteOnAbort?: boolean | undefined;
   /**
-   * tus: follow an upload URL (`Location`) that turns an https endpoint into
+   * Follow an upload URL (`Location`) that turns an https endpoint into
    * plain http. Default false: such a URL fails the upload with
    * `InsecureLocationError` before any byte goes to it.
    */
-  allowInsecureLocation?: boolean;
+  allowInsecureLocation?: boolean | undefined;
 }
 
 /** Where an upload stands on the server, as a `HEAD` reports it. */
@@ -174,37 +225,42 @@ export interface TusOffset {
 /** Options of `fetchTusOffset`. */
 export interface FetchTusOffsetOptions {
   /** The got instance for auth, agents, TLS and timeouts (default: got). */
-  got?: GotInstance;
+  got?: GotInstance | undefined;
   /** Extra request headers (auth, say). */
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
   /**
    * Retries of the `HEAD`, by the library's retry engine as in tus mode
    * (got's names, the same defaults; `{ limit: 0 }`: one attempt). got's
    * own retries are not used.
    */
-  retry?: Partial<RetryOptions>;
+  retry?: Partial<RetryOptions> | undefined;
   /** Stops the request, or the wait before a retry, with an `AbortError`. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
-/** Options of `uploadFile`: the Writable's options, plus what only a file upload can do. */
-export interface UploadFileOptions extends BufferedHttpWritableOptions {
+/** Options of `uploadFile`: the Writable's options of one mode, plus what only a file upload can do. */
+export type UploadFileOptions = BufferedHttpWritableOptions & UploadFileFields;
+
+/** What only a file upload can do, in every mode. */
+export interface UploadFileFields {
   /**
    * Declare the file's size up front: `Content-Length` in stream mode,
    * `Upload-Length` in tus mode (default true for a regular file; a pipe has
    * no size to declare).
    */
-  declareSize?: boolean;
+  declareSize?: boolean | undefined;
   /** Called with the figures of each `'progress'` event of the Writable. */
-  onProgress?: (progress: ProgressSnapshot) => void;
+  onProgress?: ((progress: ProgressSnapshot) => void) | undefined;
   /** batch: called for each acknowledged batch, as the Writable's `'batch'` event. */
-  onBatch?: (report: BatchReport) => void;
+  onBatch?: ((report: BatchReport) => void) | undefined;
   /**
    * Called with each buffer as it is read, before it is sent (to hash the
    * content on the way, say). The buffer is the pool's: read it at once, do
-   * not keep it.
+   * not keep it. A returned promise holds back the next read (and the
+   * upload's end) until it settles: a consumer on another thread that fell behind. Any other
+   * value is ignored (`(bytes) => hash.update(bytes)` is fine).
    */
-  onRead?: (bytes: Buffer) => void;
+  onRead?: ((bytes: Buffer) => unknown) | undefined;
 }
 
 /** What a finished `uploadFile` reports. */

@@ -124,8 +124,10 @@ async function run(
         break;
       }
       session.written(filled);
-      listeners.onRead?.(buffer.subarray(0, filled));
+      const behind = listeners.onRead?.(buffer.subarray(0, filled));
       void session.send(buffer.subarray(0, filled), { last }, () => session.pool.release(buffer));
+      // The caller's consumer of the bytes (a hasher on a worker) is behind: the next read, or the end, waits for it.
+      if (behind instanceof Promise) await Promise.race([behind, failed]);
       if (last) break;
     }
     const response = await Promise.race([session.end(), failed]);

@@ -1,10 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
-import { BufferedHttpWritable, type BufferedHttpWritableOptions } from '../../lib/index.js';
+import { BufferedHttpWritable, type BatchModeOptions } from '../../lib/index.js';
 
 const url = 'http://127.0.0.1:9/';
 
 describe('batch options are checked at construction', () => {
-  const bad: Array<[string, BufferedHttpWritableOptions, RegExp]> = [
+  const bad: Array<[string, Omit<BatchModeOptions, 'mode'>, RegExp]> = [
     ['concurrency 0', { concurrency: 0 }, /concurrency must be a positive integer, received 0/],
     ['fractional concurrency', { concurrency: 1.5 }, /concurrency must be a positive integer, received 1.5/],
     ['negative flushInterval', { flushInterval: -5 }, /flushInterval must be a positive integer, received -5/],

@@ -1,7 +1,15 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import got from 'got';
 import { pipeline } from 'node:stream/promises';
-import { BufferedHttpWritable, HttpStatusError, NetworkError, RedirectError, RetryAfterError, type BatchReport } from '../../lib/index.js';
+import {
+  BufferedHttpWritable,
+  HttpStatusError,
+  NetworkError,
+  RedirectError,
+  RetryAfterError,
+  type BatchModeOptions,
+  type BatchReport,
+} from '../../lib/index.js';
 import { startBatchServer, type BatchServer, type FaultPlan } from '../helpers/batch-server.js';
 import { pattern, readableOf } from '../helpers/data.js';
 
@@ -11,10 +19,7 @@ const tenBatches = (): Buffer[] => Array.from({ length: 10 }, (_value, index) =>
 const fast = { backoffLimit: 2 };
 
 /** Runs an upload of ten batches that must fail; returns the error and the upload. */
-async function failingUpload(
-  url: string,
-  options: ConstructorParameters<typeof BufferedHttpWritable>[1] = {},
-): Promise<{ error: unknown; upload: BufferedHttpWritable }> {
+async function failingUpload(url: string, options: Omit<BatchModeOptions, 'mode'> = {}): Promise<{ error: unknown; upload: BufferedHttpWritable }> {
   const upload = new BufferedHttpWritable(url, { mode: 'batch', highWaterMark, retry: fast, ...options });
   const error = await pipeline(readableOf(tenBatches()), upload).then(
     () => undefined,

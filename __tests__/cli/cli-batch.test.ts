@@ -22,7 +22,7 @@ describe('bhw --mode batch ships whole records', () => {
   ])('%s: every batch ends on a newline, fits the buffer, and the batches in sequence order are the input', async (_name, viaStdin) => {
     const data = records;
     const result = await runCli(
-      ['--mode', 'batch', '--concurrency', '3', '--high-water-mark', '16KiB', viaStdin ? '-' : fx.file, fx.sink.url],
+      ['--sha256', '--mode', 'batch', '--concurrency', '3', '--high-water-mark', '16KiB', viaStdin ? '-' : fx.file, fx.sink.url],
       viaStdin ? { input: data } : {},
     );
 

@@ -133,7 +133,7 @@ describe('main() in-process with the connection options', () => {
     proxy = await startForwardProxy({ credentials: 'u:proxy-s3cret' });
     const env = { http_proxy: proxy.url.replace('http://', 'http://u:proxy-s3cret@') };
     const through = capture(env);
-    expect(await main(['--mode', 'batch', '--retry', '1', '--json', fx.file, sink.url], through.io)).toBe(0);
+    expect(await main(['--sha256', '--mode', 'batch', '--retry', '1', '--json', fx.file, sink.url], through.io)).toBe(0);
     expect(proxy.tunnels).toHaveLength(1);
     expect(JSON.parse(through.stdout())).toMatchObject({ sha256: sha256(data) });
 
@@ -183,7 +183,7 @@ describe('main() in-process with the connection options', () => {
 
     failures = 0;
     const one = capture();
-    expect(await main(['--mode', 'batch', '--retry', '1', '--json', fx.file, sink.url], one.io)).toBe(0);
+    expect(await main(['--sha256', '--mode', 'batch', '--retry', '1', '--json', fx.file, sink.url], one.io)).toBe(0);
     expect(JSON.parse(one.stdout())).toMatchObject({ sha256: sha256(data) });
     expect(failures).toBe(2);
   });

@@ -61,7 +61,7 @@ describe('--http2', () => {
     ['batch', ['--mode', 'batch', '--concurrency', '3', '--high-water-mark', '64KiB']],
   ])('%s: the server stores exactly the input', async (_name, flags) => {
     stored.length = 0;
-    const result = await runCli(['--http2', '--json', '--cacert', await ca(), ...flags, fx.file, url]);
+    const result = await runCli(['--sha256', '--http2', '--json', '--cacert', await ca(), ...flags, fx.file, url]);
 
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/^bhw: uploaded 300000 bytes .*, status 200\n$/);

@@ -76,7 +76,7 @@ describe('main() in-process', () => {
   test('a file with --json and --progress', async () => {
     sink = await startSink();
     const out = capture();
-    expect(await main(['--json', '--progress', '--high-water-mark', '64KiB', fx.file, sink.url], out.io)).toBe(0);
+    expect(await main(['--sha256', '--json', '--progress', '--high-water-mark', '64KiB', fx.file, sink.url], out.io)).toBe(0);
     expect(JSON.parse(out.stdout())).toMatchObject({ bytes: data.length, sha256: sha256(data), statusCode: 200, mode: 'stream' });
     expect(out.stderr()).toMatch(/\[=+\] 100% \| 195\.3 KiB sent/);
   });

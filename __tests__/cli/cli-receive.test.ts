@@ -29,7 +29,7 @@ describe('bhw receive stores exactly what it got', () => {
     ['chunked', []],
     ['sized', ['--content-length']],
   ])('stream mode, %s', async (_name, flags) => {
-    const result = await runCli([...flags, '--json', '--high-water-mark', '64KiB', fx.file, `${server.url}/backups`]);
+    const result = await runCli([...flags, '--sha256', '--json', '--high-water-mark', '64KiB', fx.file, `${server.url}/backups`]);
 
     expect(result.code).toBe(0);
     const summary = JSON.parse(result.stdout) as { sha256: string; body: string };

@@ -33,7 +33,7 @@ async function runWithStdin(args: string[], fd: number): Promise<Awaited<ReturnT
 describe('bhw - url: stdin read into the pool', () => {
   test('a pipe from the shell (cat file | bhw - url): exact, and the summary has the server sha256', async () => {
     // An anonymous pipe, as a shell makes it (Node's own stdio "pipes" are sockets).
-    const cli = spawnCli(['-c', 'cat -- "$0" | "$1" "$2" --high-water-mark 64KiB - "$3"', fx.file, process.execPath, CLI_PATH, fx.sink.url], {
+    const cli = spawnCli(['-c', 'cat -- "$0" | "$1" "$2" --sha256 --high-water-mark 64KiB - "$3"', fx.file, process.execPath, CLI_PATH, fx.sink.url], {
       executable: '/bin/sh',
     });
     const result = await cli.exited;
@@ -49,7 +49,7 @@ describe('bhw - url: stdin read into the pool', () => {
     execFileSync('mkfifo', [fifo]);
     // Opening either end of a FIFO waits for the other: open both at once.
     const [reader, writer] = await Promise.all([open(fifo, 'r'), open(fifo, 'w')]);
-    const cli = spawnCli(['--high-water-mark', '64KiB', '-', fx.sink.url], { stdinFd: reader.fd });
+    const cli = spawnCli(['--sha256', '--high-water-mark', '64KiB', '-', fx.sink.url], { stdinFd: reader.fd });
     await reader.close();
     await writer.writeFile(data);
     await writer.close();
@@ -61,7 +61,7 @@ describe('bhw - url: stdin read into the pool', () => {
   });
 
   test('a file redirected to stdin (< file): exact, sent chunked as stdin is', async () => {
-    const result = await runWithStdin(['--high-water-mark', '64KiB', '-', fx.sink.url], openSync(fx.file, 'r'));
+    const result = await runWithStdin(['--sha256', '--high-water-mark', '64KiB', '-', fx.sink.url], openSync(fx.file, 'r'));
 
     expect(result.code).toBe(0);
     expect(fx.sink.received[0]!.sha256).toBe(sha256(data));
@@ -72,7 +72,10 @@ describe('bhw - url: stdin read into the pool', () => {
   test('a file redirected to stdin, tus mode: the stored upload is exact', async () => {
     const server = await startReceiveServer({ port: 0, dir: join(fx.dir, 'store'), log: () => {} });
     try {
-      const result = await runWithStdin(['--json', '--mode', 'tus', '--high-water-mark', '64KiB', '-', `${server.url}/tus`], openSync(fx.file, 'r'));
+      const result = await runWithStdin(
+        ['--sha256', '--json', '--mode', 'tus', '--high-water-mark', '64KiB', '-', `${server.url}/tus`],
+        openSync(fx.file, 'r'),
+      );
 
       expect(result.code).toBe(0);
       const summary = JSON.parse(result.stdout) as { bytes: number; sha256: string; body: string };
@@ -86,7 +89,7 @@ describe('bhw - url: stdin read into the pool', () => {
   test('an empty file redirected to stdin is an empty upload', async () => {
     const empty = join(fx.dir, 'empty.bin');
     closeSync(openSync(empty, 'w'));
-    const result = await runWithStdin(['-', fx.sink.url], openSync(empty, 'r'));
+    const result = await runWithStdin(['--sha256', '-', fx.sink.url], openSync(empty, 'r'));
 
     expect(result.code).toBe(0);
     expect(fx.sink.received[0]!.body.length).toBe(0);
@@ -141,7 +144,7 @@ describe('in-process: which stdin goes through uploadFile', () => {
     const fd = openSync(fx.file, 'r');
     try {
       const out = io(Readable.from([Buffer.from('not this')]), fd);
-      expect(await main(['--high-water-mark', '64KiB', '-', fx.sink.url], out.io)).toBe(0);
+      expect(await main(['--sha256', '--high-water-mark', '64KiB', '-', fx.sink.url], out.io)).toBe(0);
       expect(fx.sink.received[0]!.sha256).toBe(sha256(data));
       expect(out.stderr()).toContain(`sha256 ${sha256(data)}`);
     } finally {

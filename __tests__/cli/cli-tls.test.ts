@@ -34,7 +34,7 @@ async function pem(name: string, text: string): Promise<string> {
 describe('--cacert', () => {
   test('with the CA that signed the server: uploaded exactly', async () => {
     const before = sink.received.length;
-    const result = await runCli(['--cacert', await pem('ca.pem', certs.ca), fx.file, sink.url]);
+    const result = await runCli(['--sha256', '--cacert', await pem('ca.pem', certs.ca), fx.file, sink.url]);
 
     expect(result.code).toBe(0);
     expect(sink.received[before]!.sha256).toBe(sha256(data));

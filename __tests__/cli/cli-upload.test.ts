@@ -9,7 +9,7 @@ describe('bhw uploads a file or stdin exactly (stream mode)', () => {
   const fx = useCliFixture(data);
 
   test('a file: the server gets every byte, stdout is its answer, stderr the summary', async () => {
-    const result = await runCli(['--high-water-mark', '64KiB', fx.file, `${fx.sink.url}/up`]);
+    const result = await runCli(['--sha256', '--high-water-mark', '64KiB', fx.file, `${fx.sink.url}/up`]);
 
     expect(result.code).toBe(0);
     expect(fx.sink.received).toHaveLength(1);
@@ -20,7 +20,7 @@ describe('bhw uploads a file or stdin exactly (stream mode)', () => {
   });
 
   test('stdin with -: the sha256 the CLI reports is the one the server computed', async () => {
-    const result = await runCli(['-', fx.sink.url], { input: data });
+    const result = await runCli(['--sha256', '-', fx.sink.url], { input: data });
 
     expect(result.code).toBe(0);
     expect(fx.sink.received[0]!.sha256).toBe(sha256(data));
@@ -28,7 +28,7 @@ describe('bhw uploads a file or stdin exactly (stream mode)', () => {
   });
 
   test('an empty stdin is an empty upload', async () => {
-    const result = await runCli(['-', fx.sink.url], { input: Buffer.alloc(0) });
+    const result = await runCli(['--sha256', '-', fx.sink.url], { input: Buffer.alloc(0) });
 
     expect(result.code).toBe(0);
     expect(fx.sink.received[0]!.body.length).toBe(0);
@@ -55,7 +55,7 @@ describe('bhw uploads a file or stdin exactly (stream mode)', () => {
   });
 
   test('--json: stdout is one JSON object with the right figures', async () => {
-    const result = await runCli(['--json', fx.file, fx.sink.url]);
+    const result = await runCli(['--sha256', '--json', fx.file, fx.sink.url]);
 
     expect(result.code).toBe(0);
     const summary = JSON.parse(result.stdout) as Record<string, unknown>;

@@ -142,7 +142,7 @@ describe('bhw reads every upload option into its arguments', () => {
       json: false,
       quiet: false,
       progress: false,
-      sha256: true,
+      sha256: false,
       argv: ['-', url],
     });
   });

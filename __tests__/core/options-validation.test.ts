@@ -1,12 +1,14 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { once } from 'node:events';
 import { BufferedHttpWritable, type BufferedHttpWritableOptions } from '../../lib/index.js';
+import type { AnyModeOptions } from '../../lib/types.js';
 import { startSink, type Sink } from '../helpers/sink-server.js';
 
 const url = 'http://127.0.0.1:9/upload';
 
 describe('bad options fail at construction, naming the option and the value', () => {
-  const cases: Array<[string, unknown, BufferedHttpWritableOptions | undefined, typeof TypeError | typeof RangeError, RegExp]> = [
+  // Any key in any mode: these are what a JavaScript caller may pass, refused at run time.
+  const cases: Array<[string, unknown, AnyModeOptions | undefined, typeof TypeError | typeof RangeError, RegExp]> = [
     ['highWaterMark 0', url, { highWaterMark: 0 }, RangeError, /highWaterMark must be a positive integer, received 0/],
     ['highWaterMark negative', url, { highWaterMark: -5 }, RangeError, /highWaterMark .* received -5/],
     ['highWaterMark fractional', url, { highWaterMark: 1.5 }, RangeError, /highWaterMark .* received 1.5/],
@@ -92,7 +94,7 @@ describe('bad options fail at construction, naming the option and the value', ()
   ];
 
   test.each(cases)('%s', (_name, target, options, errorClass, message) => {
-    const construct = (): unknown => new BufferedHttpWritable(target as string, options);
+    const construct = (): unknown => new BufferedHttpWritable(target as string, options as BufferedHttpWritableOptions);
     expect(construct).toThrow(errorClass);
     expect(construct).toThrow(message);
   });

@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { BufferedHttpWritable, type BufferedHttpWritableOptions } from '../../lib/index.js';
+import type { AnyModeOptions } from '../../lib/types.js';
 import { startBatchServer, type BatchServer } from '../helpers/batch-server.js';
 import { pattern } from '../helpers/data.js';
 import { startSink, type Sink } from '../helpers/sink-server.js';
@@ -79,8 +80,8 @@ function expected(chunks: Array<Buffer | string | 'flush'>): Buffer {
   return Buffer.concat(chunks.filter((chunk) => chunk !== 'flush').map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk)));
 }
 
-function options(overrides: BufferedHttpWritableOptions): BufferedHttpWritableOptions {
-  return { retry: { backoffLimit: 2 }, ...overrides };
+function options(overrides: AnyModeOptions): BufferedHttpWritableOptions {
+  return { retry: { backoffLimit: 2 }, ...overrides } as BufferedHttpWritableOptions;
 }
 
 describe('stream mode: the body is exactly the bytes written', () => {

@@ -148,7 +148,8 @@ describe('soak: 200 uploads leave nothing behind', () => {
       tus: servers.tus.url,
       'tus-throttled': servers.throttlingFront.url,
     }[kind];
-    const options: BufferedHttpWritableOptions = {
+    // The mode is chosen at run time: each mode's own keys are added under its condition.
+    const options = {
       mode,
       highWaterMark,
       got: tracking.got,
@@ -157,7 +158,7 @@ describe('soak: 200 uploads leave nothing behind', () => {
       ...(mode === 'stream' ? {} : { retry: { backoffLimit: 2, limit: 8 } }),
       ...(mode === 'batch' ? { concurrency: 1 + (index % 3) } : {}),
     };
-    const writable = new BufferedHttpWritable(url, options);
+    const writable = new BufferedHttpWritable(url, options as BufferedHttpWritableOptions);
     const { error } = await runUpload(writable, chunksOf(data, [1000 + (index % 7) * 3000]));
     if (error) {
       // Only a stream upload through the cutting proxy may fail, and then typed, with nothing acknowledged.

@@ -31,6 +31,36 @@ async function fileOf(data: Buffer, name = 'source.bin'): Promise<string> {
   return path;
 }
 
+describe('onRead returning a promise', () => {
+  test('holds back the next read until it settles: a slow consumer of the bytes never falls behind', async () => {
+    sink = await startSink();
+    const data = pattern(8 * highWaterMark, 5);
+    const hash = createHash('sha256');
+    let pending = 0;
+    let mostPending = 0;
+    const result = await uploadFile(await fileOf(data), sink.url, {
+      highWaterMark,
+      onRead: (bytes) => {
+        const copy = Buffer.from(bytes);
+        pending++;
+        mostPending = Math.max(mostPending, pending);
+        // A consumer that takes its time (a hasher on another thread, say).
+        return new Promise<void>((resolve) =>
+          setTimeout(() => {
+            hash.update(copy);
+            pending--;
+            resolve();
+          }, 5),
+        );
+      },
+    });
+
+    expect(result.bytesAcknowledged).toBe(data.length);
+    expect(hash.digest('hex')).toBe(sha256(data));
+    expect(mostPending).toBe(1);
+  });
+});
+
 describe('uploadFile delivers exactly the file', () => {
   test.each([
     ['empty', 0],

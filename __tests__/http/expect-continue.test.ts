@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import got from 'got';
-import { BufferedHttpWritable, HttpStatusError, type BufferedHttpWritableOptions } from '../../lib/index.js';
+import { BufferedHttpWritable, HttpStatusError, type StreamModeOptions } from '../../lib/index.js';
 import { chunksOf, pattern } from '../helpers/data.js';
 import { Closer, runUpload } from '../helpers/outcome.js';
 import { sha256 } from '../helpers/sink-server.js';
@@ -86,7 +86,7 @@ describe('stream mode with Expect: 100-continue', () => {
     ['in headers', { headers: { Expect: '100-continue' } }],
     ['in headers, any case', { headers: { EXPECT: '100-Continue' } }],
     ['on the got instance', { got: got.extend({ headers: { expect: '100-continue' } }) }],
-  ])('%s: no body byte before 100 Continue, then every byte', async (_where, options: BufferedHttpWritableOptions) => {
+  ])('%s: no body byte before 100 Continue, then every byte', async (_where, options: StreamModeOptions) => {
     const server = closer.add(await startContinueServer());
     const upload = new BufferedHttpWritable(server.url, { highWaterMark, expectContinueTimeout: NO_TIMEOUT, ...options });
     const outcome = runUpload(upload, chunks);

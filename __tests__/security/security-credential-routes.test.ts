@@ -145,7 +145,11 @@ describe.each(Object.entries(routes))('%s', (_label, route) => {
     const spoolDir = mode === 'batch' ? await mkdtemp(join(tmpdir(), 'bhw-redact-')) : undefined;
     if (spoolDir) closer.add({ close: () => rm(spoolDir, { recursive: true, force: true }) });
     const { url, options } = route.make(sink.url);
-    const upload = new BufferedHttpWritable(url, { mode, ...options, ...(spoolDir ? { spool: { dir: spoolDir }, retry: { limit: 0 } } : {}) });
+    const upload = new BufferedHttpWritable(url, {
+      mode,
+      ...options,
+      ...(spoolDir ? { spool: { dir: spoolDir }, retry: { limit: 0 } } : {}),
+    } as BufferedHttpWritableOptions);
     const progress: unknown[] = [];
     upload.on('progress', (snapshot) => progress.push(snapshot));
     published.length = 0;

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import got from 'got';
-import { BufferedHttpWritable, RedirectError, type UploadMode } from '../../lib/index.js';
+import { BufferedHttpWritable, RedirectError, type BufferedHttpWritableOptions, type UploadMode } from '../../lib/index.js';
 import { chunksOf, pattern } from '../helpers/data.js';
 import { Closer, runUpload } from '../helpers/outcome.js';
 import { startSink, type Sink } from '../helpers/sink-server.js';
@@ -49,7 +49,7 @@ describe.each(modes)('%s mode', (mode) => {
       highWaterMark: 64 * 1024,
       got: following,
       ...(mode === 'stream' ? {} : { retry: { backoffLimit: 2 } }),
-    });
+    } as BufferedHttpWritableOptions);
     const { error, finished } = await runUpload(upload, chunks);
     expect(finished).toBe(false);
     expect(error).toBeInstanceOf(RedirectError);

@@ -18,6 +18,7 @@ import {
   type BufferedHttpWritableOptions,
   type UploadMode,
 } from '../../lib/index.js';
+import type { AnyModeOptions } from '../../lib/types.js';
 import { chunksOf, pattern } from '../helpers/data.js';
 import { Closer, runUpload } from '../helpers/outcome.js';
 import { readBody, startSink } from '../helpers/sink-server.js';
@@ -71,10 +72,10 @@ const data = pattern(50_000, 12);
 const chunks = chunksOf(data, [4096]);
 
 /** Runs an upload that must fail; checks the error and every 'progress' payload for secrets. */
-async function failWithoutLeaking(url: string, options: BufferedHttpWritableOptions): Promise<Error & Record<string, unknown>> {
+async function failWithoutLeaking(url: string, options: AnyModeOptions): Promise<Error & Record<string, unknown>> {
   // retry applies to batch and tus only: stream mode refuses it.
   const retry = options.mode === 'stream' ? {} : { retry: { limit: 1, backoffLimit: 2 } };
-  const upload = new BufferedHttpWritable(url, { highWaterMark: 8192, ...retry, ...options });
+  const upload = new BufferedHttpWritable(url, { highWaterMark: 8192, ...retry, ...options } as BufferedHttpWritableOptions);
   const progress: unknown[] = [];
   upload.on('progress', (snapshot) => progress.push(snapshot));
   const { error } = await runUpload(upload, chunks);
@@ -86,7 +87,7 @@ async function failWithoutLeaking(url: string, options: BufferedHttpWritableOpti
 }
 
 describe.each(modes)('%s mode', (mode) => {
-  const variants: Array<[string, (url: string) => { url: string; options: BufferedHttpWritableOptions }]> = [
+  const variants: Array<[string, (url: string) => { url: string; options: AnyModeOptions }]> = [
     ['secret headers in options', (url) => ({ url, options: { mode, headers: SECRET_HEADERS } })],
     ['secret headers on the got instance', (url) => ({ url, options: { mode, got: got.extend({ headers: SECRET_HEADERS }) } })],
     ['user:password in the URL', (url) => ({ url: withCredentials(url), options: { mode } })],

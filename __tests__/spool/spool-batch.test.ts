@@ -216,6 +216,7 @@ describe('batch mode with a spool', () => {
   });
 
   test('spool options are checked at construction', () => {
+    // @ts-expect-error spool is a batch option: JavaScript callers get the same refusal at run time
     expect(() => new BufferedHttpWritable('http://127.0.0.1:9/', { spool: { dir } })).toThrow("'spool' does not apply to mode 'stream'");
     expect(() => new BufferedHttpWritable('http://127.0.0.1:9/', { mode: 'batch', spool: { dir, fsyn: true } as never })).toThrow(
       "Unknown option 'spool.fsyn' (did you mean 'spool.fsync'?)",

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { BufferedHttpWritable, HttpStatusError, type BufferedHttpWritableOptions, type SpoolState } from '../../lib/index.js';
+import { BufferedHttpWritable, HttpStatusError, type BatchModeOptions, type SpoolState } from '../../lib/index.js';
 import { startBatchServer, type BatchServer, type FaultPlan } from '../helpers/batch-server.js';
 import { removeSpoolDirs, spoolDir } from '../helpers/spool.js';
 
@@ -30,7 +30,7 @@ function records(run: number): string[] {
 }
 
 /** One run: writes `lines` and ends; resolves with the error's spool state, or undefined when it finished. */
-async function run(url: string, options: BufferedHttpWritableOptions, lines: string[]): Promise<{ error?: HttpStatusError & { spool?: SpoolState } }> {
+async function run(url: string, options: Omit<BatchModeOptions, 'mode'>, lines: string[]): Promise<{ error?: HttpStatusError & { spool?: SpoolState } }> {
   const upload = new BufferedHttpWritable(url, { mode: 'batch', highWaterMark: 16, headers: { Authorization: `Bearer ${SECRET}` }, ...options });
   const failed = once(upload, 'error').then(([error]) => error as HttpStatusError & { spool?: SpoolState });
   const finished = once(upload, 'finish').then(() => undefined);
@@ -45,7 +45,7 @@ describe('a batch refused run after run is set aside by the third run', () => {
   test('500 to batch 0 on every attempt: runs 1 and 2 keep it, run 3 sets it aside, run 4 sends the rest', async () => {
     server = await startBatchServer(poisonFirst);
     const dir = await spoolDir();
-    const options: BufferedHttpWritableOptions = { retry: { limit: 1 }, spool: { dir } };
+    const options: Omit<BatchModeOptions, 'mode'> = { retry: { limit: 1 }, spool: { dir } };
 
     for (const attempt of [1, 2]) {
       const { error } = await run(server.url, options, attempt === 1 ? records(1) : []);
@@ -70,7 +70,7 @@ describe('a batch refused run after run is set aside by the third run', () => {
     let status = 401;
     server = await startBatchServer(({ sequence }) => (sequence === 0 && status !== 200 ? { kind: 'status', status } : { kind: 'ok' }));
     const dir = await spoolDir();
-    const options: BufferedHttpWritableOptions = { retry: { limit: 0 }, spool: { dir } };
+    const options: Omit<BatchModeOptions, 'mode'> = { retry: { limit: 0 }, spool: { dir } };
     for (const lines of [records(1), [], [], []]) {
       const { error } = await run(server.url, options, lines);
       expect(error!.spool).toEqual({ dir, bytesStored: 64 });

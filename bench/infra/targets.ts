@@ -87,5 +87,21 @@ export function checkTargets(results: Results, config: Config): TargetCheck[] {
         }
       : { workload: 'W4', target: "≤ got.stream's peak + pool + 16 MiB", measured: 'not measured', met: undefined },
   );
+  checks.push(...cliTargets(results));
   return checks;
+}
+
+/** C1: bhw as fast as curl with default options, a start near Node's own, and a lean process. */
+function cliTargets(results: Results): TargetCheck[] {
+  const group = 'C1-bhw-vs-curl';
+  const file = get(results, group, 'bhw-file');
+  const pool = 2 * MiB; // default highWaterMark × 2 buffers
+  return [
+    atMost(results, 'C1', '`bhw file url` ≤ 1.2× `curl -T file url`', group, 'bhw-file', 'curl-file', 1.2),
+    atMost(results, 'C1', '`bhw - url < file` ≤ 1.2× `curl -T - url < file`', group, 'bhw-stdin', 'curl-stdin', 1.2),
+    atMost(results, 'C1', '`bhw --version` ≤ 2× `node -e 0`', group, 'bhw-version', 'node-e0', 2),
+    file
+      ? { workload: 'C1', target: '`bhw file url` peak RSS ≤ 56 MiB + pool (2 MiB)', measured: formatBytes(file.rssMax), met: file.rssMax <= 56 * MiB + pool }
+      : { workload: 'C1', target: '`bhw file url` peak RSS ≤ 56 MiB + pool', measured: 'not measured', met: undefined },
+  ];
 }

@@ -332,17 +332,23 @@ function cliVsCurl(config: Config): Group {
     baseline: 'curl-file',
     runs: config.runs,
     cases: [
-      command('bhw-file', '`bhw file url` (default options: sha256 on)', [...bhw, config.file, '{url}'], false),
-      command('bhw-file-no-sha256', '`bhw --no-sha256 file url`', [...bhw, '--no-sha256', config.file, '{url}'], false),
+      command('bhw-file', '`bhw file url` (default options)', [...bhw, config.file, '{url}'], false),
+      command('bhw-file-sha256', '`bhw --sha256 file url`', [...bhw, '--sha256', config.file, '{url}'], false),
       command('bhw-stdin', '`bhw - url < file`', [...bhw, '-', '{url}'], true),
-      command('bhw-stdin-no-sha256', '`bhw --no-sha256 - url < file`', [...bhw, '--no-sha256', '-', '{url}'], true),
+      command('bhw-stdin-sha256', '`bhw --sha256 - url < file`', [...bhw, '--sha256', '-', '{url}'], true),
       command('curl-file', '`curl -T file url`', [...curl, '-T', config.file, '{url}'], false),
       command('curl-stdin', '`curl -T - url < file`', [...curl, '-T', '-', '{url}'], true),
-      // What every bhw row pays before its first byte: Node's start and loading got and the CLI.
+      // What every bhw row pays before its first byte: Node's start and loading the CLI.
       {
         id: 'bhw-version',
         label: 'floor: `bhw --version` (start-up alone, nothing sent)',
         task: { task: 'command', peer: 'bhw-version', argv: [...bhw, '--version'], bytes: 0 },
+      },
+      // What no Node program can go below: the --version target is twice this.
+      {
+        id: 'node-e0',
+        label: 'floor: `node -e 0` (Node alone)',
+        task: { task: 'command', peer: 'node-e0', argv: [process.execPath, '-e', '0'], bytes: 0 },
       },
     ],
   };

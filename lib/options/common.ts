@@ -1,5 +1,5 @@
 import got, { type Got } from 'got';
-import type { BufferedHttpWritableOptions, GotInstance, UploadMethod } from '../types.js';
+import type { AnyModeOptions, GotInstance, UploadMethod } from '../types.js';
 import { describe, headerNames, headerRecord, httpUrl, nonNegativeInteger, oneOf, positiveInteger } from './validators.js';
 
 export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
@@ -27,16 +27,16 @@ export interface CommonOptions {
  */
 export interface ModeOptionRules<Options extends CommonOptions> {
   /** The options this mode takes besides the common ones: its rows of the mode table. */
-  readonly options: ReadonlyArray<keyof BufferedHttpWritableOptions>;
+  readonly options: ReadonlyArray<keyof AnyModeOptions>;
   /** The mode's options after defaults and validation, on top of the common ones (already resolved). */
-  resolve(options: BufferedHttpWritableOptions, common: CommonOptions): Options;
+  resolve(options: AnyModeOptions, common: CommonOptions): Options;
 }
 
 /** The options every mode takes: the common rows of the mode table. */
-export const COMMON_OPTIONS: ReadonlyArray<keyof BufferedHttpWritableOptions> = ['mode', 'highWaterMark', 'headers', 'signal', 'got', 'secretHeaders'];
+export const COMMON_OPTIONS: ReadonlyArray<keyof AnyModeOptions> = ['mode', 'highWaterMark', 'headers', 'signal', 'got', 'secretHeaders'];
 
 /** The common options after defaults and validation (`contentLength` only reaches here in a mode that takes it). */
-export function resolveCommon(url: string | URL, options: BufferedHttpWritableOptions): CommonOptions {
+export function resolveCommon(url: string | URL, options: AnyModeOptions): CommonOptions {
   const instance = resolveGot(options.got);
   const common: CommonOptions = {
     url: httpUrl('url', url),

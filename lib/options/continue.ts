@@ -1,4 +1,4 @@
-import type { BufferedHttpWritableOptions } from '../types.js';
+import type { AnyModeOptions } from '../types.js';
 import type { CommonOptions } from './common.js';
 import { nonNegativeInteger } from './validators.js';
 
@@ -14,7 +14,7 @@ export interface ContinueOptions {
 }
 
 /** Whether the request will carry `Expect: 100-continue` (the caller's headers over the instance's, any case), and the wait. */
-export function resolveContinue(options: BufferedHttpWritableOptions, common: CommonOptions): ContinueOptions {
+export function resolveContinue(options: AnyModeOptions, common: CommonOptions): ContinueOptions {
   const timeout = nonNegativeInteger('expectContinueTimeout', options.expectContinueTimeout ?? DEFAULT_EXPECT_CONTINUE_TIMEOUT);
   const expectation = (headers: Record<string, unknown> | undefined): unknown =>
     Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === 'expect')?.[1];

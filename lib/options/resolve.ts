@@ -1,4 +1,4 @@
-import type { BufferedHttpWritableOptions } from '../types.js';
+import type { AnyModeOptions } from '../types.js';
 import { resolveCommon } from './common.js';
 import { checkKeys, MODE_RULES, MODES, type ResolvedOptions } from './table.js';
 import { describe, oneOf } from './validators.js';
@@ -8,7 +8,7 @@ import { describe, oneOf } from './validators.js';
  * naming the option and the value. The result is plain settings: what the
  * upload learns while it runs lives in its context (lib/upload-context.ts).
  */
-export function resolveOptions(url: string | URL, options: BufferedHttpWritableOptions): ResolvedOptions {
+export function resolveOptions(url: string | URL, options: AnyModeOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`options must be an object, received ${describe(options)}`);
   }

@@ -1,4 +1,4 @@
-import type { BufferedHttpWritableOptions, UploadMode } from '../types.js';
+import type { AnyModeOptions, UploadMode } from '../types.js';
 import { type BatchOptions, batchRules } from '../modes/batch/options.js';
 import { type StreamOptions, streamRules } from '../modes/stream/options.js';
 import { type TusOptions, tusRules } from '../modes/tus/options.js';
@@ -32,7 +32,7 @@ function modesTaking(key: string): UploadMode[] | undefined {
 const KNOWN_OPTIONS = [...new Set<string>([...COMMON_OPTIONS, ...MODES.flatMap((mode) => MODE_RULES[mode].options)])];
 
 /** Refuses a key no mode knows (with the nearest known name) and a key of another mode. Undefined values are ignored. */
-export function checkKeys(options: BufferedHttpWritableOptions, mode: UploadMode): void {
+export function checkKeys(options: AnyModeOptions, mode: UploadMode): void {
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined) continue;
     const modes = modesTaking(key);
