@@ -18,6 +18,7 @@ export type {
   UploadMode,
   UploadResponse,
 } from './types.js';
+export type { IdempotencyKeyPlacement } from './types.js';
 export { uploadFile } from './upload-file.js';
 export { DEFAULT_HIGH_WATER_MARK } from './options/common.js';
 export { DEFAULT_EXPECT_CONTINUE_TIMEOUT } from './options/continue.js';

@@ -30,6 +30,14 @@ export interface SpoolSettings {
   allowUnsafeDirectory?: boolean;
 }
 
+/** batch: where the idempotency key goes; at least one of the two. */
+export interface IdempotencyKeyPlacement {
+  /** The header that carries the key (default `'Idempotency-Key'`), or `false` for none. */
+  header?: string | false;
+  /** A query parameter that carries the key too (ClickHouse: `'insert_deduplication_token'`). */
+  query?: string;
+}
+
 /** Options of `new BufferedHttpWritable(url, options)`. Everything is optional. */
 export interface BufferedHttpWritableOptions {
   /**
@@ -89,6 +97,13 @@ export interface BufferedHttpWritableOptions {
   flushInterval?: number;
   /** batch and tus: got retry options; see the README for the defaults. */
   retry?: Partial<RetryOptions>;
+  /**
+   * batch: where each batch's idempotency key travels (default: the
+   * `Idempotency-Key` header). `header` renames the header or, `false`, drops
+   * it; `query` also sends the key as that query parameter. The same key on
+   * every retry and, with a spool, after a restart.
+   */
+  idempotencyKey?: IdempotencyKeyPlacement;
   /** batch: compress each batch (`Content-Encoding: gzip`). */
   compress?: Compression;
   /**
