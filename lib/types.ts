@@ -38,6 +38,16 @@ export interface IdempotencyKeyPlacement {
   query?: string;
 }
 
+/** batch and tus: got's retry options, read by the library's retry engine, and a budget in time. */
+export type RetryOption = Partial<RetryOptions> & {
+  /**
+   * ms during which failures in a row without progress are retried (default
+   * 120 000; `Infinity`: until acknowledged). Named after p-retry's
+   * `maxRetryTime` and curl's `--retry-max-time`.
+   */
+  maxRetryTime?: number;
+};
+
 /** Options of `new BufferedHttpWritable(url, options)`. Everything is optional. */
 export interface BufferedHttpWritableOptions {
   /**
@@ -95,8 +105,8 @@ export interface BufferedHttpWritableOptions {
   maxConcurrency?: number;
   /** batch: send a partial batch this many ms after its first byte arrived (default: off). */
   flushInterval?: number;
-  /** batch and tus: got retry options; see the README for the defaults. */
-  retry?: Partial<RetryOptions>;
+  /** batch and tus: got retry options, plus `maxRetryTime`; see the README for the defaults. */
+  retry?: RetryOption;
   /**
    * batch: where each batch's idempotency key travels (default: the
    * `Idempotency-Key` header). `header` renames the header or, `false`, drops
@@ -153,7 +163,7 @@ export interface FetchTusOffsetOptions {
    * (got's names, the same defaults; `{ limit: 0 }`: one attempt). got's
    * own retries are not used.
    */
-  retry?: Partial<RetryOptions>;
+  retry?: RetryOption;
   /** Stops the request, or the wait before a retry, with an `AbortError`. */
   signal?: AbortSignal;
 }
