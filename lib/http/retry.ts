@@ -195,7 +195,7 @@ export class Retrier {
     const note = ` (gave up after ${attempts} failed attempt${attempts === 1 ? '' : 's'} over ${seconds(elapsedMs)}: ${why})`;
     const first = error.message;
     error.message = first + note;
-    if (error.stack?.includes(first)) error.stack = error.stack.replace(first, error.message);
+    error.stack = String(error.stack).replace(first, error.message);
     return { retry: false, error };
   }
 
@@ -224,7 +224,6 @@ export function backoffDelay(
 
 /** `12 ms`, `1.5 s`, `120 s`: how a time reads in a message. */
 function seconds(ms: number): string {
-  if (ms === Number.POSITIVE_INFINITY) return 'unbounded';
   return ms < 1000 ? `${Math.round(ms)} ms` : `${Number((ms / 1000).toFixed(1))} s`;
 }
 
