@@ -111,7 +111,7 @@ Upload:
   --max-concurrency N       batch, with --concurrency auto: the most in flight (default 16)
   --flush-interval MS       batch: send a partial batch after MS milliseconds
   --compress gzip           batch: gzip each batch
-  --retry N                 batch and tus: failed attempts before giving up (default 5)
+  --retry N                 batch and tus: failed attempts before giving up (default: retry for 120 s)
   --resume UPLOAD_URL       tus: continue this upload from the server's offset
   --spool DIR               batch: keep records on disk in DIR until acknowledged; running the
                             same command again after a crash first sends what was left

@@ -78,6 +78,12 @@ export class BufferedHttpWritableError extends Error {
    * the error given to `destroy()` carries it too (`Error & { spool?: SpoolState }`).
    */
   declare spool?: SpoolState;
+  /**
+   * batch and tus: set when the retry engine gave up on a failure it retries
+   * (its `retry.limit` or `retry.maxRetryTime` ran out): the attempts that
+   * failed in a row, and the ms from the first of them failing to the last.
+   */
+  declare retries?: { attempts: number; elapsedMs: number };
   /** Bytes accepted by `write()`. */
   readonly bytesWritten: number;
   /** Bytes handed to the socket: an upper bound on what the server got. */

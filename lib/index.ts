@@ -25,10 +25,11 @@ export type {
   UploadMode,
   UploadResponse,
 } from './types.js';
+export type { IdempotencyKeyPlacement, RetryOption } from './types.js';
 export { uploadFile } from './upload-file.js';
 export { DEFAULT_HIGH_WATER_MARK } from './options/common.js';
 export { DEFAULT_EXPECT_CONTINUE_TIMEOUT } from './options/continue.js';
-export { DEFAULT_MAX_RETRY_AFTER, DEFAULT_RETRY_LIMIT } from './options/retry.js';
+export { DEFAULT_BACKOFF_LIMIT, DEFAULT_MAX_RETRY_AFTER, DEFAULT_MAX_RETRY_TIME } from './options/retry.js';
 export { DEFAULT_CONCURRENCY } from './modes/batch/options.js';
 export { DEFAULT_MAX_CONCURRENCY } from './modes/batch/adaptive-concurrency.js';
 export { DEFAULT_SPOOL_MAX_BYTES } from './modes/batch/spool/settings.js';

@@ -74,6 +74,24 @@ export interface SpoolOpened {
   inputBytes: number;
 }
 
+/** batch: where the idempotency key goes; at least one of the two. */
+export interface IdempotencyKeyPlacement {
+  /** The header that carries the key (default `'Idempotency-Key'`), or `false` for none. */
+  header?: string | false | undefined;
+  /** A query parameter that carries the key too (ClickHouse: `'insert_deduplication_token'`). */
+  query?: string | undefined;
+}
+
+/** batch and tus: got's retry options, read by the library's retry engine, and a budget in time. */
+export type RetryOption = Partial<RetryOptions> & {
+  /**
+   * ms during which failures in a row without progress are retried (default
+   * 120 000; `Infinity`: until acknowledged). Named after p-retry's
+   * `maxRetryTime` and curl's `--retry-max-time`.
+   */
+  maxRetryTime?: number | undefined;
+};
+
 /**
  * Options of `new BufferedHttpWritable(url, options)`: one type per mode,
  * told apart by `mode`, so an option of another mode does not compile
@@ -165,8 +183,8 @@ interface SizedBodyFields {
 
 /** batch and tus: requests that can be sent again. */
 interface RetryFields {
-  /** got retry options; see the README for the defaults. */
-  retry?: Partial<RetryOptions> | undefined;
+  /** got retry options, plus `maxRetryTime`; see the README for the defaults. */
+  retry?: RetryOption | undefined;
 }
 
 interface BatchOnlyFields {
@@ -182,6 +200,13 @@ interface BatchOnlyFields {
   maxConcurrency?: number | undefined;
   /** Send a partial batch this many ms after its first byte arrived (default: off). */
   flushInterval?: number | undefined;
+  /**
+   * Where each batch's idempotency key travels (default: the
+   * `Idempotency-Key` header). `header` renames the header or, `false`, drops
+   * it; `query` also sends the key as that query parameter. The same key on
+   * every retry and, with a spool, after a restart.
+   */
+  idempotencyKey?: IdempotencyKeyPlacement | undefined;
   /** Compress each batch (`Content-Encoding: gzip`). */
   compress?: Compression | undefined;
   /**
@@ -233,7 +258,7 @@ export interface FetchTusOffsetOptions {
    * (got's names, the same defaults; `{ limit: 0 }`: one attempt). got's
    * own retries are not used.
    */
-  retry?: Partial<RetryOptions> | undefined;
+  retry?: RetryOption | undefined;
   /** Stops the request, or the wait before a retry, with an `AbortError`. */
   signal?: AbortSignal | undefined;
 }

@@ -542,3 +542,32 @@ describe('adaptive concurrency: properties', () => {
     );
   });
 });
+
+describe('adaptive concurrency: slow start bounded by the answers received', () => {
+  /**
+   * A busy client against a server of capacity 4: the limiter counts every
+   * attempt it started as in flight, but only four a round trip reach the
+   * server and come back (the rest wait for the client's CPU). Each answer is
+   * a 2xx at the baseline with the limit "full".
+   */
+  test('the limit stays within twice the answers received per round trip, not one more per answer', () => {
+    const { limiter, clock } = controller({ max: 64 });
+    const waiting: AttemptToken[] = [];
+    const fill = (): void => {
+      while (limiter.hasRoom()) waiting.push(limiter.started());
+    };
+    fill();
+    for (let round = 0; round < 12; round++) {
+      // Four answers a round trip of 10 ms, 2.5 ms apart; the attempts behind them are still queued here.
+      for (let i = 0; i < 4 && waiting.length > 0; i++) {
+        clock.advance(2.5);
+        limiter.finished(waiting.shift()!, { kind: 'ok', rttMs: 10 });
+        fill();
+      }
+    }
+    // At most twice the answers of one round trip (5 with both its ends, 2.5 ms apart): without
+    // the bound, one more per answer took it to 48.
+    expect(limiter.limit).toBeLessThanOrEqual(10);
+    expect(limiter.limit).toBeGreaterThanOrEqual(4);
+  });
+});

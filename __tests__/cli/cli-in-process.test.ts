@@ -161,7 +161,7 @@ describe('main() in-process', () => {
 
   test('--resume against a server that is not there: exit 1', async () => {
     const out = capture();
-    expect(await main(['--resume', 'http://127.0.0.1:9/files/abc', fx.file, 'http://127.0.0.1:9/files'], out.io)).toBe(1);
+    expect(await main(['--resume', 'http://127.0.0.1:9/files/abc', '--retry', '0', fx.file, 'http://127.0.0.1:9/files'], out.io)).toBe(1);
     expect(out.stderr()).toMatch(/^bhw: cannot resume http:\/\/127\.0\.0\.1:9\/files\/abc: Connection failed \(ECONNREFUSED\)/);
   });
 

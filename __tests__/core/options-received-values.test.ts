@@ -1,5 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
-import { BufferedHttpWritable, DEFAULT_MAX_RETRY_AFTER, DEFAULT_RETRY_LIMIT, type BufferedHttpWritableOptions } from '../../lib/index.js';
+import {
+  BufferedHttpWritable,
+  DEFAULT_BACKOFF_LIMIT,
+  DEFAULT_MAX_RETRY_AFTER,
+  DEFAULT_MAX_RETRY_TIME,
+  type BufferedHttpWritableOptions,
+} from '../../lib/index.js';
 import { resolveOptions } from '../../lib/options/resolve.js';
 
 const url = 'http://127.0.0.1:9/upload';
@@ -46,15 +52,17 @@ describe('retry defaults stay set whatever retry object is given', () => {
 
   test('no retry option: the library defaults', () => {
     expect(retryOf({ mode: 'batch' })).toMatchObject({
-      limit: DEFAULT_RETRY_LIMIT,
+      limit: Number.POSITIVE_INFINITY,
+      maxRetryTime: DEFAULT_MAX_RETRY_TIME,
       maxRetryAfter: DEFAULT_MAX_RETRY_AFTER,
-      backoffLimit: Number.POSITIVE_INFINITY,
+      backoffLimit: DEFAULT_BACKOFF_LIMIT,
     });
   });
 
   test('fields given as undefined do not unset the defaults', () => {
-    expect(retryOf({ mode: 'tus', retry: { limit: undefined, maxRetryAfter: undefined, backoffLimit: 10 } })).toMatchObject({
-      limit: DEFAULT_RETRY_LIMIT,
+    expect(retryOf({ mode: 'tus', retry: { limit: undefined, maxRetryTime: undefined, maxRetryAfter: undefined, backoffLimit: 10 } })).toMatchObject({
+      limit: Number.POSITIVE_INFINITY,
+      maxRetryTime: DEFAULT_MAX_RETRY_TIME,
       maxRetryAfter: DEFAULT_MAX_RETRY_AFTER,
       backoffLimit: 10,
     });

@@ -25,6 +25,8 @@ export interface BatchAttempt {
   /** 1 for the first request with this Idempotency-Key. */
   attempt: number;
   headers: IncomingHttpHeaders;
+  /** The request target: path and query. */
+  url: string;
   fault: Fault;
   /** The server finished writing its answer. */
   answered: boolean;
@@ -111,7 +113,10 @@ export function randomFaults(seed: number, { rate = 0.4, faultyAttempts = 2 } = 
  * brings a server back up at the same address), that injects faults, drops
  * duplicates by `Idempotency-Key` and orders batches by `Batch-Sequence`.
  */
-export async function startBatchServer(plan: FaultPlan = () => ({ kind: 'ok' }), { port = 0 }: { port?: number } = {}): Promise<BatchServer> {
+export async function startBatchServer(
+  plan: FaultPlan = () => ({ kind: 'ok' }),
+  { port = 0, keyQuery }: { port?: number; /** Read the key from this query parameter instead of the header. */ keyQuery?: string } = {},
+): Promise<BatchServer> {
   const events = new EventEmitter();
   const changed = (): void => {
     events.emit('change');
@@ -156,7 +161,7 @@ export async function startBatchServer(plan: FaultPlan = () => ({ kind: 'ok' }),
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const key = String(request.headers['idempotency-key']);
+    const key = keyQuery === undefined ? String(request.headers['idempotency-key']) : String(new URL(request.url!, 'http://x').searchParams.get(keyQuery));
     const number = (attemptsByKey.get(key) ?? 0) + 1;
     attemptsByKey.set(key, number);
     const sequence = Number(request.headers['batch-sequence']);
@@ -167,6 +172,7 @@ export async function startBatchServer(plan: FaultPlan = () => ({ kind: 'ok' }),
       key,
       attempt: number,
       headers: request.headers,
+      url: request.url!,
       fault,
       answered: false,
     };

@@ -11,6 +11,8 @@ export interface ManualClock {
   clearTimer(timer: ManualTimer): void;
   /** Due times of the timers neither fired nor cleared. */
   pending(): number[];
+  /** Resolves with the next timer set from now on (code waiting on this clock). */
+  armed(): Promise<ManualTimer>;
 }
 
 export interface ManualTimer {
@@ -20,6 +22,7 @@ export interface ManualTimer {
 export function manualClock(start = 0): ManualClock {
   let time = start;
   const timers = new Map<ManualTimer, () => void>();
+  const waiters: Array<(timer: ManualTimer) => void> = [];
   return {
     now: () => time,
     advance(ms) {
@@ -37,11 +40,13 @@ export function manualClock(start = 0): ManualClock {
     setTimer(callback, ms) {
       const timer: ManualTimer = { due: time + Math.max(0, ms) };
       timers.set(timer, callback);
+      for (const waiter of waiters.splice(0)) waiter(timer);
       return timer;
     },
     clearTimer(timer) {
       timers.delete(timer);
     },
     pending: () => [...timers.keys()].map((timer) => timer.due),
+    armed: () => new Promise((resolve) => waiters.push(resolve)),
   };
 }

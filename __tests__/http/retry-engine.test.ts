@@ -4,6 +4,7 @@ import { RETRY_STATUS_CODES, Retrier, backoffDelay, overloadBaseDelay, type Fail
 import { retryAfterMs } from '../../lib/http/status.js';
 
 const settings: RetrySettings = {
+  maxRetryTime: Number.POSITIVE_INFINITY,
   limit: 5,
   statusCodes: RETRY_STATUS_CODES,
   errorCodes: ['ECONNRESET', 'EPIPE', 'ETIMEDOUT'],

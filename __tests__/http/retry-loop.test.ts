@@ -4,6 +4,7 @@ import { AttemptFailed, retrying } from '../../lib/http/retry-loop.js';
 import { RETRY_STATUS_CODES, type RetrySettings } from '../../lib/http/retry.js';
 
 const settings: RetrySettings = {
+  maxRetryTime: Number.POSITIVE_INFINITY,
   limit: 2,
   statusCodes: RETRY_STATUS_CODES,
   errorCodes: [],

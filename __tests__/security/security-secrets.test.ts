@@ -193,7 +193,7 @@ describe('tus upload URLs', () => {
     const sink = await startSink();
     const url = `${sink.url}/files/x`;
     await sink.close();
-    const error = await fetchTusOffset(withCredentials(url), { headers: SECRET_HEADERS, got: got.extend({ retry: { limit: 0 } }) }).catch(
+    const error = await fetchTusOffset(withCredentials(url), { headers: SECRET_HEADERS, got: got.extend({ retry: { limit: 0 } }), retry: { limit: 0 } }).catch(
       (reason: unknown) => reason,
     );
     expect(error).toMatchObject({ code: 'ERR_BHW_NETWORK', uploadUrl: url });

@@ -58,6 +58,9 @@ describe('aborting a tus upload', () => {
   test('ends the in-flight PATCH, leaves no socket open and keeps the upload on the server', async () => {
     const { upload, error, tracking } = await abortMidPatch();
     expect(error.name).toBe('AbortError');
+    // The abort says where to resume, as every tus error does.
+    expect(error).toMatchObject({ uploadUrl: upload.uploadUrl, offset: MiB });
+    expect((await server.stored(upload.uploadUrl!)).offset).toBe(MiB);
     await tracking.allClosed();
     await proxy.idle();
     expect(await server.exists(upload.uploadUrl!)).toBe(true);
@@ -72,6 +75,17 @@ describe('aborting a tus upload', () => {
     await terminated;
     expect(await server.exists(upload.uploadUrl!)).toBe(false);
     await tracking.allClosed();
+  });
+
+  test("destroy() with the caller's own error: it gains uploadUrl and offset, keeping its own fields", async () => {
+    const upload = new BufferedHttpWritable(server.url, { mode: 'tus', highWaterMark: 1024 });
+    upload.write(pattern(1000));
+    await upload.flush();
+    const mine = Object.assign(new Error('stop'), { offset: 'mine' });
+    upload.destroy(mine);
+    expect(await closedWithError(upload)).toBe(mine);
+    expect(mine).toMatchObject({ uploadUrl: upload.uploadUrl, offset: 'mine' });
+    expect((await server.stored(upload.uploadUrl!)).offset).toBe(1000);
   });
 
   test('a finished upload is never deleted, whatever deleteOnAbort says', async () => {
@@ -103,6 +117,7 @@ test('aborting during the backoff before a retry leaves no timer behind', async 
     upload.end('x');
     const error = await closedWithError(upload);
     expect(error.name).toBe('AbortError');
+    expect(error).toMatchObject({ uploadUrl: `${sink.url}/files/1`, offset: 0 });
     await tracking.allClosed();
     expect(timers.pending()).toEqual([]);
     // POST and the refused PATCH: no HEAD and no resend after the abort.

@@ -228,6 +228,9 @@ describe('tus mode and a server that answers oddly', () => {
     const sink = await startSink();
     const url = `${sink.url}/files/1`;
     await sink.close();
-    await expect(fetchTusOffset(url, { got: got.extend({ retry: { limit: 0 } }) })).rejects.toMatchObject({ code: 'ERR_BHW_NETWORK', uploadUrl: url });
+    await expect(fetchTusOffset(url, { got: got.extend({ retry: { limit: 0 } }), retry: { limit: 0 } })).rejects.toMatchObject({
+      code: 'ERR_BHW_NETWORK',
+      uploadUrl: url,
+    });
   });
 });

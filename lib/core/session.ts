@@ -3,7 +3,7 @@ import { publishUploadError, publishUploadFinish, publishUploadStart, type Uploa
 import type { UploadContext } from '../upload-context.js';
 import { Progress } from './progress.js';
 import type { SendInfo, Transport, TransportFactory, TransportReports } from '../modes/transport.js';
-import type { BatchReport, ProgressSnapshot, SpoolOpened, UploadMode, UploadResponse } from '../types.js';
+import type { BatchReport, ErrorPosition, ProgressSnapshot, SpoolOpened, UploadMode, UploadResponse } from '../types.js';
 
 /** What the filler says of a send; the session adds its sequence and offset unless the send brings its own. */
 export type SendDetails = Omit<SendInfo, 'sequence' | 'offset'> & {
@@ -91,6 +91,11 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
 
   get response(): UploadResponse | undefined {
     return this.#response;
+  }
+
+  /** Where the upload stands (tus: upload URL and server offset), for an error raised outside the transport. */
+  position(): ErrorPosition {
+    return this.#transport.position?.() ?? {};
   }
 
   get uploadUrlText(): string | undefined {

@@ -23,6 +23,8 @@ export interface RequestSpec {
   method: Method;
   url: URL;
   headers: Record<string, string | undefined>;
+  /** Query parameters added to `url` (batch: the idempotency key, when it travels there). */
+  query?: Readonly<Record<string, string>> | undefined;
   /** Set to `''` to keep got from building a Basic header out of the instance's login (a request to another origin). */
   username?: string;
   password?: string;
@@ -71,7 +73,8 @@ export interface AttemptContext {
  * failure, for the retry loop to judge. Any other throw (an abort) ends the loop.
  */
 export async function attempt(got: Got, spec: AttemptSpec, context: AttemptContext): Promise<GotResponse<Buffer>> {
-  const { method, url, headers, body, onBodyGoes, signal } = spec;
+  const { method, headers, body, onBodyGoes, signal } = spec;
+  const url = withQuery(spec.url, spec.query);
   if (signal?.aborted) throw abortError(signal.reason);
   // An empty body (the tus PATCH that only declares the length) has nothing to hold back.
   const gate = body && body.length > 0 && spec.expectContinueTimeout !== undefined ? new ContinueGate(spec.expectContinueTimeout) : undefined;
@@ -118,6 +121,14 @@ function cancelledBy(got: Got, signal: AbortSignal | undefined): { signal?: Abor
   if (!signal) return {};
   const own = got.defaults.options.signal;
   return { signal: own ? AbortSignal.any([signal, own]) : signal };
+}
+
+/** `url` with `query` added; the same URL when there is nothing to add. */
+function withQuery(url: URL, query: Readonly<Record<string, string>> | undefined): URL {
+  if (query === undefined || Object.keys(query).length === 0) return url;
+  const target = new URL(url.href);
+  for (const [name, value] of Object.entries(query)) target.searchParams.set(name, value);
+  return target;
 }
 
 /** got's login options of a spec, when it sets any. */

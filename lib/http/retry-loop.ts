@@ -1,4 +1,5 @@
 import { abortError } from './abort.js';
+import type { RetryClock } from './retry-clock.js';
 import { Retrier, type FailedAttempt, type RetrierOptions, type RetrySettings } from './retry.js';
 
 /**
@@ -73,23 +74,23 @@ export async function retrying<T>(attempt: (attempts: number) => Promise<T>, opt
       if (!decision.retry) throw decision.error;
       const { delay, retryAfter } = decision;
       const waiting = options.beforeRetry?.({ failure, attempts: retrier.attempts, delay, retryAfter });
-      await (waiting ?? backoff(delay, signal));
+      await (waiting ?? backoff(delay, signal, retrier.clock));
     }
   }
 }
 
 /** A delay that an abort ends at once, leaving no timer behind. */
-function backoff(ms: number, signal: AbortSignal | undefined): Promise<void> {
+function backoff(ms: number, signal: AbortSignal | undefined, clock: RetryClock): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(abortError(signal.reason));
       return;
     }
     const onAbort = (): void => {
-      clearTimeout(timer);
+      clock.clearTimer(timer);
       reject(abortError(signal!.reason));
     };
-    const timer = setTimeout(() => {
+    const timer = clock.setTimer(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);

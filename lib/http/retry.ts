@@ -1,5 +1,6 @@
 import type { RetryOptions } from 'got';
 import { RetryAfterError, type BufferedHttpWritableError, type HttpStatusError } from '../errors.js';
+import { retryClock, type RetryClock } from './retry-clock.js';
 import { isOverload, retriedStatuses, retryAfterMs } from './status.js';
 
 /** Statuses retried unless `retry.statusCodes` says otherwise: those the status table marks (status.ts). */
@@ -35,8 +36,10 @@ export function overloadBaseDelay(baselineRttMs: number | undefined): number {
 
 /** The retry settings after defaults: got's option names, read by this engine only. */
 export interface RetrySettings {
-  /** Failed attempts in a row without progress that are retried. */
+  /** Failed attempts in a row without progress that are retried (Infinity unless set: the time budget decides). */
   limit: number;
+  /** ms from the first failure in a row without progress during which failures are retried (Infinity: no end). */
+  maxRetryTime: number;
   statusCodes: readonly number[];
   errorCodes: readonly string[];
   /** A `Retry-After` longer than this (ms) fails instead of stalling the upload. */
@@ -83,6 +86,8 @@ export interface RetrierOptions {
    * RTT baseline). Absent: 1 s, as for every other failure.
    */
   overloadBaseDelay?: () => number;
+  /** The clock the time budget is measured on (default: the installed retry clock, real time). */
+  clock?: RetryClock;
 }
 
 /**
@@ -93,21 +98,35 @@ export interface RetrierOptions {
  * - `Retry-After` honoured as given (RFC 9110 §10.2.3), `0` meaning at once,
  *   and one beyond `maxRetryAfter` failing with `RetryAfterError`;
  * - exponential backoff with full jitter otherwise;
+ * - a budget in time, `maxRetryTime`, from the first failure in a row
+ *   without progress: a backoff is shortened to end inside it, a
+ *   `Retry-After` that ends past it fails at once;
  * - `limit` counts failures in a row without progress: a long upload over a
- *   flaky link is not failed by the sum of its hiccups.
+ *   flaky link is not failed by the sum of its hiccups. Whichever of the two
+ *   runs out first ends the retries, and the error says how many attempts
+ *   failed over how long (`retries`).
  */
 export class Retrier {
   readonly #settings: RetrySettings;
   readonly #random: () => number;
   readonly #overloadBaseDelay: (() => number) | undefined;
+  readonly #clock: RetryClock;
   #failures = 0;
+  /** When the first failure in a row without progress came (on `#clock`). */
+  #firstFailureAt = 0;
   #attempts = 0;
 
   constructor(settings: RetrySettings, options: RetrierOptions | (() => number) = {}) {
     this.#settings = settings;
-    const { random = Math.random, overloadBaseDelay } = typeof options === 'function' ? { random: options } : options;
+    const { random = Math.random, overloadBaseDelay, clock = retryClock() } = typeof options === 'function' ? { random: options } : options;
     this.#random = random;
     this.#overloadBaseDelay = overloadBaseDelay;
+    this.#clock = clock;
+  }
+
+  /** The clock the budget is measured on: the retry loop sets its backoff timers on it too. */
+  get clock(): RetryClock {
+    return this.#clock;
   }
 
   /** Attempts made so far (1 after the first). */
@@ -127,6 +146,7 @@ export class Retrier {
 
   async decide(attempt: FailedAttempt): Promise<RetryDecision> {
     this.#failures++;
+    if (this.#failures === 1) this.#firstFailureAt = this.#clock.now();
     let verdict = this.#verdict(attempt);
     const { calculateDelay } = this.#settings;
     if (calculateDelay) {
@@ -146,19 +166,37 @@ export class Retrier {
 
   #verdict(attempt: FailedAttempt): RetryDecision {
     const reason = this.#reason(attempt);
-    if (reason === undefined || this.#failures > this.#settings.limit) return { retry: false, error: attempt.error };
+    if (reason === undefined) return { retry: false, error: attempt.error };
+    const { limit, maxRetryTime, maxRetryAfter, backoffLimit } = this.#settings;
+    const elapsed = this.#clock.now() - this.#firstFailureAt;
+    const left = maxRetryTime - elapsed;
+    if (this.#failures > limit) return limit === 0 ? { retry: false, error: attempt.error } : this.#giveUp(attempt.error, elapsed, `retry.limit is ${limit}`);
+    if (left <= 0) return this.#giveUp(attempt.error, elapsed, `retry.maxRetryTime is ${seconds(maxRetryTime)}`);
     const wait = attempt.statusCode === undefined ? undefined : retryAfterMs(attempt.retryAfter);
     if (wait !== undefined) {
-      if (wait > this.#settings.maxRetryAfter) {
-        return { retry: false, error: retryAfterError(attempt.error as HttpStatusError, wait, this.#settings.maxRetryAfter) };
+      if (wait > maxRetryAfter) {
+        return { retry: false, error: retryAfterError(attempt.error as HttpStatusError, wait, maxRetryAfter) };
       }
+      // Waiting less than the server asked would be refused again; waiting longer than the budget is not retrying within it.
+      if (wait > left) return this.#giveUp(attempt.error, elapsed, `Retry-After ${seconds(wait)} ends past retry.maxRetryTime (${seconds(maxRetryTime)})`);
       // At once is 1 ms: a timer keeps the loop asynchronous.
       return { retry: true, delay: Math.max(1, wait), reason, retryAfter: wait };
     }
-    if (isOverload(attempt.statusCode) && this.#overloadBaseDelay && this.#failures <= FAST_OVERLOAD_FAILURES) {
-      return { retry: true, delay: backoffDelay(this.#failures, this.#settings.backoffLimit, this.#random, this.#overloadBaseDelay()), reason };
-    }
-    return { retry: true, delay: backoffDelay(this.#failures, this.#settings.backoffLimit, this.#random), reason };
+    const base = isOverload(attempt.statusCode) && this.#overloadBaseDelay && this.#failures <= FAST_OVERLOAD_FAILURES ? this.#overloadBaseDelay() : undefined;
+    const delay = backoffDelay(this.#failures, backoffLimit, this.#random, base);
+    // The last attempt goes at the budget's end rather than not at all.
+    return { retry: true, delay: Math.max(1, Math.min(delay, Math.ceil(left))), reason };
+  }
+
+  /** The last error, told how many attempts failed in a row over how long. */
+  #giveUp(error: BufferedHttpWritableError, elapsedMs: number, why: string): RetryDecision {
+    const attempts = this.#failures;
+    error.retries = { attempts, elapsedMs };
+    const note = ` (gave up after ${attempts} failed attempt${attempts === 1 ? '' : 's'} over ${seconds(elapsedMs)}: ${why})`;
+    const first = error.message;
+    error.message = first + note;
+    error.stack = String(error.stack).replace(first, error.message);
+    return { retry: false, error };
   }
 
   /** Why the attempt is worth repeating (`'429'`, `'ECONNRESET'`, …), or undefined when it is not. */
@@ -174,9 +212,19 @@ export class Retrier {
  * [1, min(backoffLimit, base × 2^(failure − 1))] ms (base 1 s), so many
  * clients behind one outage do not retry in step.
  */
-export function backoffDelay(failure: number, backoffLimit = Number.POSITIVE_INFINITY, random: () => number = Math.random, baseMs = BASE_DELAY_MS): number {
+export function backoffDelay(
+  failure: number,
+  backoffLimit = Number.POSITIVE_INFINITY,
+  random: () => number = Math.random,
+  baseMs: number = BASE_DELAY_MS,
+): number {
   const ceiling = Math.min(backoffLimit, baseMs * 2 ** (failure - 1));
   return Math.max(1, Math.round(random() * ceiling));
+}
+
+/** `12 ms`, `1.5 s`, `120 s`: how a time reads in a message. */
+function seconds(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${Number((ms / 1000).toFixed(1))} s`;
 }
 
 function retryAfterError(error: HttpStatusError, waitMs: number, capMs: number): RetryAfterError {

@@ -1,6 +1,6 @@
 import { asError } from '../errors.js';
 import type { UploadContext } from '../upload-context.js';
-import type { BatchReport, ProgressSnapshot, UploadResponse } from '../types.js';
+import type { BatchReport, ErrorPosition, ProgressSnapshot, UploadResponse } from '../types.js';
 
 /** Where a buffer stands in the whole upload. */
 export interface SendInfo {
@@ -77,6 +77,8 @@ export interface Transport {
   end(totalBytes: number): Promise<UploadResponse | undefined>;
   /** Ends in-flight requests and timers at once; the upload is over. Safe to call more than once. */
   abort(): void;
+  /** Where the upload stands, for an error raised outside the transport (an abort): tus, its upload URL and the server's offset. */
+  position?(): ErrorPosition;
 }
 
 /** Builds the transport of an upload; the core is handed one rather than importing any. */

@@ -121,12 +121,15 @@ export function headerRecord(value: Record<string, string> | undefined, name = '
 /** A list of header names (RFC 9110 tokens), lower case. */
 export function headerNames(name: string, value: unknown): string[] {
   if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of header names, received ${describe(value)}`);
-  return value.map((entry: unknown, index) => {
-    if (typeof entry !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(entry)) {
-      throw new TypeError(`${name}[${index}] must be a header name, received ${describe(entry)}`);
-    }
-    return entry.toLowerCase();
-  });
+  return value.map((entry: unknown, index) => headerName(`${name}[${index}]`, entry).toLowerCase());
+}
+
+/** One header name (an RFC 9110 token), as given. */
+export function headerName(name: string, value: unknown): string {
+  if (typeof value !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value)) {
+    throw new TypeError(`${name} must be a header name, received ${describe(value)}`);
+  }
+  return value;
 }
 
 export function describe(value: unknown): string {

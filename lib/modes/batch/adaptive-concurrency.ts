@@ -60,9 +60,12 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  *   round trip is well past the baseline: queueing has begun, and the windows
  *   decide from there as before. The price is an overshoot of up to one
  *   round trip's doubling before the first 429 comes back (to 7–10 for a
- *   capacity of 6 in bench/drivers/overload.ts; further when the client is short of
- *   CPU and attempts it counts in flight are not yet at the server), which
- *   the ×0.75 cut, one per window, takes back.
+ *   capacity of 6 in bench/drivers/overload.ts), which the ×0.75 cut, one per
+ *   window, takes back. A client short of CPU counts attempts in flight
+ *   that are not yet at the server, and each answer would grow the limit
+ *   past what the server ever saw (to 13 for a capacity of 6): so slow start
+ *   also stops at twice the 2xx answers received in the last round trip, the
+ *   doubling of what was delivered, as BBR bounds by the delivery rate.
  *
  * The controller owns no timer: windows are checked when an attempt finishes,
  * with a clock the caller may inject, so tests drive it step by step.
@@ -165,6 +168,8 @@ export class AdaptiveConcurrency extends SlotLimiter {
   #stepUp: { from: number; at: number } | undefined;
   /** True until the first back pressure, cut, or response well past the baseline; then the windows alone grow the limit. */
   #slowStart: boolean;
+  /** In slow start: when each 2xx of the last round trip came back (the answers actually received). */
+  readonly #recentAnswers: number[] = [];
 
   constructor(options: AdaptiveConcurrencyOptions = {}) {
     super(options.now ?? (() => performance.now()));
@@ -204,7 +209,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
         this.#windowRttSum += rtt;
         this.#windowRttCount++;
         // inFlight no longer counts this attempt: the limit was full if the others fill all but its slot.
-        if (this.#slowStart) this.#slowStartStep(rtt, this.inFlight + 1 >= this.#limit);
+        if (this.#slowStart) this.#slowStartStep(rtt, this.inFlight + 1 >= this.#limit, this.#answersPerRoundTrip(now));
       }
     } else if (outcome.kind === 'overload' || outcome.kind === 'failure') {
       this.#hadBackPressure = true;
@@ -237,7 +242,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
    * (neither near nor well past) the response neither grows the limit nor ends
    * slow start.
    */
-  #slowStartStep(rtt: number, limitWasFull: boolean): void {
+  #slowStartStep(rtt: number, limitWasFull: boolean, answered: number): void {
     const baseline = this.#baseline;
     if (baseline === undefined) return;
     const threshold = Math.max(Math.sqrt(baseline.variance) * this.#deviationScale, 2 * this.#tolerance * baseline.mean);
@@ -247,8 +252,19 @@ export class AdaptiveConcurrency extends SlotLimiter {
       return;
     }
     const near = rtt <= baseline.mean * (1 + 2 * this.#tolerance);
-    // A response that came back while slots were free says nothing about a higher limit.
-    if (near && limitWasFull && this.#limit < this.max) this.#change(this.#limit + 1, 'slow-start', rtt);
+    // A response that came back while slots were free says nothing about a higher limit; nor does a
+    // limit already twice what the server answered in a round trip (attempts counted in flight that
+    // a busy client has not sent yet fill it without the server seeing them).
+    if (near && limitWasFull && this.#limit < this.max && this.#limit < 2 * answered) this.#change(this.#limit + 1, 'slow-start', rtt);
+  }
+
+  /** Counts this 2xx and those of the last round trip (one baseline RTT, its edge included). */
+  #answersPerRoundTrip(now: number): number {
+    const answers = this.#recentAnswers;
+    answers.push(now);
+    const since = now - Math.max(MIN_WINDOW_MS, this.#baseline?.mean ?? 0);
+    while (answers[0]! < since) answers.shift();
+    return answers.length;
   }
 
   /**

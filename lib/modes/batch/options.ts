@@ -5,6 +5,7 @@ import { resolveRetry } from '../../options/retry.js';
 import { describe, oneOf, positiveInteger } from '../../options/validators.js';
 import { DEFAULT_MAX_CONCURRENCY } from './adaptive-concurrency.js';
 import { resolveSpoolSettings, type ResolvedSpoolSettings } from './spool/settings.js';
+import { resolveKeyPlacement, type ResolvedKeyPlacement } from './idempotency-key.js';
 
 export const DEFAULT_CONCURRENCY = 1;
 
@@ -22,11 +23,13 @@ export interface BatchOptions extends CommonOptions {
   retry: RetrySettings;
   compress?: Compression;
   spool?: ResolvedSpoolSettings;
+  /** Where each batch's idempotency key goes (header, query parameter, or both). */
+  idempotencyKey: ResolvedKeyPlacement;
 }
 
 /** batch: one request per buffer, records kept whole, optionally through a spool on disk. */
 export const batchRules: ModeOptionRules<BatchOptions> = {
-  options: ['method', 'retry', 'concurrency', 'maxConcurrency', 'flushInterval', 'compress', 'spool'],
+  options: ['method', 'retry', 'concurrency', 'maxConcurrency', 'flushInterval', 'compress', 'spool', 'idempotencyKey'],
   resolve(options, common) {
     const method = resolveMethod(options.method);
     const batch: BatchOptions = {
@@ -35,6 +38,7 @@ export const batchRules: ModeOptionRules<BatchOptions> = {
       method,
       ...resolveConcurrency(options.concurrency, options.maxConcurrency),
       retry: resolveRetry(options.retry, common.got, method),
+      idempotencyKey: resolveKeyPlacement(options.idempotencyKey, common.url),
     };
     if (options.flushInterval !== undefined) batch.flushInterval = positiveInteger('flushInterval', options.flushInterval);
     if (options.compress !== undefined) {

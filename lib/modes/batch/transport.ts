@@ -4,6 +4,7 @@ import { gzip } from 'node:zlib';
 import type { Response as GotResponse } from 'got';
 import { createConcurrencyLimiter, type AdaptiveConcurrency, type LimitChange } from './adaptive-concurrency.js';
 import { splitBatch } from './split.js';
+import { keyFields } from './idempotency-key.js';
 import { classifyAttempt, type AttemptKind, type ConcurrencyLimiter } from './concurrency-limiter.js';
 import {
   publishBatchAcknowledged,
@@ -233,19 +234,21 @@ export class BatchTransport implements Transport {
 
   /** One request: a 2xx response, or `AttemptFailed`. */
   #request(piece: Piece, body: Buffer): Promise<GotResponse<Buffer>> {
-    const { url, method, headers, compress } = this.#options;
+    const { url, method, headers, compress, idempotencyKey } = this.#options;
     const { got } = this.#context;
+    // Fixed here, once per piece, not in a hook: beforeRequest hooks run on every attempt.
+    const key = keyFields(idempotencyKey, piece.key);
     const spec = {
       method,
       url,
+      query: key.query,
       body,
       headers: {
         ...headers,
         'Content-Length': String(body.length),
         'Batch-Sequence': String(piece.sequence),
         'Batch-Offset': String(piece.offset),
-        // Fixed here, once per piece, not in a hook: beforeRequest hooks run on every attempt.
-        'Idempotency-Key': piece.key,
+        ...key.headers,
         ...(compress ? { 'Content-Encoding': compress } : {}),
       },
       signal: this.#cancel.signal,

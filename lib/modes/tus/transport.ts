@@ -306,6 +306,10 @@ export class TusTransport implements Transport {
   }
 
   /** What an error says about where to resume. */
+  position(): ErrorPosition {
+    return this.#position();
+  }
+
   #position(): ErrorPosition {
     const position: ErrorPosition = { offset: this.#serverOffset };
     if (this.#uploadUrl) position.uploadUrl = redactUrl(this.#uploadUrl);
