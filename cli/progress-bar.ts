@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { ProgressSnapshot } from '../lib/index.js';
+import { retryText, type RetryNotice } from './retry-report.js';
 import { formatBytes, formatRate } from './units.js';
 
 const BAR_WIDTH = 30;
@@ -15,6 +16,8 @@ export class ProgressBar {
   readonly #started = Date.now();
   #sent = 0;
   #acknowledged = 0;
+  /** The last retry, shown until more bytes are acknowledged; its wait counts down. */
+  #retry: { notice: RetryNotice; until: number } | undefined;
 
   constructor(total: number | undefined, stream: NodeJS.WritableStream) {
     this.#total = total;
@@ -32,8 +35,15 @@ export class ProgressBar {
 
   update({ bytesSent, bytesAcknowledged }: ProgressSnapshot): void {
     this.#sent = bytesSent;
+    if (bytesAcknowledged > this.#acknowledged) this.#retry = undefined;
     this.#acknowledged = bytesAcknowledged;
     this.#bar.update(bytesSent);
+  }
+
+  /** Shown at once (also outside a terminal), so a wait does not look like a frozen bar. */
+  retrying(notice: RetryNotice): void {
+    this.#retry = { notice, until: Date.now() + notice.delayMs };
+    this.#bar.render();
   }
 
   stop(): void {
@@ -41,6 +51,14 @@ export class ProgressBar {
   }
 
   #line(): string {
+    const line = this.#figures();
+    if (!this.#retry) return line;
+    const { notice, until } = this.#retry;
+    const remaining = until - Date.now();
+    return `${line} | ${remaining > 0 ? retryText(notice, remaining) : `attempt ${notice.attempt} of ${notice.of}`}`;
+  }
+
+  #figures(): string {
     const seconds = (Date.now() - this.#started) / 1000;
     const rate = seconds > 0 ? this.#sent / seconds : 0;
     const figures = `${formatBytes(this.#sent)} sent, ${formatBytes(this.#acknowledged)} acknowledged`;
