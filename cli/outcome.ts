@@ -60,12 +60,12 @@ export function failed(args: UploadArgs, output: Output, failure: Failure): numb
   const uploadUrl = (error as { uploadUrl?: string }).uploadUrl ?? reached.uploadUrl;
   const resume = args.mode === 'tus' && uploadUrl ? resumeCommand(args.argv, uploadUrl) : undefined;
   const figures = error instanceof BufferedHttpWritableError ? error : reached;
+  // -f: the answer's body is not shown, in the line or the object.
+  const reason = args.fail && httpError ? statusOnly(httpError) : reasonOf(error);
   if (args.json) {
-    const shown: Record<string, unknown> = { name: error.name, message: reasonOf(error) };
-    if (failure.interrupted) shown.message = 'interrupted';
+    const shown: Record<string, unknown> = { name: error.name, message: failure.interrupted ? 'interrupted' : reason };
     if ('code' in error && typeof error.code === 'string') shown.code = error.code;
     if (httpError) shown.statusCode = httpError.statusCode;
-    // -f: the answer's body is not shown, here either.
     if (httpError && !args.fail) shown.body = httpError.body;
     const report: Record<string, unknown> = { error: shown, exitCode: code, bytesSent: figures.bytesSent, bytesAcknowledged: figures.bytesAcknowledged };
     if (attempts !== undefined) report.attempts = attempts;
@@ -78,7 +78,7 @@ export function failed(args: UploadArgs, output: Output, failure: Failure): numb
   if (failure.interrupted) {
     output.error(`bhw: interrupted (sent ${reached.bytesSent} bytes, ${reached.bytesAcknowledged} acknowledged${tries})`);
   } else {
-    output.error(failureLine(error, reached, failure.size, tries, args.fail && httpError ? statusOnly(httpError) : undefined));
+    output.error(failureLine(error, reached, failure.size, tries, reason));
   }
   if (spool) for (const line of spoolLines(spool)) output.error(line);
   if (resume) {
