@@ -23,7 +23,7 @@ export function parseFlags<T extends Options>(argv: string[], options: T): Parse
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
     // What is left (an option value that looks like an option, say): Node's words, and the pointer.
-    throw new UsageError(`${(error as Error).message}; see bhw --help`);
+    throw new UsageError(`${(error as Error).message.replace(/\s+/g, ' ').trim()}; see bhw --help`);
   }
 }
 
