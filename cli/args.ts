@@ -1,12 +1,10 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { UploadMode } from '../lib/index.js';
-import { REDACTED } from '../lib/redact.js';
-import { parseDigits, parseSecondsToMs } from './units.js';
+import { parseFlags } from './flag-parser.js';
+import { parseHeaderName, parseHeaders, parseInteger, parseSeconds, parseSize, parseUrl, parseUser } from './flag-values.js';
+import { UsageError } from './usage-error.js';
 
-/** Bad usage or input: the CLI prints the message and exits 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { checkUrl, parseSize } from './flag-values.js';
+export { UsageError } from './usage-error.js';
 
 /** `bhw [options] <file|-> <url>`, after parsing and checking. */
 export interface UploadArgs {
@@ -55,6 +53,16 @@ export interface UploadArgs {
   progress: boolean;
   /** The arguments as given, to print an exact `--resume` command. */
   argv: string[];
+
+  // curl's output flags.
+  /** False with `-s` alone (curl's silent mode): failures are said by the exit code only; `-S` shows them again. */
+  showErrors: boolean;
+  /** `-f`: an HTTP error status exits 22, and the answer's body is not shown. */
+  fail: boolean;
+  /** `-o FILE`: the server's answer body goes to FILE instead of stdout. */
+  outputFile?: string;
+  /** `-v`: request and answer headers on stderr, credentials redacted. */
+  verbose: boolean;
 }
 
 export interface ReceiveArgs {
@@ -71,10 +79,12 @@ export type CliArgs = UploadArgs | ReceiveArgs | { command: 'help' } | { command
 
 export const USAGE = `Usage: bhw [options] <file|-> <url>
        bhw --mode batch --spool DIR --drain [options] <url>
+       bhw [options] -T <file|-> <url>
        bhw receive [--port N] [--dir D] [--max-bytes SIZE] [--max-keys N]
 
 Uploads a file (or stdin with -) to <url> through buffered-http-writable.
 The server's response body goes to stdout; progress and the summary to stderr.
+A URL without a scheme (127.0.0.1:8080/up) is taken as http://.
 
 Connection:
   -m, --max-time S          give up when the whole upload takes longer than S seconds
@@ -100,6 +110,7 @@ Auth:
 Upload:
   --mode stream|batch|tus   delivery protocol (default: stream)
   -X, --method METHOD       POST (default), PUT or PATCH (stream and batch)
+  -T, --upload-file FILE    the file to upload (- for stdin), as curl takes it
   -H, --header 'Name: value'  extra request header (repeatable)
   --secret-header NAME      the header NAME carries a credential: never printed, not sent
                             to another origin (repeatable; Authorization, Cookie, X-Api-Key,
@@ -125,7 +136,13 @@ Upload:
                             writes); refused by default
 
 Output:
-  --json                    print one JSON object on stdout instead of the body
+  --json                    print one JSON object on stdout instead of the body (on
+                            failure too: { "error": ... })
+  -o, --output FILE         write the server's answer body to FILE instead of stdout
+  -f, --fail                an HTTP error status exits 22, its body not shown
+  -s, --silent              no progress bar, no summary and no error messages
+  -S, --show-error          with -s: show error messages
+  -v, --verbose             show request and answer headers on stderr (credentials redacted)
   --quiet                   no progress bar and no summary (errors still print)
   --progress                show the progress bar even when stderr is not a terminal
   --sha256                  print the sha256 of what was sent (about 1 s of CPU per GiB,
@@ -141,7 +158,8 @@ bhw receive: a local receiving server for stream, batch and tus uploads.
   --max-keys N              batch Idempotency-Keys remembered to drop duplicates, the least
                             recently seen forgotten first (default 10000)
 
-Exit codes: 0 uploaded and acknowledged, 1 upload failed, 2 bad usage or input, 130 interrupted.`;
+Exit codes: 0 uploaded and acknowledged, 1 upload failed, 2 bad usage or input,
+22 an HTTP error status with -f, 130 interrupted.`;
 
 /** The upload command's options, for parseArgs (and for rebuilding a command line). */
 export const UPLOAD_OPTIONS = {
@@ -179,6 +197,13 @@ export const UPLOAD_OPTIONS = {
   drain: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
+  // curl's names, for what curl users type.
+  'upload-file': { type: 'string', short: 'T' },
+  output: { type: 'string', short: 'o' },
+  fail: { type: 'boolean', short: 'f' },
+  silent: { type: 'boolean', short: 's' },
+  'show-error': { type: 'boolean', short: 'S' },
+  verbose: { type: 'boolean', short: 'v' },
 } as const;
 
 const RECEIVE_OPTIONS = {
@@ -192,31 +217,33 @@ const RECEIVE_OPTIONS = {
 /** No byte sent or acknowledged for this long ends an upload, unless `--stall-timeout` says otherwise. */
 export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 
+/** One buffer per request in flight is held in memory: a larger one is a mistyped unit, not a plan. */
+export const MAX_HIGH_WATER_MARK = 1024 ** 3;
+
 const MODES: readonly UploadMode[] = ['stream', 'batch', 'tus'];
 
 /** Parses the command line; throws `UsageError` naming the problem. */
 export function parseCliArgs(argv: string[]): CliArgs {
   if (argv[0] === 'receive') return parseReceiveArgs(argv.slice(1));
-  const { values, positionals } = strictParse(argv, UPLOAD_OPTIONS);
+  const { values, positionals } = parseFlags(argv, UPLOAD_OPTIONS);
   if (values.help) return { command: 'help' };
   if (values.version) return { command: 'version' };
   if (values.drain) return { ...parseUploadArgs(argv, values, ['', ...positionals]), drain: true };
   return parseUploadArgs(argv, values, positionals);
 }
 
-function parseUploadArgs(argv: string[], values: ReturnType<typeof strictParse<typeof UPLOAD_OPTIONS>>['values'], positionals: string[]): UploadArgs {
-  if (positionals.length !== 2) {
-    const expected = values.drain ? '<url> alone with --drain' : '<file|-> <url>';
-    throw new UsageError(`expected ${expected}, received ${positionals.length - (values.drain ? 1 : 0)} argument(s); see bhw --help`);
+function parseUploadArgs(argv: string[], values: ReturnType<typeof parseFlags<typeof UPLOAD_OPTIONS>>['values'], positionals: string[]): UploadArgs {
+  if (values.drain) {
+    if (positionals.length !== 2) throw new UsageError(`expected <url> alone with --drain, received ${positionals.length - 1} argument(s); see bhw --help`);
+    if (values.spool === undefined) throw new UsageError('--drain needs --spool DIR: it sends what that spool holds');
   }
-  if (values.drain && values.spool === undefined) throw new UsageError('--drain needs --spool DIR: it sends what that spool holds');
-  const [source, url] = positionals as [string, string];
-  checkUrl('url', url);
+  const [source, rawUrl] = values.drain ? (positionals as [string, string]) : sourceAndUrl(values['upload-file'], positionals);
+  const url = parseUrl('url', rawUrl);
   const mode = (values.mode ?? (values.resume ? 'tus' : 'stream')) as UploadMode;
   if (!MODES.includes(mode)) throw new UsageError(`--mode must be stream, batch or tus, received ${JSON.stringify(values.mode)}`);
   if (values.resume !== undefined) {
     if (mode !== 'tus') throw new UsageError(`--resume applies to --mode tus only, received --mode ${mode}`);
-    checkUrl('--resume', values.resume);
+    values.resume = parseUrl('--resume', values.resume);
   }
   if (values['content-length'] && source === '-') {
     throw new UsageError('--content-length needs a file: the size of stdin is not known in advance');
@@ -230,7 +257,7 @@ function parseUploadArgs(argv: string[], values: ReturnType<typeof strictParse<t
   }
   if (values.spool !== undefined && mode !== 'batch') throw new UsageError(`--spool applies to --mode batch only, received --mode ${mode}`);
   if (values.spool === '') throw new UsageError('--spool needs a directory, received ""');
-  if (values.proxy) checkUrl('--proxy', values.proxy);
+  if (values.proxy) values.proxy = parseUrl('--proxy', values.proxy);
   if (values.http2 && values.proxy) throw new UsageError('--http2 cannot go through --proxy: leave one of them out');
   const args: UploadArgs = {
     command: 'upload',
@@ -243,14 +270,18 @@ function parseUploadArgs(argv: string[], values: ReturnType<typeof strictParse<t
     http2: values.http2 ?? false,
     insecure: values.insecure ?? false,
     json: values.json ?? false,
-    quiet: values.quiet ?? false,
+    quiet: (values.quiet ?? false) || (values.silent ?? false),
     progress: values.progress ?? false,
     sha256: (values.sha256 ?? false) && !values['no-sha256'],
     argv,
+    showErrors: !values.silent || (values['show-error'] ?? false),
+    fail: values.fail ?? false,
+    verbose: values.verbose ?? false,
   };
+  if (values.output !== undefined) args.outputFile = values.output;
   if (values.method !== undefined) args.method = values.method;
   if (values['secret-header'] !== undefined) args.secretHeaders = values['secret-header'].map(parseHeaderName);
-  if (values['high-water-mark'] !== undefined) args.highWaterMark = parseSize('--high-water-mark', values['high-water-mark']);
+  if (values['high-water-mark'] !== undefined) args.highWaterMark = parseSize('--high-water-mark', values['high-water-mark'], MAX_HIGH_WATER_MARK);
   if (values.concurrency !== undefined)
     args.concurrency = values.concurrency === 'auto' ? 'auto' : parseInteger('--concurrency', values.concurrency, 1, 'or auto');
   if (values['max-concurrency'] !== undefined) {
@@ -275,8 +306,18 @@ function parseUploadArgs(argv: string[], values: ReturnType<typeof strictParse<t
   return args;
 }
 
+/** `bhw FILE URL`, or curl's `bhw -T FILE URL`. */
+function sourceAndUrl(uploadFile: string | undefined, positionals: string[]): [string, string] {
+  const expected = uploadFile === undefined ? 2 : 1;
+  if (positionals.length !== expected) {
+    const what = uploadFile === undefined ? '<file|-> <url>' : '<url> after -T FILE';
+    throw new UsageError(`expected ${what}, received ${positionals.length} argument(s); see bhw --help`);
+  }
+  return uploadFile === undefined ? (positionals as [string, string]) : [uploadFile, positionals[0]!];
+}
+
 function parseReceiveArgs(argv: string[]): CliArgs {
-  const { values, positionals } = strictParse(argv, RECEIVE_OPTIONS);
+  const { values, positionals } = parseFlags(argv, RECEIVE_OPTIONS);
   if (values.help) return { command: 'help' };
   if (positionals.length > 0) throw new UsageError(`bhw receive takes no arguments, received ${JSON.stringify(positionals[0])}`);
   const port = values.port === undefined ? 8080 : parseInteger('--port', values.port, 0);
@@ -285,102 +326,4 @@ function parseReceiveArgs(argv: string[]): CliArgs {
   if (values['max-bytes'] !== undefined) args.maxBytes = parseSize('--max-bytes', values['max-bytes']);
   if (values['max-keys'] !== undefined) args.maxKeys = parseInteger('--max-keys', values['max-keys'], 1);
   return args;
-}
-
-/** `parseArgs` in strict mode, its errors turned into usage errors. */
-function strictParse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-const UNITS: Record<string, number> = {
-  '': 1,
-  b: 1,
-  k: 1000,
-  kb: 1000,
-  kib: 1024,
-  m: 1000 ** 2,
-  mb: 1000 ** 2,
-  mib: 1024 ** 2,
-  g: 1000 ** 3,
-  gb: 1000 ** 3,
-  gib: 1024 ** 3,
-};
-
-/** `65536`, `64KiB`, `1MiB`, `1.5MB` → bytes (SI units are powers of 1000, IEC units of 1024), rounded down. */
-export function parseSize(name: string, text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
-  const unit = match ? UNITS[match[2]!.toLowerCase()] : undefined;
-  if (!match || unit === undefined) {
-    throw new UsageError(`${name} must be a size such as 65536, 64KiB, 1MiB or 1.5MB, received ${JSON.stringify(text)}`);
-  }
-  const bytes = Math.floor(Number(match[1]) * unit);
-  if (bytes < 1 || !Number.isSafeInteger(bytes)) throw new UsageError(`${name} must be at least 1 byte, received ${JSON.stringify(text)}`);
-  return bytes;
-}
-
-/** Decimal seconds, as curl takes them (`2.5`), in ms; 0 means no limit and is dropped by the caller. */
-function parseSeconds(name: string, text: string): number {
-  const ms = parseSecondsToMs(text);
-  if (ms === undefined) throw new UsageError(`${name} must be a number of seconds such as 30 or 2.5, received ${JSON.stringify(text)}`);
-  return ms;
-}
-
-/** `-u USER:PASSWORD`: split at the first colon (a password may hold colons); bhw does not prompt for a missing password. */
-function parseUser(text: string): { name: string; password: string } {
-  const colon = text.indexOf(':');
-  if (colon < 0) throw new UsageError('-u/--user must be USER:PASSWORD (bhw does not prompt for a password)');
-  return { name: text.slice(0, colon), password: text.slice(colon + 1) };
-}
-
-function parseInteger(name: string, text: string, min: number, alternative = ''): number {
-  const value = parseDigits(text);
-  if (value === undefined || value < min) {
-    throw new UsageError(`${name} must be an integer of at least ${min}${alternative ? ` ${alternative}` : ''}, received ${JSON.stringify(text)}`);
-  }
-  return value;
-}
-
-/** `-H 'Name: value'` lines → a header record; a repeated name joins its values with `, ` (RFC 9110 §5.3). */
-function parseHeaders(lines: string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    const name = colon > 0 ? line.slice(0, colon).trim() : '';
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-      throw new UsageError(`-H must look like 'Name: value', received ${JSON.stringify(line)}`);
-    }
-    const value = line.slice(colon + 1).trim();
-    const key = Object.keys(headers).find((existing) => existing.toLowerCase() === name.toLowerCase()) ?? name;
-    headers[key] = headers[key] === undefined ? value : `${headers[key]}, ${value}`;
-  }
-  return headers;
-}
-
-/** `--secret-header NAME`: a header name (an RFC 9110 token). */
-function parseHeaderName(name: string): string {
-  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new UsageError(`--secret-header must be a header name, received ${JSON.stringify(name)}`);
-  return name;
-}
-
-/**
- * The one check of a URL the CLI is given (`<url>`, `--resume`, `--proxy`, a
- * proxy variable): it parses and is http: or https:. The message quotes the
- * text with any `user:password@` replaced, as the text may be a proxy URL.
- */
-export function checkUrl(name: string, text: string): URL {
-  const shown = JSON.stringify(text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, `$1${REDACTED}@`));
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new UsageError(`${name} is not a valid URL: ${shown}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`${name} must be an http: or https: URL, received ${shown}`);
-  }
-  return url;
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import got, { type Agents, type ExtendOptions, type Got } from 'got';
 import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
 import { checkUrl, UsageError, type UploadArgs } from './args.js';
+import { withDefaultScheme } from './flag-values.js';
 
 /** What the connection options make: the got instance the upload goes through, and what to tell the user. */
 export interface Connection {
@@ -99,7 +100,7 @@ export function proxySettings(args: Pick<UploadArgs, 'proxy' | 'noProxy'>, env: 
 
 /** A proxy variable's URL; like curl, a bare `host:port` means http. */
 function parseProxyVariable(name: string, value: string): URL {
-  return checkUrl(name, /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`);
+  return checkUrl(name, withDefaultScheme(value));
 }
 
 /** Whether `url` is reached directly: its host (or a parent domain, or `host:port`) is listed, or the list is `*`. */

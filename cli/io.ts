@@ -38,6 +38,8 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 /** Bad usage or input. */
 export const EXIT_USAGE = 2;
+/** `-f`: the server answered an HTTP error status (curl's code for it). */
+export const EXIT_HTTP_ERROR = 22;
 /** 128 + SIGINT, as shells report a program stopped by Ctrl-C. */
 export const EXIT_INTERRUPTED = 130;
 

@@ -11,10 +11,13 @@ import type { CliIo } from './io.js';
 export class Output {
   readonly #io: CliIo;
   readonly #secrets: string[];
+  readonly #showErrors: boolean;
 
-  constructor(io: CliIo, secrets: string[]) {
+  /** `showErrors` false (`-s`): `error()` lines are not printed. */
+  constructor(io: CliIo, secrets: string[], showErrors = true) {
     this.#io = io;
     this.#secrets = secrets;
+    this.#showErrors = showErrors;
   }
 
   redact(text: string): string {
@@ -27,6 +30,11 @@ export class Output {
 
   stderr(line: string): void {
     this.#io.stderr.write(`${this.redact(line)}\n`);
+  }
+
+  /** A line about a failure or a risk: hidden by `-s` (curl's silent mode) unless `-S`. */
+  error(line: string): void {
+    if (this.#showErrors) this.stderr(line);
   }
 }
 

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -73,16 +73,19 @@ export async function startReceiveServer({
   await mkdir(root, { recursive: true });
   const tus = await loadTusHandler(join(root, 'tus'), maxBytes, log);
   const batches = new RecentMap<string, Promise<Stored>>(maxKeys);
-  let streams = 0;
+  const streamFiles = new UniqueFiles(root, 'stream-', '.bin');
 
   const server = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     let handled: Promise<void>;
-    if (path === TUS_PATH || path.startsWith(`${TUS_PATH}/`)) handled = serveTus(tus, request, response);
+    // GET is not tus (@tus/server's download of a stored upload dies when the client goes first): the files are in --dir.
+    if (request.method === 'GET')
+      handled = answerText(response, 405, 'bhw receive takes uploads; what it stored is in its --dir\n', { allow: 'POST, PUT, PATCH' });
+    else if (path === TUS_PATH || path.startsWith(`${TUS_PATH}/`)) handled = serveTus(tus, request, response);
     else if (!['POST', 'PUT', 'PATCH'].includes(request.method ?? ''))
       handled = answerText(response, 405, 'bhw receive takes POST, PUT or PATCH uploads\n', { allow: 'POST, PUT, PATCH' });
     else if (request.headers['batch-sequence'] !== undefined) handled = receiveBatch(request, response, root, maxBytes, batches, log);
-    else handled = receiveStream(request, response, root, `stream-${++streams}.bin`, maxBytes, log);
+    else handled = receiveStream(request, response, root, streamFiles, maxBytes, log);
     handled.catch((error: Error) => log(`${request.method} ${shownTarget(request)}: ${printable(error.message)}`));
   });
   server.listen(port, '127.0.0.1');
@@ -100,20 +103,50 @@ export async function startReceiveServer({
   };
 }
 
+/**
+ * `stream-1.bin`, `stream-2.bin`, …: each name created with O_EXCL, so a file
+ * an earlier run (or another server on the same directory) left is never
+ * overwritten; the next free number is taken instead.
+ */
+class UniqueFiles {
+  readonly #root: string;
+  readonly #prefix: string;
+  readonly #suffix: string;
+  #last = 0;
+
+  constructor(root: string, prefix: string, suffix: string) {
+    this.#root = root;
+    this.#prefix = prefix;
+    this.#suffix = suffix;
+  }
+
+  async create(): Promise<{ file: string; handle: FileHandle }> {
+    for (;;) {
+      const file = `${this.#prefix}${++this.#last}${this.#suffix}`;
+      try {
+        return { file, handle: await open(join(this.#root, file), 'wx') };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+  }
+}
+
 /** One stream-mode upload: the whole body is one file, refused (413, nothing kept) when larger than `maxBytes`. */
 async function receiveStream(
   request: IncomingMessage,
   response: ServerResponse,
   root: string,
-  file: string,
+  files: UniqueFiles,
   maxBytes: number,
   log: (line: string) => void,
 ): Promise<void> {
   const what = `stream ${request.method} ${shownTarget(request)}`;
   if (declaredLength(request) > maxBytes) return refuseTooLarge(response, maxBytes, what, log);
   const hasher = new Sha256Transform();
+  const { file, handle } = await files.create();
   try {
-    await pipeline(bodyOf(request), new ByteLimit(maxBytes), hasher, createWriteStream(join(root, file)));
+    await pipeline(bodyOf(request), new ByteLimit(maxBytes), hasher, handle.createWriteStream());
   } catch (error) {
     if (error instanceof TooLargeError) {
       await rm(join(root, file), { force: true });

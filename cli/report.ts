@@ -49,9 +49,8 @@ export interface Reached {
  * library error's fields (`bytesSent`, `bytesAcknowledged`, `offset`,
  * `uploadUrl`), never from its message.
  */
-export function failureLine(error: Error, reached: Reached, total?: number): string {
+export function failureLine(error: Error, reached: Reached, total?: number, tries = '', reason = reasonOf(error)): string {
   const figures = error instanceof BufferedHttpWritableError ? error : reached;
-  const reason = reasonOf(error);
   const of = total === undefined ? '' : ` of ${total}`;
   // tus: the offset means something only once the upload exists on the server.
   // An error of the CLI's own (a timeout) takes it from the upload: in tus its acknowledged bytes are the server's offset.
@@ -64,7 +63,7 @@ export function failureLine(error: Error, reached: Reached, total?: number): str
         ? reached.bytesAcknowledged
         : undefined;
   const stored = holds === undefined ? '' : `; the server holds ${holds} bytes of the upload`;
-  return `bhw: upload failed: ${reason} (sent ${figures.bytesSent}${of} bytes, ${figures.bytesAcknowledged} acknowledged${stored})`;
+  return `bhw: upload failed: ${reason} (sent ${figures.bytesSent}${of} bytes, ${figures.bytesAcknowledged} acknowledged${stored}${tries})`;
 }
 
 /** After a failure with `--spool`: what stayed on disk, and where a refused batch went. */

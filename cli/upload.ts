@@ -1,6 +1,6 @@
-import { once } from 'node:events';
-import { close as closeCallback } from 'node:fs';
-import { basename } from 'node:path';
+import { close as closeCallback, constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
@@ -18,18 +18,21 @@ import {
   type UploadResponse,
   uploadFile,
 } from '../lib/index.js';
-import { REDACTED, redactUrl } from '../lib/redact.js';
+import { redactUrl } from '../lib/redact.js';
 import { UsageError, type UploadArgs } from './args.js';
 import { connectionFor } from './connection.js';
-import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, processIo, ResumeError, type CliIo } from './io.js';
+import { processIo, ResumeError, type CliIo } from './io.js';
+import { failed, succeeded, type Failure } from './outcome.js';
 import { Output, outputSecrets } from './output.js';
 import type { ProgressBar } from './progress-bar.js';
 import { RecordSplitter } from './record-splitter.js';
-import { failureLine, reasonOf, resumeCommand, spoolLines, summaryLine, type Reached, type UploadSummary } from './report.js';
+import { reasonOf, type Reached, type UploadSummary } from './report.js';
+import { RetryReport, retryText } from './retry-report.js';
 import { createSha256Hasher } from './sha256-hasher.js';
-import { Sha256Transform, ShortInputError } from './sha256-transform.js';
-import { directSource, openFile, type DirectSource, type Source } from './upload-source.js';
+import { Sha256Transform } from './sha256-transform.js';
 import { spoolInputOf, spoolOpened } from './spool-input.js';
+import { directSource, openFile, type DirectSource, type Source } from './upload-source.js';
+import { showExchanges } from './verbose.js';
 import { Watchdog } from './watchdog.js';
 
 const closeFd = promisify(closeCallback);
@@ -37,10 +40,33 @@ const closeFd = promisify(closeCallback);
 /** `bhw [options] <file|-> <url>`: resolves with the exit code. */
 export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promise<number> {
   const connection = connectionFor(args, io.env ?? process.env);
-  const output = new Output(io, outputSecrets(args, io.env ?? process.env));
-  for (const notice of connection.notices) output.stderr(notice);
-  const file = args.drain || args.source === '-' ? undefined : await openFile(args.source);
+  const output = new Output(io, outputSecrets(args, io.env ?? process.env), args.showErrors);
+  for (const notice of connection.notices) output.error(notice);
+  if (args.outputFile !== undefined) await checkWritable(args.outputFile);
+  // Ctrl-C ends the run through the same abort in every mode and at every step: exit 130, with what it reached.
   const aborter = new AbortController();
+  const interrupt = (): void => aborter.abort();
+  process.once('SIGINT', interrupt);
+  const stopVerbose = args.verbose ? showExchanges(output, args.secretHeaders) : undefined;
+  try {
+    return await upload(args, io, output, connection.got, aborter);
+  } finally {
+    stopVerbose?.();
+    process.removeListener('SIGINT', interrupt);
+  }
+}
+
+/** `-o FILE` is checked before a byte is sent: a missing directory is a mistake to say at once, not after the upload. */
+async function checkWritable(path: string): Promise<void> {
+  try {
+    await access(dirname(resolve(path)), constants.W_OK);
+  } catch (error) {
+    throw new UsageError(`-o: cannot write ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : 'permission denied'}`);
+  }
+}
+
+async function upload(args: UploadArgs, io: CliIo, output: Output, got: Got, aborter: AbortController): Promise<number> {
+  const file = args.drain || args.source === '-' ? undefined : await openFile(args.source);
   const watchdog = new Watchdog(aborter);
   if (args.maxTime) watchdog.limitTotal(args.maxTime);
   try {
@@ -48,11 +74,19 @@ export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promis
     let options: BufferedHttpWritableOptions;
     try {
       if (args.contentLength && file?.size === undefined) throw new UsageError(`--content-length needs a regular file, and ${args.source} is not one`);
-      if (args.resume) resumed = await resumeState(args, file?.size, connection.got, aborter.signal, watchdog);
-      options = uploadOptions(args, file?.size, aborter.signal, connection.got, resumed);
+      if (args.resume) resumed = await resumeState(args, file?.size, got, aborter.signal, watchdog);
+      options = uploadOptions(args, file?.size, aborter.signal, got, resumed);
       if (options.spool) options.spool.input = await spoolInputOf(args, file);
     } catch (error) {
       await file?.handle.close();
+      // Ctrl-C while asking where the upload stands: the upload is as it was, and the same command continues it.
+      if (aborter.signal.aborted && !watchdog.timedOut) {
+        return failed(args, output, {
+          error: error as Error,
+          interrupted: true,
+          reached: { bytesSent: 0, bytesAcknowledged: 0, ...(args.resume ? { uploadUrl: args.resume } : {}) },
+        });
+      }
       throw error;
     }
     const offset = resumed?.offset ?? 0;
@@ -85,7 +119,7 @@ export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promis
       }
       if ('error' in opened) {
         await file?.handle.close();
-        return failed(args, output, { bytesSent: 0, bytesAcknowledged: 0 }, opened.error, false);
+        return failed(args, output, { error: opened.error, interrupted: false, reached: { bytesSent: 0, bytesAcknowledged: 0 } });
       }
       // A file the spool took part of goes on after it; stdin brings new records.
       if (file?.size !== undefined && opened.inputBytes > 0) {
@@ -124,12 +158,11 @@ async function send(
   const sha256 = args.sha256 ? createSha256Hasher() : undefined;
   const hasher = new Sha256Transform({ skip: source.skip, hash: false, hasher: sha256 });
   const bar = await progressBar(args, io, source.size);
+  const retries = retryReport(args, output, bar);
   let spool: SpoolState | undefined;
   // The library puts what stayed in the spool on the error it ends with.
   upload.on('error', (error: Error & { spool?: SpoolState }) => (spool ??= error.spool));
   if (bar) upload.on('progress', (progress) => bar.update(progress));
-  const interrupt = (): void => aborter.abort();
-  process.once('SIGINT', interrupt);
   const started = performance.now();
   try {
     if (args.mode === 'batch') {
@@ -140,18 +173,18 @@ async function send(
   } catch (error) {
     bar?.stop();
     sha256?.close();
-    // The spool's state is known once the upload has let go of it.
-    if (args.spool && !upload.closed) await once(upload, 'close');
+    // The spool's state is known once the upload has let go of it ('close' follows its 'error', which is not this wait's concern).
+    if (args.spool && !upload.closed) await new Promise((resolve) => upload.once('close', resolve));
     const reached = { ...upload.progress, ...(upload.uploadUrl ? { uploadUrl: upload.uploadUrl } : {}) };
-    return failed(args, output, reached, watchdog.timedOut ?? (error as Error), aborter.signal.aborted && !watchdog.timedOut, source.size, spool);
+    return failed(args, output, failureOf(error, reached, aborter, watchdog, retries, source.size, spool));
   } finally {
-    process.removeListener('SIGINT', interrupt);
+    retries.stop();
   }
   bar?.stop();
   const summary = summaryOf(args, hasher.bytes, await sha256?.digest(), upload.response, performance.now() - started, offset);
   if (upload.uploadUrl) summary.uploadUrl = upload.uploadUrl;
   if (args.spool) summary.bytesFromSpool = upload.progress.bytesFromSpool ?? 0;
-  return succeeded(args, output, summary);
+  return await succeeded(args, output, summary);
 }
 
 /**
@@ -176,8 +209,6 @@ async function sendDirect(
   const bar = await progressBar(args, io, size);
   // Set as soon as uploadFile has returned the upload to watch, before its first progress call.
   let stalled: ((progress: ProgressSnapshot) => void) | undefined;
-  const interrupt = (): void => aborter.abort();
-  process.once('SIGINT', interrupt);
   const started = performance.now();
   let result: UploadFileResult;
   try {
@@ -201,16 +232,37 @@ async function sendDirect(
     hash?.close();
     const usage = usageErrorOf(error);
     if (usage instanceof UsageError) throw usage;
-    return failed(args, output, reached, watchdog.timedOut ?? (error as Error), aborter.signal.aborted && !watchdog.timedOut, size);
-  } finally {
-    process.removeListener('SIGINT', interrupt);
+    return failed(args, output, failureOf(error, reached, aborter, watchdog, undefined, size));
   }
   bar?.stop();
   // After a failure a read of the pipe may still be waiting: the process exits without closing it.
   if (source.reopened) await closeFd(source.fd);
   const summary = summaryOf(args, bytesRead, await hash?.digest(), result.response, performance.now() - started, offset);
   if (result.uploadUrl) summary.uploadUrl = result.uploadUrl;
-  return succeeded(args, output, summary);
+  return await succeeded(args, output, summary);
+}
+
+/** What a failed run reached: the CLI's own timeout is the reason when it fired; Ctrl-C is an interruption. */
+function failureOf(
+  error: unknown,
+  reached: Reached,
+  aborter: AbortController,
+  watchdog: Watchdog,
+  retries?: RetryReport,
+  size?: number,
+  spool?: SpoolState,
+): Failure {
+  const reason = watchdog.timedOut ?? (error as Error);
+  const attempts = retries?.attemptsOf((reason as { sequence?: number }).sequence);
+  return { error: reason, interrupted: aborter.signal.aborted && !watchdog.timedOut, reached, size, spool, attempts };
+}
+
+/** Retries on the bar, or as a line each when there is no bar (and no --quiet), as curl warns of them. */
+function retryReport(args: UploadArgs, output: Output, bar: ProgressBar | undefined): RetryReport {
+  return new RetryReport(args.retry, (notice) => {
+    if (bar) bar.retrying(notice);
+    else if (!args.quiet) output.stderr(`bhw: ${notice.cause}; ${retryText(notice)}`);
+  });
 }
 
 /** cli-progress is loaded only when a bar is shown: most runs in scripts have none. */
@@ -238,34 +290,6 @@ function summaryOf(
   if (sha256 !== undefined) summary.sha256 = sha256;
   if (args.resume) summary.offset = offset;
   return summary;
-}
-
-function succeeded(args: UploadArgs, output: Output, summary: UploadSummary): number {
-  // The body comes last in --json, as before the optional fields.
-  const { body, ...rest } = summary;
-  output.stdout(args.json ? `${JSON.stringify({ ...rest, body })}\n` : body);
-  if (!args.quiet) output.stderr(summaryLine(summary));
-  return EXIT_OK;
-}
-
-function failed(args: UploadArgs, output: Output, reached: Reached, error: Error, interrupted: boolean, size?: number, spool?: SpoolState): number {
-  if (error instanceof ShortInputError) {
-    output.stderr(`bhw: ${error.message}: the input must carry the same bytes as in the first run`);
-    return EXIT_USAGE;
-  }
-  if (interrupted) {
-    output.stderr(`bhw: interrupted (sent ${reached.bytesSent} bytes, ${reached.bytesAcknowledged} acknowledged)`);
-  } else {
-    output.stderr(failureLine(error, reached, size));
-  }
-  if (spool) for (const line of spoolLines(spool)) output.stderr(line);
-  const uploadUrl = (error as { uploadUrl?: string }).uploadUrl ?? reached.uploadUrl;
-  if (args.mode === 'tus' && uploadUrl) {
-    const { command, redacted } = resumeCommand(args.argv, uploadUrl);
-    output.stderr(`bhw: to continue: ${command}`);
-    if (redacted) output.stderr(`bhw: (fill in the values shown as ${REDACTED})`);
-  }
-  return interrupted ? EXIT_INTERRUPTED : EXIT_FAILED;
 }
 
 function uploadOptions(args: UploadArgs, fileSize: number | undefined, signal: AbortSignal, got: Got, resumed?: TusOffset): BufferedHttpWritableOptions {

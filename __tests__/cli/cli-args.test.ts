@@ -17,7 +17,7 @@ describe('sizes', () => {
     expect(parseSize('--high-water-mark', text)).toBe(bytes);
   });
 
-  test.each(['', '0', '-1', '1XB', '1.5.5MB', 'MiB', '0.1B'])('%j is refused, naming the option', (text) => {
+  test.each(['', '0', '-1', '1XB', '1.5.5MB', 'MiB', '0.1B', '1.5', '2.0'])('%j is refused, naming the option', (text) => {
     expect(() => parseSize('--high-water-mark', text)).toThrow(UsageError);
     expect(() => parseSize('--high-water-mark', text)).toThrow(/--high-water-mark/);
   });

@@ -68,7 +68,9 @@ describe('-u USER:PASSWORD', () => {
       const result = await runCli(['-u', USER, ...flags, fx.file, `${sink.url}/files`]);
 
       expect(result.code).toBe(1);
-      expect(result.stdout).toBe('');
+      // --json: the error object, redacted like the rest.
+      if (flags.includes('--json')) expect(JSON.parse(result.stdout)).toMatchObject({ error: { statusCode: 401 }, exitCode: 1 });
+      else expect(result.stdout).toBe('');
       expect(result.stderr).toMatch(/bhw: upload failed: Server answered 401 Unauthorized/);
       expect(received[0]).toBe(`Basic ${BASIC}`);
       expectNoPassword(result.stdout + result.stderr);

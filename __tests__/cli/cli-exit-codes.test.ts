@@ -60,7 +60,7 @@ describe('exit 1: the upload failed, and the message says how far it got', () =>
 
 describe('exit 2: bad usage or input, named', () => {
   test.each([
-    ['an unknown flag', ['--bogus', 'FILE', 'http://127.0.0.1:9/'], /^bhw: Unknown option '--bogus'/],
+    ['an unknown flag', ['--bogus', 'FILE', 'http://127.0.0.1:9/'], /^bhw: unknown option --bogus; see bhw --help\n$/],
     ['a missing file', ['DIR/missing.bin', 'http://127.0.0.1:9/'], /^bhw: cannot read .*missing\.bin: no such file\n$/],
     ['a directory', ['DIR', 'http://127.0.0.1:9/'], /^bhw: cannot read .*: it is a directory\n$/],
     ['a bad URL', ['FILE', 'not a url'], /^bhw: url is not a valid URL: "not a url"\n$/],

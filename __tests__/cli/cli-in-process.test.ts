@@ -7,52 +7,17 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import got from 'got';
 import { main } from '../../cli/main.js';
 import { BufferedHttpWritable } from '../../lib/index.js';
 import { Sha256Transform, ShortInputError } from '../../cli/sha256-transform.js';
-import type { CliIo } from '../../cli/io.js';
 import { useCliFixture } from '../helpers/cli-fixture.js';
+import { capture } from '../helpers/cli-in-process.js';
 import { pattern } from '../helpers/data.js';
 import { readBody, sha256, startSink, type Sink } from '../helpers/sink-server.js';
 import { startTusServer } from '../helpers/tus-server.js';
-
-interface Captured {
-  io: CliIo;
-  stdout(): string;
-  stderr(): string;
-  /** Resolves with the first match of `pattern` on stdout, now or later. */
-  waitForStdout(pattern: RegExp): Promise<RegExpMatchArray>;
-}
-
-function capture({ stdin = Readable.from([]), tty = false }: { stdin?: Readable; tty?: boolean } = {}): Captured {
-  const text = { stdout: '', stderr: '' };
-  const stdout = new PassThrough();
-  const stderr = Object.assign(new PassThrough(), { isTTY: tty, columns: 120 });
-  const waiters: Array<() => void> = [];
-  stdout.on('data', (chunk: Buffer) => {
-    text.stdout += chunk.toString();
-    for (const waiter of waiters) waiter();
-  });
-  stderr.on('data', (chunk: Buffer) => (text.stderr += chunk.toString()));
-  return {
-    // No proxy variables of the machine running the tests: loopback uploads go direct.
-    io: { stdin, stdout, stderr, env: {} },
-    stdout: () => text.stdout,
-    stderr: () => text.stderr,
-    waitForStdout: (pattern) =>
-      new Promise((resolve) => {
-        const check = (): void => {
-          const match = text.stdout.match(pattern);
-          if (match) resolve(match);
-        };
-        waiters.push(check);
-        check();
-      }),
-  };
-}
 
 let sink: Sink | undefined;
 const data = pattern(200_000);
@@ -100,7 +65,7 @@ describe('main() in-process', () => {
   });
 
   test.each([
-    [['--bogus', 'f', 'http://127.0.0.1:9/'], /Unknown option '--bogus'/],
+    [['--bogus', 'f', 'http://127.0.0.1:9/'], /unknown option --bogus; see bhw --help/],
     [['FILE', 'http://127.0.0.1:9/', '--concurrency', '0'], /--concurrency must be an integer of at least 1 or auto, received "0"/],
     [['--mode', 'ftp', 'FILE', 'http://127.0.0.1:9/'], /--mode must be stream, batch or tus, received "ftp"/],
     [['--flush-interval', '10', 'FILE', 'http://127.0.0.1:9/'], /'flushInterval' does not apply to mode 'stream'/],
