@@ -74,7 +74,9 @@ export function failed(args: UploadArgs, output: Output, failure: Failure): numb
     if (resume) report.resume = resume.command;
     output.stdout(`${JSON.stringify(report)}\n`);
   }
-  const tries = attempts === undefined ? '' : `, after ${attempts} attempts`;
+  // The library's message already counts the attempts when its retries gave up (`error.retries`).
+  const counted = (error as { retries?: unknown }).retries !== undefined;
+  const tries = attempts === undefined || counted ? '' : `, after ${attempts} attempts`;
   if (failure.interrupted) {
     output.error(`bhw: interrupted (sent ${reached.bytesSent} bytes, ${reached.bytesAcknowledged} acknowledged${tries})`);
   } else {

@@ -53,7 +53,7 @@ describe('retries are shown, and counted when the upload gives up', () => {
 
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
-      /\nbhw: upload failed: Server answered 503 Service Unavailable for batch 0: busy \(sent 100000 of 100000 bytes, 0 acknowledged, after 3 attempts\)\n$/,
+      /\nbhw: upload failed: Server answered 503 Service Unavailable for batch 0: busy \(gave up after 3 failed attempts over \d+ ms: retry\.limit is 2\) \(sent 100000 of 100000 bytes, 0 acknowledged\)\n$/,
     );
     expect(JSON.parse(result.stdout)).toMatchObject({ error: { code: 'ERR_BHW_HTTP_STATUS', statusCode: 503 }, exitCode: 1, attempts: 3 });
     expect(sink.requestCount).toBe(3);
