@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { close as closeCallback } from 'node:fs';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
 import type { Got } from 'got';
 import {
   BufferedHttpWritable,
@@ -29,8 +27,6 @@ import { failureLine, reasonOf, resumeCommand, spoolLines, summaryLine, type Rea
 import { Sha256Transform, ShortInputError } from './sha256-transform.js';
 import { directSource, openFile, type DirectSource, type Source } from './upload-source.js';
 import { Watchdog } from './watchdog.js';
-
-const closeFd = promisify(closeCallback);
 
 /** `bhw [options] <file|-> <url>`: resolves with the exit code. */
 export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promise<number> {
@@ -179,8 +175,6 @@ async function sendDirect(
     process.removeListener('SIGINT', interrupt);
   }
   bar?.stop();
-  // After a failure a read of the pipe may still be waiting: the process exits without closing it.
-  if (source.reopened) await closeFd(source.fd);
   const summary = summaryOf(args, bytesRead, hash?.digest('hex'), result.response, performance.now() - started, offset);
   if (result.uploadUrl) summary.uploadUrl = result.uploadUrl;
   return succeeded(args, output, summary);

@@ -36,6 +36,8 @@ export const ErrorCodes = {
   SPOOL_IO: 'ERR_BHW_SPOOL_IO',
   /** The spool directory or a file in it could be read or redirected by someone else: a foreign owner, group/other write, a symlink. */
   SPOOL_UNSAFE: 'ERR_BHW_SPOOL_UNSAFE',
+  /** `uploadFile`: reading the file or descriptor failed (an I/O error, a descriptor closed or unreadable). */
+  SOURCE_READ: 'ERR_BHW_SOURCE_READ',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -380,5 +382,19 @@ export class SpoolRecordTooLargeError extends BufferedHttpWritableError {
     this.recordBytes = recordBytes;
     this.maxBytes = maxBytes;
     this.largestRecord = largestRecord;
+  }
+}
+
+/** `uploadFile`: reading its source failed; what was read before went to the server as usual. */
+export class SourceReadError extends BufferedHttpWritableError {
+  /** The path, or `file descriptor N`. */
+  readonly source: string;
+  /** The system error code (`EIO`, `EBADF`, `EISDIR`, …), when there is one. */
+  readonly systemCode?: string;
+
+  constructor(source: string, cause: Error & { code?: string }, progress: ProgressSnapshot) {
+    super(ErrorCodes.SOURCE_READ, `Reading ${source} failed${cause.code ? ` (${cause.code})` : ''}: ${cause.message}`, progress, {}, { cause });
+    this.source = source;
+    if (cause.code) this.systemCode = cause.code;
   }
 }

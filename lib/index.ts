@@ -46,6 +46,7 @@ export {
   SpoolRecordTooLargeError,
   type ErrorCode,
 } from './errors.js';
+export { SourceReadError } from './errors.js';
 export {
   DiagnosticsChannels,
   type BatchAcknowledgedMessage,
