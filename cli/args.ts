@@ -25,6 +25,8 @@ export interface UploadArgs {
   flushInterval?: number;
   compress?: string;
   contentLength: boolean;
+  /** `--no-expect`: no `Expect: 100-continue`, whatever the body's size. */
+  noExpect?: boolean;
   resume?: string;
   /** batch: the library's `spool` option (`--spool`, `--spool-max-bytes`, `--spool-fsync`). */
   spool?: { dir: string; maxBytes?: number; fsync: boolean; allowUnsafeDirectory?: boolean };
@@ -102,6 +104,8 @@ Upload:
                             to another origin (repeatable; Authorization, Cookie, X-Api-Key,
                             Api-Key and X-Auth-Token always are)
   --content-length          file: declare its size (Content-Length / tus Upload-Length)
+  --no-expect               no 'Expect: 100-continue' (sent by default, as curl does, for a
+                            file over 1 MiB in stream and tus mode; the body waits up to 1 s)
   --high-water-mark SIZE    bytes per buffer, e.g. 64KiB, 1MiB, 1.5MB (default 1MiB)
   --concurrency N|auto      batch: requests in flight at once (default 1); auto finds
                             the server's capacity (adaptive, up to --max-concurrency)
@@ -149,6 +153,7 @@ export const UPLOAD_OPTIONS = {
   'flush-interval': { type: 'string' },
   compress: { type: 'string' },
   'content-length': { type: 'boolean' },
+  'no-expect': { type: 'boolean' },
   retry: { type: 'string' },
   resume: { type: 'string' },
   'max-time': { type: 'string', short: 'm' },
@@ -232,6 +237,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     sha256: !values['no-sha256'],
     argv,
   };
+  if (values['no-expect']) args.noExpect = true;
   if (values.method !== undefined) args.method = values.method;
   if (values['secret-header'] !== undefined) args.secretHeaders = values['secret-header'].map(parseHeaderName);
   if (values['high-water-mark'] !== undefined) args.highWaterMark = parseSize('--high-water-mark', values['high-water-mark']);

@@ -25,6 +25,7 @@ import { ProgressBar } from './progress-bar.js';
 import { RecordSplitter } from './record-splitter.js';
 import { failureLine, reasonOf, resumeCommand, spoolLines, summaryLine, type Reached, type UploadSummary } from './report.js';
 import { Sha256Transform, ShortInputError } from './sha256-transform.js';
+import { withExpectContinue } from './expect-continue.js';
 import { directSource, openFile, type DirectSource, type Source } from './upload-source.js';
 import { Watchdog } from './watchdog.js';
 
@@ -50,6 +51,8 @@ export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promis
     }
     const offset = resumed?.offset ?? 0;
     const direct = await directSource(args, io, file);
+    const knownSize = direct?.fileSize ?? file?.size;
+    options.headers = withExpectContinue(args, args.headers, knownSize === undefined ? undefined : knownSize - offset);
     if (direct) {
       try {
         return await sendDirect(args, io, output, direct, offset, options, aborter, watchdog);
