@@ -47,6 +47,8 @@ export {
   type ErrorCode,
 } from './errors.js';
 export { SourceReadError } from './errors.js';
+export { ProxyError } from './errors.js';
+export { throughProxy, type ProxyRoutes } from './http/proxy.js';
 export {
   DiagnosticsChannels,
   type BatchAcknowledgedMessage,
