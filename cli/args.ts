@@ -23,6 +23,8 @@ export interface UploadArgs {
   flushInterval?: number;
   compress?: string;
   contentLength: boolean;
+  /** `--no-expect`: no `Expect: 100-continue`, whatever the body's size. */
+  noExpect?: boolean;
   resume?: string;
   /** batch: the library's `spool` option (`--spool`, `--spool-max-bytes`, `--spool-fsync`). */
   spool?: { dir: string; maxBytes?: number; fsync: boolean; allowUnsafeDirectory?: boolean };
@@ -116,6 +118,8 @@ Upload:
                             to another origin (repeatable; Authorization, Cookie, X-Api-Key,
                             Api-Key and X-Auth-Token always are)
   --content-length          file: declare its size (Content-Length / tus Upload-Length)
+  --no-expect               no 'Expect: 100-continue' (sent by default, as curl does, for a
+                            file over 1 MiB in stream and tus mode; the body waits up to 1 s)
   --high-water-mark SIZE    bytes per buffer, e.g. 64KiB, 1MiB, 1.5MB (default 1MiB)
   --concurrency N|auto      batch: requests in flight at once (default 1); auto finds
                             the server's capacity (adaptive, up to --max-concurrency)
@@ -173,6 +177,7 @@ export const UPLOAD_OPTIONS = {
   'flush-interval': { type: 'string' },
   compress: { type: 'string' },
   'content-length': { type: 'boolean' },
+  'no-expect': { type: 'boolean' },
   retry: { type: 'string' },
   resume: { type: 'string' },
   'max-time': { type: 'string', short: 'm' },
@@ -279,6 +284,7 @@ function parseUploadArgs(argv: string[], values: ReturnType<typeof parseFlags<ty
     verbose: values.verbose ?? false,
   };
   if (values.output !== undefined) args.outputFile = values.output;
+  if (values['no-expect']) args.noExpect = true;
   if (values.method !== undefined) args.method = values.method;
   if (values['secret-header'] !== undefined) args.secretHeaders = values['secret-header'].map(parseHeaderName);
   if (values['high-water-mark'] !== undefined) args.highWaterMark = parseSize('--high-water-mark', values['high-water-mark'], MAX_HIGH_WATER_MARK);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import got, { type Agents, type ExtendOptions, type Got } from 'got';
-import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
+import got, { type ExtendOptions, type Got } from 'got';
+import { throughProxy } from '../lib/http/proxy.js';
 import { checkUrl, UsageError, type UploadArgs } from './args.js';
 import { withDefaultScheme } from './flag-values.js';
 
@@ -14,8 +14,8 @@ export interface Connection {
 /**
  * One got instance from curl's connection options: timeouts (`--connect-timeout`),
  * TLS (`--cacert`, `-k`), the proxy (`--proxy`, `--noproxy`, the `*_proxy`
- * environment variables), `--http2` and `-u`. The library passes it on to
- * every request it makes.
+ * environment variables; routed by the library's `throughProxy`), `--http2`
+ * and `-u`. The library passes it on to every request it makes.
  */
 export function connectionFor(args: UploadArgs, env: NodeJS.ProcessEnv): Connection {
   const options: ExtendOptions = {};
@@ -34,20 +34,12 @@ export function connectionFor(args: UploadArgs, env: NodeJS.ProcessEnv): Connect
   if (args.user) options.headers = { authorization: basicAuthorization(args.user) };
 
   const proxies = proxySettings(args, env);
-  if (proxies.http || proxies.https) {
-    if (args.http2) throw new UsageError(`--http2 cannot go through a proxy, and ${proxies.source} names one: unset it or list the host in --noproxy`);
-    const agents = proxyAgents(proxies);
-    // Per request, so a tus upload URL on another host follows NO_PROXY too.
-    options.hooks = {
-      beforeRequest: [
-        (request) => {
-          const url = request.url instanceof URL ? request.url : new URL(String(request.url));
-          request.agent = bypassesProxy(url, proxies.noProxy) ? {} : agents;
-        },
-      ],
-    };
-  }
-  return { got: got.extend(options), notices };
+  const instance = got.extend(options);
+  if (!proxies.http && !proxies.https) return { got: instance, notices };
+  if (args.http2) throw new UsageError(`--http2 cannot go through a proxy, and ${proxies.source} names one: unset it or list the host in --noproxy`);
+  // As curl: http targets in absolute form, https through CONNECT; NO_PROXY judged per request.
+  const proxied = throughProxy(instance, { http: proxies.http, https: proxies.https, bypass: (url) => bypassesProxy(url, proxies.noProxy) });
+  return { got: proxied, notices };
 }
 
 /** `Authorization: Basic …` of `-u USER:PASSWORD` (RFC 7617). */
@@ -122,12 +114,4 @@ function splitHostPort(entry: string): [string, string | undefined] {
   if (bracketed) return [bracketed[1]!, bracketed[2]];
   const parts = entry.split(':');
   return parts.length === 2 ? [parts[0]!, parts[1]] : [entry, undefined];
-}
-
-/** hpagent's agents: a CONNECT tunnel through the proxy for each scheme that has one. */
-function proxyAgents(proxies: ProxySettings): Agents {
-  const agents: Agents = {};
-  if (proxies.http) agents.http = new HttpProxyAgent({ proxy: proxies.http, keepAlive: true });
-  if (proxies.https) agents.https = new HttpsProxyAgent({ proxy: proxies.https, keepAlive: true });
-  return agents;
 }

@@ -1,5 +1,5 @@
-import { fstat as fstatCallback, open as openCallback } from 'node:fs';
-import { open, readlink, type FileHandle } from 'node:fs/promises';
+import { fstat as fstatCallback } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { UsageError, type UploadArgs } from './args.js';
@@ -12,7 +12,6 @@ import type { CliIo } from './io.js';
  */
 
 const fstat = promisify(fstatCallback);
-const openFd = promisify(openCallback);
 
 export interface Source {
   stream: Readable;
@@ -27,8 +26,6 @@ export interface DirectSource {
   fd: number;
   /** A regular file's size (stdin redirected from a file has one too); undefined for a pipe. */
   fileSize?: number;
-  /** stdin's pipe opened anew: closed once the upload succeeded. */
-  reopened?: boolean;
 }
 
 /** Opens the file now, so a missing or unreadable one is a usage error (exit 2), not a failed upload. */
@@ -57,6 +54,8 @@ export async function openFile(path: string): Promise<{ handle: FileHandle; size
  * pipeline: its records must stay whole, and `uploadFile` cuts batches at
  * `highWaterMark` bytes. So do a FIFO named on the command line (its handle
  * could not be closed while a read of it waits), a terminal and a socket.
+ * A pipe on stdin is non-blocking once got is imported: `uploadFile` knows
+ * how to read it (it reopens an anonymous pipe, and waits out EAGAIN).
  */
 export async function directSource(args: UploadArgs, io: CliIo, file: { handle: FileHandle; size?: number } | undefined): Promise<DirectSource | undefined> {
   if (args.mode === 'batch') return undefined;
@@ -64,27 +63,5 @@ export async function directSource(args: UploadArgs, io: CliIo, file: { handle: 
   if (io.stdinFd === undefined || args.resume) return undefined;
   const stats = await fstat(io.stdinFd);
   if (stats.isFile()) return { fd: io.stdinFd, fileSize: stats.size };
-  const fd = stats.isFIFO() ? await reopenPipe(io.stdinFd) : undefined;
-  return fd === undefined ? undefined : { fd, reopened: true };
-}
-
-/**
- * A blocking descriptor of its own for the anonymous pipe on `fd`, or
- * undefined where there is none to be had (not Linux, a named FIFO).
- *
- * got imports `node:process`, whose ESM facade reads `process.stdin`: Node
- * then opens stdin as a socket and sets O_NONBLOCK on the pipe, so a read of
- * descriptor 0 fails with EAGAIN whenever the writer is slower than we are.
- * Opening `/proc/self/fd/0` gives a new open file description of the same
- * pipe, blocking. An anonymous pipe never waits for a writer when opened; a
- * named FIFO would wait if its writer has already gone, so it is piped.
- */
-async function reopenPipe(fd: number): Promise<number | undefined> {
-  const path = `/proc/self/fd/${fd}`;
-  try {
-    if (!/^pipe:\[\d+\]$/.test(await readlink(path))) return undefined;
-    return await openFd(path, 'r');
-  } catch {
-    return undefined;
-  }
+  return stats.isFIFO() ? { fd: io.stdinFd } : undefined;
 }

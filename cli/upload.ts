@@ -1,9 +1,8 @@
-import { close as closeCallback, constants } from 'node:fs';
+import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
 import type { Got } from 'got';
 import {
   BufferedHttpWritable,
@@ -31,11 +30,10 @@ import { RetryReport, retryText } from './retry-report.js';
 import { createSha256Hasher } from './sha256-hasher.js';
 import { Sha256Transform } from './sha256-transform.js';
 import { spoolInputOf, spoolOpened } from './spool-input.js';
+import { withExpectContinue } from './expect-continue.js';
 import { directSource, openFile, type DirectSource, type Source } from './upload-source.js';
 import { showExchanges } from './verbose.js';
 import { Watchdog } from './watchdog.js';
-
-const closeFd = promisify(closeCallback);
 
 /** `bhw [options] <file|-> <url>`: resolves with the exit code. */
 export async function runUpload(args: UploadArgs, io: CliIo = processIo): Promise<number> {
@@ -91,6 +89,8 @@ async function upload(args: UploadArgs, io: CliIo, output: Output, got: Got, abo
     }
     const offset = resumed?.offset ?? 0;
     const direct = await directSource(args, io, file);
+    const knownSize = direct?.fileSize ?? file?.size;
+    options.headers = withExpectContinue(args, args.headers, knownSize === undefined ? undefined : knownSize - offset);
     if (direct) {
       try {
         return await sendDirect(args, io, output, direct, offset, options, aborter, watchdog);
@@ -235,8 +235,6 @@ async function sendDirect(
     return failed(args, output, failureOf(error, reached, aborter, watchdog, undefined, size));
   }
   bar?.stop();
-  // After a failure a read of the pipe may still be waiting: the process exits without closing it.
-  if (source.reopened) await closeFd(source.fd);
   const summary = summaryOf(args, bytesRead, await hash?.digest(), result.response, performance.now() - started, offset);
   if (result.uploadUrl) summary.uploadUrl = result.uploadUrl;
   return await succeeded(args, output, summary);

@@ -38,6 +38,10 @@ export const ErrorCodes = {
   SPOOL_UNSAFE: 'ERR_BHW_SPOOL_UNSAFE',
   /** The spool still holds records of another input (`spool.input`): send them first, or use another directory. */
   SPOOL_INPUT: 'ERR_BHW_SPOOL_INPUT',
+  /** `uploadFile`: reading the file or descriptor failed (an I/O error, a descriptor closed or unreadable). */
+  SOURCE_READ: 'ERR_BHW_SOURCE_READ',
+  /** The proxy refused the request (a CONNECT answered 403, a 407 for proxy credentials, …); it never reached the server. */
+  PROXY: 'ERR_BHW_PROXY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -413,5 +417,33 @@ export class SpoolInputError extends BufferedHttpWritableError {
     this.spooledInput = spooledInput;
     this.input = input;
     this.bytesStored = bytesStored;
+  }
+}
+
+/** `uploadFile`: reading its source failed; what was read before went to the server as usual. */
+export class SourceReadError extends BufferedHttpWritableError {
+  /** The path, or `file descriptor N`. */
+  readonly source: string;
+  /** The system error code (`EIO`, `EBADF`, `EISDIR`, …), when there is one. */
+  readonly systemCode?: string;
+
+  constructor(source: string, cause: Error & { code?: string }, progress: ProgressSnapshot) {
+    super(ErrorCodes.SOURCE_READ, `Reading ${source} failed${cause.code ? ` (${cause.code})` : ''}: ${cause.message}`, progress, {}, { cause });
+    this.source = source;
+    if (cause.code) this.systemCode = cause.code;
+  }
+}
+
+/** The proxy answered instead of the server: a CONNECT tunnel refused (403, 407, 502, …) or a 407 to a forwarded request. Not retried. */
+export class ProxyError extends BufferedHttpWritableError {
+  /** The proxy's status. */
+  readonly statusCode: number;
+  /** The proxy's URL, without user:password. */
+  readonly proxy: string;
+
+  constructor(refusal: { statusCode: number; proxy: string }, progress: ProgressSnapshot, position: ErrorPosition = {}) {
+    super(ErrorCodes.PROXY, `Proxy ${refusal.proxy} refused the request with ${refusal.statusCode}`, progress, position);
+    this.statusCode = refusal.statusCode;
+    this.proxy = refusal.proxy;
   }
 }

@@ -55,6 +55,9 @@ export {
   SpoolRecordTooLargeError,
   type ErrorCode,
 } from './errors.js';
+export { SourceReadError } from './errors.js';
+export { ProxyError } from './errors.js';
+export { throughProxy, type ProxyRoutes } from './http/proxy.js';
 export {
   DiagnosticsChannels,
   type BatchAcknowledgedMessage,

@@ -1,8 +1,8 @@
-import { read as readCallback, type BigIntStats } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { promisify } from 'node:util';
+import type { BigIntStats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { abortError } from './http/abort.js';
-import { FileChangedError } from './errors.js';
+import { asError, FileChangedError, isBufferedHttpWritableError, SourceReadError } from './errors.js';
+import { readWhenReady, reopenPipe } from './descriptor-reads.js';
 import { changedFields, fileStats } from './file-state.js';
 import { resolveOptions } from './options/resolve.js';
 import type { ResolvedOptions } from './options/table.js';
@@ -11,8 +11,6 @@ import { createTransport } from './modes/create.js';
 import type { ProgressSnapshot, UploadFileOptions, UploadFilePromise, UploadFileResult } from './types.js';
 import { askTusOffset } from './modes/tus/protocol.js';
 import { UploadSession } from './core/session.js';
-
-const readAsync = promisify(readCallback);
 
 /** How `upload` tells the promise where to look for `waitingOnNetwork` as the upload goes on. */
 type WatchNetwork = (waitingOnNetwork: () => boolean) => void;
@@ -29,7 +27,9 @@ type WatchNetwork = (waitingOnNetwork: () => boolean) => void;
  *
  * `source` is a path, or an open file descriptor (0 for stdin), left open: a
  * regular file behind it is read from its start with positioned reads
- * (whatever its current position), a pipe as it comes, without a declared size. In tus mode with `uploadUrl`, the server's offset
+ * (whatever its current position), a pipe or socket as it comes, without a
+ * declared size, however slow its writer (see descriptor-reads.ts). A failed
+ * read is a `SourceReadError` with the upload's figures. In tus mode with `uploadUrl`, the server's offset
  * is asked first (unless `resumeFrom` gives it) and the file is read on from there;
  * the transport starts from that answer, so a resume costs one `HEAD`.
  */
@@ -48,11 +48,14 @@ export function uploadFile(source: string | number, url: string | URL, options: 
 async function upload(source: string | number, url: string | URL, options: UploadFileOptions, watch: WatchNetwork): Promise<UploadFileResult> {
   const { declareSize = true, onProgress, onBatch, onRead, ...writableOptions } = options;
   const handle = typeof source === 'number' ? undefined : await open(source, 'r');
-  const fd = handle?.fd ?? (source as number);
   const name = typeof source === 'number' ? `file descriptor ${source}` : source;
+  let pipe: FileHandle | undefined;
+  let reader: FileReader | undefined;
   try {
-    const stats = await fileStats(fd);
+    const stats = await fileStats(handle?.fd ?? (source as number));
     const regular = stats.isFile() ? stats : undefined;
+    if (typeof source === 'number' && !regular) pipe = await reopenPipe(source);
+    const fd = pipe?.fd ?? handle?.fd ?? (source as number);
     const size = regular && Number(regular.size);
     const resolved = resolveOptions(url, writableOptions);
     const context = createUploadContext(resolved);
@@ -74,10 +77,13 @@ async function upload(source: string | number, url: string | URL, options: Uploa
       resolved.contentLength = resolved.mode === 'tus' ? size : size - start;
     }
     context.diagnostics.upload = { uploadFile: source };
-    const reader = new FileReader(fd, name, regular, start);
+    reader = new FileReader(fd, name, regular, start);
     return await run(resolved, context, reader, start, { onProgress, onBatch, onRead }, watch);
   } finally {
     await handle?.close();
+    // A read of the reopened pipe may still wait for its writer: the descriptor closes once it returns.
+    const reopened = pipe;
+    if (reopened) void (reader?.stop() ?? Promise.resolve()).then(() => reopened.close()).catch(() => {});
   }
 }
 
@@ -138,6 +144,7 @@ async function run(
     throw error;
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    void reader.stop();
   }
 }
 
@@ -154,6 +161,10 @@ class FileReader {
   readonly #size: number | undefined;
   #position: number;
   #ended = false;
+  /** Ends a wait for a slow writer once the upload is over. */
+  readonly #stopped = new AbortController();
+  /** The read under way, if any. */
+  #reading: Promise<unknown> = Promise.resolve();
 
   constructor(fd: number, name: string, opened: BigIntStats | undefined, position: number) {
     this.#fd = fd;
@@ -163,13 +174,21 @@ class FileReader {
     this.#position = position;
   }
 
+  /** Stops waiting for a slow writer; resolves once no read is under way. */
+  stop(): Promise<void> {
+    this.#stopped.abort();
+    return this.#reading.then(
+      () => {},
+      () => {},
+    );
+  }
+
   /** Fills `buffer` (fewer bytes only at the end of the file); resolves with the byte count. */
   async fill(buffer: Buffer, progress: ProgressSnapshot): Promise<number> {
     const want = this.#size === undefined ? buffer.length : Math.min(buffer.length, this.#size - this.#position);
     let filled = 0;
     while (filled < want) {
-      const position = this.#size === undefined ? null : this.#position;
-      const { bytesRead } = await readAsync(this.#fd, buffer, filled, want - filled, position);
+      const bytesRead = await this.#read(buffer, filled, want - filled, progress);
       if (bytesRead === 0) {
         this.#ended = true;
         if (this.#size !== undefined) throw new FileChangedError(this.#name, this.#size, this.#position, progress);
@@ -191,12 +210,24 @@ class FileReader {
   async atEnd(progress: ProgressSnapshot): Promise<boolean> {
     if (this.#ended) return true;
     if (this.#opened === undefined || this.#position < this.#size!) return false;
-    const probe = Buffer.allocUnsafe(1);
-    const { bytesRead } = await readAsync(this.#fd, probe, 0, 1, this.#position);
+    const bytesRead = await this.#read(Buffer.allocUnsafe(1), 0, 1, progress);
     if (bytesRead > 0) throw new FileChangedError(this.#name, this.#size!, this.#size! + bytesRead, progress);
     const now = await fileStats(this.#fd);
     const changed = changedFields(this.#opened, now);
     if (changed.length > 0) throw new FileChangedError(this.#name, this.#size!, Number(now.size), progress, changed);
     return true;
+  }
+
+  /** One read at the current position (a regular file) or as it comes; a failure is the library's error with the figures. */
+  async #read(buffer: Buffer, offset: number, length: number, progress: ProgressSnapshot): Promise<number> {
+    const position = this.#size === undefined ? null : this.#position;
+    const reading = readWhenReady(this.#fd, buffer, offset, length, position, this.#stopped.signal);
+    this.#reading = reading;
+    try {
+      return await reading;
+    } catch (error) {
+      if (this.#stopped.signal.aborted || isBufferedHttpWritableError(error)) throw error;
+      throw new SourceReadError(this.#name, asError(error), progress);
+    }
   }
 }

@@ -134,12 +134,14 @@ describe('main() in-process with the connection options', () => {
     const env = { http_proxy: proxy.url.replace('http://', 'http://u:proxy-s3cret@') };
     const through = capture(env);
     expect(await main(['--sha256', '--mode', 'batch', '--retry', '1', '--json', fx.file, sink.url], through.io)).toBe(0);
-    expect(proxy.tunnels).toHaveLength(1);
+    // An http target: forwarded in absolute form, as curl does, not tunnelled.
+    expect(proxy.forwarded).toHaveLength(1);
+    expect(proxy.tunnels).toHaveLength(0);
     expect(JSON.parse(through.stdout())).toMatchObject({ sha256: sha256(data) });
 
     const direct = capture({ ...env, NO_PROXY: '127.0.0.1' });
     expect(await main([fx.file, sink.url], direct.io)).toBe(0);
-    expect(proxy.tunnels).toHaveLength(1);
+    expect(proxy.forwarded).toHaveLength(1);
     expect(through.stderr() + direct.stderr()).not.toContain('proxy-s3cret');
   });
 

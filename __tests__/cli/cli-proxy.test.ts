@@ -22,18 +22,20 @@ afterEach(async () => {
 });
 
 const target = (): string => `127.0.0.1:${new URL(fx.sink.url).port}`;
+const hostOf = (url: string): string => new URL(url).host;
 
 describe('--proxy', () => {
   test.each([
     ['stream', []],
     ['batch', ['--mode', 'batch', '--concurrency', '2', '--high-water-mark', '64KiB']],
-  ])('%s mode: every request goes through the proxy as a CONNECT tunnel', async (_mode, args) => {
+  ])('%s mode: every request goes to the proxy in absolute form, as curl sends http (no CONNECT)', async (_mode, args) => {
     proxy = await startForwardProxy();
     const result = await runCli(['--proxy', proxy.url, ...args, fx.file, fx.sink.url]);
 
     expect(result.code).toBe(0);
-    expect(proxy.tunnels.length).toBeGreaterThan(0);
-    expect(new Set(proxy.tunnels)).toEqual(new Set([target()]));
+    expect(proxy.tunnels).toEqual([]);
+    expect(proxy.forwarded.length).toBe(fx.sink.received.length);
+    expect(new Set(proxy.forwarded.map(hostOf))).toEqual(new Set([target()]));
     // Batches in flight together may arrive out of order: Batch-Offset puts them back.
     const inOrder = [...fx.sink.received].sort((a, b) => Number(a.headers['batch-offset'] ?? 0) - Number(b.headers['batch-offset'] ?? 0));
     expect(sha256(Buffer.concat(inOrder.map((request) => request.body)))).toBe(sha256(data));
@@ -48,8 +50,9 @@ describe('--proxy', () => {
       expect(result.code).toBe(0);
       const { file } = JSON.parse((JSON.parse(result.stdout) as { body: string }).body) as { file: string };
       expect(sha256(await readFile(join(server.dir, file)))).toBe(sha256(data));
-      expect(proxy.tunnels.length).toBeGreaterThan(0);
-      expect(new Set(proxy.tunnels)).toEqual(new Set([new URL(server.url).host]));
+      expect(proxy.tunnels).toEqual([]);
+      expect(proxy.forwarded.length).toBeGreaterThan(1);
+      expect(new Set(proxy.forwarded.map(hostOf))).toEqual(new Set([new URL(server.url).host]));
     } finally {
       await server.close();
     }
@@ -91,7 +94,7 @@ describe('--proxy', () => {
     const result = await runCli(['--proxy', '', fx.file, fx.sink.url], { env: { http_proxy: proxy.url } });
 
     expect(result.code).toBe(0);
-    expect(proxy.tunnels).toEqual([]);
+    expect(proxy.forwarded).toEqual([]);
   });
 });
 
@@ -101,7 +104,7 @@ describe('the proxy environment variables', () => {
     const result = await runCli([fx.file, fx.sink.url], { env: { [name]: proxy.url } });
 
     expect(result.code).toBe(0);
-    expect(proxy.tunnels).toEqual([target()]);
+    expect(proxy.forwarded.map(hostOf)).toEqual([target()]);
     expect(fx.sink.received[0]!.sha256).toBe(sha256(data));
   });
 
@@ -110,7 +113,7 @@ describe('the proxy environment variables', () => {
     const result = await runCli([fx.file, fx.sink.url], { env: { HTTPS_PROXY: proxy.url } });
 
     expect(result.code).toBe(0);
-    expect(proxy.tunnels).toEqual([]);
+    expect(proxy.forwarded).toEqual([]);
   });
 
   test.each<[string, Record<string, string>, string[]]>([
@@ -124,7 +127,7 @@ describe('the proxy environment variables', () => {
     const result = await runCli([...flags.filter((flag) => flag !== '--proxy-used'), fx.file, fx.sink.url], { env: { http_proxy: proxy.url, ...env } });
 
     expect(result.code).toBe(0);
-    expect(proxy.tunnels).toEqual(used ? [target()] : []);
+    expect(proxy.forwarded.map(hostOf)).toEqual(used ? [target()] : []);
     expect(fx.sink.received[0]!.sha256).toBe(sha256(data));
   });
 
@@ -145,6 +148,22 @@ describe('the proxy environment variables', () => {
         expect(result.code).toBe(0);
         expect(proxy.tunnels).toEqual([new URL(server.url).host]);
         expect(server.received[0]!.sha256).toBe(sha256(data));
+      } finally {
+        await server.close();
+      }
+    });
+
+    test('a proxy refusing CONNECT (403): exit 1 naming the proxy and its status, the server untouched, no password shown', async () => {
+      proxy = await startForwardProxy({ connectStatus: 403 });
+      const server = await startHttpsSink(certs);
+      try {
+        const withCredentials = proxy.url.replace('http://', 'http://agent:proxy-s3cret@');
+        const result = await runCli(['-k', fx.file, server.url], { env: { HTTPS_PROXY: withCredentials } });
+
+        expect(result.code).toBe(1);
+        expect(result.stderr).toContain(`Proxy ${proxy.url}/ refused the request with 403`);
+        expect(result.stdout + result.stderr).not.toContain('s3cret');
+        expect(server.received).toEqual([]);
       } finally {
         await server.close();
       }

@@ -152,16 +152,19 @@ describe('in-process: which stdin goes through uploadFile', () => {
     }
   });
 
-  test('a named FIFO is piped from the stream instead (it cannot be reopened without waiting for a writer)', async () => {
+  test('a named FIFO is read from its descriptor too (uploadFile waits for its writer)', async () => {
     const fifo = join(fx.dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
     const [reader, writer] = await Promise.all([open(fifo, 'r'), open(fifo, 'w')]);
     try {
-      const out = io(Readable.from([data]), reader.fd);
-      expect(await main(['-', fx.sink.url], out.io)).toBe(0);
+      const out = io(Readable.from([Buffer.from('not this')]), reader.fd);
+      const uploaded = main(['-', fx.sink.url], out.io);
+      await writer.writeFile(data);
+      await writer.close();
+      expect(await uploaded).toBe(0);
       expect(fx.sink.received[0]!.sha256).toBe(sha256(data));
     } finally {
-      await Promise.all([reader.close(), writer.close()]);
+      await reader.close();
     }
   });
 

@@ -3,7 +3,8 @@
  * `CONNECT host:port` tunnels (piped both ways to the target) and
  * absolute-URI requests (`POST http://host/path`, forwarded and answered
  * back). With `credentials`, anything without the matching
- * `Proxy-Authorization: Basic` is answered 407.
+ * `Proxy-Authorization: Basic` is answered 407; with `connectStatus`, every
+ * CONNECT is refused with that status (a proxy allowing CONNECT to 443 only).
  */
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
@@ -22,7 +23,7 @@ export interface ForwardProxy {
   close(): Promise<void>;
 }
 
-export async function startForwardProxy({ credentials }: { credentials?: string } = {}): Promise<ForwardProxy> {
+export async function startForwardProxy({ credentials, connectStatus }: { credentials?: string; connectStatus?: number } = {}): Promise<ForwardProxy> {
   const sockets = new Set<Socket | Duplex>();
   const track = (socket: Socket | Duplex): void => {
     sockets.add(socket);
@@ -55,6 +56,11 @@ export async function startForwardProxy({ credentials }: { credentials?: string 
     if (!authorized(request)) {
       proxy.refused++;
       client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\n\r\n');
+      return;
+    }
+    if (connectStatus !== undefined) {
+      proxy.refused++;
+      client.end(`HTTP/1.1 ${connectStatus} Refused\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
     const [host, port] = (request.url ?? '').split(/:(?=\d+$)/) as [string, string];

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpProxyAgent } from 'hpagent';
+import { throughProxy } from '../../lib/index.js';
 import { startServer, stopAll, type RunningServer } from './harness.js';
 import { startUpstreams, type Upstreams } from './servers.js';
 import { DATA, boundedGot, expectBatchesExact, expectFinished, expectStreamExact, expectTusExact, upload } from './uploads.js';
@@ -88,5 +89,49 @@ describe('squid forward proxy through hpagent, keep-alive on', () => {
     // squid logs a tunnel once it closes: poll its log, a bounded number of times.
     for (let poll = 0; poll < 100 && tunnelsLogged() < tunnelsOpened; poll++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(tunnelsLogged()).toBe(tunnelsOpened);
+  });
+});
+
+/*
+ * The library's `throughProxy`: http targets in absolute form over kept-alive
+ * connections to squid (what the CLI does). FACTS.md: http-proxy-agent with
+ * keep-alive sent a request head twice on a reused socket through squid; here
+ * the sink must count exactly one request per upload and per batch.
+ */
+describe('squid forward proxy through throughProxy (absolute form, keep-alive)', () => {
+  let proxied: ReturnType<typeof boundedGot>;
+  beforeAll(() => {
+    proxied = throughProxy(boundedGot(), { http: new URL(`http://127.0.0.1:${squid.ports.PORT}`) });
+  });
+
+  /** Absolute-form requests squid logged (`POST http://…`), as opposed to CONNECT tunnels. */
+  function forwardedLogged(): number {
+    return readFileSync(join(squid.dir, 'access.log'), 'utf8')
+      .split('\n')
+      .filter((line) => / (POST|PATCH|HEAD) http:\/\/127\.0\.0\.1:/.test(line)).length;
+  }
+
+  test('stream, chunked: exact, one request at the sink, logged by squid as a forwarded request', async () => {
+    const before = upstreams.sink.requestCount;
+    const logged = forwardedLogged();
+    expectFinished(await upload(`${upstreams.sink.url}/stream`, { got: proxied }));
+    expectStreamExact(upstreams.sink);
+    expect(upstreams.sink.requestCount - before).toBe(1);
+    expect(forwardedLogged() - logged).toBe(1);
+  });
+
+  test.each([1, 4])('batch, concurrency %i: every batch exact, one request per batch on reused connections', async (concurrency) => {
+    upstreams.sink.received.length = 0;
+    const before = upstreams.sink.requestCount;
+    const outcome = await upload(`${upstreams.sink.url}/batch`, { got: proxied, mode: 'batch', concurrency });
+    expectFinished(outcome);
+    expectBatchesExact(upstreams.sink);
+    expect(upstreams.sink.requestCount - before).toBe(outcome.upload.progress.batchesAcknowledged);
+  });
+
+  test('tus to @tus/server: exact', async () => {
+    const outcome = await upload(upstreams.tus.url, { got: proxied, mode: 'tus' });
+    expectFinished(outcome);
+    await expectTusExact(upstreams.tus, outcome.upload.uploadUrl);
   });
 });

@@ -4,6 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, SpoolLockedError } from '../../lib/errors.js';
 import { Spool } from '../../lib/modes/batch/spool/index.js';
@@ -36,6 +37,12 @@ async function childHoldingSpool(dir: string): Promise<ChildProcess> {
     child.once('close', (code) => reject(new Error(`child exited (${code}) before it held the spool`)));
   });
   return child;
+}
+
+/** The state letter in `/proc/<pid>/stat` (`R`, `S`, `Z`, …). */
+async function processState(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2)[0];
 }
 
 async function lockedError(dir: string): Promise<SpoolLockedError> {
@@ -90,5 +97,32 @@ describe('one writer per spool', () => {
     await (await Spool.open({ dir })).close();
     await writeFile(join(dir, 'lock'), `${process.pid}\n`);
     await openSpool({ dir });
+  });
+
+  test('a lock held by a zombie (killed, never reaped by its parent) is taken over', async () => {
+    const dir = await spoolDir();
+    // The holder runs under `sleep`, which never reaps a child: killed, it stays a zombie.
+    const holder = `
+      const { readFileSync, writeSync } = await import('node:fs');
+      const { Spool } = await import(${JSON.stringify(SPOOL_MODULE)});
+      await Spool.open({ dir: ${JSON.stringify(dir)} });
+      while (readFileSync('/proc/' + process.ppid + '/comm', 'utf8').trim() !== 'sleep') await new Promise((resolve) => setTimeout(resolve, 5));
+      writeSync(3, process.pid + '\\n');
+      process.kill(process.pid, 'SIGKILL');
+    `;
+    const shell = `"$0" --input-type=module -e "$1" & exec sleep 600 3>&-`;
+    const parent = spawnChild('sh', ['-c', shell, process.execPath, holder], { stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
+    const report = parent.stdio[3] as NodeJS.ReadableStream;
+    report.setEncoding('utf8');
+    let text = '';
+    report.on('data', (chunk: string) => (text += chunk));
+    // The holder's end of the pipe closes as it dies; `sleep` never had it.
+    await once(report, 'end');
+    const pid = Number.parseInt(text, 10);
+    // Its files close a moment before the kernel marks it a zombie, and nothing signals that moment: the state is re-read.
+    while ((await processState(pid)) !== 'Z') await delay(5);
+    expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(`${pid}\n`);
+    await openSpool({ dir });
+    expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(`${process.pid}\n`);
   });
 });

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Response as GotResponse } from 'got';
-import { asError, HttpStatusError, isBufferedHttpWritableError, NetworkError, RedirectError, type BufferedHttpWritableError } from '../errors.js';
+import { asError, HttpStatusError, isBufferedHttpWritableError, NetworkError, ProxyError, RedirectError, type BufferedHttpWritableError } from '../errors.js';
+import { proxyRefusalOf } from './proxy.js';
 import type { ErrorPosition, ProgressSnapshot, ResponseSummary, UploadResponse } from '../types.js';
 import { BODY_SNIPPET_LIMIT, RESPONSE_BODY_LIMIT, capBody } from './body-cap.js';
 import { redactSecrets, redactUrl } from './redact.js';
@@ -44,7 +45,8 @@ export function errorForResponse(
 const RESPONSE_CUT_SHORT = 'The connection closed while the answer was being read, after the whole request body was sent';
 
 /**
- * Wraps a socket/got error as a `NetworkError`; any error of the library's own passes through as it is.
+ * Wraps a socket/got error as a `NetworkError` (a proxy's refusal as a
+ * `ProxyError`); any error of the library's own passes through as it is.
  *
  * A response cut short is told apart: the server had the whole request body
  * (`respondedAfterBody`) and began its response, then the connection closed
@@ -61,6 +63,8 @@ export function errorForNetwork(
   respondedAfterBody = bodySentBeforeResponse(error),
 ): BufferedHttpWritableError {
   if (isBufferedHttpWritableError(error)) return error;
+  const refusal = proxyRefusalOf(error);
+  if (refusal) return new ProxyError(refusal, progress, position);
   return new NetworkError(asError(error), progress, position, respondedAfterBody && isResponseCutShort(error) ? RESPONSE_CUT_SHORT : undefined);
 }
 

@@ -1,4 +1,4 @@
-import { link, realpath, unlink } from 'node:fs/promises';
+import { link, readFile, realpath, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SpoolIoError, SpoolLockedError } from '../../../errors.js';
 import { onPath, openExisting, removeIfPresent, replaceFile } from './files.js';
@@ -21,8 +21,9 @@ export interface SpoolLock {
  * Takes `<dir>/lock` for this process: one writer per spool. The file is
  * created exclusively (link(), which fails on an existing file as `wx` does)
  * and holds the pid. A lock whose pid is not alive
- * (`process.kill(pid, 0)` fails with ESRCH) is taken over; so is one naming
- * this very pid that no spool here holds (a container restarted as pid 1).
+ * (`process.kill(pid, 0)` fails with ESRCH, or the process is a zombie) is
+ * taken over; so is one naming this very pid that no spool here holds (a
+ * container restarted as pid 1).
  *
  * Taking over a dead lock unlinks it and creates it again with `wx`: of two
  * processes racing for the same stale lock, one gets EEXIST and then sees the
@@ -50,7 +51,7 @@ export async function acquireLock(dir: string): Promise<SpoolLock> {
         await removeIfPresent(draft);
       }
       const pid = await readPid(path);
-      if (pid !== undefined && pid !== process.pid && isAlive(pid)) throw new SpoolLockedError(path, pid);
+      if (pid !== undefined && pid !== process.pid && (await isAlive(pid))) throw new SpoolLockedError(path, pid);
       await removeIfPresent(path);
     }
   } catch (error) {
@@ -90,12 +91,30 @@ async function readPid(path: string): Promise<number | undefined> {
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-function isAlive(pid: number): boolean {
+async function isAlive(pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    // EPERM: alive, owned by another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    // EPERM: it exists, owned by another user.
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return !(await isZombie(pid));
+}
+
+/**
+ * A killed process stays a zombie until its parent reaps it, and in a
+ * container without an init nobody may: it still answers `kill(pid, 0)` but
+ * will never write again. Linux says so in `/proc/<pid>/stat` (state `Z`, or
+ * `X` while it is being reaped); without /proc the process counts as alive.
+ */
+async function isZombie(pid: number): Promise<boolean> {
+  let stat: string;
+  try {
+    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  // `pid (comm) state …`: comm may hold spaces and parentheses, so read after the last ')'.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'Z' || state === 'X';
 }
