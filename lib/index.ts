@@ -44,19 +44,14 @@ export {
   isBufferedHttpWritableError,
   NetworkError,
   ProtocolError,
+  ProxyError,
   RedirectError,
   ResumeGapError,
   RetryAfterError,
-  SpoolCorruptError,
-  SpoolLockedError,
-  SpoolInputError,
-  SpoolIoError,
-  SpoolUnsafeError,
-  SpoolRecordTooLargeError,
+  SourceReadError,
   type ErrorCode,
 } from './errors.js';
-export { SourceReadError } from './errors.js';
-export { ProxyError } from './errors.js';
+export { SpoolCorruptError, SpoolInputError, SpoolIoError, SpoolLockedError, SpoolRecordTooLargeError, SpoolUnsafeError } from './spool-errors.js';
 export { throughProxy, type ProxyRoutes } from './http/proxy.js';
 export {
   DiagnosticsChannels,

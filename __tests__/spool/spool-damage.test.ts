@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { appendFile, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCodes, SpoolCorruptError } from '../../lib/errors.js';
+import { ErrorCodes } from '../../lib/errors.js';
+import { SpoolCorruptError } from '../../lib/spool-errors.js';
 import { encodeFrame } from '../../lib/modes/batch/spool/frame.js';
 import { CUT, Spool } from '../../lib/modes/batch/spool/index.js';
 import { drain, openSpool, record, recordsOf, removeSpoolDirs, spoolDir, take } from '../helpers/spool.js';

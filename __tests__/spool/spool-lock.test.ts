@@ -6,7 +6,8 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { ErrorCodes, SpoolLockedError } from '../../lib/errors.js';
+import { ErrorCodes } from '../../lib/errors.js';
+import { SpoolLockedError } from '../../lib/spool-errors.js';
 import { Spool } from '../../lib/modes/batch/spool/index.js';
 import { openSpool, removeSpoolDirs, spoolDir } from '../helpers/spool.js';
 

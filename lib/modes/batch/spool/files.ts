@@ -1,7 +1,8 @@
 import { constants, writeSync, type Stats } from 'node:fs';
 import { chmod, lstat, mkdir, open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { isBufferedHttpWritableError, SpoolIoError, SpoolUnsafeError } from '../../../errors.js';
+import { isBufferedHttpWritableError } from '../../../errors.js';
+import { SpoolIoError, SpoolUnsafeError } from '../../../spool-errors.js';
 
 /**
  * How the spool touches the file system, in one place: its directory is

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SpoolCorruptError, SpoolIoError } from '../../../errors.js';
+import { SpoolCorruptError, SpoolIoError } from '../../../spool-errors.js';
 import { createExclusive, onPath, openExisting, removeIfPresent, writeFully, writeFullySync } from './files.js';
 import { encodeFrame, FrameError, scanFile, type ByteSource } from './frame.js';
 import { syncDirectory } from './segments.js';

@@ -1,6 +1,6 @@
 import { link, readFile, realpath, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SpoolIoError, SpoolLockedError } from '../../../errors.js';
+import { SpoolIoError, SpoolLockedError } from '../../../spool-errors.js';
 import { onPath, openExisting, removeIfPresent, replaceFile } from './files.js';
 
 export const LOCK_FILE = 'lock';

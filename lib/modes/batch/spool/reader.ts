@@ -6,7 +6,7 @@
  * it is handed out, so a restart resends it unchanged.
  */
 import { join } from 'node:path';
-import { SpoolCorruptError } from '../../../errors.js';
+import { SpoolCorruptError } from '../../../spool-errors.js';
 import type { SpoolCounts } from './counts.js';
 import { CUT_ENTRY, ENTRY_BYTES, FrameError, UNIT_HEADER, readExactly, readGroupAt, readUnitHeader, type ByteSource, type LoadedGroup } from './frame.js';
 import { JOURNAL_FILE, type FixedBatch, type Journal, type JournalState } from './journal.js';

@@ -1,4 +1,4 @@
-import { SpoolCorruptError } from '../../../errors.js';
+import { SpoolCorruptError } from '../../../spool-errors.js';
 import { onPath } from './files.js';
 import { CUT_ENTRY, ENTRY_BYTES, FrameError, readGroupAt, scanFile, type ByteSource } from './frame.js';
 import type { JournalState } from './journal.js';

@@ -1,6 +1,6 @@
 import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SpoolUnsafeError } from '../../../errors.js';
+import { SpoolUnsafeError } from '../../../spool-errors.js';
 import { createExclusive, onPath, openExisting, writeFully } from './files.js';
 import type { ByteSource } from './frame.js';
 

@@ -39,7 +39,7 @@
  * byte offset. The directory is 0700, the files 0600, and no file is opened
  * through a symlink (files.ts).
  */
-import { SpoolCorruptError, SpoolInputError } from '../../../errors.js';
+import { SpoolCorruptError, SpoolInputError } from '../../../spool-errors.js';
 import type { SpoolCounts } from './counts.js';
 import { ensureSpoolDirectory, spoolIoError } from './files.js';
 import { Journal, type FixedBatch, type JournalFound, type JournalState } from './journal.js';

@@ -6,7 +6,7 @@
  * only acknowledgements free room.
  */
 import type { ProgressSnapshot } from '../../../types.js';
-import { SpoolRecordTooLargeError } from '../../../errors.js';
+import { SpoolRecordTooLargeError } from '../../../spool-errors.js';
 import { crc32 } from './checksum.js';
 import type { SpoolCounts } from './counts.js';
 import { CUT_ENTRY, ENTRY_BYTES, MAX_GROUP_ENTRIES, MAX_LENGTH, UNIT_HEADER, writeUnitHeader } from './frame.js';
