@@ -72,8 +72,11 @@ describe('acknowledged records leave the spool directory', () => {
     await writeRecords(upload, 40 << 20, 64 << 10);
     expect(checks).toBeGreaterThan(20);
     // A segment is at most 8 MiB (and the last group that passed it); the batches just acknowledged
-    // (2 in flight, 1 MiB each) leave once the spool hears of it, right after the event.
-    expect(largest).toBeLessThanOrEqual((8 + 1 + 2) << 20);
+    // (2 in flight, 1 MiB each) leave once the spool hears of it, after the event. A wholly
+    // acknowledged segment goes once the acknowledgement's journal entry is written, which on a
+    // busy machine lands some events later: one such segment may wait beside the one being read.
+    // (Before segments left as they were acknowledged, 41.9 MB stayed.)
+    expect(largest).toBeLessThanOrEqual((2 * 8 + 1 + 2) << 20);
   });
 });
 
