@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Writable } from 'node:stream';
-import type { LimitChangeReason } from './modes/batch/adaptive-concurrency.js';
-import type { AttemptKind } from './modes/batch/concurrency-limiter.js';
+import type { LimitChangeReason } from './http/adaptive-concurrency.js';
+import type { AttemptKind } from './http/concurrency-limiter.js';
 import type { ProgressSnapshot, UploadMode } from './types.js';
 
 /**

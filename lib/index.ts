@@ -31,7 +31,7 @@ export { DEFAULT_HIGH_WATER_MARK } from './options/common.js';
 export { DEFAULT_EXPECT_CONTINUE_TIMEOUT } from './options/continue.js';
 export { DEFAULT_BACKOFF_LIMIT, DEFAULT_MAX_RETRY_AFTER, DEFAULT_MAX_RETRY_TIME } from './options/retry.js';
 export { DEFAULT_CONCURRENCY } from './modes/batch/options.js';
-export { DEFAULT_MAX_CONCURRENCY } from './modes/batch/adaptive-concurrency.js';
+export { DEFAULT_MAX_CONCURRENCY } from './http/adaptive-concurrency.js';
 export { DEFAULT_SPOOL_MAX_BYTES } from './modes/batch/spool/settings.js';
 export {
   BufferedHttpWritableError,
@@ -69,6 +69,6 @@ export {
   type UploadFinishMessage,
   type UploadStartMessage,
 } from './diagnostics.js';
-export type { LimitChangeReason } from './modes/batch/adaptive-concurrency.js';
+export type { LimitChangeReason } from './http/adaptive-concurrency.js';
 export { BODY_SNIPPET_LIMIT, RESPONSE_BODY_LIMIT } from './http/body-cap.js';
 export { fetchTusOffset } from './modes/tus/protocol.js';

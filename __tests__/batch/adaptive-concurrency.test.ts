@@ -1,12 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import {
-  AdaptiveConcurrency,
-  createConcurrencyLimiter,
-  type AdaptiveConcurrencyOptions,
-  type LimitChange,
-} from '../../lib/modes/batch/adaptive-concurrency.js';
-import { classifyAttempt, FixedConcurrency, type AttemptKind, type AttemptToken } from '../../lib/modes/batch/concurrency-limiter.js';
+import { AdaptiveConcurrency, createConcurrencyLimiter, type AdaptiveConcurrencyOptions, type LimitChange } from '../../lib/http/adaptive-concurrency.js';
+import { classifyAttempt, FixedConcurrency, type AttemptKind, type AttemptToken } from '../../lib/http/concurrency-limiter.js';
 import { manualClock, type ManualClock } from '../helpers/manual-clock.js';
 
 /** A controller on a manual clock that records every change. */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { AdaptiveConcurrency, type LimitChange } from '../../lib/modes/batch/adaptive-concurrency.js';
-import { FixedConcurrency } from '../../lib/modes/batch/concurrency-limiter.js';
+import { AdaptiveConcurrency, type LimitChange } from '../../lib/http/adaptive-concurrency.js';
+import { FixedConcurrency } from '../../lib/http/concurrency-limiter.js';
 import { startQueueingServer, startRefusingServer, startSizeLimitServer, type CapacityServer } from '../helpers/capacity-server.js';
 import { ndjsonLines } from '../helpers/batch-server.js';
 import { batchesOf, sendBatches } from '../helpers/reference-sender.js';

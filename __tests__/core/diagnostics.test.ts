@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { AdaptiveConcurrency } from '../../lib/modes/batch/adaptive-concurrency.js';
+import { AdaptiveConcurrency } from '../../lib/http/adaptive-concurrency.js';
 import type { BufferedHttpWritable } from '../../lib/buffered-http-writable.js';
 import { splitBatch } from '../../lib/modes/batch/split.js';
 import {

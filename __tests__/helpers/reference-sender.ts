@@ -1,6 +1,6 @@
 import got, { type RequestError, type Response } from 'got';
 import { setTimeout as delay } from 'node:timers/promises';
-import { classifyAttempt, type ConcurrencyLimiter } from '../../lib/modes/batch/concurrency-limiter.js';
+import { classifyAttempt, type ConcurrencyLimiter } from '../../lib/http/concurrency-limiter.js';
 import { splitBatch, type BatchPiece } from '../../lib/modes/batch/split.js';
 import { UploadPause } from '../../lib/http/upload-pause.js';
 

@@ -3,7 +3,7 @@ import type { RetrySettings } from '../../http/retry.js';
 import { resolveMethod, type CommonOptions, type ModeOptionRules } from '../../options/common.js';
 import { resolveRetry } from '../../options/retry.js';
 import { describe, oneOf, positiveInteger } from '../../options/validators.js';
-import { DEFAULT_MAX_CONCURRENCY } from './adaptive-concurrency.js';
+import { DEFAULT_MAX_CONCURRENCY } from '../../http/adaptive-concurrency.js';
 import { resolveSpoolSettings, type ResolvedSpoolSettings } from './spool/settings.js';
 import { resolveKeyPlacement, type ResolvedKeyPlacement } from './idempotency-key.js';
 

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Response as GotResponse } from 'got';
-import { createConcurrencyLimiter, type AdaptiveConcurrency, type LimitChange } from './adaptive-concurrency.js';
+import { createConcurrencyLimiter, type AdaptiveConcurrency, type LimitChange } from '../../http/adaptive-concurrency.js';
 import { splitBatch } from './split.js';
 import { keyFields } from './idempotency-key.js';
-import { classifyAttempt, type AttemptKind, type ConcurrencyLimiter } from './concurrency-limiter.js';
+import { classifyAttempt, type AttemptKind, type ConcurrencyLimiter } from '../../http/concurrency-limiter.js';
 import {
   publishBatchAcknowledged,
   publishBatchRetried,

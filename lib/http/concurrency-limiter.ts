@@ -1,4 +1,4 @@
-import { loadSignal, type LoadSignal } from '../../http/status.js';
+import { loadSignal, type LoadSignal } from './status.js';
 
 /**
  * Slots for batch attempts, whatever decides their number: the interface the
