@@ -4,6 +4,7 @@ export type {
   BatchModeOptions,
   BufferedHttpWritableOptions,
   Compression,
+  DigestAlgorithm,
   ErrorPosition,
   FetchTusOffsetOptions,
   FileChangeField,

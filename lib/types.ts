@@ -14,6 +14,8 @@ import type { Got, RetryOptions } from 'got';
 export type UploadMode = 'stream' | 'batch' | 'tus';
 export type UploadMethod = 'POST' | 'PUT' | 'PATCH';
 export type Compression = 'gzip';
+/** An RFC 9530 digest algorithm (the two the RFC lists as active). */
+export type DigestAlgorithm = 'sha-256' | 'sha-512';
 
 /**
  * A got instance of major version 14, 15 or 16 (got itself, or
@@ -120,12 +122,12 @@ export interface TusModeOptions extends TusFields, NotOf<TusFields> {
  * Each mode's keys, from the groups below. A new option is one line in its
  * group (or in a mode's own group); NotOf refuses it in the other modes.
  */
-type StreamFields = CommonFields & MethodFields & SizedBodyFields;
-type BatchFields = CommonFields & MethodFields & RetryFields & BatchOnlyFields;
-type TusFields = CommonFields & SizedBodyFields & RetryFields & TusOnlyFields;
+type StreamFields = CommonFields & MethodFields & SizedBodyFields & DigestFields;
+type BatchFields = CommonFields & MethodFields & RetryFields & DigestFields & BatchOnlyFields;
+type TusFields = CommonFields & SizedBodyFields & RetryFields & DigestFields & TusOnlyFields;
 
 /** Every key of every mode, each optional: what the option resolvers read (a caller in JavaScript may pass any of them). */
-export interface AnyModeOptions extends CommonFields, MethodFields, SizedBodyFields, RetryFields, BatchOnlyFields, TusOnlyFields {
+export interface AnyModeOptions extends CommonFields, MethodFields, SizedBodyFields, RetryFields, DigestFields, BatchOnlyFields, TusOnlyFields {
   mode?: UploadMode | undefined;
 }
 
@@ -185,6 +187,17 @@ interface SizedBodyFields {
 interface RetryFields {
   /** got retry options, plus `maxRetryTime`; see the README for the defaults. */
   retry?: RetryOption | undefined;
+}
+
+/** stream, batch and tus: integrity digests the server can verify. */
+interface DigestFields {
+  /**
+   * Tell the server the digest of what it receives, so a byte changed on the
+   * way is caught (default `false`): batch, RFC 9530 `Content-Digest` on each
+   * request; stream, `Content-Digest` in a trailer; tus, `Upload-Checksum` on
+   * each PATCH when the server takes the algorithm. See the README.
+   */
+  digest?: DigestAlgorithm | false | undefined;
 }
 
 interface BatchOnlyFields {

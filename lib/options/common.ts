@@ -1,5 +1,5 @@
 import got, { type Got } from 'got';
-import type { AnyModeOptions, GotInstance, UploadMethod } from '../types.js';
+import type { AnyModeOptions, DigestAlgorithm, GotInstance, UploadMethod } from '../types.js';
 import { describe, headerNames, headerRecord, httpUrl, nonNegativeInteger, oneOf, positiveInteger } from './validators.js';
 
 export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
@@ -62,6 +62,15 @@ export function resolveMethod(value: unknown): UploadMethod {
   const method = value === undefined ? 'POST' : (String(value).toUpperCase() as UploadMethod);
   oneOf('method', method, METHODS);
   return method;
+}
+
+const DIGEST_ALGORITHMS: readonly DigestAlgorithm[] = ['sha-256', 'sha-512'];
+
+/** The `digest` option of the modes that take one (stream, batch, tus): an RFC 9530 algorithm, or `false` (the default). */
+export function resolveDigest(value: unknown): DigestAlgorithm | false {
+  if (value === undefined || value === false) return false;
+  oneOf('digest', value, DIGEST_ALGORITHMS);
+  return value;
 }
 
 /**

@@ -1,6 +1,6 @@
-import type { Compression, UploadMethod } from '../../types.js';
+import type { Compression, DigestAlgorithm, UploadMethod } from '../../types.js';
 import type { RetrySettings } from '../../http/retry.js';
-import { resolveMethod, type CommonOptions, type ModeOptionRules } from '../../options/common.js';
+import { resolveDigest, resolveMethod, type CommonOptions, type ModeOptionRules } from '../../options/common.js';
 import { resolveRetry } from '../../options/retry.js';
 import { describe, oneOf, positiveInteger } from '../../options/validators.js';
 import { DEFAULT_MAX_CONCURRENCY } from '../../http/adaptive-concurrency.js';
@@ -25,11 +25,12 @@ export interface BatchOptions extends CommonOptions {
   spool?: ResolvedSpoolSettings;
   /** Where each batch's idempotency key goes (header, query parameter, or both). */
   idempotencyKey: ResolvedKeyPlacement;
+  digest: DigestAlgorithm | false;
 }
 
 /** batch: one request per buffer, records kept whole, optionally through a spool on disk. */
 export const batchRules: ModeOptionRules<BatchOptions> = {
-  options: ['method', 'retry', 'concurrency', 'maxConcurrency', 'flushInterval', 'compress', 'spool', 'idempotencyKey'],
+  options: ['method', 'retry', 'concurrency', 'maxConcurrency', 'flushInterval', 'compress', 'spool', 'idempotencyKey', 'digest'],
   resolve(options, common) {
     const method = resolveMethod(options.method);
     const batch: BatchOptions = {
@@ -39,6 +40,7 @@ export const batchRules: ModeOptionRules<BatchOptions> = {
       ...resolveConcurrency(options.concurrency, options.maxConcurrency),
       retry: resolveRetry(options.retry, common.got, method),
       idempotencyKey: resolveKeyPlacement(options.idempotencyKey, common.url),
+      digest: resolveDigest(options.digest),
     };
     if (options.flushInterval !== undefined) batch.flushInterval = positiveInteger('flushInterval', options.flushInterval);
     if (options.compress !== undefined) {

@@ -1,6 +1,6 @@
-import type { TusOffset } from '../../types.js';
+import type { DigestAlgorithm, TusOffset } from '../../types.js';
 import type { RetrySettings } from '../../http/retry.js';
-import type { CommonOptions, ModeOptionRules } from '../../options/common.js';
+import { resolveDigest, type CommonOptions, type ModeOptionRules } from '../../options/common.js';
 import { resolveContinue, type ContinueOptions } from '../../options/continue.js';
 import { resolveRetry } from '../../options/retry.js';
 import { booleanOption, headerRecord, httpUrl, nonNegativeInteger, plainObject, refuseUnknownFields } from '../../options/validators.js';
@@ -15,11 +15,12 @@ export interface TusOptions extends CommonOptions, ContinueOptions {
   metadata?: Record<string, string>;
   deleteOnAbort: boolean;
   allowInsecureLocation: boolean;
+  digest: DigestAlgorithm | false;
 }
 
 /** tus: the resumable upload protocol (creation, `PATCH` at the server's offset, `HEAD` to resume). */
 export const tusRules: ModeOptionRules<TusOptions> = {
-  options: ['contentLength', 'expectContinueTimeout', 'retry', 'uploadUrl', 'resumeFrom', 'metadata', 'deleteOnAbort', 'allowInsecureLocation'],
+  options: ['contentLength', 'expectContinueTimeout', 'retry', 'uploadUrl', 'resumeFrom', 'metadata', 'deleteOnAbort', 'allowInsecureLocation', 'digest'],
   resolve(options, common) {
     const tus: TusOptions = {
       ...common,
@@ -28,6 +29,7 @@ export const tusRules: ModeOptionRules<TusOptions> = {
       retry: resolveRetry(options.retry, common.got),
       deleteOnAbort: booleanOption('deleteOnAbort', options.deleteOnAbort ?? false),
       allowInsecureLocation: booleanOption('allowInsecureLocation', options.allowInsecureLocation ?? false),
+      digest: resolveDigest(options.digest),
     };
     if (options.uploadUrl !== undefined) tus.uploadUrl = httpUrl('uploadUrl', options.uploadUrl);
     if (options.resumeFrom !== undefined) {
