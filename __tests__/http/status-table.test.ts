@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { asksToSplit, isOverload, loadSignal, refusesBatch, retriedStatuses } from '../../lib/http/status.js';
+import { asksToSplit, isOverload, loadSignal, refusesBatch, retriedStatuses, saysDigestMismatch } from '../../lib/http/status.js';
 
 describe('one table says what a status means', () => {
   test('retried by default: the statuses after which the same request may succeed later', () => {
@@ -36,5 +36,20 @@ describe('one table says what a status means', () => {
   test('a batch is refused for what it is by 400, 413, 415, 422; 401/403/404 refuse the request, not the batch', () => {
     expect([400, 413, 415, 422].every(refusesBatch)).toBe(true);
     expect([401, 403, 404, 429, 500].some(refusesBatch)).toBe(false);
+  });
+});
+
+describe('a digest mismatch is a corrupted transfer', () => {
+  test.each([
+    [460, '', true],
+    [400, 'Content-Digest sha-256 does not match the content', true],
+    [400, '<Error><Code>BadDigest</Code></Error>', true],
+    [400, '<Error><Code>Md5Mismatch</Code></Error>', true],
+    [400, 'XAmzContentSHA256Mismatch', true],
+    [400, 'bad json on line 3', false],
+    [422, 'digest', false],
+    [undefined, 'digest mismatch', false],
+  ])('%s %j → %s', (statusCode, body, expected) => {
+    expect(saysDigestMismatch(statusCode, body)).toBe(expected);
   });
 });

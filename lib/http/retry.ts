@@ -1,7 +1,7 @@
 import type { RetryOptions } from 'got';
 import { RetryAfterError, type BufferedHttpWritableError, type HttpStatusError } from '../errors.js';
 import { retryClock, type RetryClock } from './retry-clock.js';
-import { isOverload, retriedStatuses, retryAfterMs } from './status.js';
+import { isOverload, retriedStatuses, retryAfterMs, saysDigestMismatch } from './status.js';
 
 /** Statuses retried unless `retry.statusCodes` says otherwise: those the status table marks (status.ts). */
 export const RETRY_STATUS_CODES: readonly number[] = retriedStatuses();
@@ -200,8 +200,10 @@ export class Retrier {
   }
 
   /** Why the attempt is worth repeating (`'429'`, `'ECONNRESET'`, …), or undefined when it is not. */
-  #reason({ statusCode, code, retryable }: FailedAttempt): string | undefined {
+  #reason({ statusCode, code, retryable, error }: FailedAttempt): string | undefined {
     if (retryable) return 'no-progress';
+    // Not in `retry.statusCodes`' hands: the bytes, not the request, went wrong on the way.
+    if (saysDigestMismatch(statusCode, (error as { body?: string }).body)) return 'digest-mismatch';
     if (statusCode !== undefined) return this.#settings.statusCodes.includes(statusCode) ? String(statusCode) : undefined;
     return code !== undefined && this.#settings.errorCodes.includes(code) ? code : undefined;
   }

@@ -30,6 +30,8 @@ interface StatusRow {
   refusesRequest?: true;
   /** A server error a record it cannot take may cause (a row it cannot parse): counted against the batch. */
   mayBlameBatch?: true;
+  /** The bytes arrived other than sent (their digest did not match): the request is resent, the bytes are not refused. */
+  corrupted?: true;
 }
 
 /**
@@ -55,6 +57,8 @@ const STATUSES: ReadonlyMap<number, StatusRow> = new Map<number, StatusRow>([
   [423, { retry: true }],
   [425, { retry: true }],
   [429, { retry: true, load: 'overload' }],
+  // tus 1.0 checksum extension: Checksum Mismatch, the PATCH's bytes discarded.
+  [460, { corrupted: true }],
   [500, { retry: true, load: 'failure', mayBlameBatch: true }],
   [502, { retry: true, load: 'failure' }],
   [503, { retry: true, load: 'overload' }],
@@ -109,6 +113,24 @@ export function mayBlameBatch(statusCode: number): boolean {
   const row = STATUSES.get(statusCode);
   if (row?.refusesBatch || row?.mayBlameBatch) return true;
   return statusCode >= 400 && statusCode < 500 && !row?.retry && !row?.refusesRequest;
+}
+
+/**
+ * What a 400 says when a digest or checksum the request carried did not match
+ * its bytes: RFC 9530's field names, S3's `BadDigest` and
+ * `XAmzContentSHA256Mismatch`, Azure's `Md5Mismatch` and `Crc64Mismatch`.
+ */
+const DIGEST_MISMATCH_400 = /content-digest|repr-digest|upload-checksum|digest mismatch|checksum mismatch|baddigest|sha256mismatch|md5mismatch|crc64mismatch/i;
+
+/**
+ * The server received bytes other than those sent (a tus 460, or a 400 whose
+ * body names the digest that failed): a corrupted transfer, resent within
+ * the retry budget, never a refusal of the data.
+ */
+export function saysDigestMismatch(statusCode: number | undefined, body = ''): boolean {
+  if (statusCode === undefined) return false;
+  if (STATUSES.get(statusCode)?.corrupted) return true;
+  return statusCode === 400 && DIGEST_MISMATCH_400.test(body);
 }
 
 /**
