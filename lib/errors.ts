@@ -42,6 +42,10 @@ export const ErrorCodes = {
   SOURCE_READ: 'ERR_BHW_SOURCE_READ',
   /** The proxy refused the request (a CONNECT answered 403, a 407 for proxy credentials, …); it never reached the server. */
   PROXY: 'ERR_BHW_PROXY',
+  /** s3 and azure-blob: the upload needs more parts than the protocol allows; a larger `highWaterMark` makes fewer. */
+  TOO_MANY_PARTS: 'ERR_BHW_TOO_MANY_PARTS',
+  /** s3 and azure-blob: the state file of a resumed upload cannot be read or names another upload. */
+  PARTS_STATE: 'ERR_BHW_PARTS_STATE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -97,6 +101,10 @@ export class BufferedHttpWritableError extends Error {
   readonly sequence?: number;
   readonly offset?: number;
   readonly uploadUrl?: string;
+  /** s3 and azure-blob: the multipart upload (S3's UploadId; Azure's block id nonce). */
+  readonly uploadId?: string;
+  /** s3 and azure-blob: the numbers of the parts the server holds, ascending (a resumed upload keeps them). */
+  readonly partsStored?: number[];
 
   constructor(code: ErrorCode, message: string, progress: ProgressSnapshot, position: ErrorPosition = {}, options?: ErrorOptions) {
     super(message, options);
@@ -108,6 +116,8 @@ export class BufferedHttpWritableError extends Error {
     if (position.sequence !== undefined) this.sequence = position.sequence;
     if (position.offset !== undefined) this.offset = position.offset;
     if (position.uploadUrl !== undefined) this.uploadUrl = position.uploadUrl;
+    if (position.uploadId !== undefined) this.uploadId = position.uploadId;
+    if (position.partsStored !== undefined) this.partsStored = position.partsStored;
   }
 }
 
@@ -321,5 +331,32 @@ export class ProxyError extends BufferedHttpWritableError {
     super(ErrorCodes.PROXY, `Proxy ${refusal.proxy} refused the request with ${refusal.statusCode}`, progress, position);
     this.statusCode = refusal.statusCode;
     this.proxy = refusal.proxy;
+  }
+}
+
+/** s3 and azure-blob: part `partNumber` would pass the protocol's `maxParts`. Nothing past the last stored part was sent. */
+export class TooManyPartsError extends BufferedHttpWritableError {
+  readonly maxParts: number;
+  readonly partSize: number;
+
+  constructor(protocol: string, maxParts: number, partSize: number, progress: ProgressSnapshot, position: ErrorPosition = {}) {
+    super(
+      ErrorCodes.TOO_MANY_PARTS,
+      `${protocol} allows at most ${maxParts} parts; with parts of ${partSize} bytes (highWaterMark) the upload needs more: raise highWaterMark`,
+      progress,
+      position,
+    );
+    this.maxParts = maxParts;
+    this.partSize = partSize;
+  }
+}
+
+/** s3 and azure-blob: a state file that cannot be read, or that records an upload of another target. */
+export class PartsStateError extends BufferedHttpWritableError {
+  readonly path: string;
+
+  constructor(path: string, problem: string, progress: ProgressSnapshot = { bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0 }, options?: ErrorOptions) {
+    super(ErrorCodes.PARTS_STATE, `Upload state file ${path}: ${problem}`, progress, {}, options);
+    this.path = path;
   }
 }

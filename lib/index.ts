@@ -44,14 +44,18 @@ export {
   InsecureLocationError,
   isBufferedHttpWritableError,
   NetworkError,
+  PartsStateError,
   ProtocolError,
   ProxyError,
   RedirectError,
   ResumeGapError,
   RetryAfterError,
   SourceReadError,
+  TooManyPartsError,
   type ErrorCode,
 } from './errors.js';
+export { readUploadState, type UploadState } from './modes/parts/state-file.js';
+export type { StoredPart } from './modes/parts/protocol.js';
 export { SpoolCorruptError, SpoolInputError, SpoolIoError, SpoolLockedError, SpoolRecordTooLargeError, SpoolUnsafeError } from './spool-errors.js';
 export { throughProxy, type ProxyRoutes } from './http/proxy.js';
 export {

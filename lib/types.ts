@@ -123,11 +123,12 @@ export interface TusModeOptions extends TusFields, NotOf<TusFields> {
  * group (or in a mode's own group); NotOf refuses it in the other modes.
  */
 type StreamFields = CommonFields & MethodFields & SizedBodyFields & DigestFields;
-type BatchFields = CommonFields & MethodFields & RetryFields & DigestFields & BatchOnlyFields;
+type BatchFields = CommonFields & MethodFields & RetryFields & DigestFields & ConcurrencyFields & BatchOnlyFields;
 type TusFields = CommonFields & SizedBodyFields & RetryFields & DigestFields & TusOnlyFields;
 
 /** Every key of every mode, each optional: what the option resolvers read (a caller in JavaScript may pass any of them). */
-export interface AnyModeOptions extends CommonFields, MethodFields, SizedBodyFields, RetryFields, DigestFields, BatchOnlyFields, TusOnlyFields {
+export interface AnyModeOptions
+  extends CommonFields, MethodFields, SizedBodyFields, RetryFields, DigestFields, ConcurrencyFields, PartsFields, BatchOnlyFields, TusOnlyFields {
   mode?: UploadMode | undefined;
 }
 
@@ -189,6 +190,33 @@ interface RetryFields {
   retry?: RetryOption | undefined;
 }
 
+/** batch, s3 and azure-blob: requests in parallel. */
+interface ConcurrencyFields {
+  /**
+   * Requests in flight at once (default: batch 1, s3 and azure-blob 4), or `'auto'`: a limit that
+   * starts at 1 and adapts to the server (grows while answers are 2xx and
+   * round trips stay near their baseline, cut on 429/503, failures and
+   * climbing round trips), up to `maxConcurrency`. The pool holds
+   * `concurrency + 1` buffers (`maxConcurrency + 1` with `'auto'`).
+   */
+  concurrency?: number | 'auto' | undefined;
+  /** With `concurrency: 'auto'` only: the highest the limit may go (default 16). */
+  maxConcurrency?: number | undefined;
+}
+
+/** s3 and azure-blob: a multipart upload, one part per buffer. */
+interface PartsFields {
+  /**
+   * A file where the upload records its id and every part the server holds
+   * (JSON, 0600, no credential): a later process given the same file resumes
+   * the upload with the next part (`readUploadState(file)` says from which
+   * byte to write). Removed once the object is complete.
+   */
+  stateFile?: string | undefined;
+  /** On a failure or an abort, keep the stored parts instead of aborting the multipart upload (default: true with a `stateFile`, to resume; false without). */
+  leavePartsOnError?: boolean | undefined;
+}
+
 /** stream, batch and tus: integrity digests the server can verify. */
 interface DigestFields {
   /**
@@ -201,16 +229,6 @@ interface DigestFields {
 }
 
 interface BatchOnlyFields {
-  /**
-   * Requests in flight at once (default 1), or `'auto'`: a limit that
-   * starts at 1 and adapts to the server (grows while answers are 2xx and
-   * round trips stay near their baseline, cut on 429/503, failures and
-   * climbing round trips), up to `maxConcurrency`. The pool holds
-   * `concurrency + 1` buffers (`maxConcurrency + 1` with `'auto'`).
-   */
-  concurrency?: number | 'auto' | undefined;
-  /** With `concurrency: 'auto'` only: the highest the limit may go (default 16). */
-  maxConcurrency?: number | undefined;
   /** Send a partial batch this many ms after its first byte arrived (default: off). */
   flushInterval?: number | undefined;
   /**
@@ -373,6 +391,10 @@ export interface ErrorPosition {
   offset?: number;
   /** tus: the upload URL to resume from. */
   uploadUrl?: string;
+  /** s3 and azure-blob: the multipart upload (S3's UploadId; Azure's block id nonce). */
+  uploadId?: string;
+  /** s3 and azure-blob: the numbers of the parts the server holds, ascending. */
+  partsStored?: number[];
 }
 
 /** What an error keeps of a response: never its headers (they may set cookies). */

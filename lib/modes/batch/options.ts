@@ -2,11 +2,12 @@ import type { Compression, DigestAlgorithm, UploadMethod } from '../../types.js'
 import type { RetrySettings } from '../../http/retry.js';
 import { resolveDigest, resolveMethod, type CommonOptions, type ModeOptionRules } from '../../options/common.js';
 import { resolveRetry } from '../../options/retry.js';
-import { describe, oneOf, positiveInteger } from '../../options/validators.js';
-import { DEFAULT_MAX_CONCURRENCY } from '../../http/adaptive-concurrency.js';
+import { oneOf, positiveInteger } from '../../options/validators.js';
+import { resolveConcurrency } from '../../options/concurrency.js';
 import { resolveSpoolSettings, type ResolvedSpoolSettings } from './spool/settings.js';
 import { resolveKeyPlacement, type ResolvedKeyPlacement } from './idempotency-key.js';
 
+/** batch: one request at a time unless asked (a server that keeps order needs nothing more). */
 export const DEFAULT_CONCURRENCY = 1;
 
 const COMPRESSIONS: readonly Compression[] = ['gzip'];
@@ -37,7 +38,7 @@ export const batchRules: ModeOptionRules<BatchOptions> = {
       ...common,
       mode: 'batch',
       method,
-      ...resolveConcurrency(options.concurrency, options.maxConcurrency),
+      ...resolveConcurrency(options.concurrency, options.maxConcurrency, DEFAULT_CONCURRENCY),
       retry: resolveRetry(options.retry, common.got, method),
       idempotencyKey: resolveKeyPlacement(options.idempotencyKey, common.url),
       digest: resolveDigest(options.digest),
@@ -51,16 +52,3 @@ export const batchRules: ModeOptionRules<BatchOptions> = {
     return batch;
   },
 };
-
-/** `concurrency` (a number or `'auto'`) and `maxConcurrency`, which only `'auto'` takes. */
-function resolveConcurrency(concurrency: unknown, maxConcurrency: unknown): { concurrency: number | 'auto'; maxConcurrency: number } {
-  if (concurrency === 'auto') {
-    return { concurrency, maxConcurrency: positiveInteger('maxConcurrency', maxConcurrency ?? DEFAULT_MAX_CONCURRENCY) };
-  }
-  if (typeof concurrency === 'string') throw new TypeError(`concurrency must be a positive integer or 'auto', received ${describe(concurrency)}`);
-  const fixed = positiveInteger('concurrency', concurrency ?? DEFAULT_CONCURRENCY);
-  if (maxConcurrency !== undefined) {
-    throw new TypeError(`maxConcurrency applies only with concurrency: 'auto' (concurrency is ${fixed}), received ${describe(maxConcurrency)}`);
-  }
-  return { concurrency: fixed, maxConcurrency: fixed };
-}
