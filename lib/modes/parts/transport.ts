@@ -123,7 +123,10 @@ export class PartsTransport implements Transport {
   }
 
   async #completeObject(): Promise<UploadResponse | undefined> {
-    if (this.#wholeResponse) return this.#wholeResponse;
+    if (this.#wholeResponse) {
+      this.#over = true;
+      return this.#wholeResponse;
+    }
     const resumedParts = await (this.#resumed ??= this.#resume());
     // Nothing was written and nothing resumed: an empty object.
     if (resumedParts === 0 && this.#created === undefined) return this.#retrying(0, (signal) => this.#protocol.putWhole(Buffer.alloc(0), signal));
@@ -131,6 +134,8 @@ export class PartsTransport implements Transport {
     const parts = [...this.#stored.values()].sort((a, b) => a.number - b.number);
     const response = await this.#retrying(parts.length, (signal) => this.#protocol.complete(uploadId, parts, signal));
     if (this.#options.stateFile) await removePartsState(this.#options.stateFile);
+    // The object exists: a later abort() (the stream's destroy) has nothing to drop.
+    this.#over = true;
     return response;
   }
 
