@@ -1,7 +1,7 @@
-import type { BigIntStats } from 'node:fs';
+import { createReadStream, type BigIntStats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { abortError } from './http/abort.js';
-import { asError, FileChangedError, isBufferedHttpWritableError, SourceReadError } from './errors.js';
+import { asError, FileChangedError, isBufferedHttpWritableError, NO_PROGRESS, SourceReadError } from './errors.js';
 import { readWhenReady, reopenPipe } from './descriptor-reads.js';
 import { changedFields, fileStats } from './file-state.js';
 import { resolveOptions } from './options/resolve.js';
@@ -11,6 +11,8 @@ import { createTransport } from './modes/create.js';
 import type { ProgressSnapshot, UploadFileOptions, UploadFilePromise, UploadFileResult } from './types.js';
 import { askTusOffset } from './modes/tus/protocol.js';
 import { UploadSession } from './core/session.js';
+import { createDigest } from './http/digest.js';
+import type { DigestAlgorithm } from './types.js';
 
 /** How `upload` tells the promise where to look for `waitingOnNetwork` as the upload goes on. */
 type WatchNetwork = (waitingOnNetwork: () => boolean) => void;
@@ -75,6 +77,8 @@ async function upload(source: string | number, url: string | URL, options: Uploa
     if (declareSize && size !== undefined && resolved.mode !== 'batch') {
       // tus: the whole upload's length, also when resuming; stream: the bytes this request carries.
       resolved.contentLength = resolved.mode === 'tus' ? size : size - start;
+      // A sized body has no trailers (HTTP/1.1): the digest goes as a header, so the file is hashed first.
+      if (resolved.mode === 'stream' && resolved.digest) resolved.knownDigest = await hashFile(fd, name, start, resolved.digest, resolved.signal);
     }
     context.diagnostics.upload = { uploadFile: source };
     reader = new FileReader(fd, name, regular, start);
@@ -85,6 +89,19 @@ async function upload(source: string | number, url: string | URL, options: Uploa
     const reopened = pipe;
     if (reopened) void (reader?.stop() ?? Promise.resolve()).then(() => reopened.close()).catch(() => {});
   }
+}
+
+/** The digest of a regular file from `start` to its end, read once before the upload (the file-change checks cover what follows). */
+async function hashFile(fd: number, name: string, start: number, algorithm: DigestAlgorithm, signal: AbortSignal | undefined): Promise<Buffer> {
+  const hash = createDigest(algorithm);
+  const reads = createReadStream('', { fd, start, autoClose: false, emitClose: false, ...(signal ? { signal } : {}) });
+  try {
+    for await (const chunk of reads) hash.update(chunk as Buffer);
+  } catch (error) {
+    if (signal?.aborted) throw abortError(signal.reason);
+    throw new SourceReadError(name, asError(error), NO_PROGRESS);
+  }
+  return hash.digest();
 }
 
 /** Feeds the session from the reader until the file ends, then waits for the final answer. */
