@@ -1,6 +1,15 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Response as GotResponse } from 'got';
-import { asError, DigestMismatchError, HttpStatusError, isBufferedHttpWritableError, NetworkError, ProxyError, RedirectError, type BufferedHttpWritableError } from '../errors.js';
+import {
+  asError,
+  DigestMismatchError,
+  HttpStatusError,
+  isBufferedHttpWritableError,
+  NetworkError,
+  ProxyError,
+  RedirectError,
+  type BufferedHttpWritableError,
+} from '../errors.js';
 import { proxyRefusalOf } from './proxy.js';
 import type { ErrorPosition, ProgressSnapshot, ResponseSummary, UploadResponse } from '../types.js';
 import { BODY_SNIPPET_LIMIT, RESPONSE_BODY_LIMIT, capBody } from './body-cap.js';
