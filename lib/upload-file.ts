@@ -1,4 +1,5 @@
-import { createReadStream, type BigIntStats } from 'node:fs';
+import { read, type BigIntStats } from 'node:fs';
+import { promisify } from 'node:util';
 import { open, type FileHandle } from 'node:fs/promises';
 import { abortError } from './http/abort.js';
 import { asError, FileChangedError, isBufferedHttpWritableError, NO_PROGRESS, SourceReadError } from './errors.js';
@@ -78,7 +79,7 @@ async function upload(source: string | number, url: string | URL, options: Uploa
       // tus: the whole upload's length, also when resuming; stream: the bytes this request carries.
       resolved.contentLength = resolved.mode === 'tus' ? size : size - start;
       // A sized body has no trailers (HTTP/1.1): the digest goes as a header, so the file is hashed first.
-      if (resolved.mode === 'stream' && resolved.digest) resolved.knownDigest = await hashFile(fd, name, start, resolved.digest, resolved.signal);
+      if (resolved.mode === 'stream' && resolved.digest) resolved.knownDigest = await hashFile(fd, name, start, size, resolved.digest, resolved.signal);
     }
     context.diagnostics.upload = { uploadFile: source };
     reader = new FileReader(fd, name, regular, start);
@@ -91,17 +92,26 @@ async function upload(source: string | number, url: string | URL, options: Uploa
   }
 }
 
-/** The digest of a regular file from `start` to its end, read once before the upload (the file-change checks cover what follows). */
-async function hashFile(fd: number, name: string, start: number, algorithm: DigestAlgorithm, signal: AbortSignal | undefined): Promise<Buffer> {
+const readAt = promisify(read);
+/** Bytes per read when a file is hashed before its upload. */
+const HASH_READ_BYTES = 1024 * 1024;
+
+/** The digest of a regular file's bytes [start, end), read once before the upload (the file-change checks cover what follows). */
+async function hashFile(fd: number, name: string, start: number, end: number, algorithm: DigestAlgorithm, signal: AbortSignal | undefined): Promise<Buffer> {
   const hash = createDigest(algorithm);
-  const reads = createReadStream('', { fd, start, autoClose: false, emitClose: false, ...(signal ? { signal } : {}) });
-  try {
-    for await (const chunk of reads) hash.update(chunk as Buffer);
-  } catch (error) {
+  const buffer = Buffer.allocUnsafe(HASH_READ_BYTES);
+  for (let position = start; ;) {
     if (signal?.aborted) throw abortError(signal.reason);
-    throw new SourceReadError(name, asError(error), NO_PROGRESS);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await readAt(fd, buffer, 0, Math.min(buffer.length, end - position), position));
+    } catch (error) {
+      throw new SourceReadError(name, asError(error), NO_PROGRESS);
+    }
+    if (bytesRead === 0) return hash.digest();
+    hash.update(buffer.subarray(0, bytesRead));
+    position += bytesRead;
   }
-  return hash.digest();
 }
 
 /** Feeds the session from the reader until the file ends, then waits for the final answer. */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BufferedHttpWritable, ErrorCodes, contentDigestField, digestOf, uploadFile } from '../../lib/index.js';
@@ -139,5 +139,43 @@ describe('stream mode: a sized body', () => {
       code: ErrorCodes.DIGEST_MISMATCH,
     });
     expect(server.stored).toHaveLength(0);
+  });
+});
+
+describe('uploadFile: hashing the file before the upload', () => {
+  test('declareSize: false sends a chunked body with the digest in trailers, in one read', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bhw-digest-'));
+    closer.add({ close: () => rm(dir, { recursive: true, force: true }) });
+    const path = join(dir, 'file');
+    const data = body();
+    await writeFile(path, data);
+    const wire = closer.add(await startWireServer());
+    await uploadFile(path, wire.url, { highWaterMark: 4096, digest: 'sha-256', declareSize: false });
+    const value = contentDigestField('sha-256', digestOf('sha-256', data));
+    expect(wire.requests[0]!.head).toMatch(/^transfer-encoding: chunked$/im);
+    expect(wire.requests[0]!.trailers).toBe(`Content-Digest: ${value}\r\nRepr-Digest: ${value}\r\n`);
+  });
+
+  test('an abort while hashing ends the upload with AbortError and sends nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bhw-digest-'));
+    closer.add({ close: () => rm(dir, { recursive: true, force: true }) });
+    const path = join(dir, 'file');
+    await writeFile(path, body());
+    const wire = closer.add(await startWireServer());
+    const signal = AbortSignal.abort();
+    await expect(uploadFile(path, wire.url, { digest: 'sha-256', signal })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(wire.requests).toHaveLength(0);
+  });
+
+  test('a descriptor that cannot be read fails with SourceReadError before any request', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bhw-digest-'));
+    closer.add({ close: () => rm(dir, { recursive: true, force: true }) });
+    const path = join(dir, 'file');
+    await writeFile(path, body());
+    const writeOnly = await open(path, 'a');
+    closer.add({ close: () => writeOnly.close() });
+    const wire = closer.add(await startWireServer());
+    await expect(uploadFile(writeOnly.fd, wire.url, { digest: 'sha-256' })).rejects.toMatchObject({ code: ErrorCodes.SOURCE_READ, systemCode: 'EBADF' });
+    expect(wire.requests).toHaveLength(0);
   });
 });
