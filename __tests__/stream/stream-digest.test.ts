@@ -57,6 +57,15 @@ describe('stream mode: the digest goes in a trailer of the chunked body', () => 
     expect(wire.requests[0]!.trailers).toBe('');
   });
 
+  test('behind Expect: 100-continue the trailers still end the body', async () => {
+    const server = closer.add(await startDigestServer());
+    const data = body();
+    const upload = new BufferedHttpWritable(server.url, { highWaterMark: 4096, digest: 'sha-256', headers: { expect: '100-continue' } });
+    expect((await runUpload(upload, [data])).error).toBeUndefined();
+    expect(server.stored[0]!.verified).toEqual(['content-digest (trailer)', 'repr-digest (trailer)']);
+    expect(server.bytes()).toEqual(data);
+  });
+
   test('a verifying server checks both trailers', async () => {
     const server = closer.add(await startDigestServer());
     const data = body();
