@@ -122,8 +122,10 @@ export interface BatchAcknowledgedMessage extends BatchIdentity {
  * Why an attempt failed, in the terms the concurrency controller uses:
  * `overload` (429, 503), `failure` (408, 5xx gateway errors, timeouts,
  * connection failures). The status or error code says exactly which.
+ * `digest-mismatch`: the server saw corrupted bytes (their `Content-Digest`
+ * did not match) and the same bytes go again; count these to see corruption.
  */
-export type BatchRetryReason = Exclude<AttemptKind, 'ok' | 'neutral'>;
+export type BatchRetryReason = Exclude<AttemptKind, 'ok' | 'neutral'> | 'digest-mismatch';
 
 /** `buffered-http-writable:batch:retried` */
 export interface BatchRetriedMessage extends BatchIdentity {

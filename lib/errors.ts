@@ -46,6 +46,8 @@ export const ErrorCodes = {
   TOO_MANY_PARTS: 'ERR_BHW_TOO_MANY_PARTS',
   /** s3 and azure-blob: the state file of a resumed upload cannot be read or names another upload. */
   PARTS_STATE: 'ERR_BHW_PARTS_STATE',
+  /** The server saw corrupted bytes: the digest the request carried (RFC 9530, tus checksum) did not match what arrived. */
+  DIGEST_MISMATCH: 'ERR_BHW_DIGEST_MISMATCH',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -140,6 +142,18 @@ export class HttpStatusError extends BufferedHttpWritableError {
     this.statusCode = response.statusCode;
     if (response.statusMessage) this.statusMessage = response.statusMessage;
     this.body = capBody(response.body, BODY_SNIPPET_LIMIT);
+  }
+}
+
+/**
+ * The server answered that the bytes it received do not match the digest
+ * sent with them (a 400 naming the digest, a tus 460): they were corrupted
+ * on the way. Batch and tus resend within the retry budget, so this is the
+ * last such answer; a streamed body cannot be resent.
+ */
+export class DigestMismatchError extends HttpStatusError {
+  constructor(response: ResponseSummary, progress: ProgressSnapshot, position: ErrorPosition = {}) {
+    super(response, progress, position, ErrorCodes.DIGEST_MISMATCH, ' (the server saw corrupted bytes: their digest did not match the one sent)');
   }
 }
 

@@ -77,3 +77,7 @@ export {
 export type { LimitChangeReason } from './http/adaptive-concurrency.js';
 export { BODY_SNIPPET_LIMIT, RESPONSE_BODY_LIMIT } from './http/body-cap.js';
 export { fetchTusOffset } from './modes/tus/protocol.js';
+
+// RFC 9530 integrity: the digest fields a receiver checks, and the error for bytes corrupted on the way.
+export { DigestMismatchError } from './errors.js';
+export { CONTENT_DIGEST, REPR_DIGEST, contentDigestField, createDigest, digestOf, isDigestAlgorithm, parseDigestField } from './http/digest.js';

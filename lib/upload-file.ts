@@ -1,7 +1,8 @@
-import type { BigIntStats } from 'node:fs';
+import { read, type BigIntStats } from 'node:fs';
+import { promisify } from 'node:util';
 import { open, type FileHandle } from 'node:fs/promises';
 import { abortError } from './http/abort.js';
-import { asError, FileChangedError, isBufferedHttpWritableError, SourceReadError } from './errors.js';
+import { asError, FileChangedError, isBufferedHttpWritableError, NO_PROGRESS, SourceReadError } from './errors.js';
 import { readWhenReady, reopenPipe } from './descriptor-reads.js';
 import { changedFields, fileStats } from './file-state.js';
 import { resolveOptions } from './options/resolve.js';
@@ -11,6 +12,8 @@ import { createTransport } from './modes/create.js';
 import type { ProgressSnapshot, UploadFileOptions, UploadFilePromise, UploadFileResult } from './types.js';
 import { askTusOffset } from './modes/tus/protocol.js';
 import { UploadSession } from './core/session.js';
+import { createDigest } from './http/digest.js';
+import type { DigestAlgorithm } from './types.js';
 
 /** How `upload` tells the promise where to look for `waitingOnNetwork` as the upload goes on. */
 type WatchNetwork = (waitingOnNetwork: () => boolean) => void;
@@ -75,6 +78,8 @@ async function upload(source: string | number, url: string | URL, options: Uploa
     if (declareSize && size !== undefined && resolved.mode !== 'batch') {
       // tus: the whole upload's length, also when resuming; stream: the bytes this request carries.
       resolved.contentLength = resolved.mode === 'tus' ? size : size - start;
+      // A sized body has no trailers (HTTP/1.1): the digest goes as a header, so the file is hashed first.
+      if (resolved.mode === 'stream' && resolved.digest) resolved.knownDigest = await hashFile(fd, name, start, size, resolved.digest, resolved.signal);
     }
     context.diagnostics.upload = { uploadFile: source };
     reader = new FileReader(fd, name, regular, start);
@@ -84,6 +89,28 @@ async function upload(source: string | number, url: string | URL, options: Uploa
     // A read of the reopened pipe may still wait for its writer: the descriptor closes once it returns.
     const reopened = pipe;
     if (reopened) void (reader?.stop() ?? Promise.resolve()).then(() => reopened.close()).catch(() => {});
+  }
+}
+
+const readAt = promisify(read);
+/** Bytes per read when a file is hashed before its upload. */
+const HASH_READ_BYTES = 1024 * 1024;
+
+/** The digest of a regular file's bytes [start, end), read once before the upload (the file-change checks cover what follows). */
+async function hashFile(fd: number, name: string, start: number, end: number, algorithm: DigestAlgorithm, signal: AbortSignal | undefined): Promise<Buffer> {
+  const hash = createDigest(algorithm);
+  const buffer = Buffer.allocUnsafe(HASH_READ_BYTES);
+  for (let position = start; ;) {
+    if (signal?.aborted) throw abortError(signal.reason);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await readAt(fd, buffer, 0, Math.min(buffer.length, end - position), position));
+    } catch (error) {
+      throw new SourceReadError(name, asError(error), NO_PROGRESS);
+    }
+    if (bytesRead === 0) return hash.digest();
+    hash.update(buffer.subarray(0, bytesRead));
+    position += bytesRead;
   }
 }
 

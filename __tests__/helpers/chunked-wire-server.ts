@@ -10,6 +10,8 @@ export interface WireRequest {
   chunkSizes: number[];
   body: Buffer;
   sha256: string;
+  /** The trailer section as it came after the last chunk (`name: value\r\n` lines), '' when none. */
+  trailers: string;
 }
 
 export interface WireServer {
@@ -72,9 +74,9 @@ function newRequestParser(): { feed(data: Buffer): FeedResult } {
   const chunkSizes: number[] = [];
   const parts: Buffer[] = [];
 
-  const done = (rest: Buffer): FeedResult => {
+  const done = (rest: Buffer, trailers = ''): FeedResult => {
     const body = Buffer.concat(parts);
-    return { request: { head: head!, chunkSizes, body, sha256: sha256(body) }, rest };
+    return { request: { head: head!, chunkSizes, body, sha256: sha256(body), trailers }, rest };
   };
 
   return {
@@ -111,9 +113,12 @@ function newRequestParser(): { feed(data: Buffer): FeedResult } {
         if (lineEnd < 0) return { rest: buffer };
         const size = parseInt(buffer.subarray(0, lineEnd).toString('latin1'), 16);
         if (size === 0) {
-          const trailerEnd = buffer.indexOf('\r\n\r\n', lineEnd);
-          if (trailerEnd < 0 && buffer.length < lineEnd + 4) return { rest: buffer };
-          return done(buffer.subarray((trailerEnd < 0 ? lineEnd : trailerEnd) + 4));
+          // The last chunk, then trailer lines, each ending in CRLF, then an empty line (RFC 9112 §7.1).
+          const section = buffer.subarray(lineEnd + 2);
+          const end = section.subarray(0, 2).toString('latin1') === '\r\n' ? 0 : section.indexOf('\r\n\r\n');
+          if (end < 0 || section.length < 2) return { rest: buffer };
+          const trailers = end === 0 ? '' : section.subarray(0, end + 2).toString('latin1');
+          return done(section.subarray(end === 0 ? 2 : end + 4), trailers);
         }
         chunkSizes.push(size);
         remaining = size;

@@ -36,8 +36,14 @@
  * when the proxy's total of them reaches each `n` — "the 3.5th MiB of the
  * upload", whatever connection reuse the client does.
  *
+ * `flipOnce(needle)` corrupts instead of cutting: the next time the bytes
+ * `needle` pass client → server, on whichever connection, the last of them
+ * is inverted (XOR 0xff) and everything is forwarded as usual — one byte of
+ * one request changed on the way, as a bad NIC or RAM stick would. Put the
+ * needle in a body (a record no other one contains), not in a header.
+ *
  * Counters: `connections` (accepted so far), `open` (now), `bytesUp`,
- * `bytesDown` (forwarded), `faults` (faults triggered). `idle()` resolves when
+ * `bytesDown` (forwarded), `faults` (faults triggered), `flips` (bytes flipped). `idle()` resolves when
  * no connection is open. `close()` destroys every socket and timer.
  */
 import { once } from 'node:events';
@@ -72,6 +78,10 @@ export interface FaultProxy {
   setFault(plan: FaultPlan): void;
   /** Cuts (or resets) the connection carrying upstream bytes when `bytesUp` reaches each position. */
   cutAt(positions: number[], kind?: 'cut' | 'reset'): void;
+  /** Inverts the last byte of the next occurrence of `needle` going client → server, once. */
+  flipOnce(needle: string | Buffer): void;
+  /** Bytes flipped so far. */
+  readonly flips: number;
   /** Destroys every open connection (both sides). */
   dropConnections(): void;
   /** Resolves once no connection is open. */
@@ -118,6 +128,8 @@ export async function startFaultProxy(
   let idleWaiters: Array<() => void> = [];
   let schedule: number[] = [];
   let scheduleKind: 'cut' | 'reset' = 'cut';
+  let flipNeedle: Buffer | undefined;
+  let flips = 0;
 
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     const index = connections++;
@@ -160,9 +172,23 @@ export async function startFaultProxy(
       const limit = rule.kind === 'pass' ? Number.POSITIVE_INFINITY : rule.afterBytes;
       let action: FaultAction | undefined;
       let forwarded = 0;
+      // The end of what went before, so a needle split between two reads is found.
+      let tail = Buffer.alloc(0);
       from.on('data', (chunk: Buffer) => {
         if (action || closed) return; // after a stall: dropped
         let part = chunk;
+        if (scheduled && flipNeedle) {
+          const needle = flipNeedle;
+          const seen = Buffer.concat([tail, chunk]);
+          const at = seen.indexOf(needle);
+          if (at >= 0) {
+            part = Buffer.from(chunk);
+            part[at + needle.length - 1 - tail.length]! ^= 0xff;
+            flipNeedle = undefined;
+            flips++;
+          }
+          tail = seen.subarray(Math.max(0, seen.length - needle.length + 1));
+        }
         if (rule.kind !== 'pass' && forwarded + chunk.length >= limit) {
           part = chunk.subarray(0, limit - forwarded);
           action = rule.kind;
@@ -260,6 +286,12 @@ export async function startFaultProxy(
     },
     get faults() {
       return faults;
+    },
+    get flips() {
+      return flips;
+    },
+    flipOnce(needle: string | Buffer) {
+      flipNeedle = Buffer.from(needle);
     },
     setFault(next: FaultPlan) {
       plan = next;

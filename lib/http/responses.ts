@@ -1,11 +1,20 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Response as GotResponse } from 'got';
-import { asError, HttpStatusError, isBufferedHttpWritableError, NetworkError, ProxyError, RedirectError, type BufferedHttpWritableError } from '../errors.js';
+import {
+  asError,
+  DigestMismatchError,
+  HttpStatusError,
+  isBufferedHttpWritableError,
+  NetworkError,
+  ProxyError,
+  RedirectError,
+  type BufferedHttpWritableError,
+} from '../errors.js';
 import { proxyRefusalOf } from './proxy.js';
 import type { ErrorPosition, ProgressSnapshot, ResponseSummary, UploadResponse } from '../types.js';
 import { BODY_SNIPPET_LIMIT, RESPONSE_BODY_LIMIT, capBody } from './body-cap.js';
 import { redactSecrets, redactUrl } from './redact.js';
-import { isRedirect } from './status.js';
+import { isRedirect, saysDigestMismatch } from './status.js';
 
 /** A 2xx response as `upload.response` and the `'response'` event show it. */
 export function toUploadResponse(response: GotResponse<Buffer>): UploadResponse {
@@ -27,7 +36,7 @@ export function summarizeResponse(
   return { statusCode: response.statusCode, body, ...(response.statusMessage ? { statusMessage: response.statusMessage } : {}) };
 }
 
-/** The typed error for a non-2xx response: a redirect names its (redacted) `Location`. */
+/** The typed error for a non-2xx response: a redirect names its (redacted) `Location`, a digest mismatch says the bytes were corrupted. */
 export function errorForResponse(
   summary: ResponseSummary,
   headers: IncomingHttpHeaders,
@@ -38,6 +47,7 @@ export function errorForResponse(
   if (isRedirect(summary.statusCode)) {
     return new RedirectError(summary, redirectTarget(headers.location, requestUrl), progress, position);
   }
+  if (saysDigestMismatch(summary.statusCode, summary.body)) return new DigestMismatchError(summary, progress, position);
   return new HttpStatusError(summary, progress, position);
 }
 

@@ -29,6 +29,8 @@ export interface DecidedRetry {
   attempts: number;
   /** The wait before the next attempt, ms. */
   delay: number;
+  /** Why the policy retries (`'503'`, `'ECONNRESET'`, `'digest-mismatch'`, …). */
+  reason: string;
   /** The server's `Retry-After` (ms), when it decided the wait. */
   retryAfter?: number | undefined;
 }
@@ -72,8 +74,8 @@ export async function retrying<T>(attempt: (attempts: number) => Promise<T>, opt
       if (settled) return settled;
       const decision = await retrier.decide(failure);
       if (!decision.retry) throw decision.error;
-      const { delay, retryAfter } = decision;
-      const waiting = options.beforeRetry?.({ failure, attempts: retrier.attempts, delay, retryAfter });
+      const { delay, retryAfter, reason } = decision;
+      const waiting = options.beforeRetry?.({ failure, attempts: retrier.attempts, delay, reason, retryAfter });
       await (waiting ?? backoff(delay, signal, retrier.clock));
     }
   }

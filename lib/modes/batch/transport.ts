@@ -22,6 +22,7 @@ import { overloadBaseDelay, type FailedAttempt, type RetrierOptions } from '../.
 import { AttemptFailed, retrying, type DecidedRetry } from '../../http/retry-loop.js';
 import { UploadPause } from '../../http/upload-pause.js';
 import { toUploadResponse } from '../../http/responses.js';
+import { contentDigestField, digestOf } from '../../http/digest.js';
 import { asksToSplit, isOverload } from '../../http/status.js';
 import { failed, type SendInfo, type Transport, type TransportReports } from '../transport.js';
 import type { UploadResponse } from '../../types.js';
@@ -143,11 +144,14 @@ export class BatchTransport implements Transport {
 
   /** Sends one piece until its 2xx (or those of the pieces a 413 split it into); resolves with the last 2xx. */
   async #deliver(piece: Piece): Promise<GotResponse<Buffer>> {
-    // Compressed once per piece: every retry resends the same compressed Buffer.
+    // Compressed and digested once per piece: every retry resends the same Buffer with the same digest.
     const body = this.#options.compress === 'gzip' ? await gzipAsync(piece.bytes) : piece.bytes;
+    const { digest } = this.#options;
+    // RFC 9530 §2: the content as sent, after gzip.
+    const contentDigest = digest ? contentDigestField(digest, digestOf(digest, body)) : undefined;
     return retrying(
       async (attempts) => {
-        const { response, rttMs } = await this.#attemptInSlot(piece, body, attempts);
+        const { response, rttMs } = await this.#attemptInSlot(piece, body, contentDigest, attempts);
         this.#diagnostic((upload) => publishBatchAcknowledged(upload, piece, response.statusCode, attempts, rttMs));
         return response;
       },
@@ -183,8 +187,8 @@ export class BatchTransport implements Transport {
   }
 
   /** A `Retry-After` pauses the whole upload (every new attempt waits on one clock, this batch's first); any other wait is this batch's own. */
-  #beforeRetry(piece: Piece, { failure, attempts, delay, retryAfter }: DecidedRetry): Promise<void> | undefined {
-    const reason = isOverload(failure.statusCode) ? 'overload' : 'failure';
+  #beforeRetry(piece: Piece, { failure, attempts, delay, reason: why, retryAfter }: DecidedRetry): Promise<void> | undefined {
+    const reason = why === 'digest-mismatch' ? why : isOverload(failure.statusCode) ? 'overload' : 'failure';
     if (retryAfter === undefined) {
       this.#diagnostic((upload) => publishBatchRetried(upload, piece, attempts, reason, failure, delay, undefined));
       return undefined;
@@ -196,7 +200,12 @@ export class BatchTransport implements Transport {
   }
 
   /** Waits for the pause and a slot, makes one attempt, reports its outcome to the limiter. */
-  async #attemptInSlot(piece: Piece, body: Buffer, attempts: number): Promise<{ response: GotResponse<Buffer>; rttMs: number }> {
+  async #attemptInSlot(
+    piece: Piece,
+    body: Buffer,
+    contentDigest: string | undefined,
+    attempts: number,
+  ): Promise<{ response: GotResponse<Buffer>; rttMs: number }> {
     const { signal } = this.#cancel;
     for (;;) {
       if (signal.aborted) throw abortError();
@@ -215,7 +224,7 @@ export class BatchTransport implements Transport {
       let kind: AttemptKind = 'neutral';
       let rttMs = 0;
       try {
-        const response = await this.#request(piece, body);
+        const response = await this.#request(piece, body, contentDigest);
         rttMs = requestRtt(response) ?? performance.now() - started;
         kind = classifyAttempt({ statusCode: response.statusCode });
         return { response, rttMs };
@@ -233,7 +242,7 @@ export class BatchTransport implements Transport {
   }
 
   /** One request: a 2xx response, or `AttemptFailed`. */
-  #request(piece: Piece, body: Buffer): Promise<GotResponse<Buffer>> {
+  #request(piece: Piece, body: Buffer, contentDigest: string | undefined): Promise<GotResponse<Buffer>> {
     const { url, method, headers, compress, idempotencyKey } = this.#options;
     const { got } = this.#context;
     // Fixed here, once per piece, not in a hook: beforeRequest hooks run on every attempt.
@@ -250,6 +259,7 @@ export class BatchTransport implements Transport {
         'Batch-Offset': String(piece.offset),
         ...key.headers,
         ...(compress ? { 'Content-Encoding': compress } : {}),
+        ...(contentDigest ? { 'Content-Digest': contentDigest } : {}),
       },
       signal: this.#cancel.signal,
     };

@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { Hash } from 'node:crypto';
+import type { ClientRequest, IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Request as GotRequest, Response as GotResponse } from 'got';
 import { EarlyResponseError, type BufferedHttpWritableError } from '../../errors.js';
@@ -8,9 +9,10 @@ import { openRequestStream } from '../../http/attempt.js';
 import { BodyCollector } from '../../http/body-cap.js';
 import { errorForNetwork, errorForResponse, summarizeResponse } from '../../http/responses.js';
 import { isSuccess } from '../../http/status.js';
+import { contentDigestField, createDigest } from '../../http/digest.js';
 import type { ContinueGate } from '../../http/expect-continue.js';
 import type { SendInfo, Transport, TransportReports } from '../transport.js';
-import type { UploadResponse } from '../../types.js';
+import type { DigestAlgorithm, UploadResponse } from '../../types.js';
 
 /** The server's response while its body comes in. */
 interface IncomingResponse {
@@ -28,6 +30,12 @@ interface IncomingResponse {
  * when `contentLength` is known. A streamed body cannot be replayed, so this
  * transport never retries and never follows a redirect: it fails and says how
  * far it got.
+ *
+ * With `digest`, each buffer is hashed as it is handed to the request, and
+ * the chunked body ends with `Content-Digest` (and `Repr-Digest` when no
+ * content coding applies) as trailers announced by `Trailer` (RFC 9530 §2-3,
+ * RFC 9110 §6.5); `uploadFile` may know the digest before the first byte
+ * (`knownDigest`) and send it as headers instead.
  */
 export class StreamTransport implements Transport {
   readonly maxInFlight = 1;
@@ -52,6 +60,12 @@ export class StreamTransport implements Transport {
   #over = false;
   #settled?: UploadResponse;
   #onSettled?: (response: UploadResponse) => void;
+  /** With `digest` and no `knownDigest`: the hash of every byte handed over, in order. */
+  #hash?: Hash;
+  /** The digest fields the trailer carries (Content-Digest, and Repr-Digest without a content coding). */
+  #trailerFields: string[] = [];
+  /** got's ClientRequest, once it exists: trailers are added to it. */
+  #clientRequest?: ClientRequest;
 
   constructor(options: StreamOptions, context: UploadContext, reports: TransportReports) {
     this.#options = options;
@@ -67,6 +81,8 @@ export class StreamTransport implements Transport {
       const write = (): void => {
         if (this.#over) return;
         this.#bytesHanded += bytes.length;
+        // Hashed as handed over, in the order sent: no second read of the data.
+        this.#hash?.update(bytes);
         // Counted when handed over, not when the write's callback fires: the
         // server may read part of a buffer before its callback (HTTP/2 fires it
         // only once flow control let the last DATA frame out; HTTP/1.1 once the
@@ -99,9 +115,13 @@ export class StreamTransport implements Transport {
         resolve(response);
       };
       if (this.#settled) this.#onSettled(this.#settled);
+      const endBody = (): void => {
+        this.#addDigestTrailers();
+        request.end();
+      };
       // After the body, if one is waiting for 100 Continue; an empty body has nothing to wait for.
-      if (this.#continue && this.#hasBody) void this.#continue.opened.then(() => request.end());
-      else request.end();
+      if (this.#continue && this.#hasBody) void this.#continue.opened.then(endBody);
+      else endBody();
     });
   }
 
@@ -116,11 +136,11 @@ export class StreamTransport implements Transport {
     if (this.#request) return this.#request;
     const { url, method, headers, contentLength, expectsContinue, expectContinueTimeout } = this.#options;
     const { got } = this.#context;
-    const requestHeaders = contentLength === undefined ? headers : { ...headers, 'content-length': String(contentLength) };
+    const sized = contentLength === undefined ? headers : { ...headers, 'content-length': String(contentLength) };
     const { request, gate } = openRequestStream(got, {
       method,
       url,
-      headers: requestHeaders,
+      headers: { ...sized, ...this.#digestHeaders(headers) },
       expectContinueTimeout: expectsContinue ? expectContinueTimeout : undefined,
     });
     this.#continue = gate;
@@ -128,12 +148,48 @@ export class StreamTransport implements Transport {
       if (socket.connecting) socket.once('connect', () => this.#onConnected());
       else this.#onConnected();
     });
+    request.once('request', (clientRequest: ClientRequest) => (this.#clientRequest = clientRequest));
     request.on('response', (response: GotResponse) => this.#onResponse(response));
     request.on('data', (chunk: Buffer) => this.#response?.body.add(chunk));
     request.on('end', () => this.#onResponseEnd());
     request.on('error', (error: Error) => this.#onError(error));
     this.#request = request;
     return request;
+  }
+
+  /**
+   * The digest headers of the request: the fields themselves when the digest
+   * is known before the first byte, else the `Trailer` announcing them.
+   * `Repr-Digest` only where no content coding applies: then the content is
+   * the representation (RFC 9530 §3); with the caller's Content-Encoding the
+   * representation's bytes are not the ones hashed.
+   */
+  #digestHeaders(headers: Record<string, string>): Record<string, string> {
+    const { digest, knownDigest } = this.#options;
+    if (!digest) return {};
+    const coded = Object.keys(headers).some((name) => name.toLowerCase() === 'content-encoding');
+    const fields = coded ? ['Content-Digest'] : ['Content-Digest', 'Repr-Digest'];
+    if (knownDigest) {
+      const value = contentDigestField(digest, knownDigest);
+      return Object.fromEntries(fields.map((field) => [field, value]));
+    }
+    this.#hash = createDigest(digest);
+    this.#trailerFields = fields;
+    return { Trailer: fields.join(', ') };
+  }
+
+  /** The digest of everything handed over, as trailers, just before the body ends. */
+  #addDigestTrailers(): void {
+    if (!this.#hash) return;
+    const value = contentDigestField(this.#options.digest as DigestAlgorithm, this.#hash.digest());
+    const trailers = Object.fromEntries(this.#trailerFields.map((field) => [field, value]));
+    // got creates its ClientRequest asynchronously; it ends the request only after 'request'.
+    const add = (clientRequest: ClientRequest): void => {
+      // http2-wrapper's request (got's http2 option) has no request trailers: the digest cannot go.
+      if (typeof clientRequest.addTrailers === 'function') clientRequest.addTrailers(trailers);
+    };
+    if (this.#clientRequest) add(this.#clientRequest);
+    else this.#request!.once('request', add);
   }
 
   #onConnected(): void {

@@ -1,6 +1,6 @@
 import type { ResponseSummary, SpoolSettings } from '../../../types.js';
 import { booleanOption, describe, plainObject, positiveInteger, refuseUnknownFields } from '../../../options/validators.js';
-import { refusedBatchStatuses } from '../../../http/status.js';
+import { refusedBatchStatuses, saysDigestMismatch } from '../../../http/status.js';
 
 /** Disk a spool may hold before writes push back. */
 export const DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024;
@@ -42,8 +42,18 @@ export function resolveSpoolSettings(value: SpoolSettings): ResolvedSpoolSetting
   return resolved;
 }
 
-/** `spool.setAsideOn` as a test: a function as it is, a list of statuses (default: the status table's refusals of a batch) as membership. */
+/**
+ * `spool.setAsideOn` as a test: a function as it is, a list of statuses
+ * (default: the status table's refusals of a batch) as membership. A digest
+ * mismatch (a 400 naming the digest) never sets a batch aside: the bytes on
+ * disk are good, only those on the wire were corrupted, so they are resent.
+ */
 function setAsideTest(value: SpoolSettings['setAsideOn']): SetAsideTest {
+  const test = userOrStatusTest(value);
+  return (response) => !saysDigestMismatch(response.statusCode, response.body) && test(response);
+}
+
+function userOrStatusTest(value: SpoolSettings['setAsideOn']): SetAsideTest {
   if (typeof value === 'function') return value;
   const statuses = value ?? refusedBatchStatuses();
   if (!Array.isArray(statuses) || !statuses.every((status) => Number.isInteger(status) && status >= 100 && status <= 599)) {
