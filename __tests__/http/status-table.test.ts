@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { asksToSplit, isOverload, loadSignal, refusesBatch, retriedStatuses, saysDigestMismatch } from '../../lib/http/status.js';
+import { asksToSplit, isOverload, loadSignal, mayBlameBatch, refusesBatch, retriedStatuses, saysDigestMismatch } from '../../lib/http/status.js';
 
 describe('one table says what a status means', () => {
   test('retried by default: the statuses after which the same request may succeed later', () => {
@@ -52,4 +52,11 @@ describe('a digest mismatch is a corrupted transfer', () => {
   ])('%s %j → %s', (statusCode, body, expected) => {
     expect(saysDigestMismatch(statusCode, body)).toBe(expected);
   });
+});
+
+test('a digest mismatch is never counted against the batch (its bytes on disk are good)', () => {
+  expect(mayBlameBatch(400, 'bad json')).toBe(true);
+  expect(mayBlameBatch(400, 'Content-Digest does not match')).toBe(false);
+  expect(mayBlameBatch(460)).toBe(false);
+  expect(mayBlameBatch(500)).toBe(true);
 });

@@ -107,9 +107,12 @@ export function refusedBatchStatuses(): number[] {
 /**
  * A refusal that may be the batch's own fault, counted against it run after
  * run (a spool sets it aside after a few): a refusal of the batch, a 500, or
- * a 4xx neither retried nor refusing the request itself.
+ * a 4xx neither retried nor refusing the request itself; never a digest
+ * mismatch (the bytes were changed on the way, not wrong at the source).
  */
-export function mayBlameBatch(statusCode: number): boolean {
+export function mayBlameBatch(statusCode: number, body = ''): boolean {
+  // Corrupted on the way: the batch itself is fine.
+  if (saysDigestMismatch(statusCode, body)) return false;
   const row = STATUSES.get(statusCode);
   if (row?.refusesBatch || row?.mayBlameBatch) return true;
   return statusCode >= 400 && statusCode < 500 && !row?.retry && !row?.refusesRequest;

@@ -145,7 +145,7 @@ export class SpoolIntake implements Filler {
     const response = failure.statusMessage === undefined ? { statusCode, body } : { statusCode, statusMessage: failure.statusMessage, body };
     let reason: SetAsideReason | undefined;
     if (this.#settings.setAsideOn(response)) reason = 'refused';
-    else if (mayBlameBatch(statusCode) && (await this.#spool.recordFailedRun(sequence)) >= SET_ASIDE_AFTER_FAILED_RUNS) reason = 'failed-runs';
+    else if (mayBlameBatch(statusCode, body) && (await this.#spool.recordFailedRun(sequence)) >= SET_ASIDE_AFTER_FAILED_RUNS) reason = 'failed-runs';
     if (!reason) return;
     state.setAside = await this.#spool.setAside(sequence, { statusCode, body, reason });
     state.setAsideReason = reason;
