@@ -159,17 +159,19 @@ function render(table: DigestTable, figures: Map<string, Figures>): string[] {
     out.push(`| ${item.label} | ${ms(f.transfer)} | ${ms(f.transferMin)}–${ms(f.transferMax)} (n=${f.runs}) | ${ms(f.cpu)} |`);
   }
   const hash = figures.get(table.hash)!.transfer;
+  const hashCpu = figures.get(table.hash)!.cpu;
   out.push('');
   for (const [off, on] of table.pairs) {
     const [a, b] = [figures.get(off)!, figures.get(on)!];
     const label = table.cases.find((item) => item.id === on)!.label;
     const added = b.transfer - a.transfer;
     const addedCpu = b.cpu - a.cpu;
-    const met = added <= 1.1 * hash && addedCpu <= 1.1 * hash;
+    // CPU decides: on a shared machine a process waiting for its CPU inflates wall times, not CPU times.
+    const met = addedCpu <= 1.1 * hashCpu;
     // Ranges that overlap: the difference is not told apart from run-to-run noise.
     const noise = b.transferMin <= a.transferMax && a.transferMin <= b.transferMax ? ' (the off and on ranges overlap: within the noise)' : '';
     out.push(
-      `- ${label}: adds ${ms(added)} of transfer (${percent(added, hash)} of the hash alone, ${ms(hash)})${noise} and ${ms(addedCpu)} of CPU (${percent(addedCpu, hash)}); target ≤ 110 % of the hash alone: **${met ? 'met' : 'not met'}**.`,
+      `- ${label}: adds ${ms(added)} of transfer (${percent(added, hash)} of the hash alone, ${ms(hash)})${noise} and ${ms(addedCpu)} of CPU (${percent(addedCpu, hashCpu)} of the hash's own ${ms(hashCpu)}); target ≤ 110 % of the hash's CPU: **${met ? 'met' : 'not met'}**.`,
     );
   }
   out.push('');
@@ -194,7 +196,7 @@ async function main(): Promise<void> {
   const out = [
     `## Digest: the \`digest\` option on against off`,
     '',
-    `\`npm run bench:digest${args.quick ? ' -- --quick' : ''}\` (bench/drivers/digest.ts) on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ${pinning.description}. Each workload with \`digest\` off and \`'${algorithm}'\`, and ${algorithm} alone over the same bytes in ${formatBytes(DEFAULT_HIGH_WATER_MARK)} updates (only the hashing timed: the file's read and the records' copy are not the hash's cost). Transfer is measured in the client from the first byte to the sink's answer; CPU is the client process's (all threads). Medians of ${runs} runs, the cases of a table taking turns run by run. Target: the digest adds at most 10 % over the hash's own cost.`,
+    `\`npm run bench:digest${args.quick ? ' -- --quick' : ''}\` (bench/drivers/digest.ts) on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ${pinning.description}. Each workload with \`digest\` off and \`'${algorithm}'\`, and ${algorithm} alone over the same bytes in ${formatBytes(DEFAULT_HIGH_WATER_MARK)} updates (only the hashing timed: the file's read and the records' copy are not the hash's cost). Transfer is measured in the client from the first byte to the sink's answer; CPU is the client process's (all threads); for the hash alone both are of the hashing only. The verdict is on CPU: on a shared machine a process waiting for its CPU inflates wall times, not CPU times. Medians of ${runs} runs, the cases of a table taking turns run by run. Target: the digest adds at most 10 % over the hash's own cost.`,
     '',
   ];
   for (const table of tables(file)) {

@@ -20,16 +20,20 @@ export interface HashSpec {
 export const HASH_PEERS = ['hash'] as const;
 export type HashPeer = (typeof HASH_PEERS)[number];
 
-/** Hashes the input; `ms` is the time spent in the hash alone. */
-export function hashAlone(spec: HashSpec): { received: number; expected: number; ms: number } {
+/** Hashes the input; `ms` and `cpuMs` are the wall and CPU time spent in the hash alone. */
+export function hashAlone(spec: HashSpec): { received: number; expected: number; ms: number; cpuMs: number } {
   const hash = createHash(spec.algorithm.replace('-', ''));
   const buffer = Buffer.allocUnsafeSlow(spec.chunkSize);
   let ms = 0;
+  let cpuMicros = 0;
   let hashed = 0;
   const update = (length: number): void => {
     const began = performance.now();
+    const cpu = process.cpuUsage();
     hash.update(buffer.subarray(0, length));
+    const spent = process.cpuUsage(cpu);
     ms += performance.now() - began;
+    cpuMicros += spent.user + spent.system;
     hashed += length;
   };
   if ('file' in spec.input) {
@@ -45,7 +49,7 @@ export function hashAlone(spec: HashSpec): { received: number; expected: number;
       closeSync(fd);
     }
     hash.digest();
-    return { received: hashed, expected: spec.input.bytes, ms };
+    return { received: hashed, expected: spec.input.bytes, ms, cpuMs: cpuMicros / 1000 };
   }
   const ring = makeRecords();
   let filled = 0;
@@ -65,5 +69,5 @@ export function hashAlone(spec: HashSpec): { received: number; expected: number;
   }
   if (filled > 0) update(filled);
   hash.digest();
-  return { received: hashed, expected: ring.totalBytes(spec.input.records), ms };
+  return { received: hashed, expected: ring.totalBytes(spec.input.records), ms, cpuMs: cpuMicros / 1000 };
 }
