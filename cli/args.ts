@@ -1,6 +1,6 @@
-import type { UploadMode } from '../lib/index.js';
+import type { DigestAlgorithm, UploadMode } from '../lib/index.js';
 import { parseFlags } from './flag-parser.js';
-import { parseHeaderName, parseHeaders, parseInteger, parseSeconds, parseSize, parseUrl, parseUser } from './flag-values.js';
+import { parseDigest, parseHeaderName, parseHeaders, parseInteger, parseSeconds, parseSize, parseUrl, parseUser } from './flag-values.js';
 import { UsageError } from './usage-error.js';
 
 export { checkUrl, parseSize } from './flag-values.js';
@@ -32,6 +32,8 @@ export interface UploadArgs {
   drain?: true;
   /** `--sha256`: the summary carries the digest of what was sent (off by default: it costs CPU that curl does not spend). */
   sha256: boolean;
+  /** `--digest`: the library's `digest` option; the summary carries the stream's `Content-Digest`. */
+  digest?: DigestAlgorithm;
   /** batch and tus: the library's `retry.limit`. */
   retry?: number;
   /** `--max-time`, in ms: the whole run, from the first request to the last answer. */
@@ -126,6 +128,11 @@ Upload:
   --max-concurrency N       batch, with --concurrency auto: the most in flight (default 16)
   --flush-interval MS       batch: send a partial batch after MS milliseconds
   --compress gzip           batch: gzip each batch
+  --digest sha-256|sha-512  tell the server the digest of what it receives, so a byte changed
+                            on the way is caught and the request resent: RFC 9530
+                            Content-Digest (stream: in a trailer, printed after the upload;
+                            batch: each request its own), tus: Upload-Checksum on each PATCH
+                            when the server takes the algorithm
   --retry N                 batch and tus: failed attempts before giving up (default: retry for 120 s)
   --resume UPLOAD_URL       tus: continue this upload from the server's offset
   --spool DIR               batch: keep records on disk in DIR until acknowledged; running the
@@ -193,6 +200,7 @@ export const UPLOAD_OPTIONS = {
   quiet: { type: 'boolean' },
   progress: { type: 'boolean' },
   sha256: { type: 'boolean' },
+  digest: { type: 'string' },
   // Kept so scripts written when hashing was the default still run: it is the default now.
   'no-sha256': { type: 'boolean' },
   spool: { type: 'string' },
@@ -297,6 +305,7 @@ function parseUploadArgs(argv: string[], values: ReturnType<typeof parseFlags<ty
   if (values['flush-interval'] !== undefined) args.flushInterval = parseInteger('--flush-interval', values['flush-interval'], 1);
   if (values.compress !== undefined) args.compress = values.compress;
   if (values.resume !== undefined) args.resume = values.resume;
+  if (values.digest !== undefined) args.digest = parseDigest(values.digest);
   if (values.retry !== undefined) args.retry = parseInteger('--retry', values.retry, 0);
   if (values['max-time'] !== undefined) args.maxTime = parseSeconds('--max-time', values['max-time']);
   if (values['connect-timeout'] !== undefined) args.connectTimeout = parseSeconds('--connect-timeout', values['connect-timeout']);

@@ -1,3 +1,4 @@
+import type { DigestAlgorithm } from '../lib/index.js';
 import { REDACTED } from '../lib/redact.js';
 import { parseDigits, parseSecondsToMs } from './units.js';
 import { UsageError } from './usage-error.js';
@@ -115,4 +116,22 @@ export function checkUrl(name: string, text: string): URL {
     throw new UsageError(`${name} must be an http: or https: URL, received ${shown}`);
   }
   return url;
+}
+
+const DIGESTS: readonly DigestAlgorithm[] = ['sha-256', 'sha-512'];
+
+/**
+ * `--digest`: one of RFC 9530's active algorithms, spelled as the field
+ * carries it. A near spelling (`sha256`, `SHA-512`) is pointed to the right
+ * one; md5 and sha-1 are named as the insecure ones the RFC retired.
+ */
+export function parseDigest(text: string): DigestAlgorithm {
+  if ((DIGESTS as readonly string[]).includes(text)) return text as DigestAlgorithm;
+  const near = text.toLowerCase().replace(/^sha-?(\d+)$/, 'sha-$1');
+  const hint = (DIGESTS as readonly string[]).includes(near)
+    ? ` (did you mean ${near}?)`
+    : /^(md5|sha-?1)$/i.test(text)
+      ? ` (${text} is an insecure algorithm RFC 9530 no longer lists)`
+      : '';
+  throw new UsageError(`--digest must be sha-256 or sha-512, received ${JSON.stringify(text)}${hint}`);
 }

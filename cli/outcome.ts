@@ -4,7 +4,7 @@ import { REDACTED } from '../lib/redact.js';
 import type { UploadArgs } from './args.js';
 import { EXIT_FAILED, EXIT_HTTP_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from './io.js';
 import type { Output } from './output.js';
-import { failureLine, reasonOf, resumeCommand, spoolLines, summaryLine, type Reached, type UploadSummary } from './report.js';
+import { digestLine, failureLine, reasonOf, resumeCommand, spoolLines, summaryLine, type Reached, type UploadSummary } from './report.js';
 import { ShortInputError } from './sha256-transform.js';
 
 /*
@@ -40,7 +40,11 @@ export async function succeeded(args: UploadArgs, output: Output, summary: Uploa
   }
   if (args.json) output.stdout(`${JSON.stringify({ ...rest, body })}\n`);
   else if (args.outputFile === undefined) output.stdout(body);
-  if (!args.quiet) output.stderr(summaryLine(summary));
+  if (!args.quiet) {
+    output.stderr(summaryLine(summary));
+    const digest = digestLine(summary);
+    if (digest) output.stderr(digest);
+  }
   return EXIT_OK;
 }
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { BufferedHttpWritableError, type SpoolState } from '../lib/index.js';
+import { BufferedHttpWritableError, type DigestAlgorithm, type SpoolState } from '../lib/index.js';
 import { isCredentialHeader, REDACTED, redactUrl } from '../lib/redact.js';
 import { UPLOAD_OPTIONS } from './args.js';
 import { formatBytes, formatRate } from './units.js';
@@ -10,6 +10,10 @@ export interface UploadSummary {
   bytes: number;
   /** Hex sha256 of the bytes this run sent (with `--resume`: from the server's offset on, not the part it already held); absent with `--no-sha256`. */
   sha256?: string;
+  /** `--digest`: the algorithm of the digests the requests carried. */
+  digest?: DigestAlgorithm;
+  /** `--digest`, stream mode: the `Content-Digest` field value of the whole body sent. */
+  contentDigest?: string;
   /** The final answer's status; null when no request was needed (an empty batch upload). */
   statusCode: number | null;
   seconds: number;
@@ -33,6 +37,14 @@ export function summaryLine(summary: UploadSummary): string {
   if (summary.bytesFromSpool !== undefined) parts.push(`${summary.bytesFromSpool} bytes from the spool`);
   if (summary.uploadUrl) parts.push(`upload ${summary.uploadUrl}`);
   return `bhw: uploaded ${parts.join(', ')}`;
+}
+
+/** With `--digest`: the digest sent, or where each request carried its own; undefined without. */
+export function digestLine(summary: UploadSummary): string | undefined {
+  if (summary.contentDigest !== undefined) return `bhw: sent Content-Digest: ${summary.contentDigest}`;
+  if (summary.digest === undefined) return undefined;
+  if (summary.mode === 'tus') return `bhw: each PATCH carried Upload-Checksum (${summary.digest}) of its own bytes where the server takes the algorithm`;
+  return `bhw: each request carried its own Content-Digest (${summary.digest}) of its bytes as sent`;
 }
 
 /** What the upload had reached when it failed, from the error's fields or, for other errors, the writable's counters. */

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { Sha256Hasher } from './sha256-hasher.js';
+import type { Hasher } from './hasher.js';
 
 /** The input ended before the bytes to skip were all read. */
 export class ShortInputError extends Error {
@@ -16,12 +16,12 @@ export class Sha256Transform extends Transform {
   /** Undefined with `hash: false`: bytes are counted and skipped, not hashed here. */
   readonly #hash: Hash | undefined;
   /** Given, it hashes what is passed on (off the main thread, say), and the caller asks it for the digest. */
-  readonly #hasher: Sha256Hasher | undefined;
+  readonly #hasher: Hasher | undefined;
   /** Bytes passed on. */
   bytes = 0;
   #skip: number;
 
-  constructor({ skip = 0, hash = true, hasher }: { skip?: number; hash?: boolean; hasher?: Sha256Hasher | undefined } = {}) {
+  constructor({ skip = 0, hash = true, hasher }: { skip?: number; hash?: boolean; hasher?: Hasher | undefined } = {}) {
     super();
     this.#skip = skip;
     this.#hasher = hasher;

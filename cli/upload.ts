@@ -4,6 +4,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Got } from 'got';
+import type { Digests } from './hasher.js';
 import {
   BufferedHttpWritable,
   fetchTusOffset,
@@ -27,7 +28,7 @@ import type { ProgressBar } from './progress-bar.js';
 import { RecordSplitter } from './record-splitter.js';
 import { reasonOf, type Reached, type UploadSummary } from './report.js';
 import { RetryReport, retryText } from './retry-report.js';
-import { createSha256Hasher } from './sha256-hasher.js';
+import { digestFields, hasherFor } from './sent-digest.js';
 import { Sha256Transform } from './sha256-transform.js';
 import { spoolInputOf, spoolOpened } from './spool-input.js';
 import { withExpectContinue } from './expect-continue.js';
@@ -155,8 +156,8 @@ async function send(
   aborter: AbortController,
   watchdog: Watchdog,
 ): Promise<number> {
-  const sha256 = args.sha256 ? createSha256Hasher() : undefined;
-  const hasher = new Sha256Transform({ skip: source.skip, hash: false, hasher: sha256 });
+  const digests = hasherFor(args);
+  const hasher = new Sha256Transform({ skip: source.skip, hash: false, hasher: digests });
   const bar = await progressBar(args, io, source.size);
   const retries = retryReport(args, output, bar);
   let spool: SpoolState | undefined;
@@ -172,7 +173,7 @@ async function send(
     }
   } catch (error) {
     bar?.stop();
-    sha256?.close();
+    digests?.close();
     // The spool's state is known once the upload has let go of it ('close' follows its 'error', which is not this wait's concern).
     if (args.spool && !upload.closed) await new Promise((resolve) => upload.once('close', resolve));
     const reached = { ...upload.progress, ...(upload.uploadUrl ? { uploadUrl: upload.uploadUrl } : {}) };
@@ -181,7 +182,7 @@ async function send(
     retries.stop();
   }
   bar?.stop();
-  const summary = summaryOf(args, hasher.bytes, await sha256?.digest(), upload.response, performance.now() - started, offset);
+  const summary = summaryOf(args, hasher.bytes, await digests?.digest(), upload.response, performance.now() - started, offset);
   if (upload.uploadUrl) summary.uploadUrl = upload.uploadUrl;
   if (args.spool) summary.bytesFromSpool = upload.progress.bytesFromSpool ?? 0;
   return await succeeded(args, output, summary);
@@ -190,7 +191,7 @@ async function send(
 /**
  * Stream and tus from a file or stdin's descriptor: `uploadFile` reads into
  * the pool's buffers (no allocation and no copy per read) and, with
- * `--sha256`, `onRead` hands each buffer to the hasher before it is sent.
+ * `--sha256` or `--digest`, `onRead` hands each buffer to the hasher before it is sent.
  */
 async function sendDirect(
   args: UploadArgs,
@@ -202,7 +203,7 @@ async function sendDirect(
   aborter: AbortController,
   watchdog: Watchdog,
 ): Promise<number> {
-  const hash = args.sha256 ? createSha256Hasher() : undefined;
+  const hash = hasherFor(args);
   const size = source.fileSize === undefined ? undefined : source.fileSize - offset;
   let bytesRead = 0;
   let reached: Reached = { bytesSent: 0, bytesAcknowledged: 0 };
@@ -273,19 +274,19 @@ async function progressBar(args: UploadArgs, io: CliIo, size: number | undefined
 function summaryOf(
   args: UploadArgs,
   bytes: number,
-  sha256: string | undefined,
+  digests: Digests | undefined,
   response: UploadResponse | undefined,
   ms: number,
   offset: number,
 ): UploadSummary {
   const summary: UploadSummary = {
     bytes,
+    ...digestFields(args, digests),
     statusCode: response?.statusCode ?? null,
     seconds: Math.round(ms) / 1000,
     mode: args.mode,
     body: response?.body ?? '',
   };
-  if (sha256 !== undefined) summary.sha256 = sha256;
   if (args.resume) summary.offset = offset;
   return summary;
 }
@@ -301,6 +302,7 @@ function uploadOptions(args: UploadArgs, fileSize: number | undefined, signal: A
   if (args.compress !== undefined) options.compress = args.compress as Compression;
   if (args.retry !== undefined) options.retry = { limit: args.retry };
   if (args.spool) options.spool = args.spool;
+  if (args.digest) options.digest = args.digest;
   // tus: contentLength is the whole upload's length, also when resuming.
   if (args.contentLength) options.contentLength = fileSize!;
   // The HEAD asked for --resume is the only one: the transport starts from its answer.

@@ -8,7 +8,8 @@ import { describe, expect, test } from '@jest/globals';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createSha256Hasher } from '../../cli/sha256-hasher.js';
+import { createHash } from 'node:crypto';
+import { createHasher } from '../../cli/hasher.js';
 import { runCli } from '../helpers/cli.js';
 import { useCliFixture } from '../helpers/cli-fixture.js';
 import { pattern } from '../helpers/data.js';
@@ -74,15 +75,16 @@ describe('each run loads only what it uses', () => {
   });
 });
 
-describe('the sha256 hasher', () => {
+describe('the hasher of --sha256 and --digest', () => {
   const chunks = Array.from({ length: 40 }, (_, index) => pattern(256 * 1024 + index, index));
   const expected = sha256(Buffer.concat(chunks));
+  const expected512 = createHash('sha512').update(Buffer.concat(chunks)).digest();
 
   test.each([
     ['one CPU: on the main thread', 1],
     ['two CPUs: on a worker thread', 2],
-  ])('%s: the digest of every byte, in order, while the caller reuses its buffer', async (_name, threads) => {
-    const hasher = createSha256Hasher(threads);
+  ])('%s: both digests of every byte, in one pass, in order, while the caller reuses its buffer', async (_name, threads) => {
+    const hasher = createHasher(['sha256', 'sha512'], threads);
     const reused = Buffer.alloc(512 * 1024);
     let waits = 0;
     for (const chunk of chunks) {
@@ -96,7 +98,9 @@ describe('the sha256 hasher', () => {
       }
     }
 
-    expect(await hasher.digest()).toBe(expected);
+    const digests = await hasher.digest();
+    expect(digests.sha256!.toString('hex')).toBe(expected);
+    expect(digests.sha512).toEqual(expected512);
     // 10 MiB in a row: a worker that cannot keep up asks the caller to wait rather than queue it all.
     if (threads === 1) expect(waits).toBe(0);
   });

@@ -11,12 +11,12 @@
  * The test file lives in a fresh temp dir that is removed at the end, also on
  * Ctrl-C; every child process is killed on the way out.
  */
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_HIGH_WATER_MARK } from '../../lib/index.js';
+import { makeInputFile } from '../infra/input-file.js';
 import { killChildren, measure, measureCommand, pinning, type Measurement, type TaskSpec } from '../infra/harness.js';
 import { summarizeProfile, type ProfileSummary } from '../infra/profile.js';
 import { ROOT, RESULTS } from '../infra/paths.js';
@@ -77,17 +77,6 @@ function configFor(args: Args, file: string): Config {
     slowRate: 128 * MiB,
     runs: args.runs ?? 5,
   };
-}
-
-/** The test file: random bytes (1 MiB block repeated), written once; it stays in the page cache. */
-function makeFile(file: string, bytes: number): void {
-  const block = randomFillSync(Buffer.allocUnsafe(MiB));
-  const fd = openSync(file, 'w');
-  try {
-    for (let written = 0; written < bytes; written += block.length) writeSync(fd, block, 0, Math.min(block.length, bytes - written));
-  } finally {
-    closeSync(fd);
-  }
 }
 
 async function runGroup(group: Group, results: Results, failures: Map<string, string>): Promise<void> {
@@ -166,7 +155,7 @@ async function main(): Promise<void> {
   const groups = workloads(config).filter((group) => !args.only || args.only.some((prefix) => group.id.startsWith(prefix)));
   const fileBytes = Math.max(config.uploadBytes, config.memorySizes[1]);
   process.stderr.write(`bench: ${config.quick ? 'quick' : 'full'} run, ${formatBytes(fileBytes)} test file in ${temp}; ${pinning.description}\n`);
-  makeFile(config.file, fileBytes);
+  makeInputFile(config.file, fileBytes);
 
   const results: Results = new Map();
   const failures = new Map<string, string>();

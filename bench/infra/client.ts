@@ -3,6 +3,7 @@
  * Runs the task once, checks that the sink counted every byte, and prints one
  * JSON line with the in-process time, CPU time and peak RSS of this process.
  */
+import { hashAlone, type HashPeer, type HashSpec } from '../peers/hash-peers.js';
 import { shipRecords, type RecordPeer, type RecordSpec } from '../peers/record-peers.js';
 import { upload, type UploadPeer, type UploadSpec } from '../peers/upload-peers.js';
 import { smallWrites, type WritePeer, type WriteSpec } from '../peers/write-peers.js';
@@ -10,7 +11,8 @@ import { smallWrites, type WritePeer, type WriteSpec } from '../peers/write-peer
 export type ClientTask =
   | ({ task: 'upload'; peer: UploadPeer } & UploadSpec)
   | ({ task: 'writes'; peer: WritePeer } & WriteSpec)
-  | ({ task: 'records'; peer: RecordPeer } & RecordSpec);
+  | ({ task: 'records'; peer: RecordPeer } & RecordSpec)
+  | ({ task: 'hash'; peer: HashPeer } & HashSpec);
 
 export interface ClientResult {
   /** Bytes the sink confirmed. */
@@ -25,7 +27,8 @@ export interface ClientResult {
   pageFaults: number;
 }
 
-async function run(task: ClientTask): Promise<{ received: number; expected: number }> {
+/** `ms` and `cpuMs`, when given, are the task's own timing of what it measures (the hash alone), in place of the whole process's. */
+async function run(task: ClientTask): Promise<{ received: number; expected: number; ms?: number; cpuMs?: number }> {
   switch (task.task) {
     case 'upload': {
       const received = await upload(task.peer, task);
@@ -35,6 +38,8 @@ async function run(task: ClientTask): Promise<{ received: number; expected: numb
       return smallWrites(task.peer, task);
     case 'records':
       return shipRecords(task.peer, task);
+    case 'hash':
+      return hashAlone(task);
   }
 }
 
@@ -49,14 +54,14 @@ async function main(): Promise<void> {
   const task = JSON.parse(process.argv[2] ?? '') as ClientTask;
   await preload(task.peer);
   const start = performance.now();
-  const { received, expected } = await run(task);
-  const ms = performance.now() - start;
+  const { received, expected, ms: own, cpuMs: ownCpu } = await run(task);
+  const ms = own ?? performance.now() - start;
   if (received !== expected) throw new Error(`${task.peer}: the sink counted ${received} bytes, ${expected} were sent`);
   const usage = process.resourceUsage();
   const result: ClientResult = {
     bytes: received,
     ms,
-    cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
+    cpuMs: ownCpu ?? (usage.userCPUTime + usage.systemCPUTime) / 1000,
     maxRss: usage.maxRSS * 1024,
     pageFaults: usage.minorPageFault,
   };

@@ -225,8 +225,9 @@ export function writeReport(record: RunRecord): string {
   if (existsSync(discussion)) out.push(readFileSync(discussion, 'utf8').trim(), '');
 
   // Overload: figures written by `npm run bench:overload`, then what they say (hand-written);
-  // then the same quick groups run on Node 20 and Node 24 (hand-copied from two runs).
-  for (const name of ['overload.md', 'overload-findings.md', 'node-versions.md']) {
+  // then the same quick groups run on Node 20 and Node 24 (hand-copied from two runs);
+  // then the digest's cost, written by `npm run bench:digest`, and what it says (hand-written).
+  for (const name of ['overload.md', 'overload-findings.md', 'node-versions.md', 'digest.md', 'digest-findings.md']) {
     const file = path.join(NOTES, name);
     if (existsSync(file)) out.push(readFileSync(file, 'utf8').trim(), '');
   }

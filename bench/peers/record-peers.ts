@@ -12,6 +12,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { RECORD_RING, makeRecords } from '../infra/records.js';
+import type { DigestAlgorithm } from '../../lib/index.js';
 import { bytesOf, httpAnswer } from './upload-peers.js';
 
 export interface RecordSpec {
@@ -25,6 +26,8 @@ export interface RecordSpec {
   spool?: 'on' | 'fsync';
   /** Records of this many bytes each instead of the ~100 B NDJSON ring (the 1 MiB workload). */
   recordBytes?: number;
+  /** batch: this library's `digest` option (off when absent). */
+  digest?: DigestAlgorithm;
 }
 
 export const RECORD_PEERS = ['bhw:batch', 'http.request:per-record', 'got:per-record', 'dd:conv=fsync'] as const;
@@ -43,6 +46,7 @@ export async function shipRecords(peer: RecordPeer, spec: RecordSpec): Promise<{
           mode: 'batch',
           ...(spec.concurrency === undefined ? {} : { concurrency: spec.concurrency }),
           ...(spec.highWaterMark === undefined ? {} : { highWaterMark: spec.highWaterMark }),
+          ...(spec.digest === undefined ? {} : { digest: spec.digest }),
           ...(dir ? { spool: { dir, fsync: spec.spool === 'fsync', maxBytes: 4 * 1024 ** 3 } } : {}),
         });
         let received = 0;

@@ -9,6 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { DigestAlgorithm } from '../../lib/index.js';
 
 export interface UploadSpec {
   /** HTTP sink URL. */
@@ -22,6 +23,8 @@ export interface UploadSpec {
   readSize: number;
   /** This library's `highWaterMark`; its default when absent. */
   highWaterMark?: number;
+  /** This library's `digest` option (off when absent). */
+  digest?: DigestAlgorithm;
 }
 
 export const UPLOAD_PEERS = [
@@ -65,20 +68,26 @@ export function httpAnswer(request: http.ClientRequest): Promise<string> {
   });
 }
 
+/** The library's options a spec asks for: `highWaterMark` and `digest`, each only when given. */
+export function libraryOptions(spec: { highWaterMark?: number; digest?: DigestAlgorithm }): { highWaterMark?: number; digest?: DigestAlgorithm } {
+  return {
+    ...(spec.highWaterMark === undefined ? {} : { highWaterMark: spec.highWaterMark }),
+    ...(spec.digest === undefined ? {} : { digest: spec.digest }),
+  };
+}
+
 export async function upload(peer: UploadPeer, spec: UploadSpec): Promise<number> {
   switch (peer) {
     case 'bhw': {
       const { BufferedHttpWritable } = await import('../../lib/index.js');
-      const options = spec.highWaterMark === undefined ? {} : { highWaterMark: spec.highWaterMark };
-      const destination = new BufferedHttpWritable(spec.url, options);
+      const destination = new BufferedHttpWritable(spec.url, libraryOptions(spec));
       await pipeline(source(spec), destination);
       return bytesOf(destination.response!.body);
     }
     case 'bhw:uploadFile': {
       // Reads straight into the pool's buffers: the read size is the library's highWaterMark, not readSize.
       const { uploadFile } = await import('../../lib/index.js');
-      const options = spec.highWaterMark === undefined ? {} : { highWaterMark: spec.highWaterMark };
-      const result = await uploadFile(spec.file, spec.url, { ...options, declareSize: false });
+      const result = await uploadFile(spec.file, spec.url, { ...libraryOptions(spec), declareSize: false });
       return bytesOf(result.response!.body);
     }
     case 'http.request': {

@@ -8,7 +8,8 @@ import http from 'node:http';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { RECORD_RING, makeRecords } from '../infra/records.js';
-import { bytesOf, httpAnswer, readText } from './upload-peers.js';
+import type { DigestAlgorithm } from '../../lib/index.js';
+import { bytesOf, httpAnswer, libraryOptions, readText } from './upload-peers.js';
 
 export interface WriteSpec {
   url: string;
@@ -16,6 +17,8 @@ export interface WriteSpec {
   kind: 'string' | 'buffer';
   /** This library's `highWaterMark`; its default when absent. */
   highWaterMark?: number;
+  /** This library's `digest` option (off when absent). */
+  digest?: DigestAlgorithm;
 }
 
 export const WRITE_PEERS = ['bhw', 'http.request', 'got.stream'] as const;
@@ -35,8 +38,7 @@ export async function smallWrites(peer: WritePeer, spec: WriteSpec): Promise<{ r
   switch (peer) {
     case 'bhw': {
       const { BufferedHttpWritable } = await import('../../lib/index.js');
-      const options = spec.highWaterMark === undefined ? {} : { highWaterMark: spec.highWaterMark };
-      const destination = new BufferedHttpWritable(spec.url, options);
+      const destination = new BufferedHttpWritable(spec.url, libraryOptions(spec));
       await writeAll(destination);
       await finished(destination);
       return { received: bytesOf(destination.response!.body), expected };

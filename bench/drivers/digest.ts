@@ -1,0 +1,223 @@
+/**
+ * `npm run bench:digest` — what the `digest` option costs: each workload with
+ * `digest` off and on, next to the hash alone over the same bytes (in the
+ * pool's buffer size, only the hashing timed). Target: the digest adds at most
+ * 10 % over the hash's own cost.
+ *
+ *   --quick          small inputs, 2 runs each (under a minute)
+ *   --runs N         runs per case (default 5)
+ *   --algorithm A    sha-256 (default) or sha-512
+ *   --out FILE       write the Markdown there (bench/notes/digest.md is what BENCHMARKS.md includes); else stdout
+ *
+ * W1 (the file through the Writable, 64 KiB reads, and through uploadFile), W2
+ * (small string writes) and batch records, each case a fresh client and sink
+ * process (bench/infra/harness.ts), the cases of a table taking turns run by
+ * run so a noisy moment hits them alike.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_HIGH_WATER_MARK, type DigestAlgorithm } from '../../lib/index.js';
+import { killChildren, measure, pinning, type Measurement, type TaskSpec } from '../infra/harness.js';
+import { makeInputFile } from '../infra/input-file.js';
+import { MiB, formatBytes, median, ms } from '../infra/stats.js';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    algorithm: { type: 'string', default: 'sha-256' },
+    out: { type: 'string' },
+  },
+});
+const algorithm = args.algorithm as DigestAlgorithm;
+if (algorithm !== 'sha-256' && algorithm !== 'sha-512') throw new TypeError(`bench:digest: --algorithm must be sha-256 or sha-512, received ${args.algorithm}`);
+const runs = Number(args.runs ?? (args.quick ? 2 : 5));
+const uploadBytes = args.quick ? 64 * MiB : 1024 * MiB;
+const writes = args.quick ? 200_000 : 2_000_000;
+const records = args.quick ? 200_000 : 2_000_000;
+
+interface DigestCase {
+  id: string;
+  label: string;
+  task: TaskSpec;
+}
+
+/** A workload: its cases without and with the digest, and the hash alone over its bytes. */
+interface DigestTable {
+  title: string;
+  about: string;
+  /** [off, on] pairs compared with `hash`. */
+  pairs: Array<[string, string]>;
+  hash: string;
+  cases: DigestCase[];
+}
+
+function tables(file: string): DigestTable[] {
+  const hash = (input: { file: string; bytes: number } | { records: number }): DigestCase => ({
+    id: 'hash',
+    label: `${algorithm} alone over the same bytes`,
+    task: { task: 'hash', peer: 'hash', algorithm, input, chunkSize: DEFAULT_HIGH_WATER_MARK },
+  });
+  const upload = (peer: 'bhw' | 'bhw:uploadFile', digest: boolean): TaskSpec => ({
+    task: 'upload',
+    peer,
+    file,
+    bytes: uploadBytes,
+    readSize: 64 * 1024,
+    ...(digest ? { digest: algorithm } : {}),
+  });
+  return [
+    {
+      title: `W1 file upload, ${formatBytes(uploadBytes)} (the Writable with 64 KiB reads, and uploadFile)`,
+      about: 'The W1 file from the page cache, stream mode, default options.',
+      pairs: [
+        ['writable-off', 'writable-on'],
+        ['uploadFile-off', 'uploadFile-on'],
+      ],
+      hash: 'hash',
+      cases: [
+        { id: 'writable-off', label: 'Writable, digest off', task: upload('bhw', false) },
+        { id: 'writable-on', label: `Writable, digest ${algorithm}`, task: upload('bhw', true) },
+        { id: 'uploadFile-off', label: 'uploadFile, digest off', task: upload('bhw:uploadFile', false) },
+        { id: 'uploadFile-on', label: `uploadFile, digest ${algorithm}`, task: upload('bhw:uploadFile', true) },
+        hash({ file, bytes: uploadBytes }),
+      ],
+    },
+    {
+      title: `W2 small writes, ${writes.toLocaleString('en')} strings`,
+      about: 'The W2 strings (~100 B NDJSON) written straight into the Writable, stream mode, default options.',
+      pairs: [['off', 'on']],
+      hash: 'hash',
+      cases: [
+        { id: 'off', label: 'digest off', task: { task: 'writes', peer: 'bhw', count: writes, kind: 'string' } },
+        { id: 'on', label: `digest ${algorithm}`, task: { task: 'writes', peer: 'bhw', count: writes, kind: 'string', digest: algorithm } },
+        hash({ records: writes }),
+      ],
+    },
+    {
+      title: `Batch records, ${records.toLocaleString('en')} of ~100 B`,
+      about: "The same records in mode 'batch', default options (one request per 1 MiB batch), to a sink that answers at once.",
+      pairs: [['off', 'on']],
+      hash: 'hash',
+      cases: [
+        { id: 'off', label: "mode 'batch', digest off", task: { task: 'records', peer: 'bhw:batch', count: records } },
+        { id: 'on', label: `mode 'batch', digest ${algorithm}`, task: { task: 'records', peer: 'bhw:batch', count: records, digest: algorithm } },
+        hash({ records }),
+      ],
+    },
+  ];
+}
+
+interface Figures {
+  transfer: number;
+  transferMin: number;
+  transferMax: number;
+  cpu: number;
+  cpuMin: number;
+  cpuMax: number;
+  runs: number;
+}
+
+function figuresOf(list: Measurement[]): Figures {
+  const transfers = list.map((m) => m.ms);
+  const cpus = list.map((m) => m.cpuMs);
+  return {
+    transfer: median(transfers),
+    transferMin: Math.min(...transfers),
+    transferMax: Math.max(...transfers),
+    cpu: median(cpus),
+    cpuMin: Math.min(...cpus),
+    cpuMax: Math.max(...cpus),
+    runs: list.length,
+  };
+}
+
+async function measureTable(table: DigestTable): Promise<Map<string, Figures>> {
+  const measured = new Map<string, Measurement[]>();
+  for (let run = 0; run < runs; run++) {
+    for (const item of table.cases) {
+      const m = await measure(item.task);
+      measured.set(item.id, [...(measured.get(item.id) ?? []), m]);
+      process.stderr.write(`  ${item.label} run ${run + 1}: transfer ${ms(m.ms)}, cpu ${ms(m.cpuMs)}\n`);
+    }
+  }
+  return new Map([...measured].map(([id, list]) => [id, figuresOf(list)]));
+}
+
+function percent(part: number, whole: number): string {
+  return `${((100 * part) / whole).toFixed(0)} %`;
+}
+
+function render(table: DigestTable, figures: Map<string, Figures>): string[] {
+  const out = [
+    `### ${table.title}`,
+    '',
+    table.about,
+    '',
+    '| case | transfer (median) | spread (min–max) | client CPU (median) | CPU (min–max) |',
+    '| --- | ---: | ---: | ---: | ---: |',
+  ];
+  for (const item of table.cases) {
+    const f = figures.get(item.id)!;
+    out.push(
+      `| ${item.label} | ${ms(f.transfer)} | ${ms(f.transferMin)}–${ms(f.transferMax)} (n=${f.runs}) | ${ms(f.cpu)} | ${ms(f.cpuMin)}–${ms(f.cpuMax)} |`,
+    );
+  }
+  const hash = figures.get(table.hash)!.transfer;
+  const hashCpu = figures.get(table.hash)!.cpu;
+  out.push('');
+  for (const [off, on] of table.pairs) {
+    const [a, b] = [figures.get(off)!, figures.get(on)!];
+    const label = table.cases.find((item) => item.id === on)!.label;
+    const added = b.transfer - a.transfer;
+    const addedCpu = b.cpu - a.cpu;
+    // CPU decides: on a shared machine a process waiting for its CPU inflates wall times, not CPU times.
+    const met = addedCpu <= 1.1 * hashCpu;
+    // CPU ranges that overlap: the difference is not told apart from run-to-run noise.
+    const noise = b.cpuMin <= a.cpuMax && a.cpuMin <= b.cpuMax ? ', within the noise (the off and on CPU ranges overlap)' : '';
+    out.push(
+      `- ${label}: adds ${ms(added)} of transfer (${percent(added, hash)} of the hash alone, ${ms(hash)}) and ${ms(addedCpu)} of CPU (${percent(addedCpu, hashCpu)} of the hash's own ${ms(hashCpu)})${noise}; target ≤ 110 % of the hash's CPU: **${met ? 'met' : 'not met'}**.`,
+    );
+  }
+  out.push('');
+  return out;
+}
+
+async function main(): Promise<void> {
+  const temp = mkdtempSync(path.join(os.tmpdir(), 'bhw-bench-digest-'));
+  const cleanup = (): void => {
+    killChildren();
+    rmSync(temp, { recursive: true, force: true });
+  };
+  process.on('exit', cleanup);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      cleanup();
+      process.exit(130);
+    });
+  }
+  const file = path.join(temp, 'input.bin');
+  makeInputFile(file, uploadBytes);
+  process.stderr.write(`bench:digest: ${algorithm}, ${runs} runs, ${formatBytes(uploadBytes)} file; ${pinning.description}\n`);
+  const started = new Date();
+  const out = [
+    `## Digest: the \`digest\` option on against off`,
+    '',
+    `\`npm run bench:digest${args.quick ? ' -- --quick' : ''}\` (bench/drivers/digest.ts) on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ${pinning.description}. Each workload with \`digest\` off and \`'${algorithm}'\`, and ${algorithm} alone over the same bytes in ${formatBytes(DEFAULT_HIGH_WATER_MARK)} updates (only the hashing timed: the file's read and the records' copy are not the hash's cost). Transfer is measured in the client from the first byte to the sink's answer; CPU is the client process's (all threads); for the hash alone both are of the hashing only. The verdict is on CPU: on a shared machine a process waiting for its CPU inflates wall times, not CPU times. Medians of ${runs} runs, the cases of a table taking turns run by run. Target: the digest adds at most 10 % over the hash's own cost.`,
+    '',
+  ];
+  for (const table of tables(file)) {
+    process.stderr.write(`${table.title}\n`);
+    out.push(...render(table, await measureTable(table)));
+  }
+  const text = `${out.join('\n').trim()}\n`;
+  if (args.out) writeFileSync(args.out, text);
+  else process.stdout.write(text);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:digest failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
