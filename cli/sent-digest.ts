@@ -1,4 +1,4 @@
-import { serializeDictionary } from 'structured-headers';
+import { contentDigestField } from '../lib/index.js';
 import type { UploadArgs } from './args.js';
 import { createHasher, type Digests, type Hasher, type HashName } from './hasher.js';
 import type { UploadSummary } from './report.js';
@@ -27,8 +27,8 @@ export function digestFields(args: UploadArgs, digests: Digests | undefined): Pi
   if (args.digest) {
     fields.digest = args.digest;
     const sent = digests?.[NODE_NAMES[args.digest]];
-    // RFC 9530's dictionary: `sha-256=:<base64>:`.
-    if (sent) fields.contentDigest = serializeDictionary({ [args.digest]: [sent, new Map()] });
+    // The library's own formatter: what the trailer carried, byte for byte.
+    if (sent) fields.contentDigest = contentDigestField(args.digest, sent);
   }
   return fields;
 }
