@@ -8,9 +8,13 @@ export const TUS_CHECKSUM_ALGORITHMS = ['sha256', 'sha512'] as const;
 /**
  * A request checked against its `Upload-Checksum` is held in memory until
  * it is verified: at most this many bytes (a PATCH is one client buffer,
- * 64 KiB to a few MiB; larger ones are answered 413).
+ * 64 KiB to a few MiB; larger ones are answered 413), and never more than
+ * `--max-bytes`, which no PATCH may pass anyway.
  */
 export const MAX_CHECKSUM_BODY_BYTES = 64 * 1024 ** 2;
+
+/** `<algorithm> <base64>`, the algorithm one of ours. */
+const UPLOAD_CHECKSUM = new RegExp(`^(${TUS_CHECKSUM_ALGORITHMS.join('|')}) ([A-Za-z0-9+/]+={0,2})$`);
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
 
@@ -26,19 +30,20 @@ type Handler = (request: IncomingMessage, response: ServerResponse) => Promise<v
  * optional per request (tus 1.0 §checksum). Every answer lists the
  * algorithms; the store lists `checksum` in `Tus-Extension`.
  */
-export function verifyingChecksums(server: TusServer): Handler {
+export function verifyingChecksums(server: TusServer, maxBytes: number): Handler {
+  const limit = Math.min(maxBytes, MAX_CHECKSUM_BODY_BYTES);
   return async (request, response) => {
     response.setHeader('tus-checksum-algorithm', TUS_CHECKSUM_ALGORITHMS.join(','));
     const checksum = request.headers['upload-checksum'];
-    if (typeof checksum !== 'string' || (request.method !== 'PATCH' && request.method !== 'POST')) return server.handle(request, response);
-    const [algorithm, expected, extra] = checksum.trim().split(/\s+/);
-    if (!isSupported(algorithm) || !expected || extra !== undefined) {
+    if (checksum === undefined || !['PATCH', 'POST'].includes(request.method!)) return server.handle(request, response);
+    const [, algorithm, expected] = UPLOAD_CHECKSUM.exec(String(checksum).trim()) ?? [];
+    if (!algorithm) {
       request.resume();
-      // Not the word the client's retry rule reads as corruption: sending it again would not help.
+      // Not the words the client's retry rule reads as corruption: sending it again would not help.
       return answer(response, 400, 'Bad Request', `checksum algorithm and digest expected, one of ${TUS_CHECKSUM_ALGORITHMS.join(', ')}\n`);
     }
-    const body = await readBody(request);
-    if (body === undefined) return answer(response, 413, 'Content Too Large', `a checksummed request takes at most ${MAX_CHECKSUM_BODY_BYTES} bytes\n`, true);
+    const body = await readBody(request, limit);
+    if (body === undefined) return answer(response, 413, 'Content Too Large', `a checksummed request takes at most ${limit} bytes\n`, true);
     if (createHash(algorithm).update(body).digest('base64') !== expected) {
       return answer(response, 460, 'Checksum Mismatch', `Upload-Checksum ${algorithm} does not match the ${body.length} bytes received; none was stored\n`);
     }
@@ -49,18 +54,14 @@ export function verifyingChecksums(server: TusServer): Handler {
   };
 }
 
-function isSupported(algorithm: string | undefined): algorithm is (typeof TUS_CHECKSUM_ALGORITHMS)[number] {
-  return (TUS_CHECKSUM_ALGORITHMS as readonly string[]).includes(algorithm ?? '');
-}
-
 /** The whole body, or undefined once it passes the cap (the rest is not read: the answer closes the connection). */
-async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
-  if (Number(request.headers['content-length'] ?? 0) > MAX_CHECKSUM_BODY_BYTES) return undefined;
+async function readBody(request: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  if (Number(request.headers['content-length']) > limit) return undefined;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_CHECKSUM_BODY_BYTES) return undefined;
+    if (size > limit) return undefined;
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);
@@ -71,12 +72,11 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te
 
 function asFetchRequest(request: IncomingMessage, body: Buffer): Request {
   const headers = new Headers();
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name)) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-  }
+  const raw = request.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (!HOP_BY_HOP.has(raw[i]!.toLowerCase())) headers.append(raw[i]!, raw[i + 1]!);
   headers.set('content-length', String(body.length));
-  const url = new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`);
-  return new Request(url, { method: request.method!, headers, body });
+  // @tus/server builds URLs from the Host header (or X-Forwarded-*), which is passed on: the origin here is a placeholder.
+  return new Request(new URL(request.url!, 'http://localhost'), { method: request.method!, headers, body });
 }
 
 function answer(response: ServerResponse, status: number, message: string, text: string, close = false): Promise<void> {

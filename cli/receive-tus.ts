@@ -60,7 +60,7 @@ export async function loadTusHandler(directory: string, maxBytes: number, log: (
       return { status_code: 200, headers: { 'content-type': 'application/json' }, body: `${JSON.stringify({ bytes, sha256, file })}\n` };
     },
   });
-  return verifyingChecksums(server);
+  return verifyingChecksums(server, maxBytes);
 }
 
 async function digestFile(path: string): Promise<{ bytes: number; sha256: string }> {

@@ -19,7 +19,7 @@ const data = pattern(5 * highWaterMark + 1234, 25);
 /** The first backoff is short: the test waits on the resend, not on a 1 s jitter. */
 const retry = { backoffLimit: 20 };
 
-async function upload(url: string, options: { digest?: DigestAlgorithm | false; retry?: object } = {}): Promise<BufferedHttpWritable> {
+async function upload(url: string, options: { digest?: DigestAlgorithm | false; uploadUrl?: string } = {}): Promise<BufferedHttpWritable> {
   const writable = new BufferedHttpWritable(url, { mode: 'tus', highWaterMark, retry, ...options });
   await pipeline(readableOf(chunksOf(data, [1000])), writable);
   return writable;
@@ -58,6 +58,16 @@ describe('tus digest against bhw receive, which lists the checksum extension', (
     expect(proxy.requests.filter((request) => request.method === 'HEAD')).toHaveLength(1);
     for (const patch of patches) expect(patch.headers['upload-checksum']).toMatch(new RegExp(`^${tusName} [A-Za-z0-9+/]+=*$`));
     expect(proxy.requests.filter((request) => request.method === 'OPTIONS')).toHaveLength(1);
+  });
+
+  test('resuming with uploadUrl: the extensions are asked with OPTIONS, and the rest goes checksummed', async () => {
+    proxy = await startByteFlipProxy(receiver.url, { requests: [] });
+    const created = await fetch(proxy.url(`${receiver.url}/tus`), { method: 'POST', headers: { 'tus-resumable': '1.0.0', 'upload-defer-length': '1' } });
+    const writable = await upload(proxy.url(`${receiver.url}/tus`), { digest: 'sha-256', uploadUrl: created.headers.get('location')! });
+
+    expect(writable.checksum).toEqual({ algorithm: 'sha256', verified: true, mismatches: 0 });
+    expect(proxy.requests.map((request) => request.method).slice(0, 3)).toEqual(['POST', 'HEAD', 'OPTIONS']);
+    expect(sha256(await stored(writable))).toBe(sha256(data));
   });
 
   test('without digest the flipped byte is stored: nothing tells the server', async () => {
@@ -116,10 +126,14 @@ describe('tus digest against a server without the checksum extension', () => {
     expect((await server.stored(writable.uploadUrl!)).sha256).toBe(sha256(data));
   });
 
-  /** @tus/server behind a front that adds headers to every answer, or refuses OPTIONS. */
-  async function fronted(headers: Record<string, string>, refuseOptions = false): Promise<string> {
+  /** @tus/server behind a front that adds headers to every answer, or refuses OPTIONS (405), or resets its connection. */
+  async function fronted(headers: Record<string, string>, options?: 'refuse' | 'reset'): Promise<string> {
     front = createServer((request, response) => {
-      if (refuseOptions && request.method === 'OPTIONS') {
+      if (options === 'reset' && request.method === 'OPTIONS') {
+        request.socket.resetAndDestroy();
+        return;
+      }
+      if (options === 'refuse' && request.method === 'OPTIONS') {
         response.writeHead(405).end();
         return;
       }
@@ -141,10 +155,18 @@ describe('tus digest against a server without the checksum extension', () => {
   });
 
   test('a server that refuses OPTIONS lists nothing: the upload goes on, not verified', async () => {
-    const url = await fronted({}, true);
+    const url = await fronted({}, 'refuse');
     const writable = await upload(url, { digest: 'sha-256' });
 
     expect(writable.checksum).toEqual({ algorithm: 'sha256', verified: false, mismatches: 0 });
     expect((await server.stored(writable.uploadUrl!)).sha256).toBe(sha256(data));
+  });
+
+  test('a connection that fails while OPTIONS is asked fails the upload as any request would, before a PATCH', async () => {
+    const url = await fronted({}, 'reset');
+    const writable = new BufferedHttpWritable(url, { mode: 'tus', highWaterMark, digest: 'sha-256', retry: { limit: 0 } });
+
+    await expect(pipeline(readableOf([data]), writable)).rejects.toMatchObject({ code: 'ERR_BHW_NETWORK' });
+    expect(server.requests.filter((request) => request.method === 'PATCH')).toHaveLength(0);
   });
 });
