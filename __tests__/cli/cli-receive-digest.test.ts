@@ -100,11 +100,13 @@ describe('bhw receive verifies RFC 9530 digests on stream uploads', () => {
     const answer = await send('/s', { 'repr-digest': 'sha-256=not-base64' }, body);
     // A dictionary, but the value is not a byte sequence.
     const integer = await send('/s', { 'content-digest': 'sha-512=1' }, body);
+    const unterminated = await send('/s', { 'content-digest': 'sha-256=:AAAA' }, body);
 
     expect(answer.status).toBe(400);
     expect(JSON.parse(answer.body)).toMatchObject({ title: 'Invalid digest field', field: 'Repr-Digest' });
     expect(integer.status).toBe(400);
     expect(JSON.parse(integer.body)).toMatchObject({ title: 'Invalid digest field', field: 'Content-Digest' });
+    expect(JSON.parse(unterminated.body)).toMatchObject({ title: 'Invalid digest field', field: 'Content-Digest' });
     expect(await stored()).toEqual([]);
   });
 

@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { startReceiveServer, type ReceiveServer } from '../../cli/receive-server.js';
 import { BufferedHttpWritable, HttpStatusError, type DigestAlgorithm } from '../../lib/index.js';
 import { startByteFlipProxy, type ByteFlipProxy } from '../helpers/byte-flip-proxy.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { chunksOf, pattern, readableOf } from '../helpers/data.js';
 import { sha256 } from '../helpers/sink-server.js';
 import { startTusServer, type TusTestServer } from '../helpers/tus-server.js';
@@ -68,6 +69,20 @@ describe('tus digest against bhw receive, which lists the checksum extension', (
     expect(writable.checksum).toEqual({ algorithm: 'sha256', verified: true, mismatches: 0 });
     expect(proxy.requests.map((request) => request.method).slice(0, 3)).toEqual(['POST', 'HEAD', 'OPTIONS']);
     expect(sha256(await stored(writable))).toBe(sha256(data));
+  });
+
+  test('a PATCH cut on the way is resent as before, and not counted as a mismatch', async () => {
+    const cutter = await startFaultProxy(receiver.url);
+    cutter.cutAt([100_000]);
+    try {
+      const writable = await upload(cutter.url(`${receiver.url}/tus`), { digest: 'sha-256' });
+
+      expect(cutter.faults).toBe(1);
+      expect(writable.checksum).toEqual({ algorithm: 'sha256', verified: true, mismatches: 0 });
+      expect(sha256(await stored(writable))).toBe(sha256(data));
+    } finally {
+      await cutter.close();
+    }
   });
 
   test('without digest the flipped byte is stored: nothing tells the server', async () => {
@@ -145,8 +160,11 @@ describe('tus digest against a server without the checksum extension', () => {
     return `http://127.0.0.1:${(front.address() as AddressInfo).port}/files`;
   }
 
-  test('a creation answer listing the extensions settles it without OPTIONS: another algorithm is not ours', async () => {
-    const url = await fronted({ 'tus-extension': 'creation,checksum', 'tus-checksum-algorithm': 'md5,sha1' });
+  test.each([
+    ['another algorithm is not ours', { 'tus-extension': 'creation,checksum', 'tus-checksum-algorithm': 'md5,sha1' }],
+    ['checksum without its algorithms lists none', { 'tus-extension': 'creation, Checksum' }],
+  ])('a creation answer listing the extensions settles it without OPTIONS: %s', async (_label, headers) => {
+    const url = await fronted(headers);
     const writable = await upload(url, { digest: 'sha-512' });
 
     expect(writable.checksum).toEqual({ algorithm: 'sha512', verified: false, mismatches: 0 });

@@ -35,8 +35,8 @@ export function uploadChecksum(algorithm: TusChecksumAlgorithm, body: Buffer): s
 /** A comma-separated header as lower-case names; undefined when absent. */
 function listOf(value: string | string[] | undefined): string[] | undefined {
   if (value === undefined) return undefined;
-  const text = Array.isArray(value) ? value.join(',') : value;
-  return text
+  // An array (a repeated field) reads as its values joined by commas, as the list it is.
+  return String(value)
     .split(',')
     .map((name) => name.trim().toLowerCase())
     .filter(Boolean);
