@@ -27,7 +27,7 @@ type Section = 'header' | 'trailer';
 
 /** A digest field that does not hold: the answer is 400 and nothing of the body is kept. */
 export interface DigestProblem {
-  field: DigestField;
+  field: 'Content-Digest' | 'Repr-Digest';
   /** The algorithm whose digest differs; absent when the field is not a valid dictionary. */
   algorithm?: string;
   section: Section;
@@ -81,17 +81,16 @@ export class BodyDigests extends Transform {
 
 /** The problem, as RFC 9457 problem details: names the field and the algorithm, so a client knows to resend. */
 export function answerDigestProblem(response: ServerResponse, { field, algorithm, section }: DigestProblem, bytes: number): Promise<void> {
-  const name = fieldName(field);
   const where = section === 'trailer' ? ' (in a trailer)' : '';
   const detail = algorithm
-    ? `${name} ${algorithm}${where} does not match the ${bytes} bytes received; none of them was stored`
-    : `${name}${where} is not a valid RFC 9530 digest field; nothing was stored`;
+    ? `${field} ${algorithm}${where} does not match the ${bytes} bytes received; none of them was stored`
+    : `${field}${where} is not a valid RFC 9530 digest field; nothing was stored`;
   const problem = {
     type: 'https://www.rfc-editor.org/rfc/rfc9530',
     title: algorithm ? 'Digest mismatch' : 'Invalid digest field',
     status: 400,
     detail,
-    field: name,
+    field,
     ...(algorithm ? { algorithm } : {}),
     section,
   };
@@ -128,29 +127,30 @@ function checkField(
 ): DigestProblem | undefined {
   const value = fields[field];
   if (typeof value !== 'string') return undefined;
+  const name = fieldName(field);
   let members;
   try {
     members = parseDictionary(value);
   } catch {
-    return { field, section };
+    return { field: name, section };
   }
   const where = section === 'trailer' ? ' (trailer)' : '';
   for (const [algorithm, member] of members) {
     // Algorithms other than RFC 9530's active ones are ignored, as the RFC lets a recipient do.
     if (!ALGORITHMS.has(algorithm)) continue;
     const [value] = member;
-    if (!(value instanceof ArrayBuffer)) return { field, section };
+    if (!(value instanceof ArrayBuffer)) return { field: name, section };
     const digest = digests.get(algorithm);
     if (!digest) {
-      verdict.unverified.push(`${fieldName(field)} ${algorithm}${where}`);
+      verdict.unverified.push(`${name} ${algorithm}${where}`);
       continue;
     }
-    if (!digest.equals(Buffer.from(value))) return { field, algorithm, section };
-    verdict.verified.push(`${fieldName(field)} ${algorithm}${where}`);
+    if (!digest.equals(Buffer.from(value))) return { field: name, algorithm, section };
+    verdict.verified.push(`${name} ${algorithm}${where}`);
   }
   return undefined;
 }
 
-function fieldName(field: DigestField): string {
+function fieldName(field: DigestField): DigestProblem['field'] {
   return field === 'content-digest' ? 'Content-Digest' : 'Repr-Digest';
 }

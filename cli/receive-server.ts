@@ -237,9 +237,9 @@ async function receiveBatch(
       return answerJson(response, 200, { ...stored, sequence, duplicate: true });
     }
   }
-  let verdict: DigestVerdict | undefined;
+  let digestNote = '';
   const storing = storeAt(request, join(root, file), offset, gzip, maxBytes - offset).then(({ bytes, sha256, digests }): Stored => {
-    verdict = digests;
+    digestNote = checked(digests);
     return { bytes, sha256, file, ...verifiedField(digests.verified) };
   });
   if (key !== undefined) seen.set(key, storing);
@@ -254,7 +254,7 @@ async function receiveBatch(
     if (!response.headersSent && !response.destroyed) await answerText(response, 500, `batch failed: ${(error as Error).message}\n`, CLOSE);
     return;
   }
-  log(`${what}: ${stored.bytes} bytes, sha256 ${stored.sha256}${checked(verdict!)} -> ${file}`);
+  log(`${what}: ${stored.bytes} bytes, sha256 ${stored.sha256}${digestNote} -> ${file}`);
   await answerJson(response, 200, { ...stored, sequence });
 }
 
@@ -272,7 +272,6 @@ async function storeAt(
   gzip: boolean,
   limit: number,
 ): Promise<{ bytes: number; sha256: string; digests: DigestVerdict }> {
-  await (await open(path, 'a')).close();
   const digests = new BodyDigests(request);
   const hasher = new Sha256Transform();
   const temporary = join(dirname(path), `.part-${randomUUID()}`);
@@ -283,6 +282,7 @@ async function storeAt(
     else await pipeline(bodyOf(request), digests, new ByteLimit(limit), hasher, out);
     const verdict = digests.verdict(request);
     if (verdict.problem) throw new DigestRefused(verdict.problem, digests.bytes);
+    await (await open(path, 'a')).close();
     await pipeline(createReadStream(temporary), createWriteStream(path, { flags: 'r+', start: offset }));
     return { bytes: hasher.bytes, sha256: hasher.digest(), digests: verdict };
   } finally {
