@@ -1,14 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { redactUrl } from '../lib/redact.js';
 import { ByteLimit, TooLargeError } from './byte-limit.js';
 import { printable } from './printable.js';
+import { answerDigestProblem, BodyDigests, type DigestProblem, type DigestVerdict } from './receive-digest.js';
 import { RecentMap } from './recent-map.js';
 import { loadTusHandler, TUS_MISSING, TUS_PATH, type TusHandler } from './receive-tus.js';
 import { Sha256Transform } from './sha256-transform.js';
@@ -53,6 +55,20 @@ export interface Stored {
   sha256: string;
   /** Path of the file, relative to the storage directory. */
   file: string;
+  /** The RFC 9530 digests the request carried that matched (`Content-Digest sha-256`, …); absent when none. */
+  verified?: string[];
+}
+
+/** A digest field the body did not match: the request is answered 400 and none of its bytes is kept. */
+class DigestRefused extends Error {
+  readonly problem: DigestProblem;
+  readonly bytes: number;
+
+  constructor(problem: DigestProblem, bytes: number) {
+    super(`${problem.field} ${problem.algorithm ?? 'invalid'}`);
+    this.problem = problem;
+    this.bytes = bytes;
+  }
 }
 
 /**
@@ -120,7 +136,15 @@ class UniqueFiles {
     this.#suffix = suffix;
   }
 
-  async create(): Promise<{ file: string; handle: FileHandle }> {
+  /** Gives `temporary` the next free name (reserved with O_EXCL, then replaced by the rename); returns that name. */
+  async keep(temporary: string): Promise<string> {
+    const { file, handle } = await this.#create();
+    await handle.close();
+    await rename(temporary, join(this.#root, file));
+    return file;
+  }
+
+  async #create(): Promise<{ file: string; handle: FileHandle }> {
     for (;;) {
       const file = `${this.#prefix}${++this.#last}${this.#suffix}`;
       try {
@@ -132,7 +156,12 @@ class UniqueFiles {
   }
 }
 
-/** One stream-mode upload: the whole body is one file, refused (413, nothing kept) when larger than `maxBytes`. */
+/**
+ * One stream-mode upload: the whole body is one file, refused (413, nothing
+ * kept) when larger than `maxBytes`, or (400, nothing kept) when a digest
+ * field does not match. It is written under a hidden temporary name and
+ * renamed once checked, so a bad body is never seen under an upload's name.
+ */
 async function receiveStream(
   request: IncomingMessage,
   response: ServerResponse,
@@ -143,21 +172,30 @@ async function receiveStream(
 ): Promise<void> {
   const what = `stream ${request.method} ${shownTarget(request)}`;
   if (declaredLength(request) > maxBytes) return refuseTooLarge(response, maxBytes, what, log);
+  const digests = new BodyDigests(request);
   const hasher = new Sha256Transform();
-  const { file, handle } = await files.create();
+  const temporary = join(root, `.part-${randomUUID()}`);
+  const handle = await open(temporary, 'wx');
   try {
-    await pipeline(bodyOf(request), new ByteLimit(maxBytes), hasher, handle.createWriteStream());
+    await pipeline(bodyOf(request), digests, new ByteLimit(maxBytes), hasher, handle.createWriteStream());
   } catch (error) {
     if (error instanceof TooLargeError) {
-      await rm(join(root, file), { force: true });
+      await rm(temporary, { force: true });
       return refuseTooLarge(response, maxBytes, what, log);
     }
+    // Cut short: what arrived is kept, as far as it came (a digest cannot be checked without the whole body).
+    const file = await files.keep(temporary);
     log(`${what}: failed after ${hasher.bytes} bytes (kept in ${file}): ${printable((error as Error).message)}`);
     if (!response.headersSent && !response.destroyed) await answerText(response, 500, `upload failed: ${(error as Error).message}\n`, CLOSE);
     return;
   }
-  const stored: Stored = { bytes: hasher.bytes, sha256: hasher.digest(), file };
-  log(`${what}: ${stored.bytes} bytes, sha256 ${stored.sha256} -> ${file}`);
+  const verdict = digests.verdict(request);
+  if (verdict.problem) {
+    await rm(temporary, { force: true });
+    return refuseDigest(response, new DigestRefused(verdict.problem, digests.bytes), what, log);
+  }
+  const stored: Stored = { bytes: hasher.bytes, sha256: hasher.digest(), file: await files.keep(temporary), ...verifiedField(verdict.verified) };
+  log(`${what}: ${stored.bytes} bytes, sha256 ${stored.sha256}${checked(verdict)} -> ${stored.file}`);
   await answerJson(response, 200, stored);
 }
 
@@ -199,31 +237,57 @@ async function receiveBatch(
       return answerJson(response, 200, { ...stored, sequence, duplicate: true });
     }
   }
-  const storing = storeAt(request, join(root, file), offset, gzip, maxBytes - offset).then((digest): Stored => ({ ...digest, file }));
+  let digestNote = '';
+  const storing = storeAt(request, join(root, file), offset, gzip, maxBytes - offset).then(({ bytes, sha256, digests }): Stored => {
+    digestNote = checked(digests);
+    return { bytes, sha256, file, ...verifiedField(digests.verified) };
+  });
   if (key !== undefined) seen.set(key, storing);
   let stored: Stored;
   try {
     stored = await storing;
   } catch (error) {
     if (key !== undefined && seen.get(key) === storing) seen.delete(key); // a later retry must be stored
+    if (error instanceof DigestRefused) return refuseDigest(response, error, what, log);
     if (error instanceof TooLargeError) return refuseTooLarge(response, maxBytes, what, log);
     log(`${what}: failed: ${printable((error as Error).message)}`);
     if (!response.headersSent && !response.destroyed) await answerText(response, 500, `batch failed: ${(error as Error).message}\n`, CLOSE);
     return;
   }
-  log(`${what}: ${stored.bytes} bytes, sha256 ${stored.sha256} -> ${file}`);
+  log(`${what}: ${stored.bytes} bytes, sha256 ${stored.sha256}${digestNote} -> ${file}`);
   await answerJson(response, 200, { ...stored, sequence });
 }
 
-/** Writes a (possibly gzipped) body at `offset` in `path`, creating the file if needed, without truncating it; more than `limit` decoded bytes fail with `TooLargeError`. */
-async function storeAt(request: IncomingMessage, path: string, offset: number, gzip: boolean, limit: number): Promise<{ bytes: number; sha256: string }> {
-  await (await open(path, 'a')).close();
+/**
+ * Writes a (possibly gzipped) body at `offset` in `path`, creating the file
+ * if needed, without truncating it; more than `limit` decoded bytes fail
+ * with `TooLargeError`, a digest field the body does not match with
+ * `DigestRefused`. The batch lands whole or not at all: it is decoded into a
+ * hidden temporary file and copied into place only once it ended and matched.
+ */
+async function storeAt(
+  request: IncomingMessage,
+  path: string,
+  offset: number,
+  gzip: boolean,
+  limit: number,
+): Promise<{ bytes: number; sha256: string; digests: DigestVerdict }> {
+  const digests = new BodyDigests(request);
   const hasher = new Sha256Transform();
-  const out = createWriteStream(path, { flags: 'r+', start: offset });
-  // Batch-Offset counts uncompressed bytes: store what the gzip body decodes to.
-  if (gzip) await pipeline(bodyOf(request), createGunzip(), new ByteLimit(limit), hasher, out);
-  else await pipeline(bodyOf(request), new ByteLimit(limit), hasher, out);
-  return { bytes: hasher.bytes, sha256: hasher.digest() };
+  const temporary = join(dirname(path), `.part-${randomUUID()}`);
+  const out = createWriteStream(temporary, { flags: 'wx' });
+  try {
+    // Batch-Offset counts uncompressed bytes: store what the gzip body decodes to. The digests are of the body as sent.
+    if (gzip) await pipeline(bodyOf(request), digests, createGunzip(), new ByteLimit(limit), hasher, out);
+    else await pipeline(bodyOf(request), digests, new ByteLimit(limit), hasher, out);
+    const verdict = digests.verdict(request);
+    if (verdict.problem) throw new DigestRefused(verdict.problem, digests.bytes);
+    await (await open(path, 'a')).close();
+    await pipeline(createReadStream(temporary), createWriteStream(path, { flags: 'r+', start: offset }));
+    return { bytes: hasher.bytes, sha256: hasher.digest(), digests: verdict };
+  } finally {
+    await rm(temporary, { force: true });
+  }
 }
 
 /**
@@ -238,6 +302,25 @@ function bodyOf(request: IncomingMessage): AsyncIterable<Buffer> {
 /** Content-Length, or 0 when the size is not declared (chunked). */
 function declaredLength(request: IncomingMessage): number {
   return parseDigits(header(request, 'content-length')) ?? 0;
+}
+
+/** Answers 400 with problem details naming the digest (the body was read whole: the connection stays). */
+function refuseDigest(response: ServerResponse, { problem, bytes }: DigestRefused, what: string, log: (line: string) => void): Promise<void> {
+  const digest = problem.algorithm ? `${problem.field} ${problem.algorithm}` : problem.field;
+  const verdict = problem.algorithm ? 'does not match' : 'is not a valid digest field';
+  log(`${what}: refused with 400, ${digest}${problem.section === 'trailer' ? ' in a trailer' : ''} ${verdict}; nothing stored`);
+  return answerDigestProblem(response, problem, bytes);
+}
+
+/** `verified` for the answer, when a digest was checked. */
+function verifiedField(verified: string[]): { verified?: string[] } {
+  return verified.length > 0 ? { verified } : {};
+}
+
+/** What the log line says of the digests: those checked, and those that could not be. */
+function checked({ verified, unverified }: DigestVerdict): string {
+  const parts = [...verified.map((digest) => `${digest} verified`), ...unverified.map((digest) => `${digest} not verified (trailer not announced)`)];
+  return parts.length > 0 ? `, ${parts.join(', ')}` : '';
 }
 
 /** Answers 413 and closes the connection, so the rest of the body is not read. */

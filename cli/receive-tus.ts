@@ -4,6 +4,7 @@ import { relative, join, dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { printable } from './printable.js';
+import { verifyingChecksums } from './receive-tus-checksum.js';
 import { Sha256Transform } from './sha256-transform.js';
 
 /** The creation endpoint of `bhw receive`: `POST /tus`, uploads at `/tus/<id>`. */
@@ -18,7 +19,8 @@ export type TusHandler = (request: IncomingMessage, response: ServerResponse) =>
  * A tus 1.0 endpoint through @tus/server with @tus/file-store, storing under
  * `directory` (`<id>` with its metadata in `<id>.json`), refusing uploads
  * larger than `maxBytes` with 413 (a declared Upload-Length at creation, a
- * deferred one as its bytes arrive). Both packages are
+ * deferred one as its bytes arrive), verifying `Upload-Checksum` (sha256,
+ * sha512) on each PATCH that carries one. Both packages are
  * loaded on demand so `bhw` runs without them: undefined when they are missing.
  */
 export async function loadTusHandler(directory: string, maxBytes: number, log: (line: string) => void): Promise<TusHandler | undefined> {
@@ -32,15 +34,20 @@ export async function loadTusHandler(directory: string, maxBytes: number, log: (
   } catch {
     return undefined;
   }
+  const datastore = new store.FileStore({ directory });
+  // Checked in front of the server (receive-tus-checksum.ts): listed so clients send Upload-Checksum.
+  datastore.extensions.push('checksum');
   const server = new tus.Server({
     path: TUS_PATH,
-    datastore: new store.FileStore({ directory }),
+    datastore,
     maxSize: maxBytes,
     // How long a HEAD waits for a cut PATCH to give up the upload's lock; the
     // default 3 s would also hold the process open that long after close().
     lockDrainTimeout: 100,
     // Behind a TLS-terminating proxy, Locations follow X-Forwarded-Proto/-Host (else http://, which clients refuse).
     respectForwardedHeaders: true,
+    // A browser client may send it (CORS preflight).
+    allowedHeaders: ['Upload-Checksum'],
     // The last PATCH is answered like the other uploads: 200 with the digest
     // of the stored file (tus clients accept any 2xx with the right Upload-Offset).
     onUploadFinish: async (_request, upload) => {
@@ -53,7 +60,7 @@ export async function loadTusHandler(directory: string, maxBytes: number, log: (
       return { status_code: 200, headers: { 'content-type': 'application/json' }, body: `${JSON.stringify({ bytes, sha256, file })}\n` };
     },
   });
-  return (request, response) => server.handle(request, response);
+  return verifyingChecksums(server, maxBytes);
 }
 
 async function digestFile(path: string): Promise<{ bytes: number; sha256: string }> {

@@ -16,6 +16,8 @@ export type {
   ResponseSummary,
   SpoolSettings,
   StreamModeOptions,
+  TusChecksum,
+  TusChecksumAlgorithm,
   TusModeOptions,
   TusOffset,
   UploadFileFields,

@@ -270,6 +270,23 @@ interface TusOnlyFields {
   allowInsecureLocation?: boolean | undefined;
 }
 
+/** The tus name (`Upload-Checksum`, `Tus-Checksum-Algorithm`) of a `digest` algorithm. */
+export type TusChecksumAlgorithm = 'sha256' | 'sha512';
+
+/** tus with `digest`: what the server does with it (the tus checksum extension). */
+export interface TusChecksum {
+  /** The `digest` algorithm by its tus name. */
+  algorithm: TusChecksumAlgorithm;
+  /**
+   * True: the server lists `checksum` in `Tus-Extension` and the algorithm in
+   * `Tus-Checksum-Algorithm`, so every PATCH carries `Upload-Checksum` and the
+   * server checks it. False: it does not, no header is sent, nothing is verified.
+   */
+  verified: boolean;
+  /** PATCHes the server answered 460 Checksum Mismatch: each was resent from the server's offset. */
+  mismatches: number;
+}
+
 /** Where an upload stands on the server, as a `HEAD` reports it. */
 export interface TusOffset {
   /** `Upload-Offset`: bytes the server has stored. Read your source from here on. */
@@ -360,6 +377,8 @@ export interface ProgressSnapshot {
   concurrency?: number;
   /** batch with a spool: bytes the spool held from an earlier run when it opened (sent first). */
   bytesFromSpool?: number;
+  /** tus with `digest`: whether the server verifies each PATCH, known before the first one. */
+  checksum?: TusChecksum;
 }
 
 /** The server's answer, as exposed on `upload.response` and the `'response'` event. */

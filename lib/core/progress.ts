@@ -1,4 +1,4 @@
-import type { ProgressSnapshot } from '../types.js';
+import type { ProgressSnapshot, TusChecksum } from '../types.js';
 
 /**
  * The upload's counters. One owner (the upload session) changes them, from
@@ -14,6 +14,7 @@ export class Progress {
   uploadUrl?: string;
   concurrency?: number;
   bytesFromSpool?: number;
+  checksum?: TusChecksum;
   /** Acknowledged ranges beyond the contiguous prefix (batch with concurrency): offset → size. */
   readonly #acknowledgedAhead = new Map<number, number>();
   /** Upload offset of this process's first byte: a spool goes on from where an earlier run stopped. */
@@ -62,6 +63,7 @@ export class Progress {
     if (this.uploadUrl !== undefined) snapshot.uploadUrl = this.uploadUrl;
     if (this.concurrency !== undefined) snapshot.concurrency = this.concurrency;
     if (this.bytesFromSpool !== undefined) snapshot.bytesFromSpool = this.bytesFromSpool;
+    if (this.checksum !== undefined) snapshot.checksum = { ...this.checksum };
     return snapshot;
   }
 }

@@ -3,7 +3,7 @@ import { publishUploadError, publishUploadFinish, publishUploadStart, type Uploa
 import type { UploadContext } from '../upload-context.js';
 import { Progress } from './progress.js';
 import type { SendInfo, Transport, TransportFactory, TransportReports } from '../modes/transport.js';
-import type { BatchReport, ErrorPosition, ProgressSnapshot, SpoolOpened, UploadMode, UploadResponse } from '../types.js';
+import type { BatchReport, ErrorPosition, ProgressSnapshot, SpoolOpened, TusChecksum, UploadMode, UploadResponse } from '../types.js';
 
 /** What the filler says of a send; the session adds its sequence and offset unless the send brings its own. */
 export type SendDetails = Omit<SendInfo, 'sequence' | 'offset'> & {
@@ -213,6 +213,11 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
 
   uploadUrl(url: string): void {
     this.#progress.uploadUrl = url;
+    this.#changed();
+  }
+
+  checksum(state: TusChecksum): void {
+    this.#progress.checksum = { ...state };
     this.#changed();
   }
 

@@ -3,7 +3,7 @@ import { finished } from 'node:stream/promises';
 import { ContentLengthError } from '../errors.js';
 import type { TransportFactory } from '../modes/transport.js';
 import type { UploadContext } from '../upload-context.js';
-import type { BatchReport, ErrorPosition, ProgressSnapshot, SpoolOpened, UploadResponse } from '../types.js';
+import type { BatchReport, ErrorPosition, ProgressSnapshot, SpoolOpened, TusChecksum, UploadResponse } from '../types.js';
 import {
   FLUSH_MARKER,
   type Chunk,
@@ -113,6 +113,11 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
   /** tus: the upload URL, once created (or as given), without credentials. */
   get uploadUrl(): string | undefined {
     return this.#session.uploadUrlText;
+  }
+
+  /** tus with `digest`: whether the server verifies each PATCH (`Upload-Checksum`), once known; undefined otherwise. */
+  get checksum(): TusChecksum | undefined {
+    return this.#session.progress().checksum;
   }
 
   /** Requests in flight allowed now (batch `'auto'`: the adaptive limit); 1 in stream and tus. */

@@ -1,6 +1,6 @@
 import { asError } from '../errors.js';
 import type { UploadContext } from '../upload-context.js';
-import type { BatchReport, ErrorPosition, ProgressSnapshot, UploadResponse } from '../types.js';
+import type { BatchReport, ErrorPosition, ProgressSnapshot, TusChecksum, UploadResponse } from '../types.js';
 
 /** Where a buffer stands in the whole upload. */
 export interface SendInfo {
@@ -32,6 +32,8 @@ export interface TransportReports {
   batchAcknowledged(report: BatchReport, response: UploadResponse): void;
   /** tus: the upload's URL, credentials removed. */
   uploadUrl(url: string): void;
+  /** tus with `digest`: whether the server verifies each PATCH, and how many it found corrupted so far. */
+  checksum(state: TusChecksum): void;
   /**
    * batch with `concurrency: 'auto'`: the concurrency limit is now `limit`.
    * The transport reports the starting limit when it is built (no event),

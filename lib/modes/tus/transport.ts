@@ -1,17 +1,21 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Response as GotResponse } from 'got';
-import { ContentLengthError, InsecureLocationError, ProtocolError, ResumeGapError } from '../../errors.js';
+import { ContentLengthError, HttpStatusError, InsecureLocationError, ProtocolError, ResumeGapError } from '../../errors.js';
 import type { TusOptions } from './options.js';
 import type { UploadContext } from '../../upload-context.js';
 import { attempt } from '../../http/attempt.js';
 import { credentialsForOrigin, isSchemeDowngrade, learnSecrets, redactUrl, secretValues } from '../../http/redact.js';
 import { toUploadResponse } from '../../http/responses.js';
 import { AttemptFailed, retrying } from '../../http/retry-loop.js';
+import { saysDigestMismatch } from '../../http/status.js';
 import { failed, type SendInfo, type Transport, type TransportReports } from '../transport.js';
 import { TUS_VERSION, encodeMetadata, readTusOffset } from './protocol.js';
-import type { ErrorPosition, TusOffset, UploadResponse } from '../../types.js';
+import { checksumState, listedChecksums, uploadChecksum } from './checksum.js';
+import type { ErrorPosition, TusChecksum, TusOffset, UploadResponse } from '../../types.js';
 
 /**
- * tus 1.0 core + creation + creation-defer-length. One buffer in flight, one
+ * tus 1.0 core + creation + creation-defer-length, and checksum with
+ * `digest` when the server lists it. One buffer in flight, one
  * `PATCH` per buffer. After a failure the transport asks the server's offset
  * with `HEAD` and resends from there out of the buffer it still holds (a cut
  * PATCH usually leaves part of its bytes stored). `send()` resolves only when
@@ -49,6 +53,8 @@ export class TusTransport implements Transport {
   #failed = false;
   #aborted = false;
   #finished = false;
+  /** With `digest`: whether PATCHes carry `Upload-Checksum`, learned before the first. */
+  #checksum: TusChecksum | undefined;
   /** Aborted by `abort()`: the request in flight, or the wait before a retry, ends at once. */
   readonly #cancel = new AbortController();
 
@@ -116,13 +122,35 @@ export class TusTransport implements Transport {
     });
   }
 
-  /** Creates the upload (tus §creation), or learns where an existing one stands. Once. */
+  /** Creates the upload (tus §creation), or learns where an existing one stands; with `digest`, whether the server checks it. Once. */
   #open(): Promise<void> {
-    this.#opened ??= this.#options.uploadUrl ? this.#resume(this.#options.uploadUrl) : this.#create();
+    this.#opened ??= this.#start();
     return this.#opened;
   }
 
-  async #create(): Promise<void> {
+  async #start(): Promise<void> {
+    const { uploadUrl, digest } = this.#options;
+    const answer = uploadUrl ? await this.#resume(uploadUrl) : await this.#create();
+    if (!digest) return;
+    // The creation answer settles it when it lists the extensions; else one OPTIONS does (tus §OPTIONS).
+    const listed = (answer && listedChecksums(answer)) ?? (await this.#askExtensions());
+    this.#checksum = checksumState(digest, listed);
+    this.#reports.checksum(this.#checksum);
+  }
+
+  /** The server's checksum algorithms from its OPTIONS answer; a server that refuses OPTIONS lists none. */
+  async #askExtensions(): Promise<string[] | undefined> {
+    try {
+      const response = await this.#retrying(() => this.#request('OPTIONS', this.#options.url, {}));
+      return listedChecksums(response.headers);
+    } catch (error) {
+      if (error instanceof HttpStatusError) return undefined;
+      throw error;
+    }
+  }
+
+  /** Returns the creation answer's headers. */
+  async #create(): Promise<IncomingHttpHeaders> {
     const headers: Record<string, string> = {};
     if (this.#length === undefined) headers['upload-defer-length'] = '1';
     else headers['upload-length'] = String(this.#length);
@@ -145,9 +173,10 @@ export class TusTransport implements Transport {
     this.#setUploadUrl(url);
     this.#lengthDeclared = this.#length !== undefined;
     this.#lastResponse = toUploadResponse(response);
+    return response.headers;
   }
 
-  async #resume(url: URL): Promise<void> {
+  async #resume(url: URL): Promise<undefined> {
     this.#setUploadUrl(url);
     // The caller (uploadFile, say) may have asked HEAD already to know where to
     // read from: one round trip is enough. Its offset is checked by the first
@@ -166,6 +195,7 @@ export class TusTransport implements Transport {
       this.#length = state.length;
       this.#lengthDeclared = true;
     }
+    return undefined;
   }
 
   /**
@@ -204,7 +234,12 @@ export class TusTransport implements Transport {
     };
     const declaring = this.#declaresLength(end);
     if (declaring) headers['upload-length'] = String(end);
-    const response = await this.#request('PATCH', this.#uploadUrl!, headers, bytes.subarray(from - start), () => this.#sent(end - this.#base));
+    const body = bytes.subarray(from - start);
+    if (this.#checksum?.verified) headers['upload-checksum'] = uploadChecksum(this.#checksum.algorithm, body);
+    const response = await this.#request('PATCH', this.#uploadUrl!, headers, body, () => this.#sent(end - this.#base)).catch((error: unknown) => {
+      this.#countMismatch(error);
+      throw error;
+    });
     const offset = readTusOffset(response.headers)?.offset;
     if (offset === undefined)
       throw new ProtocolError(`PATCH answer ${response.statusCode} without a valid Upload-Offset`, this.#reports.progress(), this.#position());
@@ -221,6 +256,15 @@ export class TusTransport implements Transport {
       );
       throw new AttemptFailed({ error, retryable: true });
     }
+  }
+
+  /** A PATCH the server found corrupted (460): counted where the caller can see it; the retry loop resends it. */
+  #countMismatch(error: unknown): void {
+    if (!this.#checksum || !(error instanceof AttemptFailed)) return;
+    const { statusCode, error: failure } = error.attempt;
+    if (!saysDigestMismatch(statusCode, (failure as { body?: string }).body)) return;
+    this.#checksum.mismatches++;
+    this.#reports.checksum(this.#checksum);
   }
 
   /** Where the server stands (tus §HEAD). */
@@ -241,7 +285,13 @@ export class TusTransport implements Transport {
    * One request through the caller's got instance: a 2xx response, or an
    * `AttemptFailed` for the retry policy to judge.
    */
-  #request(method: 'POST' | 'PATCH' | 'HEAD', url: URL, headers: Record<string, string>, body?: Buffer, bodyGoes?: () => void): Promise<GotResponse<Buffer>> {
+  #request(
+    method: 'POST' | 'PATCH' | 'HEAD' | 'OPTIONS',
+    url: URL,
+    headers: Record<string, string>,
+    body?: Buffer,
+    bodyGoes?: () => void,
+  ): Promise<GotResponse<Buffer>> {
     const { expectsContinue, expectContinueTimeout } = this.#options;
     const { got } = this.#context;
     const spec = {
