@@ -71,7 +71,7 @@ describe('each run loads only what it uses', () => {
 
     expect(code).toBe(0);
     expect(loaded.some((url) => url.includes('/node_modules/got/'))).toBe(true);
-    expect(loaded.filter((url) => /cli-progress|progress-bar|@tus\/|crc32|receive/.test(url))).toEqual([]);
+    expect(loaded.filter((url) => /cli-progress|progress-bar|@tus\/|crc32|cli\/receive/.test(url))).toEqual([]);
   });
 });
 
