@@ -22,12 +22,10 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  *   with the small limits of an upload (default max 16) ×0.9 rounded down is
  *   only −1 below 10: a server whose capacity fell from 16 to 4 would refuse
  *   for 9 windows (16, 14, 12, 10, 9, …, 4; ×0.75: 16, 12, 9, 6, 4). Not
- *   TCP's ×0.5: the cut is immediate and older attempts cannot cut again, so
- *   it need not be deep to stop a storm, and halving 7 to 3 left a server of
- *   capacity 6 half idle while the limit climbed back (measured against the
- *   capacity servers with __tests__/helpers/reference-sender.ts: ×0.5 and
- *   ×0.75 both kept 429s under 2.5 % of requests; ×0.75 finished sooner,
- *   on a noisy shared machine, 3 runs each).
+ *   TCP's ×0.5 (but see slow start): the cut is immediate, older attempts
+ *   cannot cut again, and halving 7 to 3 left a server of capacity 6 half
+ *   idle while the limit climbed back (both kept 429s under 2.5 % with
+ *   __tests__/helpers/reference-sender.ts; ×0.75 finished sooner).
  * - RTT growth alone cuts by ×0.9 (Vector's default): the responses still
  *   succeed, the signal is noisy, and halving on a latency blip would waste
  *   throughput. Below 10 it means −1, which keeps a queueing server near its
@@ -35,10 +33,12 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  * - At most one cut per window, and never for an attempt that started before
  *   the last cut (it was sent under the old limit and says nothing about the
  *   new one).
- * - After a cut, growing back to the limit that was cut takes `probeWindows`
- *   eligible windows in a row instead of one (a plateau, as TCP CUBIC slows
- *   near its last loss): otherwise the limit would oscillate one step above
- *   the server's capacity and draw a refusal every other window.
+ * - After a cut for a refusal or failure, growing back to the limit that was
+ *   cut takes `probeWindows` eligible windows in a row instead of one (a
+ *   plateau, as TCP CUBIC slows near its last loss): otherwise the limit would
+ *   oscillate one step above the server's capacity and draw a refusal every
+ *   other window. A level refused again and again waits twice, then four
+ *   times as long (#windowsBeforeStep). A latency cut has no plateau.
  * - A refusal within the window after a step up, of an attempt sent after
  *   it, takes that step back instead of cutting ×0.75: the level below held
  *   for a whole window, so the step found the capacity. Otherwise each probe
@@ -59,13 +59,12 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  *   and, as HyStart (RFC 9406) does, without a cut when a single response's
  *   round trip is well past the baseline: queueing has begun, and the windows
  *   decide from there as before. The price is an overshoot of up to one
- *   round trip's doubling before the first 429 comes back (to 7–10 for a
- *   capacity of 6 in bench/drivers/overload.ts), which the ×0.75 cut, one per
- *   window, takes back. A client short of CPU counts attempts in flight
- *   that are not yet at the server, and each answer would grow the limit
- *   past what the server ever saw (to 13 for a capacity of 6): so slow start
- *   also stops at twice the 2xx answers received in the last round trip, the
- *   doubling of what was delivered, as BBR bounds by the delivery rate.
+ *   round trip's doubling before the first 429 comes back, so the refusal
+ *   that ends slow start halves the limit (not ×0.75). A client short of CPU
+ *   counts attempts in flight that are not yet at the server, and each answer
+ *   would grow the limit past what the server ever saw (to 13 for a capacity
+ *   of 6): so slow start also stops at twice the 2xx answers received in the
+ *   last round trip, as BBR bounds by the delivery rate.
  *
  * The controller owns no timer: windows are checked when an attempt finishes,
  * with a clock the caller may inject, so tests drive it step by step.
@@ -170,6 +169,8 @@ export class AdaptiveConcurrency extends SlotLimiter {
   #slowStart: boolean;
   /** In slow start: when each 2xx of the last round trip came back (the answers actually received). */
   readonly #recentAnswers: number[] = [];
+  /** The lowest level a step up was refused at, and how many times in a row: later steps to it wait longer. */
+  #refusedLevel: { level: number; times: number } | undefined;
 
   constructor(options: AdaptiveConcurrencyOptions = {}) {
     super(options.now ?? (() => performance.now()));
@@ -213,8 +214,9 @@ export class AdaptiveConcurrency extends SlotLimiter {
       }
     } else if (outcome.kind === 'overload' || outcome.kind === 'failure') {
       this.#hadBackPressure = true;
+      const endsSlowStart = this.#slowStart;
       this.#slowStart = false;
-      this.#backPressure(token, outcome.kind, now);
+      this.#backPressure(token, outcome.kind, now, endsSlowStart);
     }
     this.#endWindowIfDue(now);
   }
@@ -234,9 +236,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
    * with the window's own margins, the scheduling jitter of a shared 2-core
    * machine alone could end slow start on one of its first responses (the
    * limit then climbs by windows as if there were no slow start) or stall it.
-   * A reasoned margin, not a measured need: with the window's margins, 12
-   * traced runs of bench/drivers/overload.ts on a quiet moment climbed just the same.
-   * Nor does the exit fire early against a queueing server: the responses of
+   * (Reasoned, not measured: bench/notes/overload-findings.md.) Nor does the exit fire early against a queueing server: the responses of
    * the first N of a round come back at the baseline and keep doubling, so
    * the limit passes N by up to N before queued responses end slow start. In between
    * (neither near nor well past) the response neither grows the limit nor ends
@@ -273,11 +273,32 @@ export class AdaptiveConcurrency extends SlotLimiter {
    * within the window that followed it, takes that step back instead: the
    * level below went cleanly a window ago, so the step found the capacity.
    */
-  #backPressure(token: AttemptToken, reason: 'overload' | 'failure', now: number): void {
+  #backPressure(token: AttemptToken, reason: 'overload' | 'failure', now: number, endsSlowStart: boolean): void {
     if (token.startedAt <= this.#lastDecreaseAt || now < this.#decreaseWindowEnd) return;
     const step = this.#stepUp;
-    if (step !== undefined && token.startedAt >= step.at) this.#cutTo(step.from, reason, now);
-    else this.#cutTo(Math.floor(this.#limit * this.#overloadDecrease), reason, now);
+    // Slow start doubled the limit in its last round trip: half of it is the level that held
+    // (RFC 5681's FlightSize / 2). ×0.75 of 8 left a capacity of 4 two slots that drew a 429
+    // each time their last one came back, for a whole window.
+    if (endsSlowStart) this.#cutTo(Math.floor(this.#limit / 2), reason, now);
+    else if (step !== undefined && token.startedAt >= step.at) {
+      const times = this.#refusedLevel?.level === this.#limit ? this.#refusedLevel.times + 1 : 1;
+      this.#refusedLevel = { level: this.#limit, times };
+      this.#cutTo(step.from, reason, now);
+    } else this.#cutTo(Math.floor(this.#limit * this.#overloadDecrease), reason, now);
+  }
+
+  /**
+   * Eligible windows needed before the next step up: one; `probeWindows` to
+   * reach the limit last cut (the plateau); to reach a level a step up was
+   * refused at, `probeWindows` doubled for each refusal there in a row
+   * (at most ×4): at a capacity of 4 a probe every `probeWindows + 2` windows
+   * alone drew 4 % of the requests as 429s.
+   */
+  #windowsBeforeStep(): number {
+    const next = this.#limit + 1;
+    const refused = this.#refusedLevel;
+    if (refused !== undefined && next >= refused.level) return this.#probeWindows * 2 ** Math.min(refused.times - 1, 2);
+    return this.#plateau !== undefined && next >= this.#plateau ? this.#probeWindows : 1;
   }
 
   #endWindowIfDue(now: number): void {
@@ -306,10 +327,10 @@ export class AdaptiveConcurrency extends SlotLimiter {
     // In slow start the responses themselves grow the limit; a window may still cut it for latency (which ends slow start).
     if (!this.#slowStart && this.#reachedLimit && !this.#hadBackPressure && near && this.#limit < this.max) {
       this.#eligibleWindows++;
-      // The plateau lifts once a window at or above the limit last cut went cleanly.
+      // The plateau lifts once a window at or above the limit last cut went cleanly; so does a refused level.
       if (this.#plateau !== undefined && this.#limit >= this.#plateau) this.#plateau = undefined;
-      const probing = this.#plateau !== undefined && this.#limit + 1 >= this.#plateau;
-      if (!probing || this.#eligibleWindows >= this.#probeWindows) {
+      if (this.#refusedLevel !== undefined && this.#limit >= this.#refusedLevel.level) this.#refusedLevel = undefined;
+      if (this.#eligibleWindows >= this.#windowsBeforeStep()) {
         this.#eligibleWindows = 0;
         this.#stepUp = { from: this.#limit, at: now };
         this.#change(this.#limit + 1, 'increase', rtt);
@@ -327,7 +348,9 @@ export class AdaptiveConcurrency extends SlotLimiter {
     this.#slowStart = false;
     this.#stepUp = undefined;
     if (this.#limit <= 1) return;
-    this.#plateau = this.#limit;
+    // Only a refusal or a failure found a level to approach slowly. After a latency cut, four clean windows in a
+    // row were rare on a busy client (RTTs jump with no queue at the server): a capacity of 4 spent half its time at 3.
+    if (reason !== 'latency') this.#plateau = this.#limit;
     this.#eligibleWindows = 0;
     this.#lastDecreaseAt = now;
     this.#decreaseWindowEnd = now + Math.max(MIN_WINDOW_MS, this.#baseline?.mean ?? 0);
