@@ -80,7 +80,6 @@ describe('adaptive concurrency against a server of capacity 4 (the overload benc
     const trace = changes.map((change) => `${change.previous}→${change.limit} ${change.reason}`).join(', ');
     const share = auto.refused / auto.requests;
     expect(share <= 0.05 ? 'at most 5 %' : `${auto.refused}/${auto.requests} refused: ${trace}`).toBe('at most 5 %');
-    if (process.env.SIM_TRACE) console.log(auto, fixed, trace);
     expect(auto.ms / fixed.ms).toBeLessThanOrEqual(1.15);
   });
 });
