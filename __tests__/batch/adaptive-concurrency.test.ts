@@ -392,6 +392,20 @@ describe('adaptive concurrency: slow start', () => {
     ]);
   });
 
+  test('the first refusal halves the limit even when a slow answer ended slow start before it', () => {
+    const { limiter, clock, changes } = controller({ max: 64 });
+    let inFlight = pipelinedRound(limiter, clock, []);
+    while (limiter.limit < 4) inFlight = pipelinedRound(limiter, clock, inFlight);
+    // 4 → 5 on the first answer, then a slow one ends slow start (as in the test above) …
+    inFlight = pipelinedRound(limiter, clock, inFlight, (i) => (i === 1 ? 15 : 10));
+    expect(limiter.limit).toBe(5);
+    changes.length = 0;
+    // … and the 429s of the doubling come back only now (a busy client reads them late).
+    clock.advance(1);
+    limiter.finished(inFlight[0]!, { kind: 'overload' });
+    expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([[5, 2, 'overload']]);
+  });
+
   test('an answer above the baseline but not well past it neither grows the limit nor ends slow start', () => {
     const { limiter, clock, changes } = controller({ max: 64 });
     let inFlight = pipelinedRound(limiter, clock, []);

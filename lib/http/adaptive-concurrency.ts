@@ -167,9 +167,11 @@ export class AdaptiveConcurrency extends SlotLimiter {
   #stepUp: { from: number; at: number } | undefined;
   /** True until the first back pressure, cut, or response well past the baseline; then the windows alone grow the limit. */
   #slowStart: boolean;
+  /** Slow start ran and nothing has cut since: its overshoot may still be in the limit. */
+  #uncutSlowStart: boolean;
   /** In slow start: when each 2xx of the last round trip came back (the answers actually received). */
   readonly #recentAnswers: number[] = [];
-  /** The lowest level a step up was refused at, and how many times in a row: later steps to it wait longer. */
+  /** The level a step up was last refused at, and how many times in a row: later steps to it wait longer. */
   #refusedLevel: { level: number; times: number } | undefined;
 
   constructor(options: AdaptiveConcurrencyOptions = {}) {
@@ -187,6 +189,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
     const slowStart = options.slowStart ?? true;
     if (typeof slowStart !== 'boolean') throw new TypeError(`slowStart must be a boolean, received ${typeof slowStart} ${String(slowStart)}`);
     this.#slowStart = slowStart;
+    this.#uncutSlowStart = slowStart;
   }
 
   get limit(): number {
@@ -214,9 +217,8 @@ export class AdaptiveConcurrency extends SlotLimiter {
       }
     } else if (outcome.kind === 'overload' || outcome.kind === 'failure') {
       this.#hadBackPressure = true;
-      const endsSlowStart = this.#slowStart;
       this.#slowStart = false;
-      this.#backPressure(token, outcome.kind, now, endsSlowStart);
+      this.#backPressure(token, outcome.kind, now);
     }
     this.#endWindowIfDue(now);
   }
@@ -268,18 +270,17 @@ export class AdaptiveConcurrency extends SlotLimiter {
   }
 
   /**
-   * Cuts at once, at most once per window, and only for attempts sent under
-   * the current limit. A refusal of an attempt sent after the last step up,
-   * within the window that followed it, takes that step back instead: the
-   * level below went cleanly a window ago, so the step found the capacity.
+   * Cuts at once, at most once per window, only for attempts sent under the current limit: to half
+   * after slow start, back to the level below after a step up (it held a window: the step found the
+   * capacity), else ×0.75.
    */
-  #backPressure(token: AttemptToken, reason: 'overload' | 'failure', now: number, endsSlowStart: boolean): void {
+  #backPressure(token: AttemptToken, reason: 'overload' | 'failure', now: number): void {
     if (token.startedAt <= this.#lastDecreaseAt || now < this.#decreaseWindowEnd) return;
     const step = this.#stepUp;
-    // Slow start doubled the limit in its last round trip: half of it is the level that held
-    // (RFC 5681's FlightSize / 2). ×0.75 of 8 left a capacity of 4 two slots that drew a 429
-    // each time their last one came back, for a whole window.
-    if (endsSlowStart) this.#cutTo(Math.floor(this.#limit / 2), reason, now);
+    // Slow start doubled the limit in its last round trip (even if a slow answer ended it since: a busy
+    // client read its 429s up to 150 ms late): half is the level that held (RFC 5681's FlightSize / 2).
+    // ×0.75 of 8 left a capacity of 4 two slots, each drawing a 429 as soon as its last came back.
+    if (this.#uncutSlowStart) this.#cutTo(Math.floor(this.#limit / 2), reason, now);
     else if (step !== undefined && token.startedAt >= step.at) {
       const times = this.#refusedLevel?.level === this.#limit ? this.#refusedLevel.times + 1 : 1;
       this.#refusedLevel = { level: this.#limit, times };
@@ -288,11 +289,9 @@ export class AdaptiveConcurrency extends SlotLimiter {
   }
 
   /**
-   * Eligible windows needed before the next step up: one; `probeWindows` to
-   * reach the limit last cut (the plateau); to reach a level a step up was
-   * refused at, `probeWindows` doubled for each refusal there in a row
-   * (at most ×4): at a capacity of 4 a probe every `probeWindows + 2` windows
-   * alone drew 4 % of the requests as 429s.
+   * Eligible windows needed before the next step up: one; `probeWindows` to reach the limit last cut
+   * (the plateau); to reach a level a step up was refused at, `probeWindows` doubled for each refusal
+   * there in a row, at most ×4: at a capacity of 4 a probe every 6 windows drew 4 % of requests as 429s.
    */
   #windowsBeforeStep(): number {
     const next = this.#limit + 1;
@@ -346,6 +345,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
 
   #cutTo(limit: number, reason: LimitChangeReason, now: number, rtt?: number): void {
     this.#slowStart = false;
+    this.#uncutSlowStart = false;
     this.#stepUp = undefined;
     if (this.#limit <= 1) return;
     // Only a refusal or a failure found a level to approach slowly. After a latency cut, four clean windows in a
