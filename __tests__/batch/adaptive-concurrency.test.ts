@@ -262,6 +262,25 @@ describe('adaptive concurrency: decrease', () => {
     expect(changes.map((change) => change.limit)).toEqual([6, 4]);
   });
 
+  test('a slot refused after the cut stays empty until the cut window ends: no refill on every fast 429', () => {
+    const { limiter, clock, changes } = grownTo(8);
+    const first = limiter.started();
+    clock.advance(1);
+    limiter.finished(first, { kind: 'overload' }); // 8 → 6 at t, window of 10 ms
+    clock.advance(0.5);
+    const after = Array.from({ length: 6 }, () => limiter.started());
+    clock.advance(1);
+    limiter.finished(after[0]!, { kind: 'overload' });
+    limiter.finished(after[1]!, { kind: 'overload' });
+    // Not a second cut: the limit stays 6, but the two refused slots are not refilled.
+    expect(limiter.limit).toBe(6);
+    expect(limiter.inFlight).toBe(4);
+    expect(limiter.hasRoom()).toBe(false);
+    clock.advance(9); // t + 10.5: the window has passed
+    expect(limiter.hasRoom()).toBe(true);
+    expect(changes.map((change) => change.limit)).toEqual([6]);
+  });
+
   test('a cut ends slow start too', () => {
     const { limiter, clock, changes } = grownTo(8, { slowStart: true });
     const token = limiter.started();

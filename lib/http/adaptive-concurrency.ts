@@ -18,21 +18,16 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  * Where we depart from Vector, and why:
  * - An explicit refusal or failure cuts the limit at once (not at the window's
  *   end), by ×0.75: 429s come back fast, so waiting for the window would let
- *   every free slot draw another refusal. Deeper than Vector's ×0.9 because
- *   with the small limits of an upload (default max 16) ×0.9 rounded down is
- *   only −1 below 10: a server whose capacity fell from 16 to 4 would refuse
- *   for 9 windows (16, 14, 12, 10, 9, …, 4; ×0.75: 16, 12, 9, 6, 4). Not
- *   TCP's ×0.5 (but see slow start): the cut is immediate, older attempts
- *   cannot cut again, and halving 7 to 3 left a server of capacity 6 half
- *   idle while the limit climbed back (both kept 429s under 2.5 % with
- *   __tests__/helpers/reference-sender.ts; ×0.75 finished sooner).
+ *   every free slot draw another refusal. Deeper than Vector's ×0.9, which
+ *   rounded down is only −1 below 10 (16 → 4 in 9 windows; ×0.75: 16, 12, 9,
+ *   6, 4). Not TCP's ×0.5 (but see slow start): halving 7 to 3 left a server
+ *   of capacity 6 half idle while the limit climbed back.
  * - RTT growth alone cuts by ×0.9 (Vector's default): the responses still
- *   succeed, the signal is noisy, and halving on a latency blip would waste
- *   throughput. Below 10 it means −1, which keeps a queueing server near its
- *   capacity.
+ *   succeed and the signal is noisy. Below 10 it means −1, which keeps a
+ *   queueing server near its capacity.
  * - At most one cut per window, and never for an attempt that started before
- *   the last cut (it was sent under the old limit and says nothing about the
- *   new one).
+ *   the last cut (it was sent under the old limit). A slot refused after the
+ *   cut stays empty for the rest of its window (hasRoom).
  * - After a cut for a refusal or failure, growing back to the limit that was
  *   cut takes `probeWindows` eligible windows in a row instead of one (a
  *   plateau, as TCP CUBIC slows near its last loss): otherwise the limit would
@@ -42,29 +37,20 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  * - A refusal within the window after a step up, of an attempt sent after
  *   it, takes that step back instead of cutting ×0.75: the level below held
  *   for a whole window, so the step found the capacity. Otherwise each probe
- *   above a capacity of 6 fell to 5 (7 × 0.75, rounded down) and spent two
- *   windows below the capacity (bench/notes/overload-findings.md). A server whose
- *   capacity fell further keeps refusing, and from the next window on it is
- *   cut ×0.75 as before.
+ *   above a capacity of 6 fell to 5 (7 × 0.75, rounded down). A server whose
+ *   capacity fell further keeps refusing, cut ×0.75 from the next window on.
  * - A slow start, as TCP's (RFC 5681 §3.1), before the first back pressure:
- *   the limit still starts at 1 (so that a server whose
- *   capacity is 1 sees no burst), but grows by one per 2xx response instead of
- *   one per window, which doubles it per round trip. Vector climbs one per
- *   window from 1 for its whole run; an upload is short (250 batches in
- *   bench/drivers/overload.ts, ~50 round trips at capacity), and climbing to a
- *   capacity of 6 took a quarter of it. The same evidence is needed as for a
- *   window's growth, per response: a 2xx whose round trip stayed near the
- *   baseline, answered while the limit was full. Slow start ends for good on
- *   the first overload response or failure and on the first cut of any kind;
- *   and, as HyStart (RFC 9406) does, without a cut when a single response's
- *   round trip is well past the baseline: queueing has begun, and the windows
- *   decide from there as before. The price is an overshoot of up to one
- *   round trip's doubling before the first 429 comes back, so the refusal
- *   that ends slow start halves the limit (not ×0.75). A client short of CPU
- *   counts attempts in flight that are not yet at the server, and each answer
- *   would grow the limit past what the server ever saw (to 13 for a capacity
- *   of 6): so slow start also stops at twice the 2xx answers received in the
- *   last round trip, as BBR bounds by the delivery rate.
+ *   the limit still starts at 1 (a server of capacity 1 sees no burst), but
+ *   grows by one per 2xx response, doubling per round trip: an upload is
+ *   short, and climbing by windows to 6 took a quarter of the bench's. Each
+ *   step needs a 2xx near the baseline answered while the limit was full.
+ *   Slow start ends on the first overload response, failure or cut; and, as
+ *   HyStart (RFC 9406), without a cut on a single response well past the
+ *   baseline (queueing has begun; the windows decide from there). It may
+ *   overshoot by a round trip's doubling, so the first refusal after it
+ *   halves the limit (not ×0.75). A client short of CPU counts attempts in
+ *   flight that are not yet at the server, so slow start also stops at twice
+ *   the 2xx answers received in the last round trip (BBR's delivery rate).
  *
  * The controller owns no timer: windows are checked when an attempt finishes,
  * with a clock the caller may inject, so tests drive it step by step.
@@ -173,6 +159,8 @@ export class AdaptiveConcurrency extends SlotLimiter {
   readonly #recentAnswers: number[] = [];
   /** The level a step up was last refused at, and how many times in a row: later steps to it wait longer. */
   #refusedLevel: { level: number; times: number } | undefined;
+  /** Slots refused under the current limit, kept empty until the window of the last cut ends. */
+  #held = 0;
 
   constructor(options: AdaptiveConcurrencyOptions = {}) {
     super(options.now ?? (() => performance.now()));
@@ -199,6 +187,16 @@ export class AdaptiveConcurrency extends SlotLimiter {
   /** The RTT baseline in ms (moving average of windows' mean RTT), once a 2xx was seen. */
   get baselineRttMs(): number | undefined {
     return this.#baseline?.mean;
+  }
+
+  /**
+   * A slot refused after the last cut stays empty until that cut's window ends: a 429 comes back in
+   * ms, and a limit still above the capacity refilled it at once (nine 429s in 44 ms after a slow
+   * start that ran to 12 against a capacity of 4). One slot always stays usable.
+   */
+  override hasRoom(): boolean {
+    if (this.#held > 0 && this.now() >= this.#decreaseWindowEnd) this.#held = 0;
+    return this.inFlight + this.#held < this.#limit;
   }
 
   protected override onStarted(inFlight: number): void {
@@ -275,7 +273,11 @@ export class AdaptiveConcurrency extends SlotLimiter {
    * capacity), else ×0.75.
    */
   #backPressure(token: AttemptToken, reason: 'overload' | 'failure', now: number): void {
-    if (token.startedAt <= this.#lastDecreaseAt || now < this.#decreaseWindowEnd) return;
+    if (token.startedAt <= this.#lastDecreaseAt) return;
+    if (now < this.#decreaseWindowEnd) {
+      this.#held = Math.min(this.#held + 1, this.#limit - 1);
+      return;
+    }
     const step = this.#stepUp;
     // Slow start doubled the limit in its last round trip (even if a slow answer ended it since: a busy
     // client read its 429s up to 150 ms late): half is the level that held (RFC 5681's FlightSize / 2).
@@ -354,6 +356,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
     this.#eligibleWindows = 0;
     this.#lastDecreaseAt = now;
     this.#decreaseWindowEnd = now + Math.max(MIN_WINDOW_MS, this.#baseline?.mean ?? 0);
+    this.#held = 0;
     this.#change(Math.max(1, limit), reason, rtt);
   }
 
