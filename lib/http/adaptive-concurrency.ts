@@ -236,8 +236,9 @@ export class AdaptiveConcurrency extends SlotLimiter {
    * with the window's own margins, the scheduling jitter of a shared 2-core
    * machine alone could end slow start on one of its first responses (the
    * limit then climbs by windows as if there were no slow start) or stall it.
-   * (Reasoned, not measured: bench/notes/overload-findings.md.) Nor does the exit fire early against a queueing server: the responses of
-   * the first N of a round come back at the baseline and keep doubling, so
+   * (Reasoned, not measured: bench/notes/overload-findings.md.) Nor does
+   * the exit fire early against a queueing server: the responses of the
+   * first N of a round come back at the baseline and keep doubling, so
    * the limit passes N by up to N before queued responses end slow start. In between
    * (neither near nor well past) the response neither grows the limit nor ends
    * slow start.
