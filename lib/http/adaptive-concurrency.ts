@@ -223,25 +223,20 @@ export class AdaptiveConcurrency extends SlotLimiter {
 
   /**
    * One 2xx in slow start. Before there is a baseline it only sets it (in
-   * #endWindowIfDue): with nothing to compare its round trip with, growing
-   * on it would be growing without evidence, and the first round trip is the
-   * one most likely to be slow for reasons of our own (a cold connection, JIT).
-   * Waiting for the second response costs one round trip of the climb.
+   * #endWindowIfDue): the first round trip is the one most likely to be slow
+   * for reasons of our own (a cold connection, JIT), so it is no evidence.
    *
    * A single round trip is judged with twice the window's margins: near up
    * to `(1 + 2 × rttTolerance) × baseline`, well past from
    * `baseline + 2 × max(rttDeviationScale × σ, 2 × rttTolerance × baseline)`.
-   * A window's mean averages the responses of a round trip (2–8 in slow
-   * start), so its jitter is about half a single response's (σ/√n, n ≈ 4);
-   * with the window's own margins, the scheduling jitter of a shared 2-core
-   * machine alone could end slow start on one of its first responses (the
-   * limit then climbs by windows as if there were no slow start) or stall it.
-   * (Reasoned, not measured: bench/notes/overload-findings.md.) Nor does
-   * the exit fire early against a queueing server: the responses of the
-   * first N of a round come back at the baseline and keep doubling, so
-   * the limit passes N by up to N before queued responses end slow start. In between
-   * (neither near nor well past) the response neither grows the limit nor ends
-   * slow start.
+   * A window's mean averages a round trip's responses (2–8 in slow start), so
+   * its jitter is about half a single response's (σ/√n, n ≈ 4); with the
+   * window's own margins, the scheduling jitter of a shared 2-core machine
+   * alone could end or stall slow start (reasoned, not measured:
+   * bench/notes/overload-findings.md). Against a queueing server the first N
+   * of a round come back at the baseline and keep doubling, so the limit
+   * passes N by up to N before queued responses end slow start. In between
+   * (neither near nor well past) a response neither grows the limit nor ends it.
    */
   #slowStartStep(rtt: number, limitWasFull: boolean, answered: number): void {
     const baseline = this.#baseline;
