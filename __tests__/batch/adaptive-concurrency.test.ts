@@ -141,6 +141,70 @@ describe('adaptive concurrency: decrease', () => {
     expect(limiter.limit).toBe(7);
   });
 
+  test('a level refused again and again is probed less often: probeWindows windows, then twice, then four times as many', () => {
+    const { limiter, clock, changes } = controller({ max: 16, slowStart: false, probeWindows: 2 });
+    round(limiter, clock);
+    while (limiter.limit < 7) round(limiter, clock); // the last window stepped 6 → 7
+    /** The step to 7 is refused; then the windows it takes to step to 7 again. */
+    const refuseAndCount = (): number => {
+      const token = limiter.started();
+      clock.advance(1);
+      limiter.finished(token, { kind: 'overload' });
+      expect(limiter.limit).toBe(6);
+      clock.advance(20);
+      round(limiter, clock); // the window that held the refusal
+      let windows = 0;
+      while (limiter.limit < 7) {
+        round(limiter, clock);
+        windows++;
+      }
+      return windows;
+    };
+    expect([refuseAndCount(), refuseAndCount(), refuseAndCount(), refuseAndCount()]).toEqual([2, 4, 8, 8]);
+    // 7 held for a window: the level is known good again, 7 → 8 in one window.
+    round(limiter, clock);
+    expect(limiter.limit).toBe(8);
+    expect(changes.filter((change) => change.reason === 'overload').map((change) => [change.previous, change.limit])).toEqual([
+      [7, 6],
+      [7, 6],
+      [7, 6],
+      [7, 6],
+    ]);
+  });
+
+  test('a cut for latency goes back in one window, and does not forget a level refused below it', () => {
+    const { limiter, clock } = controller({ max: 16, slowStart: false, probeWindows: 2 });
+    round(limiter, clock);
+    while (limiter.limit < 7) round(limiter, clock);
+    for (let refusals = 0; refusals < 2; refusals++) {
+      const token = limiter.started();
+      clock.advance(1);
+      limiter.finished(token, { kind: 'overload' }); // 7 → 6
+      clock.advance(20);
+      while (limiter.limit < 7) round(limiter, clock);
+    }
+    const token = limiter.started();
+    clock.advance(1);
+    limiter.finished(token, { kind: 'overload' }); // refused a second time in a row: 7 → 6
+    clock.advance(20);
+    round(limiter, clock);
+    // The first answer of a round closes the window alone, well past the baseline: 6 → 5.
+    const tokens = Array.from({ length: 6 }, () => limiter.started());
+    clock.advance(10);
+    tokens.forEach((each, i) => limiter.finished(each, { kind: 'ok', rttMs: i === 0 ? 30 : 10 }));
+    expect(limiter.limit).toBe(5);
+    const limits: number[] = [];
+    while (limiter.limit < 7) {
+      round(limiter, clock);
+      limits.push(limiter.limit);
+    }
+    // The slow answer lifted the baseline just above 10 ms, so a window now spans two rounds. Back to 6
+    // in one window (no plateau: latency found no level that refuses), to 7 only after four times
+    // probeWindows windows (the third refusal there).
+    expect(limiter.baselineRttMs).toBeGreaterThan(10);
+    expect(limits).toEqual([5, ...Array<number>(16).fill(6), 7]);
+  });
+
   test('a refusal once the step up held for a window is load: ×0.75', () => {
     const { limiter, clock, changes } = controller({ max: 16, slowStart: false });
     round(limiter, clock);
@@ -196,6 +260,25 @@ describe('adaptive concurrency: decrease', () => {
     clock.advance(10);
     limiter.finished(after, { kind: 'overload' }); // t + 12: the window has passed
     expect(changes.map((change) => change.limit)).toEqual([6, 4]);
+  });
+
+  test('a slot refused after the cut stays empty until the cut window ends: no refill on every fast 429', () => {
+    const { limiter, clock, changes } = grownTo(8);
+    const first = limiter.started();
+    clock.advance(1);
+    limiter.finished(first, { kind: 'overload' }); // 8 → 6 at t, window of 10 ms
+    clock.advance(0.5);
+    const after = Array.from({ length: 6 }, () => limiter.started());
+    clock.advance(1);
+    limiter.finished(after[0]!, { kind: 'overload' });
+    limiter.finished(after[1]!, { kind: 'overload' });
+    // Not a second cut: the limit stays 6, but the two refused slots are not refilled.
+    expect(limiter.limit).toBe(6);
+    expect(limiter.inFlight).toBe(4);
+    expect(limiter.hasRoom()).toBe(false);
+    clock.advance(9); // t + 10.5: the window has passed
+    expect(limiter.hasRoom()).toBe(true);
+    expect(changes.map((change) => change.limit)).toEqual([6]);
   });
 
   test('a cut ends slow start too', () => {
@@ -276,14 +359,15 @@ describe('adaptive concurrency: slow start', () => {
     expect(changes[0]).toEqual({ limit: 2, previous: 1, reason: 'slow-start', rttMs: 10, baselineRttMs: 10 });
   });
 
-  test('stops at the first 429: a cut, and from then on one per window', () => {
+  test('stops at the first 429: a cut to half (the level before the last doubling), and from then on one per window', () => {
     const { limiter, clock, changes } = controller({ max: 64 });
     let inFlight = pipelinedRound(limiter, clock, []);
     while (limiter.limit < 8) inFlight = pipelinedRound(limiter, clock, inFlight);
     expect(inFlight).toHaveLength(8);
     changes.length = 0;
-    // The first of the eight answers is a 429: 8 → 6 at once. The other seven are 2xx at the
-    // baseline, with the limit full: in slow start they would have grown it to 13.
+    // The first of the eight answers is a 429: 8 → 4 at once, the limit that held a round trip ago
+    // (×0.75 would leave 6). The other seven are 2xx at the baseline, with the limit full: in slow
+    // start they would have grown it to 13.
     clock.advance(10);
     limiter.finished(inFlight[0]!, { kind: 'overload' });
     const next: AttemptToken[] = [];
@@ -291,17 +375,17 @@ describe('adaptive concurrency: slow start', () => {
       limiter.finished(token, { kind: 'ok', rttMs: 10 });
       while (limiter.hasRoom()) next.push(limiter.started());
     }
-    expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([[8, 6, 'overload']]);
+    expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([[8, 4, 'overload']]);
     changes.length = 0;
-    // Round trips of clean answers at the limit, one window each: one step per window, and
-    // four windows at 7 to get back to 8, the limit cut (the probe plateau); then one per window.
+    // Round trips of clean answers at the limit, one window each: one step per window, and four
+    // windows at 7 to get back to 8, the limit cut (the probe plateau); then one per window.
     inFlight = next;
     const limits: number[] = [];
     for (let i = 0; i < 10; i++) {
       inFlight = pipelinedRound(limiter, clock, inFlight);
       limits.push(limiter.limit);
     }
-    expect(limits).toEqual([7, 7, 7, 7, 8, 9, 10, 11, 12, 13]);
+    expect(limits).toEqual([5, 6, 7, 7, 7, 7, 8, 9, 10, 11]);
     expect(changes.every((change) => change.reason === 'increase' && change.limit === change.previous + 1)).toBe(true);
   });
 
@@ -325,6 +409,20 @@ describe('adaptive concurrency: slow start', () => {
       [5, 6, 'increase'],
       [6, 7, 'increase'],
     ]);
+  });
+
+  test('the first refusal halves the limit even when a slow answer ended slow start before it', () => {
+    const { limiter, clock, changes } = controller({ max: 64 });
+    let inFlight = pipelinedRound(limiter, clock, []);
+    while (limiter.limit < 4) inFlight = pipelinedRound(limiter, clock, inFlight);
+    // 4 → 5 on the first answer, then a slow one ends slow start (as in the test above) …
+    inFlight = pipelinedRound(limiter, clock, inFlight, (i) => (i === 1 ? 15 : 10));
+    expect(limiter.limit).toBe(5);
+    changes.length = 0;
+    // … and the 429s of the doubling come back only now (a busy client reads them late).
+    clock.advance(1);
+    limiter.finished(inFlight[0]!, { kind: 'overload' });
+    expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([[5, 2, 'overload']]);
   });
 
   test('an answer above the baseline but not well past it neither grows the limit nor ends slow start', () => {

@@ -38,7 +38,7 @@ import { startQueueingServer, startRefusingServer, type CapacityServer } from '.
 import { batchesOf, sendBatches } from '../../__tests__/helpers/reference-sender.js';
 import { AdaptiveConcurrency } from '../../lib/http/adaptive-concurrency.js';
 import { FixedConcurrency } from '../../lib/http/concurrency-limiter.js';
-import { DiagnosticsChannels, type BatchRetriedMessage, type ConcurrencyChangedMessage } from '../../lib/diagnostics.js';
+import { DiagnosticsChannels, type BatchRetriedMessage, type BatchSentMessage, type ConcurrencyChangedMessage } from '../../lib/diagnostics.js';
 import { BufferedHttpWritable, type BufferedHttpWritableOptions } from '../../lib/index.js';
 import { makeRecords } from '../infra/records.js';
 
@@ -247,6 +247,24 @@ async function runOnce(kind: ServerKind, setting: Setting): Promise<RunResult> {
     longestWait = Math.max(longestWait, retried.delayMs);
   };
   diagnosticsChannel.subscribe(DiagnosticsChannels.batchRetried, onRetried);
+  // Traced: when each attempt was sent, with the limit and the attempts in flight then, so that a
+  // 429 in the trace says which limit sent the refused attempt.
+  const sentAt = new Map<string, { at: number; limit: number; inFlight: number }>();
+  const onSent = (message: unknown): void => {
+    const sent = message as BatchSentMessage;
+    if (sent.upload === upload) sentAt.set(`${sent.key}/${sent.attempt}`, { at: performance.now() - started, limit: sent.limit, inFlight: sent.inFlight });
+  };
+  const onRefused = (message: unknown): void => {
+    const retried = message as BatchRetriedMessage;
+    if (retried.upload !== upload || retried.statusCode !== 429 || trace.length >= traceChanges) return;
+    const sent = sentAt.get(`${retried.key}/${retried.attempt}`);
+    const when = sent === undefined ? '' : ` sent ${sent.at.toFixed(0)} at ${sent.inFlight}/${sent.limit}`;
+    trace.push(`${(performance.now() - started).toFixed(0)}:429(#${retried.sequence}${when})`);
+  };
+  if (process.env.OVERLOAD_TRACE && setting === 'auto') {
+    diagnosticsChannel.subscribe(DiagnosticsChannels.batchSent, onSent);
+    diagnosticsChannel.subscribe(DiagnosticsChannels.batchRetried, onRefused);
+  }
   const records = Readable.from(
     (function* () {
       for (let i = 0; i < recordCount; i++) yield ring.buffers[i % ring.buffers.length]!;
@@ -263,6 +281,8 @@ async function runOnce(kind: ServerKind, setting: Setting): Promise<RunResult> {
   limitArea += limitNow * (performance.now() - limitSince);
   diagnosticsChannel.unsubscribe(DiagnosticsChannels.concurrencyChanged, onChange);
   diagnosticsChannel.unsubscribe(DiagnosticsChannels.batchRetried, onRetried);
+  diagnosticsChannel.unsubscribe(DiagnosticsChannels.batchSent, onSent);
+  diagnosticsChannel.unsubscribe(DiagnosticsChannels.batchRetried, onRefused);
   if (process.env.OVERLOAD_TRACE) {
     process.stderr.write(`  ${kind} ${setting}: ${ms.toFixed(0)} ms, longest wait ${longestWait} ms, retries ${JSON.stringify([...waits])}\n`);
     if (setting === 'auto') process.stderr.write(`    limit reached ${capacity} at ${reachedCapacityAt?.toFixed(0) ?? '-'} ms; ${trace.join(', ')}\n`);
@@ -390,7 +410,8 @@ async function main(): Promise<void> {
       for (const setting of settings) {
         const result = await runOnce(kind, setting);
         results.get(setting)!.push(result);
-        process.stderr.write(`${kind} ${setting} run ${run + 1}: ${result.ms.toFixed(0)} ms\n`);
+        const share = ((100 * result.refused) / Math.max(1, result.requests)).toFixed(1);
+        process.stderr.write(`${kind} ${setting} run ${run + 1}: ${result.ms.toFixed(0)} ms, ${result.refused}/${result.requests} answered 429 (${share} %)\n`);
       }
     }
     lines.push(

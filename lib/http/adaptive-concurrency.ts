@@ -18,54 +18,39 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  * Where we depart from Vector, and why:
  * - An explicit refusal or failure cuts the limit at once (not at the window's
  *   end), by ×0.75: 429s come back fast, so waiting for the window would let
- *   every free slot draw another refusal. Deeper than Vector's ×0.9 because
- *   with the small limits of an upload (default max 16) ×0.9 rounded down is
- *   only −1 below 10: a server whose capacity fell from 16 to 4 would refuse
- *   for 9 windows (16, 14, 12, 10, 9, …, 4; ×0.75: 16, 12, 9, 6, 4). Not
- *   TCP's ×0.5: the cut is immediate and older attempts cannot cut again, so
- *   it need not be deep to stop a storm, and halving 7 to 3 left a server of
- *   capacity 6 half idle while the limit climbed back (measured against the
- *   capacity servers with __tests__/helpers/reference-sender.ts: ×0.5 and
- *   ×0.75 both kept 429s under 2.5 % of requests; ×0.75 finished sooner,
- *   on a noisy shared machine, 3 runs each).
+ *   every free slot draw another refusal. Deeper than Vector's ×0.9, which
+ *   rounded down is only −1 below 10 (16 → 4 in 9 windows; ×0.75: 16, 12, 9,
+ *   6, 4). Not TCP's ×0.5 (but see slow start): halving 7 to 3 left a server
+ *   of capacity 6 half idle while the limit climbed back.
  * - RTT growth alone cuts by ×0.9 (Vector's default): the responses still
- *   succeed, the signal is noisy, and halving on a latency blip would waste
- *   throughput. Below 10 it means −1, which keeps a queueing server near its
- *   capacity.
+ *   succeed and the signal is noisy. Below 10 it means −1, which keeps a
+ *   queueing server near its capacity.
  * - At most one cut per window, and never for an attempt that started before
- *   the last cut (it was sent under the old limit and says nothing about the
- *   new one).
- * - After a cut, growing back to the limit that was cut takes `probeWindows`
- *   eligible windows in a row instead of one (a plateau, as TCP CUBIC slows
- *   near its last loss): otherwise the limit would oscillate one step above
- *   the server's capacity and draw a refusal every other window.
+ *   the last cut (it was sent under the old limit). A slot refused after the
+ *   cut stays empty for the rest of its window (hasRoom).
+ * - After a cut for a refusal or failure, growing back to the limit that was
+ *   cut takes `probeWindows` eligible windows in a row instead of one (a
+ *   plateau, as TCP CUBIC slows near its last loss): otherwise the limit would
+ *   oscillate one step above the server's capacity and draw a refusal every
+ *   other window. A level refused again and again waits twice, then four
+ *   times as long (#windowsBeforeStep). A latency cut has no plateau.
  * - A refusal within the window after a step up, of an attempt sent after
  *   it, takes that step back instead of cutting ×0.75: the level below held
  *   for a whole window, so the step found the capacity. Otherwise each probe
- *   above a capacity of 6 fell to 5 (7 × 0.75, rounded down) and spent two
- *   windows below the capacity (bench/notes/overload-findings.md). A server whose
- *   capacity fell further keeps refusing, and from the next window on it is
- *   cut ×0.75 as before.
+ *   above a capacity of 6 fell to 5 (7 × 0.75, rounded down). A server whose
+ *   capacity fell further keeps refusing, cut ×0.75 from the next window on.
  * - A slow start, as TCP's (RFC 5681 §3.1), before the first back pressure:
- *   the limit still starts at 1 (so that a server whose
- *   capacity is 1 sees no burst), but grows by one per 2xx response instead of
- *   one per window, which doubles it per round trip. Vector climbs one per
- *   window from 1 for its whole run; an upload is short (250 batches in
- *   bench/drivers/overload.ts, ~50 round trips at capacity), and climbing to a
- *   capacity of 6 took a quarter of it. The same evidence is needed as for a
- *   window's growth, per response: a 2xx whose round trip stayed near the
- *   baseline, answered while the limit was full. Slow start ends for good on
- *   the first overload response or failure and on the first cut of any kind;
- *   and, as HyStart (RFC 9406) does, without a cut when a single response's
- *   round trip is well past the baseline: queueing has begun, and the windows
- *   decide from there as before. The price is an overshoot of up to one
- *   round trip's doubling before the first 429 comes back (to 7–10 for a
- *   capacity of 6 in bench/drivers/overload.ts), which the ×0.75 cut, one per
- *   window, takes back. A client short of CPU counts attempts in flight
- *   that are not yet at the server, and each answer would grow the limit
- *   past what the server ever saw (to 13 for a capacity of 6): so slow start
- *   also stops at twice the 2xx answers received in the last round trip, the
- *   doubling of what was delivered, as BBR bounds by the delivery rate.
+ *   the limit still starts at 1 (a server of capacity 1 sees no burst), but
+ *   grows by one per 2xx response, doubling per round trip: an upload is
+ *   short, and climbing by windows to 6 took a quarter of the bench's. Each
+ *   step needs a 2xx near the baseline answered while the limit was full.
+ *   Slow start ends on the first overload response, failure or cut; and, as
+ *   HyStart (RFC 9406), without a cut on a single response well past the
+ *   baseline (queueing has begun; the windows decide from there). It may
+ *   overshoot by a round trip's doubling, so the first refusal after it
+ *   halves the limit (not ×0.75). A client short of CPU counts attempts in
+ *   flight that are not yet at the server, so slow start also stops at twice
+ *   the 2xx answers received in the last round trip (BBR's delivery rate).
  *
  * The controller owns no timer: windows are checked when an attempt finishes,
  * with a clock the caller may inject, so tests drive it step by step.
@@ -168,8 +153,14 @@ export class AdaptiveConcurrency extends SlotLimiter {
   #stepUp: { from: number; at: number } | undefined;
   /** True until the first back pressure, cut, or response well past the baseline; then the windows alone grow the limit. */
   #slowStart: boolean;
+  /** Slow start ran and nothing has cut since: its overshoot may still be in the limit. */
+  #uncutSlowStart: boolean;
   /** In slow start: when each 2xx of the last round trip came back (the answers actually received). */
   readonly #recentAnswers: number[] = [];
+  /** The level a step up was last refused at, and how many times in a row: later steps to it wait longer. */
+  #refusedLevel: { level: number; times: number } | undefined;
+  /** Slots refused under the current limit, kept empty until the window of the last cut ends. */
+  #held = 0;
 
   constructor(options: AdaptiveConcurrencyOptions = {}) {
     super(options.now ?? (() => performance.now()));
@@ -186,6 +177,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
     const slowStart = options.slowStart ?? true;
     if (typeof slowStart !== 'boolean') throw new TypeError(`slowStart must be a boolean, received ${typeof slowStart} ${String(slowStart)}`);
     this.#slowStart = slowStart;
+    this.#uncutSlowStart = slowStart;
   }
 
   get limit(): number {
@@ -195,6 +187,16 @@ export class AdaptiveConcurrency extends SlotLimiter {
   /** The RTT baseline in ms (moving average of windows' mean RTT), once a 2xx was seen. */
   get baselineRttMs(): number | undefined {
     return this.#baseline?.mean;
+  }
+
+  /**
+   * A slot refused after the last cut stays empty until that cut's window ends: a 429 comes back in
+   * ms, and a limit still above the capacity refilled it at once (nine 429s in 44 ms after a slow
+   * start that ran to 12 against a capacity of 4). One slot always stays usable.
+   */
+  override hasRoom(): boolean {
+    if (this.#held > 0 && this.now() >= this.#decreaseWindowEnd) this.#held = 0;
+    return this.inFlight + this.#held < this.#limit;
   }
 
   protected override onStarted(inFlight: number): void {
@@ -221,26 +223,20 @@ export class AdaptiveConcurrency extends SlotLimiter {
 
   /**
    * One 2xx in slow start. Before there is a baseline it only sets it (in
-   * #endWindowIfDue): with nothing to compare its round trip with, growing
-   * on it would be growing without evidence, and the first round trip is the
-   * one most likely to be slow for reasons of our own (a cold connection, JIT).
-   * Waiting for the second response costs one round trip of the climb.
+   * #endWindowIfDue): the first round trip is the one most likely to be slow
+   * for reasons of our own (a cold connection, JIT), so it is no evidence.
    *
    * A single round trip is judged with twice the window's margins: near up
    * to `(1 + 2 × rttTolerance) × baseline`, well past from
    * `baseline + 2 × max(rttDeviationScale × σ, 2 × rttTolerance × baseline)`.
-   * A window's mean averages the responses of a round trip (2–8 in slow
-   * start), so its jitter is about half a single response's (σ/√n, n ≈ 4);
-   * with the window's own margins, the scheduling jitter of a shared 2-core
-   * machine alone could end slow start on one of its first responses (the
-   * limit then climbs by windows as if there were no slow start) or stall it.
-   * A reasoned margin, not a measured need: with the window's margins, 12
-   * traced runs of bench/drivers/overload.ts on a quiet moment climbed just the same.
-   * Nor does the exit fire early against a queueing server: the responses of
-   * the first N of a round come back at the baseline and keep doubling, so
-   * the limit passes N by up to N before queued responses end slow start. In between
-   * (neither near nor well past) the response neither grows the limit nor ends
-   * slow start.
+   * A window's mean averages a round trip's responses (2–8 in slow start), so
+   * its jitter is about half a single response's (σ/√n, n ≈ 4); with the
+   * window's own margins, the scheduling jitter of a shared 2-core machine
+   * alone could end or stall slow start (reasoned, not measured:
+   * bench/notes/overload-findings.md). Against a queueing server the first N
+   * of a round come back at the baseline and keep doubling, so the limit
+   * passes N by up to N before queued responses end slow start. In between
+   * (neither near nor well past) a response neither grows the limit nor ends it.
    */
   #slowStartStep(rtt: number, limitWasFull: boolean, answered: number): void {
     const baseline = this.#baseline;
@@ -268,16 +264,38 @@ export class AdaptiveConcurrency extends SlotLimiter {
   }
 
   /**
-   * Cuts at once, at most once per window, and only for attempts sent under
-   * the current limit. A refusal of an attempt sent after the last step up,
-   * within the window that followed it, takes that step back instead: the
-   * level below went cleanly a window ago, so the step found the capacity.
+   * Cuts at once, at most once per window, only for attempts sent under the current limit: to half
+   * after slow start, back to the level below after a step up (it held a window: the step found the
+   * capacity), else ×0.75.
    */
   #backPressure(token: AttemptToken, reason: 'overload' | 'failure', now: number): void {
-    if (token.startedAt <= this.#lastDecreaseAt || now < this.#decreaseWindowEnd) return;
+    if (token.startedAt <= this.#lastDecreaseAt) return;
+    if (now < this.#decreaseWindowEnd) {
+      this.#held = Math.min(this.#held + 1, this.#limit - 1);
+      return;
+    }
     const step = this.#stepUp;
-    if (step !== undefined && token.startedAt >= step.at) this.#cutTo(step.from, reason, now);
-    else this.#cutTo(Math.floor(this.#limit * this.#overloadDecrease), reason, now);
+    // Slow start doubled the limit in its last round trip (even if a slow answer ended it since: a busy
+    // client read its 429s up to 150 ms late): half is the level that held (RFC 5681's FlightSize / 2).
+    // ×0.75 of 8 left a capacity of 4 two slots, each drawing a 429 as soon as its last came back.
+    if (this.#uncutSlowStart) this.#cutTo(Math.floor(this.#limit / 2), reason, now);
+    else if (step !== undefined && token.startedAt >= step.at) {
+      const times = this.#refusedLevel?.level === this.#limit ? this.#refusedLevel.times + 1 : 1;
+      this.#refusedLevel = { level: this.#limit, times };
+      this.#cutTo(step.from, reason, now);
+    } else this.#cutTo(Math.floor(this.#limit * this.#overloadDecrease), reason, now);
+  }
+
+  /**
+   * Eligible windows needed before the next step up: one; `probeWindows` to reach the limit last cut
+   * (the plateau); to reach a level a step up was refused at, `probeWindows` doubled for each refusal
+   * there in a row, at most ×4: at a capacity of 4 a probe every 6 windows drew 4 % of requests as 429s.
+   */
+  #windowsBeforeStep(): number {
+    const next = this.#limit + 1;
+    const refused = this.#refusedLevel;
+    if (refused !== undefined && next >= refused.level) return this.#probeWindows * 2 ** Math.min(refused.times - 1, 2);
+    return this.#plateau !== undefined && next >= this.#plateau ? this.#probeWindows : 1;
   }
 
   #endWindowIfDue(now: number): void {
@@ -306,10 +324,10 @@ export class AdaptiveConcurrency extends SlotLimiter {
     // In slow start the responses themselves grow the limit; a window may still cut it for latency (which ends slow start).
     if (!this.#slowStart && this.#reachedLimit && !this.#hadBackPressure && near && this.#limit < this.max) {
       this.#eligibleWindows++;
-      // The plateau lifts once a window at or above the limit last cut went cleanly.
+      // The plateau lifts once a window at or above the limit last cut went cleanly; so does a refused level.
       if (this.#plateau !== undefined && this.#limit >= this.#plateau) this.#plateau = undefined;
-      const probing = this.#plateau !== undefined && this.#limit + 1 >= this.#plateau;
-      if (!probing || this.#eligibleWindows >= this.#probeWindows) {
+      if (this.#refusedLevel !== undefined && this.#limit >= this.#refusedLevel.level) this.#refusedLevel = undefined;
+      if (this.#eligibleWindows >= this.#windowsBeforeStep()) {
         this.#eligibleWindows = 0;
         this.#stepUp = { from: this.#limit, at: now };
         this.#change(this.#limit + 1, 'increase', rtt);
@@ -325,12 +343,16 @@ export class AdaptiveConcurrency extends SlotLimiter {
 
   #cutTo(limit: number, reason: LimitChangeReason, now: number, rtt?: number): void {
     this.#slowStart = false;
+    this.#uncutSlowStart = false;
     this.#stepUp = undefined;
     if (this.#limit <= 1) return;
-    this.#plateau = this.#limit;
+    // Only a refusal or a failure found a level to approach slowly. After a latency cut, four clean windows in a
+    // row were rare on a busy client (RTTs jump with no queue at the server): a capacity of 4 spent half its time at 3.
+    if (reason !== 'latency') this.#plateau = this.#limit;
     this.#eligibleWindows = 0;
     this.#lastDecreaseAt = now;
     this.#decreaseWindowEnd = now + Math.max(MIN_WINDOW_MS, this.#baseline?.mean ?? 0);
+    this.#held = 0;
     this.#change(Math.max(1, limit), reason, rtt);
   }
 
