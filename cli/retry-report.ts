@@ -1,5 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { DiagnosticsChannels, type BatchRetriedMessage } from '../lib/index.js';
+import { DiagnosticsChannels, type BatchRetriedMessage, type RequestRetriedMessage } from '../lib/index.js';
 
 /** One retry the library decided: what failed, how long it waits, and which attempt comes next. */
 export interface RetryNotice {
@@ -13,21 +13,22 @@ export interface RetryNotice {
 }
 
 /**
- * Watches the retries the library publishes on its diagnostics channel
- * (batch mode), for the progress bar and the final error line: how many
- * attempts each batch took.
+ * Watches the retries the library publishes on its diagnostics channels
+ * (batch mode's per batch, every other mode's per request), for the progress
+ * bar and the final error line: how many attempts each batch took.
  */
 export class RetryReport {
   readonly #limit: number | undefined;
   readonly #onRetry: (notice: RetryNotice) => void;
   /** Attempts made so far, per batch sequence (the failed one's count goes in the error line). */
   readonly #attempts = new Map<number, number>();
-  readonly #listener = (message: unknown): void => this.#retried(message as BatchRetriedMessage);
+  readonly #listener = (message: unknown): void => this.#retried(message as BatchRetriedMessage | RequestRetriedMessage);
 
   constructor(retryLimit: number | undefined, onRetry: (notice: RetryNotice) => void) {
     this.#limit = retryLimit;
     this.#onRetry = onRetry;
     diagnosticsChannel.subscribe(DiagnosticsChannels.batchRetried, this.#listener);
+    diagnosticsChannel.subscribe(DiagnosticsChannels.requestRetried, this.#listener);
   }
 
   /** Attempts the batch `sequence` took (a failed batch's: all it was allowed), or undefined if it was never retried. */
@@ -37,11 +38,12 @@ export class RetryReport {
 
   stop(): void {
     diagnosticsChannel.unsubscribe(DiagnosticsChannels.batchRetried, this.#listener);
+    diagnosticsChannel.unsubscribe(DiagnosticsChannels.requestRetried, this.#listener);
   }
 
-  #retried(message: BatchRetriedMessage): void {
+  #retried(message: BatchRetriedMessage | RequestRetriedMessage): void {
     const attempt = message.attempt + 1;
-    this.#attempts.set(message.sequence, attempt);
+    if ('sequence' in message) this.#attempts.set(message.sequence, attempt);
     const cause = message.statusCode !== undefined ? `HTTP ${message.statusCode}` : (message.code ?? message.reason);
     this.#onRetry({ cause, delayMs: message.delayMs, attempt, of: this.#limit === undefined ? undefined : this.#limit + 1 });
   }

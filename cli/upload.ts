@@ -208,6 +208,7 @@ async function sendDirect(
   let bytesRead = 0;
   let reached: Reached = { bytesSent: 0, bytesAcknowledged: 0 };
   const bar = await progressBar(args, io, size);
+  const retries = retryReport(args, output, bar);
   // Set as soon as uploadFile has returned the upload to watch, before its first progress call.
   let stalled: ((progress: ProgressSnapshot) => void) | undefined;
   const started = performance.now();
@@ -230,12 +231,14 @@ async function sendDirect(
     result = await upload;
   } catch (error) {
     bar?.stop();
+    retries.stop();
     hash?.close();
     const usage = usageErrorOf(error);
     if (usage instanceof UsageError) throw usage;
-    return failed(args, output, failureOf(error, reached, aborter, watchdog, undefined, size));
+    return failed(args, output, failureOf(error, reached, aborter, watchdog, retries, size));
   }
   bar?.stop();
+  retries.stop();
   const summary = summaryOf(args, bytesRead, await hash?.digest(), result.response, performance.now() - started, offset);
   if (result.uploadUrl) summary.uploadUrl = result.uploadUrl;
   return await succeeded(args, output, summary);

@@ -30,6 +30,8 @@ export const DiagnosticsChannels = {
   batchAcknowledged: 'buffered-http-writable:batch:acknowledged',
   /** {@link BatchRetriedMessage}: an attempt failed and the batch will be sent again after a delay. */
   batchRetried: 'buffered-http-writable:batch:retried',
+  /** {@link RequestRetriedMessage}: a request of a tus, s3 or azure-blob upload failed and will be sent again after a delay (batch: `batchRetried`). */
+  requestRetried: 'buffered-http-writable:request:retried',
   /** {@link BatchSplitMessage}: a batch answered 413 was split at a write boundary. */
   batchSplit: 'buffered-http-writable:batch:split',
   /** {@link ConcurrencyChangedMessage}: the adaptive concurrency limit moved (`concurrency: 'auto'`). */
@@ -149,6 +151,24 @@ export interface BatchRetriedMessage extends BatchIdentity {
   pausedUntil?: number;
 }
 
+/** `buffered-http-writable:request:retried` */
+export interface RequestRetriedMessage {
+  upload: DiagnosticsUpload;
+  mode: UploadMode;
+  /** Which request failed: `'PATCH'`, `'HEAD'`, `'part 3'`, `'complete'`, … */
+  request: string;
+  /** The attempt that failed (1-based). */
+  attempt: number;
+  /** Why it is repeated, as the retry engine says: the status (`'503'`), got's error code, `'digest-mismatch'`, `'no-progress'`. */
+  reason: string;
+  /** The answer's status, when there was an answer. */
+  statusCode?: number;
+  /** got's error code (`ETIMEDOUT`, `ECONNRESET`, …), when there was no answer. */
+  code?: string;
+  /** How long the request waits before its next attempt, ms. */
+  delayMs: number;
+}
+
 /** One piece of a split batch, as in {@link BatchSplitMessage}. */
 export interface BatchSplitPiece {
   offset: number;
@@ -184,6 +204,7 @@ const batchSent = diagnosticsChannel.channel(DiagnosticsChannels.batchSent);
 const batchAcknowledged = diagnosticsChannel.channel(DiagnosticsChannels.batchAcknowledged);
 const batchRetried = diagnosticsChannel.channel(DiagnosticsChannels.batchRetried);
 const batchSplit = diagnosticsChannel.channel(DiagnosticsChannels.batchSplit);
+const requestRetried = diagnosticsChannel.channel(DiagnosticsChannels.requestRetried);
 const concurrencyChanged = diagnosticsChannel.channel(DiagnosticsChannels.concurrencyChanged);
 
 /*
@@ -252,6 +273,20 @@ export function publishBatchRetried(
   if (retryAfterMs !== undefined) message.retryAfterMs = retryAfterMs;
   if (pausedUntil !== undefined) message.pausedUntil = pausedUntil;
   batchRetried.publish(message);
+}
+
+/** A request of a tus or multipart upload will be sent again; `upload` undefined (not yet a writable) publishes nothing. */
+export function publishRequestRetried(
+  diagnostics: UploadDiagnostics,
+  request: string,
+  retry: { attempts: number; reason: string; delay: number; failure: { statusCode?: number | undefined; code?: string | undefined } },
+): void {
+  const { upload, mode } = diagnostics;
+  if (!upload || !requestRetried.hasSubscribers) return;
+  const message: RequestRetriedMessage = { upload, mode, request, attempt: retry.attempts, reason: retry.reason, delayMs: retry.delay };
+  if (retry.failure.statusCode !== undefined) message.statusCode = retry.failure.statusCode;
+  else if (retry.failure.code !== undefined) message.code = retry.failure.code;
+  requestRetried.publish(message);
 }
 
 /** `halves` are the two pieces `splitBatch` returned (anything with `offset`, `key` and `bytes`). */

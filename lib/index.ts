@@ -65,6 +65,7 @@ export {
   type BatchAcknowledgedMessage,
   type BatchIdentity,
   type BatchRetriedMessage,
+  type RequestRetriedMessage,
   type BatchRetryReason,
   type BatchSentMessage,
   type BatchSplitMessage,

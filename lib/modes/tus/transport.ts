@@ -8,6 +8,7 @@ import { credentialsForOrigin, isSchemeDowngrade, learnSecrets, redactUrl, secre
 import { toUploadResponse } from '../../http/responses.js';
 import { AttemptFailed, retrying } from '../../http/retry-loop.js';
 import { saysDigestMismatch } from '../../http/status.js';
+import { publishRequestRetried } from '../../diagnostics.js';
 import { failed, type SendInfo, type Transport, type TransportReports } from '../transport.js';
 import { TUS_VERSION, encodeMetadata, readTusOffset } from './protocol.js';
 import { checksumState, listedChecksums, uploadChecksum } from './checksum.js';
@@ -98,7 +99,7 @@ export class TusTransport implements Transport {
       // #open() left a response (creation's or HEAD's), and every PATCH replaces it;
       // only a resume from a handed-over offset with nothing left to send has
       // none yet: the server's own word that it holds the whole upload.
-      if (!this.#lastResponse) this.#checkWindow((await this.#retrying(() => this.#head())).offset, total, total);
+      if (!this.#lastResponse) this.#checkWindow((await this.#retrying('HEAD', () => this.#head())).offset, total, total);
       this.#finished = true;
       return this.#lastResponse!;
     });
@@ -141,7 +142,7 @@ export class TusTransport implements Transport {
   /** The server's checksum algorithms from its OPTIONS answer; a server that refuses OPTIONS lists none. */
   async #askExtensions(): Promise<string[] | undefined> {
     try {
-      const response = await this.#retrying(() => this.#request('OPTIONS', this.#options.url, {}));
+      const response = await this.#retrying('OPTIONS', () => this.#request('OPTIONS', this.#options.url, {}));
       return listedChecksums(response.headers);
     } catch (error) {
       if (error instanceof HttpStatusError) return undefined;
@@ -157,7 +158,7 @@ export class TusTransport implements Transport {
     if (this.#metadata !== undefined) headers['upload-metadata'] = this.#metadata;
     // A repeated POST may leave an empty upload behind on the server; that is
     // the price of not failing on the first hiccup.
-    const response = await this.#retrying(() => this.#request('POST', this.#options.url, headers));
+    const response = await this.#retrying('POST', () => this.#request('POST', this.#options.url, headers));
     const location = response.headers.location;
     let url: URL | undefined;
     try {
@@ -181,7 +182,7 @@ export class TusTransport implements Transport {
     // The caller (uploadFile, say) may have asked HEAD already to know where to
     // read from: one round trip is enough. Its offset is checked by the first
     // PATCH all the same (tus §PATCH: a wrong Upload-Offset is answered 409).
-    const state = this.#options.resumeFrom ?? (await this.#retrying(() => this.#head()));
+    const state = this.#options.resumeFrom ?? (await this.#retrying('HEAD', () => this.#head()));
     this.#base = state.offset;
     this.#serverOffset = state.offset;
     if (state.length !== undefined) {
@@ -207,7 +208,7 @@ export class TusTransport implements Transport {
     const end = start + bytes.length;
     this.#checkWindow(this.#serverOffset, start, end);
     let stale = false;
-    await this.#retrying(async () => {
+    await this.#retrying('PATCH', async () => {
       if (stale) {
         // Never resend blindly: a cut PATCH may have stored part of its bytes,
         // or declared the length (a repeated Upload-Length is refused).
@@ -277,8 +278,13 @@ export class TusTransport implements Transport {
   }
 
   /** Runs `step` again after each failed attempt the retry policy says to repeat; any advance of the server's offset resets its count. */
-  #retrying<T>(step: () => Promise<T>): Promise<T> {
-    return retrying(step, { settings: this.#options.retry, signal: this.#cancel.signal, progress: () => this.#serverOffset });
+  #retrying<T>(request: string, step: () => Promise<T>): Promise<T> {
+    return retrying(step, {
+      settings: this.#options.retry,
+      signal: this.#cancel.signal,
+      progress: () => this.#serverOffset,
+      beforeRetry: (retry) => void publishRequestRetried(this.#context.diagnostics, request, retry),
+    });
   }
 
   /**
