@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import { readUploadState } from '../../lib/index.js';
+import { readUploadState, uploadFile } from '../../lib/index.js';
 import { killChildren, spawnChild } from '../helpers/children.js';
 import { runCli } from '../helpers/cli.js';
 import { pattern } from '../helpers/data.js';
@@ -117,6 +117,25 @@ describe('azure-blob: resume after SIGKILL', () => {
     const { url, state } = await killedAfterNineBlocks();
     const result = await runCli(['--mode', 'azure-blob', '--high-water-mark', '64KiB', '--resume', state, '-', url], { input: DATA });
     expect(result).toMatchObject({ code: 0 });
+    expect(sha256(await azurite.read(url))).toBe(sha256(DATA));
+  });
+
+  test('a file shorter than the stored blocks is refused before any request: bhw exits 2, uploadFile rejects', async () => {
+    const { url, state } = await killedAfterNineBlocks();
+    const short = join(dir, 'short.bin');
+    await writeFile(short, DATA.subarray(0, 5 * BLOCK));
+    const result = await runCli(['--mode', 'azure-blob', '--resume', state, short, url]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`has ${5 * BLOCK} bytes, fewer than the ${9 * BLOCK} the blocks stored in ${state} hold`);
+    await expect(uploadFile(short, url, { mode: 'azure-blob', highWaterMark: BLOCK, stateFile: state })).rejects.toMatchObject({
+      code: 'ERR_BHW_FILE_CHANGED',
+    });
+  });
+
+  test('uploadFile given the state file goes on after the stored blocks by itself', async () => {
+    const { url, state } = await killedAfterNineBlocks();
+    const result = await uploadFile(join(dir, 'data.bin'), url, { mode: 'azure-blob', highWaterMark: BLOCK, stateFile: state });
+    expect(result).toMatchObject({ bytesSent: DATA.length - 9 * BLOCK, response: { statusCode: 201 } });
     expect(sha256(await azurite.read(url))).toBe(sha256(DATA));
   });
 

@@ -5,7 +5,7 @@
  * signature is wrong: 403) or the connection fails.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -89,6 +89,18 @@ describe('azure-blob: the SAS never shows', () => {
       expect(`${result.stdout}${result.stderr}`).toMatch(/403/);
       expectNoSig(`${result.stdout}\n${result.stderr}`);
     }
+  });
+
+  test('bhw --resume STATE refused by the service: says how to continue, and the state file holds no sig', async () => {
+    const { url } = await wrongSasUrl();
+    const file = join(dir, 'data.bin');
+    await writeFile(file, pattern(300_000));
+    const state = join(dir, 'refused.json');
+    const result = await runCli(['--mode', 'azure-blob', '--high-water-mark', '64KiB', '--retry', '0', '--resume', state, file, url]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`bhw: the stored blocks are recorded in ${state}: run the same command again to continue`);
+    expectNoSig(`${result.stdout}\n${result.stderr}\n${await readFile(state, 'utf8')}`);
+    expect(JSON.parse(await readFile(state, 'utf8'))).toMatchObject({ target: url.slice(0, url.indexOf('?')), parts: [] });
   });
 
   test('bhw with a valid SAS: the upload succeeds and -v shows every request without its sig', async () => {

@@ -226,7 +226,8 @@ export function writeReport(record: RunRecord): string {
 
   // Overload: figures written by `npm run bench:overload`, then what they say (hand-written);
   // then the same quick groups run on Node 20 and Node 24 (hand-copied from two runs).
-  for (const name of ['overload.md', 'overload-findings.md', 'node-versions.md']) {
+  // Azure block blobs: written by bench/drivers/azure-blob.ts.
+  for (const name of ['overload.md', 'overload-findings.md', 'node-versions.md', 'azure-blob.md']) {
     const file = path.join(NOTES, name);
     if (existsSync(file)) out.push(readFileSync(file, 'utf8').trim(), '');
   }
