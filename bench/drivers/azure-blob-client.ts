@@ -7,6 +7,7 @@
  *
  *   node azure-blob-client.js ours|sdk|drain <url> <bytes> <blockSize> <concurrency>
  */
+import { readFileSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BlockBlobClient } from '@azure/storage-blob';
@@ -29,6 +30,17 @@ const rssBefore = process.memoryUsage.rss();
 const started = performance.now();
 await upload(benchSource(Number(bytes)));
 const elapsed = performance.now() - started;
-// The kernel's high-water mark of this process (KiB), whatever happened between samples.
-const peakRss = process.resourceUsage().maxRSS * 1024;
+const peakRss = peakResidentSetSize();
 process.stdout.write(`${JSON.stringify({ ms: elapsed, rssBefore, peakRss })}\n`);
+
+/**
+ * The kernel's high-water mark of this process's memory, whatever happened
+ * between samples: `VmHWM`, which starts afresh at exec. Not `maxRSS`: Linux
+ * carries it over from the parent across fork and exec, and the bench's
+ * parent holds a whole blob after reading one back.
+ */
+function peakResidentSetSize(): number {
+  const kib = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  if (kib === undefined) throw new Error('no VmHWM in /proc/self/status: this bench needs Linux');
+  return Number(kib) * 1024;
+}
