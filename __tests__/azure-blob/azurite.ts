@@ -9,8 +9,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { BlobSASPermissions, BlobServiceClient, generateBlobSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob';
@@ -29,6 +29,7 @@ export async function nodeForAzurite(): Promise<string> {
   if (Number(process.versions.node.split('.')[0]) >= 22) return process.execPath;
   if (existsSync(CACHED_NODE)) return CACHED_NODE;
   // Installed beside, then renamed into place: test files starting at once do not share a half-installed directory.
+  await mkdir(dirname(NODE_CACHE), { recursive: true });
   const staging = await mkdtemp(`${NODE_CACHE}.`);
   try {
     await promisify(execFile)('npm', ['install', '--prefix', staging, '--no-save', '--no-audit', '--no-fund', 'node@22'], { timeout: 300_000 });
