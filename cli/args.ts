@@ -112,7 +112,9 @@ Auth:
   -u, --user USER:PASSWORD  HTTP Basic authentication (the password is never printed)
 
 Upload:
-  --mode stream|batch|tus   delivery protocol (default: stream)
+  --mode stream|batch|tus|azure-blob
+                            delivery protocol (default: stream); azure-blob: <url> is a
+                            blob URL with a SAS token (quote it: it holds '&')
   -X, --method METHOD       POST (default), PUT or PATCH (stream and batch)
   -T, --upload-file FILE    the file to upload (- for stdin), as curl takes it
   -H, --header 'Name: value'  extra request header (repeatable)
@@ -123,9 +125,10 @@ Upload:
   --no-expect               no 'Expect: 100-continue' (sent by default, as curl does, for a
                             file over 1 MiB in stream and tus mode; the body waits up to 1 s)
   --high-water-mark SIZE    bytes per buffer, e.g. 64KiB, 1MiB, 1.5MB (default 1MiB)
-  --concurrency N|auto      batch: requests in flight at once (default 1); auto finds
-                            the server's capacity (adaptive, up to --max-concurrency)
-  --max-concurrency N       batch, with --concurrency auto: the most in flight (default 16)
+  --concurrency N|auto      batch and azure-blob: requests in flight at once (default 1,
+                            azure-blob 4); auto finds the server's capacity (adaptive,
+                            up to --max-concurrency)
+  --max-concurrency N       with --concurrency auto: the most in flight (default 16)
   --flush-interval MS       batch: send a partial batch after MS milliseconds
   --compress gzip           batch: gzip each batch
   --digest sha-256|sha-512  tell the server the digest of what it receives, so a byte changed
@@ -133,8 +136,11 @@ Upload:
                             Content-Digest (stream: in a trailer, printed after the upload;
                             batch: each request its own), tus: Upload-Checksum on each PATCH
                             when the server takes the algorithm
-  --retry N                 batch and tus: failed attempts before giving up (default: retry for 120 s)
+  --retry N                 batch, tus and azure-blob: failed attempts before giving up
+                            (default: retry for 120 s)
   --resume UPLOAD_URL       tus: continue this upload from the server's offset
+  --resume STATE            azure-blob: record the stored blocks in the file STATE; the same
+                            command run again continues from the blocks stored
   --spool DIR               batch: keep records on disk in DIR until acknowledged; running the
                             same command again after a crash first sends what was left
   --drain                   batch, with --spool: send what the spool holds and nothing else
@@ -233,7 +239,7 @@ export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 /** One buffer per request in flight is held in memory: a larger one is a mistyped unit, not a plan. */
 export const MAX_HIGH_WATER_MARK = 1024 ** 3;
 
-const MODES: readonly UploadMode[] = ['stream', 'batch', 'tus'];
+const MODES: readonly UploadMode[] = ['stream', 'batch', 'tus', 'azure-blob'];
 
 /** Parses the command line; throws `UsageError` naming the problem. */
 export function parseCliArgs(argv: string[]): CliArgs {
@@ -253,16 +259,19 @@ function parseUploadArgs(argv: string[], values: ReturnType<typeof parseFlags<ty
   const [source, rawUrl] = values.drain ? (positionals as [string, string]) : sourceAndUrl(values['upload-file'], positionals);
   const url = parseUrl('url', rawUrl);
   const mode = (values.mode ?? (values.resume ? 'tus' : 'stream')) as UploadMode;
-  if (!MODES.includes(mode)) throw new UsageError(`--mode must be stream, batch or tus, received ${JSON.stringify(values.mode)}`);
-  if (values.resume !== undefined) {
-    if (mode !== 'tus') throw new UsageError(`--resume applies to --mode tus only, received --mode ${mode}`);
+  if (!MODES.includes(mode)) throw new UsageError(`--mode must be stream, batch, tus or azure-blob, received ${JSON.stringify(values.mode)}`);
+  if (values.resume !== undefined && mode === 'azure-blob') {
+    // azure-blob: the state file the upload records its blocks in; a later run given it continues.
+    if (values.resume === '') throw new UsageError('--resume needs a state file path with --mode azure-blob, received ""');
+  } else if (values.resume !== undefined) {
+    if (mode !== 'tus') throw new UsageError(`--resume applies to --mode tus and azure-blob only, received --mode ${mode}`);
     values.resume = parseUrl('--resume', values.resume);
   }
   if (values['content-length'] && source === '-') {
     throw new UsageError('--content-length needs a file: the size of stdin is not known in advance');
   }
   if (values.retry !== undefined && mode === 'stream') {
-    throw new UsageError('--retry applies to --mode batch and tus only: a streamed body cannot be sent again');
+    throw new UsageError('--retry applies to --mode batch, tus and azure-blob only: a streamed body cannot be sent again');
   }
   if (values.spool === undefined) {
     const flag = ['spool-max-bytes', 'spool-fsync', 'spool-allow-unsafe-directory'].find((name) => values[name as keyof typeof values] !== undefined);

@@ -87,6 +87,9 @@ export function failed(args: UploadArgs, output: Output, failure: Failure): numb
     output.error(failureLine(error, reached, failure.size, tries, reason));
   }
   if (spool) for (const line of spoolLines(spool)) output.error(line);
+  // azure-blob with --resume: the state file keeps the stored blocks, and the same command goes on after them.
+  if (args.mode === 'azure-blob' && args.resume !== undefined)
+    output.error(`bhw: the stored blocks are recorded in ${args.resume}: run the same command again to continue`);
   if (resume) {
     output.error(`bhw: to continue: ${resume.command}`);
     if (resume.redacted) output.error(`bhw: (fill in the values shown as ${REDACTED})`);

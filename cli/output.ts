@@ -42,7 +42,7 @@ export class Output {
 export function outputSecrets(args: UploadArgs, env: NodeJS.ProcessEnv): string[] {
   const headers: Array<Record<string, string>> = [args.headers];
   const urls: URL[] = [new URL(args.url)];
-  if (args.resume) urls.push(new URL(args.resume));
+  if (args.resume && args.mode === 'tus') urls.push(new URL(args.resume));
   if (args.user) {
     headers.push({ authorization: basicAuthorization(args.user) });
     const user = new URL('http://localhost');

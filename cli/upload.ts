@@ -8,6 +8,7 @@ import type { Digests } from './hasher.js';
 import {
   BufferedHttpWritable,
   fetchTusOffset,
+  readUploadState,
   type BufferedHttpWritableOptions,
   type Compression,
   type ProgressSnapshot,
@@ -73,7 +74,9 @@ async function upload(args: UploadArgs, io: CliIo, output: Output, got: Got, abo
     let options: BufferedHttpWritableOptions;
     try {
       if (args.contentLength && file?.size === undefined) throw new UsageError(`--content-length needs a regular file, and ${args.source} is not one`);
-      if (args.resume) resumed = await resumeState(args, file?.size, got, aborter.signal, watchdog);
+      if (args.resume && args.mode === 'tus') resumed = await resumeState(args, file?.size, got, aborter.signal, watchdog);
+      // azure-blob: the state file says how many bytes the stored blocks hold; the upload goes on after them.
+      if (args.resume && args.mode === 'azure-blob') resumed = await storedBlocks(args, file?.size);
       options = uploadOptions(args, file?.size, aborter.signal, got, resumed);
       if (options.spool) options.spool.input = await spoolInputOf(args, file);
     } catch (error) {
@@ -83,7 +86,7 @@ async function upload(args: UploadArgs, io: CliIo, output: Output, got: Got, abo
         return failed(args, output, {
           error: error as Error,
           interrupted: true,
-          reached: { bytesSent: 0, bytesAcknowledged: 0, ...(args.resume ? { uploadUrl: args.resume } : {}) },
+          reached: { bytesSent: 0, bytesAcknowledged: 0, ...(args.resume && args.mode === 'tus' ? { uploadUrl: args.resume } : {}) },
         });
       }
       throw error;
@@ -308,8 +311,9 @@ function uploadOptions(args: UploadArgs, fileSize: number | undefined, signal: A
   if (args.digest) options.digest = args.digest;
   // tus: contentLength is the whole upload's length, also when resuming.
   if (args.contentLength) options.contentLength = fileSize!;
+  if (args.mode === 'azure-blob' && args.resume !== undefined) options.stateFile = args.resume;
   // The HEAD asked for --resume is the only one: the transport starts from its answer.
-  if (args.resume) {
+  if (args.resume && args.mode === 'tus') {
     options.uploadUrl = args.resume;
     if (resumed) options.resumeFrom = resumed;
   } else if (args.mode === 'tus' && args.source !== '-') options.metadata = { filename: basename(args.source) };
@@ -333,4 +337,13 @@ async function resumeState(args: UploadArgs, fileSize: number | undefined, got: 
     throw new UsageError(`${args.source} has ${fileSize} bytes, but the upload being resumed is ${state.length} bytes long`);
   }
   return state;
+}
+
+/** azure-blob: where the upload recorded in the `--resume` state file stands (offset 0 when there is none yet). */
+async function storedBlocks(args: UploadArgs, fileSize: number | undefined): Promise<TusOffset> {
+  const offset = (await readUploadState(args.resume!))?.bytesStored ?? 0;
+  if (fileSize !== undefined && fileSize < offset) {
+    throw new UsageError(`${args.source} has ${fileSize} bytes, fewer than the ${offset} the blocks stored in ${args.resume} hold`);
+  }
+  return { offset };
 }

@@ -53,7 +53,7 @@ export interface UploadDiagnostics {
   mode: UploadMode;
   /** The upload URL without user or password. */
   url: string;
-  /** The `concurrency` option (1 for stream and tus). */
+  /** The `concurrency` option (1 for stream and tus; batch, s3 and azure-blob: theirs). */
   concurrency: number | 'auto';
 }
 

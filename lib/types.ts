@@ -11,7 +11,7 @@ import type { Got, RetryOptions } from 'got';
 
 // The options.
 
-export type UploadMode = 'stream' | 'batch' | 'tus';
+export type UploadMode = 'stream' | 'batch' | 'tus' | 'azure-blob';
 export type UploadMethod = 'POST' | 'PUT' | 'PATCH';
 export type Compression = 'gzip';
 /** An RFC 9530 digest algorithm (the two the RFC lists as active). */
@@ -100,7 +100,7 @@ export type RetryOption = Partial<RetryOptions> & {
  * (`{ mode: 'stream', retry }`). Everything but `mode` (batch, tus) is
  * optional, and an optional key set to `undefined` is ignored, as if absent.
  */
-export type BufferedHttpWritableOptions = StreamModeOptions | BatchModeOptions | TusModeOptions;
+export type BufferedHttpWritableOptions = StreamModeOptions | BatchModeOptions | TusModeOptions | AzureBlobModeOptions;
 
 /** `mode: 'stream'` (the default): one chunked (or sized) request carries everything written. */
 export interface StreamModeOptions extends StreamFields, NotOf<StreamFields> {
@@ -118,6 +118,11 @@ export interface TusModeOptions extends TusFields, NotOf<TusFields> {
   mode: 'tus';
 }
 
+/** `mode: 'azure-blob'`: an Azure block blob, one block per buffer, committed in `end()`; the URL carries a SAS. */
+export interface AzureBlobModeOptions extends AzureBlobFields, NotOf<AzureBlobFields> {
+  mode: 'azure-blob';
+}
+
 /*
  * Each mode's keys, from the groups below. A new option is one line in its
  * group (or in a mode's own group); NotOf refuses it in the other modes.
@@ -125,10 +130,21 @@ export interface TusModeOptions extends TusFields, NotOf<TusFields> {
 type StreamFields = CommonFields & MethodFields & SizedBodyFields & DigestFields;
 type BatchFields = CommonFields & MethodFields & RetryFields & DigestFields & ConcurrencyFields & BatchOnlyFields;
 type TusFields = CommonFields & SizedBodyFields & RetryFields & DigestFields & TusOnlyFields;
+type AzureBlobFields = CommonFields & RetryFields & ConcurrencyFields & PartsFields & AzureBlobOnlyFields;
 
 /** Every key of every mode, each optional: what the option resolvers read (a caller in JavaScript may pass any of them). */
 export interface AnyModeOptions
-  extends CommonFields, MethodFields, SizedBodyFields, RetryFields, DigestFields, ConcurrencyFields, PartsFields, BatchOnlyFields, TusOnlyFields {
+  extends
+    CommonFields,
+    MethodFields,
+    SizedBodyFields,
+    RetryFields,
+    DigestFields,
+    ConcurrencyFields,
+    PartsFields,
+    BatchOnlyFields,
+    TusOnlyFields,
+    AzureBlobOnlyFields {
   mode?: UploadMode | undefined;
 }
 
@@ -285,6 +301,21 @@ export interface TusChecksum {
   verified: boolean;
   /** PATCHes the server answered 460 Checksum Mismatch: each was resent from the server's offset. */
   mismatches: number;
+}
+
+/** azure-blob: the blob's properties and the per-block checksum. */
+export interface AzureBlobSettings {
+  /** The blob's `Content-Type` (`x-ms-blob-content-type`; Azure's default is `application/octet-stream`). */
+  contentType?: string | undefined;
+  /** The blob's metadata (`x-ms-meta-<name>`): names are C# identifiers, values ASCII. */
+  metadata?: Record<string, string> | undefined;
+  /** Each block's checksum, verified by the service before it stores the block: `'md5'` (`Content-MD5`, the default) or `false`. */
+  checksum?: 'md5' | false | undefined;
+}
+
+interface AzureBlobOnlyFields {
+  /** azure-blob: the blob's content type and metadata, and the per-block checksum. */
+  azureBlob?: AzureBlobSettings | undefined;
 }
 
 /** Where an upload stands on the server, as a `HEAD` reports it. */

@@ -11,6 +11,7 @@ import { createUploadContext, type UploadContext } from './upload-context.js';
 import { createTransport } from './modes/create.js';
 import type { ProgressSnapshot, UploadFileOptions, UploadFilePromise, UploadFileResult } from './types.js';
 import { askTusOffset } from './modes/tus/protocol.js';
+import { readUploadState } from './modes/parts/state-file.js';
 import { UploadSession } from './core/session.js';
 import { createDigest } from './http/digest.js';
 import type { DigestAlgorithm } from './types.js';
@@ -73,6 +74,11 @@ async function upload(source: string | number, url: string | URL, options: Uploa
         signal: resolved.signal,
       });
       start = resolved.resumeFrom.offset;
+      if (start > size) throw new FileChangedError(name, size, start, { bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0 });
+    }
+    if (resolved.mode === 'azure-blob' && resolved.stateFile !== undefined && size !== undefined) {
+      // A multipart upload recorded in its state file goes on after the parts stored.
+      start = (await readUploadState(resolved.stateFile))?.bytesStored ?? 0;
       if (start > size) throw new FileChangedError(name, size, start, { bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0 });
     }
     if (declareSize && size !== undefined && resolved.mode !== 'batch') {

@@ -27,7 +27,13 @@ describe('options', () => {
   test('--resume implies tus mode; with another mode it is refused', () => {
     const args = parseCliArgs(['--resume', 'http://h/tus/1', 'f', 'http://h/tus']);
     expect(args).toMatchObject({ command: 'upload', mode: 'tus', resume: 'http://h/tus/1' });
-    expect(() => parseCliArgs(['--mode', 'batch', '--resume', 'http://h/tus/1', 'f', 'http://h/tus'])).toThrow(/--resume applies to --mode tus only/);
+    expect(() => parseCliArgs(['--mode', 'batch', '--resume', 'http://h/tus/1', 'f', 'http://h/tus'])).toThrow(
+      /--resume applies to --mode tus and azure-blob only/,
+    );
+    expect(() => parseCliArgs(['--mode', 'azure-blob', '--resume', '', 'f', 'http://h/c/b?sig=s'])).toThrow(
+      /--resume needs a state file path with --mode azure-blob/,
+    );
+    expect(parseCliArgs(['--mode', 'azure-blob', '--resume', 'up.state', 'f', 'http://h/c/b?sig=s'])).toMatchObject({ mode: 'azure-blob', resume: 'up.state' });
   });
 
   test('receive takes --port and --dir', () => {

@@ -22,7 +22,7 @@ export interface PartsProtocol {
   putWhole(bytes: Buffer, signal: AbortSignal): Promise<UploadResponse>;
   /** Drops the stored parts (S3: AbortMultipartUpload); Azure's uncommitted blocks expire by themselves. */
   abort(uploadId: string): Promise<void>;
-  /** Where the server can say which parts it holds (S3: ListParts): a resumed upload trusts it over its state file. */
+  /** Where the server can say which parts it holds (S3: ListParts; Azure: Get Block List): a resumed upload checks its state file against it. */
   listParts?(uploadId: string, signal: AbortSignal): Promise<StoredPart[] | undefined>;
 }
 

@@ -1,4 +1,4 @@
-import { TooManyPartsError } from '../../errors.js';
+import { PartsStateError, TooManyPartsError } from '../../errors.js';
 import { abortError } from '../../http/abort.js';
 import { createConcurrencyLimiter } from '../../http/adaptive-concurrency.js';
 import type { AttemptContext } from '../../http/attempt.js';
@@ -139,7 +139,13 @@ export class PartsTransport implements Transport {
     return response;
   }
 
-  /** A state file's upload, when there is one: its id and the parts it keeps (the server's list where it has one). */
+  /**
+   * A state file's upload, when there is one: its id and the parts it keeps.
+   * The writer was told to go on after those parts (`readUploadState` reads
+   * the same file), so the file says where the next part starts; the
+   * server's list, where it has one, confirms each of them (a part it stored
+   * after the file's last write is simply sent again).
+   */
   async #resume(): Promise<number> {
     const { stateFile, url } = this.#options;
     if (stateFile === undefined) return 0;
@@ -147,8 +153,11 @@ export class PartsTransport implements Transport {
     if (!state) return 0;
     this.#uploadId = state.uploadId;
     this.#created = Promise.resolve(state.uploadId);
-    const listed = this.#protocol.listParts ? await this.#retrying(0, (signal) => this.#protocol.listParts!(state.uploadId, signal)) : undefined;
-    const parts = contiguousParts(listed ?? state.parts);
+    let parts = contiguousParts(state.parts);
+    if (this.#protocol.listParts && parts.length > 0) {
+      const listed = await this.#retrying(0, (signal) => this.#protocol.listParts!(state.uploadId, signal));
+      if (listed) parts = heldByServer(stateFile, parts, listed, this.#protocol.name);
+    }
     for (const part of parts) this.#stored.set(part.number, part);
     return parts.length;
   }
@@ -222,4 +231,19 @@ export class PartsTransport implements Transport {
     this.#cancel.abort(reason);
     this.#limiter.close(reason);
   }
+}
+
+/** The recorded parts as the server lists them; a part it no longer holds (or holds with another size) cannot be resumed. */
+function heldByServer(stateFile: string, recorded: readonly StoredPart[], listed: readonly StoredPart[], protocol: string): StoredPart[] {
+  const byNumber = new Map(listed.map((part) => [part.number, part]));
+  return recorded.map((part) => {
+    const held = byNumber.get(part.number);
+    if (held?.size !== part.size) {
+      throw new PartsStateError(
+        stateFile,
+        `records part ${part.number} (${part.size} bytes), which the ${protocol} no longer holds${held ? ` as such (it holds ${held.size} bytes)` : ''}: the upload cannot go on from this file; start over without it`,
+      );
+    }
+    return { ...part, etag: held.etag };
+  });
 }
