@@ -66,6 +66,7 @@ describe('diagnostics channels', () => {
       'buffered-http-writable:batch:sent',
       'buffered-http-writable:batch:acknowledged',
       'buffered-http-writable:batch:retried',
+      'buffered-http-writable:request:retried',
       'buffered-http-writable:batch:split',
       'buffered-http-writable:concurrency:changed',
     ]);
