@@ -77,3 +77,6 @@ export {
 export type { LimitChangeReason } from './http/adaptive-concurrency.js';
 export { BODY_SNIPPET_LIMIT, RESPONSE_BODY_LIMIT } from './http/body-cap.js';
 export { fetchTusOffset } from './modes/tus/protocol.js';
+export type { S3ChecksumAlgorithm, S3Credentials, S3ModeOptions, S3Settings } from './types.js';
+export { DEFAULT_PART_SIZE } from './modes/parts/options.js';
+export { MIN_PART_SIZE as S3_MIN_PART_SIZE } from './modes/s3/options.js';

@@ -6,6 +6,8 @@ import { BatchTransport } from './batch/transport.js';
 import { StreamTransport } from './stream/transport.js';
 import type { Transport, TransportReports } from './transport.js';
 import { TusTransport } from './tus/transport.js';
+import { PartsTransport } from './parts/transport.js';
+import { S3Protocol } from './s3/protocol.js';
 
 /** The transport for `options.mode`. */
 export function createTransport(options: ResolvedOptions, context: UploadContext, reports: TransportReports): Transport {
@@ -16,6 +18,8 @@ export function createTransport(options: ResolvedOptions, context: UploadContext
       return new BatchTransport(options, context, reports);
     case 'tus':
       return new TusTransport(options, context, reports);
+    case 's3':
+      return new PartsTransport(options, context, reports, (attemptContext) => new S3Protocol(options, context, attemptContext));
   }
 }
 

@@ -2,11 +2,12 @@ import type { AnyModeOptions, UploadMode } from '../types.js';
 import { type BatchOptions, batchRules } from '../modes/batch/options.js';
 import { type StreamOptions, streamRules } from '../modes/stream/options.js';
 import { type TusOptions, tusRules } from '../modes/tus/options.js';
+import { type S3Options, s3Rules } from '../modes/s3/options.js';
 import { COMMON_OPTIONS, type ModeOptionRules } from './common.js';
 import { nearest } from './validators.js';
 
 /** The options after defaults and validation, typed per mode: a transport sees only its own fields. */
-export type ResolvedOptions = StreamOptions | BatchOptions | TusOptions;
+export type ResolvedOptions = StreamOptions | BatchOptions | TusOptions | S3Options;
 
 /**
  * The mode table: each mode's rules (lib/modes/<mode>/options.ts), which
@@ -17,6 +18,7 @@ export const MODE_RULES: { readonly [M in UploadMode]: ModeOptionRules<Extract<R
   stream: streamRules,
   batch: batchRules,
   tus: tusRules,
+  s3: s3Rules,
 };
 
 export const MODES = Object.keys(MODE_RULES) as UploadMode[];
