@@ -14,7 +14,7 @@ describe('bad options fail at construction, naming the option and the value', ()
     ['highWaterMark fractional', url, { highWaterMark: 1.5 }, RangeError, /highWaterMark .* received 1.5/],
     ['highWaterMark not a number', url, { highWaterMark: '1MiB' as unknown as number }, TypeError, /highWaterMark must be a number, received "1MiB"/],
     ['highWaterMark NaN', url, { highWaterMark: Number.NaN }, TypeError, /highWaterMark must be a number/],
-    ['unknown mode', url, { mode: 'ftp' as never }, TypeError, /mode must be one of 'stream', 'batch', 'tus', received "ftp"/],
+    ['unknown mode', url, { mode: 'ftp' as never }, TypeError, /mode must be one of 'stream', 'batch', 'tus', 's3', received "ftp"/],
     ['unknown method', url, { method: 'GET' as never }, TypeError, /method must be one of 'POST', 'PUT', 'PATCH', received "GET"/],
     ['signal not an AbortSignal', url, { signal: {} as AbortSignal }, TypeError, /signal must be an AbortSignal, received an object of type Object/],
     ['URL not http(s)', 'ftp://example.com/x', undefined, TypeError, /url must use http: or https:, received "ftp:\/\/example.com\/x"/],
@@ -23,7 +23,7 @@ describe('bad options fail at construction, naming the option and the value', ()
     ['contentLength negative', url, { contentLength: -1 }, RangeError, /contentLength must be a non-negative integer, received -1/],
     ['header value not a string', url, { headers: { 'x-n': 1 as unknown as string } }, TypeError, /headers.x-n must be a string, received number 1/],
     ['got not a got instance', url, { got: {} as never }, TypeError, /got must be a got instance/],
-    ['batch option in stream mode', url, { concurrency: 2 }, TypeError, /^'concurrency' does not apply to mode 'stream' \(it applies to 'batch'\)$/],
+    ['batch option in stream mode', url, { concurrency: 2 }, TypeError, /^'concurrency' does not apply to mode 'stream' \(it applies to 'batch', 's3'\)$/],
     ['tus option in stream mode', url, { uploadUrl: url }, TypeError, /^'uploadUrl' does not apply to mode 'stream'/],
     [
       'a typo of a known option',
@@ -33,7 +33,7 @@ describe('bad options fail at construction, naming the option and the value', ()
       /^Unknown option 'concurency' \(did you mean 'concurrency'\?\)$/,
     ],
     ['an option no mode knows', url, { colour: 'blue' } as BufferedHttpWritableOptions, TypeError, /^Unknown option 'colour'$/],
-    ['retry in stream mode', url, { retry: { limit: 2 } }, TypeError, /^'retry' does not apply to mode 'stream' \(it applies to 'batch', 'tus'\)$/],
+    ['retry in stream mode', url, { retry: { limit: 2 } }, TypeError, /^'retry' does not apply to mode 'stream' \(it applies to 'batch', 'tus', 's3'\)$/],
     [
       'a typo inside retry',
       url,

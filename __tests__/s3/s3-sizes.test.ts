@@ -51,6 +51,14 @@ function calls(): string[] {
   });
 }
 
+/** The parts S3 stored, by number: their sizes. */
+function partSizes(): number[] {
+  return s3.requests
+    .filter((request) => request.query.partNumber)
+    .sort((a, b) => Number(a.query.partNumber) - Number(b.query.partNumber))
+    .map((request) => request.size);
+}
+
 describe('object sizes', () => {
   test('an empty body is one PutObject of nothing', async () => {
     await upload('empty', Buffer.alloc(0));
@@ -104,5 +112,31 @@ describe('object sizes', () => {
     expect(s3.requests.every((request) => request.signatureValid)).toBe(true);
     expect(sha256((await s3.object(`parts-${String(checksum)}`))!)).toBe(sha256(bytes));
     expect(s3.problems).toEqual([]);
+  });
+});
+
+describe('parts of at least 5 MiB, whatever the writes', () => {
+  test('a write larger than a part after a small one: every part but the last is a full part', async () => {
+    const bytes = content(3 * PART + 777, 5);
+    const writable = new BufferedHttpWritable(s3.url('mixed-writes'), { mode: 's3', highWaterMark: PART, s3: { credentials: CREDENTIALS, region: REGION } });
+    // 100 KiB, then 2.5 parts in one write, then the rest.
+    const cuts = [0, 100 * 1024, 100 * 1024 + (5 * PART) / 2, bytes.length];
+    await pipeline(Readable.from(cuts.slice(1).map((end, i) => bytes.subarray(cuts[i], end))), writable);
+    // 100 KiB topped up to a part, the rest of the large write as one part, then the rest.
+    expect(partSizes()).toEqual([PART, 100 * 1024 + (5 * PART) / 2 - PART, bytes.length - (100 * 1024 + (5 * PART) / 2)]);
+    expect(sha256((await s3.object('mixed-writes'))!)).toBe(sha256(bytes));
+  });
+
+  test('flush() sends no short part: it waits for the parts in flight', async () => {
+    const bytes = content(2 * PART + 5, 6);
+    const writable = new BufferedHttpWritable(s3.url('flushed'), { mode: 's3', highWaterMark: PART, s3: { credentials: CREDENTIALS, region: REGION } });
+    // A full part, then 100 bytes waiting in the next buffer when flush() comes.
+    writable.write(bytes.subarray(0, PART - 50));
+    writable.write(bytes.subarray(PART - 50, PART + 100));
+    await writable.flush();
+    writable.end(bytes.subarray(PART + 100));
+    await new Promise((resolve, reject) => writable.on('finish', resolve).on('error', reject));
+    expect(partSizes()).toEqual([PART, PART, 5]);
+    expect(sha256((await s3.object('flushed'))!)).toBe(sha256(bytes));
   });
 });
