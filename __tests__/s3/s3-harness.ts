@@ -58,6 +58,8 @@ export interface S3Fixture {
   /** What was wrong with a request: a bad signature, a payload hash or a checksum that does not match the body. */
   problems: string[];
   answer: Answer | undefined;
+  /** Requests this says yes to are never answered (until `close()`): a part S3 is still taking when the writer is killed. */
+  hold: ((request: SeenRequest) => boolean) | undefined;
   /** The object's bytes, read with the AWS SDK's GetObject; undefined when there is none. */
   object(key: string): Promise<Buffer | undefined>;
   close(): Promise<void>;
@@ -83,6 +85,7 @@ export async function startS3(): Promise<S3Fixture> {
     requests: [],
     problems: [],
     answer: undefined,
+    hold: undefined,
     async object(key) {
       try {
         await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
@@ -113,6 +116,7 @@ export async function startS3(): Promise<S3Fixture> {
     const body = Buffer.concat(chunks);
     const seen = await inspect(req, body, signer, fixture.problems);
     fixture.requests.push(seen);
+    if (fixture.hold?.(seen)) return;
     const own = fixture.answer?.(seen);
     if (own) {
       res.writeHead(own.status, { 'content-type': 'application/xml' }).end(own.body);

@@ -1,4 +1,4 @@
-import { TooManyPartsError } from '../../errors.js';
+import { PartsStateError, TooManyPartsError } from '../../errors.js';
 import { abortError } from '../../http/abort.js';
 import { createConcurrencyLimiter } from '../../http/adaptive-concurrency.js';
 import type { AttemptContext } from '../../http/attempt.js';
@@ -144,8 +144,10 @@ export class PartsTransport implements Transport {
     if (!state) return 0;
     this.#uploadId = state.uploadId;
     this.#created = Promise.resolve(state.uploadId);
+    // The writer starts at the bytes of the recorded parts (readUploadState): those, and no more, are kept.
+    const parts = contiguousParts(state.parts);
     const listed = this.#protocol.listParts ? await this.#retrying(0, (signal) => this.#protocol.listParts!(state.uploadId, signal)) : undefined;
-    const parts = contiguousParts(listed ?? state.parts);
+    if (listed) checkListed(stateFile, parts, listed);
     for (const part of parts) this.#stored.set(part.number, part);
     return parts.length;
   }
@@ -218,5 +220,20 @@ export class PartsTransport implements Transport {
   #cancelInFlight(reason: Error): void {
     this.#cancel.abort(reason);
     this.#limiter.close(reason);
+  }
+}
+
+/**
+ * A resumed upload's recorded parts must still be on the server as recorded
+ * (the upload may have been aborted, or expired); a part the server holds
+ * beyond them is sent again, since the writer resumes after the recorded ones.
+ */
+function checkListed(path: string, recorded: readonly StoredPart[], listed: readonly StoredPart[]): void {
+  const held = new Map(listed.map((part) => [part.number, part]));
+  for (const part of recorded) {
+    const server = held.get(part.number);
+    if (!server || server.etag !== part.etag || server.size !== part.size) {
+      throw new PartsStateError(path, `records part ${part.number}, which the server no longer holds as recorded: remove the file to start a new upload`);
+    }
   }
 }
