@@ -105,3 +105,62 @@ test('a state file that records another object is refused before any request', a
   expect((error as Error).message).toMatch(/records an upload to .*other\.bin/);
   expect(s3.requests).toEqual([]);
 });
+
+/** An upload stopped after 3 parts (parts 4 and on held, then an abort): its state file records parts 1–3. */
+async function stoppedAfterThreeParts(key: string, bytes: Buffer, stateFile: string): Promise<string> {
+  const file = join(dir, `${key}.src`);
+  await writeFile(file, bytes);
+  s3.hold = (request) => Number(request.query.partNumber) >= 4;
+  const aborter = new AbortController();
+  const options = { mode: 's3' as const, highWaterMark: PART, stateFile, signal: aborter.signal, s3: { credentials: CREDENTIALS, region: REGION } };
+  const stopped = uploadFile(file, s3.url(key), {
+    ...options,
+    onProgress: (progress) => {
+      if (progress.bytesAcknowledged >= 3 * PART) aborter.abort();
+    },
+  }).catch((caught: unknown) => caught);
+  expect(await stopped).toMatchObject({ name: 'AbortError' });
+  expect((await readUploadState(stateFile))?.parts.map((part) => part.number)).toEqual([1, 2, 3]);
+  s3.hold = undefined;
+  return file;
+}
+
+/** A ListParts answer as S3 gives it, one page of `parts` (`next`: more pages follow, from that marker). */
+function listPartsPage(parts: Array<{ number: number; size: number; etag: string }>, next?: number): string {
+  const items = parts
+    .map((part) => `<Part><PartNumber>${part.number}</PartNumber><ETag>${part.etag.replace(/"/g, '&quot;')}</ETag><Size>${part.size}</Size></Part>`)
+    .join('');
+  const more = next === undefined ? '<IsTruncated>false</IsTruncated>' : `<IsTruncated>true</IsTruncated><NextPartNumberMarker>${next}</NextPartNumberMarker>`;
+  return `<?xml version="1.0" encoding="UTF-8"?><ListPartsResult>${more}${items}</ListPartsResult>`;
+}
+
+test('where the server answers ListParts (in pages), the recorded parts are checked against it and the upload goes on', async () => {
+  const bytes = content(4 * PART + 9, 23);
+  const stateFile = join(dir, 'listed.json');
+  const file = await stoppedAfterThreeParts('listed.bin', bytes, stateFile);
+  const { parts } = (await readUploadState(stateFile))!;
+  s3.answer = (request) => {
+    if (request.method !== 'GET' || !request.query.uploadId) return undefined;
+    const marker = Number(request.query['part-number-marker']);
+    return { status: 200, body: marker === 0 ? listPartsPage(parts.slice(0, 2), 2) : listPartsPage(parts.slice(2)) };
+  };
+  await uploadFile(file, s3.url('listed.bin'), { mode: 's3', highWaterMark: PART, stateFile, s3: { credentials: CREDENTIALS, region: REGION } });
+  expect(s3.requests.filter((request) => request.method === 'GET').map((request) => request.query['part-number-marker'])).toEqual(['0', '2']);
+  expect(sha256((await s3.object('listed.bin'))!)).toBe(sha256(bytes));
+});
+
+test('a recorded part the server no longer lists: the resume is refused, not completed wrong', async () => {
+  const stateFile = join(dir, 'lost.json');
+  const file = await stoppedAfterThreeParts('lost.bin', content(4 * PART, 24), stateFile);
+  const { parts } = (await readUploadState(stateFile))!;
+  s3.answer = (request) => (request.method === 'GET' && request.query.uploadId ? { status: 200, body: listPartsPage([parts[0]!, parts[2]!]) } : undefined);
+  const error = await uploadFile(file, s3.url('lost.bin'), {
+    mode: 's3',
+    highWaterMark: PART,
+    stateFile,
+    s3: { credentials: CREDENTIALS, region: REGION },
+  }).catch((caught: unknown) => caught);
+  expect(error).toBeInstanceOf(PartsStateError);
+  expect((error as Error).message).toMatch(/records part 2, which the server no longer holds as recorded/);
+  expect(await s3.object('lost.bin')).toBeUndefined();
+});
