@@ -110,7 +110,10 @@ Auth:
   -u, --user USER:PASSWORD  HTTP Basic authentication (the password is never printed)
 
 Upload:
-  --mode stream|batch|tus   delivery protocol (default: stream)
+  --mode stream|batch|tus|s3  delivery protocol (default: stream); s3: a multipart
+                            upload to https://endpoint/bucket/key, credentials and region
+                            from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+                            AWS_REGION
   -X, --method METHOD       POST (default), PUT or PATCH (stream and batch)
   -T, --upload-file FILE    the file to upload (- for stdin), as curl takes it
   -H, --header 'Name: value'  extra request header (repeatable)
@@ -128,6 +131,8 @@ Upload:
   --compress gzip           batch: gzip each batch
   --retry N                 batch and tus: failed attempts before giving up (default: retry for 120 s)
   --resume UPLOAD_URL       tus: continue this upload from the server's offset
+  --resume STATE            s3: record the upload in the file STATE; run again with the
+                            same STATE to continue after the parts already stored
   --spool DIR               batch: keep records on disk in DIR until acknowledged; running the
                             same command again after a crash first sends what was left
   --drain                   batch, with --spool: send what the spool holds and nothing else
@@ -225,7 +230,7 @@ export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 /** One buffer per request in flight is held in memory: a larger one is a mistyped unit, not a plan. */
 export const MAX_HIGH_WATER_MARK = 1024 ** 3;
 
-const MODES: readonly UploadMode[] = ['stream', 'batch', 'tus'];
+const MODES: readonly UploadMode[] = ['stream', 'batch', 'tus', 's3'];
 
 /** Parses the command line; throws `UsageError` naming the problem. */
 export function parseCliArgs(argv: string[]): CliArgs {
@@ -245,8 +250,11 @@ function parseUploadArgs(argv: string[], values: ReturnType<typeof parseFlags<ty
   const [source, rawUrl] = values.drain ? (positionals as [string, string]) : sourceAndUrl(values['upload-file'], positionals);
   const url = parseUrl('url', rawUrl);
   const mode = (values.mode ?? (values.resume ? 'tus' : 'stream')) as UploadMode;
-  if (!MODES.includes(mode)) throw new UsageError(`--mode must be stream, batch or tus, received ${JSON.stringify(values.mode)}`);
-  if (values.resume !== undefined) {
+  if (!MODES.includes(mode)) throw new UsageError(`--mode must be stream, batch, tus or s3, received ${JSON.stringify(values.mode)}`);
+  // s3: --resume names the upload's state file (created if missing), not a URL.
+  if (values.resume !== undefined && mode === 's3') {
+    if (values.resume === '') throw new UsageError('--resume needs a state file path, received ""');
+  } else if (values.resume !== undefined) {
     if (mode !== 'tus') throw new UsageError(`--resume applies to --mode tus only, received --mode ${mode}`);
     values.resume = parseUrl('--resume', values.resume);
   }

@@ -1,5 +1,6 @@
 import { redactSecrets, secretValues } from '../lib/redact.js';
 import type { UploadArgs } from './args.js';
+import { s3Secrets } from './s3.js';
 import { basicAuthorization, proxySettings } from './connection.js';
 import type { CliIo } from './io.js';
 
@@ -42,7 +43,7 @@ export class Output {
 export function outputSecrets(args: UploadArgs, env: NodeJS.ProcessEnv): string[] {
   const headers: Array<Record<string, string>> = [args.headers];
   const urls: URL[] = [new URL(args.url)];
-  if (args.resume) urls.push(new URL(args.resume));
+  if (args.resume && args.mode !== 's3') urls.push(new URL(args.resume));
   if (args.user) {
     headers.push({ authorization: basicAuthorization(args.user) });
     const user = new URL('http://localhost');
@@ -51,5 +52,5 @@ export function outputSecrets(args: UploadArgs, env: NodeJS.ProcessEnv): string[
   }
   const proxies = proxySettings(args, env);
   for (const proxy of [proxies.http, proxies.https]) if (proxy) urls.push(proxy);
-  return secretValues(headers, urls, args.secretHeaders);
+  return [...secretValues(headers, urls, args.secretHeaders), ...s3Secrets(args, env)];
 }

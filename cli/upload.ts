@@ -33,6 +33,7 @@ import { spoolInputOf, spoolOpened } from './spool-input.js';
 import { withExpectContinue } from './expect-continue.js';
 import { directSource, openFile, type DirectSource, type Source } from './upload-source.js';
 import { showExchanges } from './verbose.js';
+import { s3ResumeOffset, s3SettingsFrom } from './s3.js';
 import { Watchdog } from './watchdog.js';
 
 /** `bhw [options] <file|-> <url>`: resolves with the exit code. */
@@ -72,8 +73,11 @@ async function upload(args: UploadArgs, io: CliIo, output: Output, got: Got, abo
     let options: BufferedHttpWritableOptions;
     try {
       if (args.contentLength && file?.size === undefined) throw new UsageError(`--content-length needs a regular file, and ${args.source} is not one`);
-      if (args.resume) resumed = await resumeState(args, file?.size, got, aborter.signal, watchdog);
+      if (args.resume)
+        resumed = args.mode === 's3' ? await s3ResumeOffset(args, file?.size) : await resumeState(args, file?.size, got, aborter.signal, watchdog);
       options = uploadOptions(args, file?.size, aborter.signal, got, resumed);
+      // s3: credentials from the environment; --resume is the state file.
+      if (args.mode === 's3') Object.assign(options, { s3: s3SettingsFrom(io.env ?? process.env), ...(args.resume ? { stateFile: args.resume } : {}) });
       if (options.spool) options.spool.input = await spoolInputOf(args, file);
     } catch (error) {
       await file?.handle.close();
@@ -304,7 +308,7 @@ function uploadOptions(args: UploadArgs, fileSize: number | undefined, signal: A
   // tus: contentLength is the whole upload's length, also when resuming.
   if (args.contentLength) options.contentLength = fileSize!;
   // The HEAD asked for --resume is the only one: the transport starts from its answer.
-  if (args.resume) {
+  if (args.resume && args.mode === 'tus') {
     options.uploadUrl = args.resume;
     if (resumed) options.resumeFrom = resumed;
   } else if (args.mode === 'tus' && args.source !== '-') options.metadata = { filename: basename(args.source) };

@@ -153,7 +153,8 @@ export class S3Protocol implements PartsProtocol {
       query,
       headers: { ...lowerCased(this.#options.headers), ...own },
     });
-    return attempt(this.#context.got, { method, url, headers, body, signal }, this.#attemptContext);
+    // An empty body rather than none: got then sends `Content-Length: 0`, never a chunked POST S3 may refuse.
+    return attempt(this.#context.got, { method, url, headers, body: body ?? (method === 'GET' ? undefined : EMPTY), signal }, this.#attemptContext);
   }
 
   /** The response's XML when its root is `expected`; an `<Error>` (a 200 can carry one) or anything else fails the attempt. */
