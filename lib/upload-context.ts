@@ -30,6 +30,6 @@ export function createUploadContext(options: ResolvedOptions): UploadContext {
   return {
     credentials,
     got: learningSentSecrets(got, credentials, secretHeaders),
-    diagnostics: { mode: options.mode, url: redactUrl(url), concurrency: options.mode === 'batch' ? options.concurrency : 1 },
+    diagnostics: { mode: options.mode, url: redactUrl(url), concurrency: options.mode === 'batch' || options.mode === 's3' ? options.concurrency : 1 },
   };
 }

@@ -17,7 +17,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable, type Readable } from 'node:stream';
@@ -84,7 +84,11 @@ async function main(): Promise<void> {
   const runs = Number(values.runs);
   const dir = await mkdtemp(path.join(tmpdir(), 'bhw-s3-bench-'));
   const file = path.join(dir, 'source.bin');
-  await writeFile(file, Buffer.alloc(size, 0x5a));
+  // Written a part at a time: a child forked from a large process inherits its peak RSS (Linux keeps maxrss across exec).
+  const handle = await open(file, 'w');
+  const block = Buffer.alloc(PART, 0x5a);
+  for (let written = 0; written < size; written += PART) await handle.write(block, 0, Math.min(PART, size - written));
+  await handle.close();
   const sinkScript = fileURLToPath(new URL('../infra/s3-sink.js', import.meta.url));
   const sinkCommand = pinned(1, [process.execPath, sinkScript]);
   const sink = spawn(sinkCommand[0]!, sinkCommand.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
