@@ -171,3 +171,54 @@ describe('credentials', () => {
     expect(s3.problems).toEqual([expect.stringMatching(/signature does not match/)]);
   });
 });
+
+describe('a server that breaks the protocol: a ProtocolError, never a guess', () => {
+  test.each<[string, (request: Parameters<NonNullable<S3Fixture['answer']>>[0]) => { status: number; body: string } | undefined, RegExp]>([
+    [
+      'Create without an UploadId',
+      (request) => ('uploads' in request.query ? { status: 200, body: '<InitiateMultipartUploadResult></InitiateMultipartUploadResult>' } : undefined),
+      /CreateMultipartUpload answered without an UploadId/,
+    ],
+    ['a part without an ETag', (request) => (request.query.partNumber ? { status: 200, body: '' } : undefined), /UploadPart 1 answered without an ETag/],
+    [
+      'Complete with another document',
+      (request) => (request.method === 'POST' && request.query.uploadId ? { status: 200, body: '<Something/>' } : undefined),
+      /CompleteMultipartUpload answered 200 without the <CompleteMultipartUploadResult> document/,
+    ],
+  ])('%s', async (_name, answer, message) => {
+    s3.answer = answer;
+    const error = (await pipeline(source(content(PART + 1, 19)), writer(s3.url('broken'))).catch((caught: unknown) => caught)) as Error;
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error.message).toMatch(message);
+  });
+});
+
+describe('a credentials provider', () => {
+  test('temporary credentials about to expire are asked again for each request', async () => {
+    let calls = 0;
+    const provider = (): Promise<S3Credentials> => {
+      calls++;
+      return Promise.resolve({ ...CREDENTIALS, expiration: new Date(Date.now() + 60_000) });
+    };
+    await pipeline(source(content(2 * PART, 20)), writer(s3.url('expiring'), provider));
+    expect(calls).toBeGreaterThanOrEqual(s3.requests.length);
+    expect(s3.problems).toEqual([]);
+  });
+
+  test('credentials kept until they expire: asked once', async () => {
+    let calls = 0;
+    const provider = (): Promise<S3Credentials> => {
+      calls++;
+      return Promise.resolve({ ...CREDENTIALS, expiration: new Date(Date.now() + 3_600_000) });
+    };
+    await pipeline(source(content(2 * PART, 21)), writer(s3.url('lasting'), provider));
+    expect(calls).toBe(1);
+  });
+
+  test('a provider answering something else than credentials fails the upload, naming the field, not its value', async () => {
+    const provider = (): Promise<S3Credentials> => Promise.resolve({ accessKeyId: 'AKID', secretAccessKey: '' });
+    const error = (await pipeline(source(content(10, 22)), writer(s3.url('bad-provider'), provider)).catch((caught: unknown) => caught)) as Error;
+    expect(error.message).toMatch(/s3.credentials.secretAccessKey must be a non-empty string/);
+    expect(s3.requests).toEqual([]);
+  });
+});
