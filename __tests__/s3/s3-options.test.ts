@@ -9,6 +9,8 @@ import { resolveOptions } from '../../lib/options/resolve.js';
 import { s3Target } from '../../lib/modes/s3/target.js';
 import { completeDocument } from '../../lib/modes/s3/protocol.js';
 import { decodeText, elementText, rootElement } from '../../lib/modes/s3/xml.js';
+import { NodeSha256 } from '../../lib/modes/s3/signer.js';
+import { createHash, createHmac } from 'node:crypto';
 
 const credentials = { accessKeyId: 'AKIDOPTIONS', secretAccessKey: 'options-secret-value' };
 const url = 'https://s3.example.test/bucket/key';
@@ -120,5 +122,24 @@ describe('the XML of the multipart calls', () => {
     expect(elementText('<R><UploadId a="1">id&amp;&#65;&#x42;</UploadId></R>', 'UploadId')).toBe('id&AB');
     expect(elementText('<R/>', 'UploadId')).toBeUndefined();
     expect(() => decodeText('&nbsp;')).toThrow(/unknown XML entity &nbsp;/);
+  });
+});
+
+describe("the signer's SHA-256 over node:crypto", () => {
+  test('a hash and an HMAC of any byte view, reset between uses', async () => {
+    const bytes = Buffer.from('abc');
+    const hash = new NodeSha256();
+    hash.update(new DataView(bytes.buffer, bytes.byteOffset, bytes.length));
+    expect(Buffer.from(await hash.digest()).toString('hex')).toBe(createHash('sha256').update('abc').digest('hex'));
+    hash.reset();
+    hash.update('abc');
+    expect(Buffer.from(await hash.digest()).toString('hex')).toBe(createHash('sha256').update('abc').digest('hex'));
+    const hmac = new NodeSha256(new Uint8Array([1, 2]).buffer);
+    hmac.update(bytes);
+    expect(Buffer.from(await hmac.digest()).toString('hex')).toBe(
+      createHmac('sha256', Buffer.from([1, 2]))
+        .update('abc')
+        .digest('hex'),
+    );
   });
 });

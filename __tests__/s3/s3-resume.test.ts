@@ -8,7 +8,8 @@
  * is refused rather than completed wrong.
  */
 import { afterEach, beforeEach, expect, test } from '@jest/globals';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, createWriteStream, openSync } from 'node:fs';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -163,4 +164,22 @@ test('a recorded part the server no longer lists: the resume is refused, not com
   expect(error).toBeInstanceOf(PartsStateError);
   expect((error as Error).message).toMatch(/records part 2, which the server no longer holds as recorded/);
   expect(await s3.object('lost.bin')).toBeUndefined();
+});
+
+test('a pipe given to uploadFile: the recorded bytes are read and dropped, the rest completes the object', async () => {
+  const bytes = content(3 * PART + 5, 25);
+  const stateFile = join(dir, 'pipe.json');
+  await stoppedAfterThreeParts('pipe.bin', bytes, stateFile);
+  const fifo = join(dir, 'source.fifo');
+  execFileSync('mkfifo', [fifo]);
+  // Opened without waiting for a writer; uploadFile reads it as it comes.
+  const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writer = createWriteStream(fifo);
+  writer.end(bytes);
+  try {
+    await uploadFile(fd, s3.url('pipe.bin'), { mode: 's3', highWaterMark: PART, stateFile, s3: { credentials: CREDENTIALS, region: REGION } });
+  } finally {
+    closeSync(fd);
+  }
+  expect(sha256((await s3.object('pipe.bin'))!)).toBe(sha256(bytes));
 });
