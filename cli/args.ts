@@ -112,9 +112,12 @@ Auth:
   -u, --user USER:PASSWORD  HTTP Basic authentication (the password is never printed)
 
 Upload:
-  --mode stream|batch|tus|azure-blob
-                            delivery protocol (default: stream); azure-blob: <url> is a
-                            blob URL with a SAS token (quote it: it holds '&')
+  --mode stream|batch|tus|s3|azure-blob
+                            delivery protocol (default: stream); s3: a multipart
+                            upload to https://endpoint/bucket/key, credentials and region
+                            from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+                            AWS_REGION; azure-blob: <url> is a blob URL with a SAS token
+                            (quote it: it holds '&')
   -X, --method METHOD       POST (default), PUT or PATCH (stream and batch)
   -T, --upload-file FILE    the file to upload (- for stdin), as curl takes it
   -H, --header 'Name: value'  extra request header (repeatable)
@@ -139,8 +142,8 @@ Upload:
   --retry N                 batch, tus and azure-blob: failed attempts before giving up
                             (default: retry for 120 s)
   --resume UPLOAD_URL       tus: continue this upload from the server's offset
-  --resume STATE            azure-blob: record the stored blocks in the file STATE; the same
-                            command run again continues from the blocks stored
+  --resume STATE            s3 and azure-blob: record the upload in the file STATE; run
+                            again with the same STATE to continue after the parts stored
   --spool DIR               batch: keep records on disk in DIR until acknowledged; running the
                             same command again after a crash first sends what was left
   --drain                   batch, with --spool: send what the spool holds and nothing else
@@ -239,7 +242,7 @@ export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 /** One buffer per request in flight is held in memory: a larger one is a mistyped unit, not a plan. */
 export const MAX_HIGH_WATER_MARK = 1024 ** 3;
 
-const MODES: readonly UploadMode[] = ['stream', 'batch', 'tus', 'azure-blob'];
+const MODES: readonly UploadMode[] = ['stream', 'batch', 'tus', 's3', 'azure-blob'];
 
 /** Parses the command line; throws `UsageError` naming the problem. */
 export function parseCliArgs(argv: string[]): CliArgs {
@@ -259,12 +262,12 @@ function parseUploadArgs(argv: string[], values: ReturnType<typeof parseFlags<ty
   const [source, rawUrl] = values.drain ? (positionals as [string, string]) : sourceAndUrl(values['upload-file'], positionals);
   const url = parseUrl('url', rawUrl);
   const mode = (values.mode ?? (values.resume ? 'tus' : 'stream')) as UploadMode;
-  if (!MODES.includes(mode)) throw new UsageError(`--mode must be stream, batch, tus or azure-blob, received ${JSON.stringify(values.mode)}`);
-  if (values.resume !== undefined && mode === 'azure-blob') {
-    // azure-blob: the state file the upload records its blocks in; a later run given it continues.
-    if (values.resume === '') throw new UsageError('--resume needs a state file path with --mode azure-blob, received ""');
+  if (!MODES.includes(mode)) throw new UsageError(`--mode must be stream, batch, tus, s3 or azure-blob, received ${JSON.stringify(values.mode)}`);
+  // s3 and azure-blob: --resume names the upload's state file (created if missing), not a URL.
+  if (values.resume !== undefined && (mode === 's3' || mode === 'azure-blob')) {
+    if (values.resume === '') throw new UsageError(`--resume needs a state file path with --mode ${mode}, received ""`);
   } else if (values.resume !== undefined) {
-    if (mode !== 'tus') throw new UsageError(`--resume applies to --mode tus and azure-blob only, received --mode ${mode}`);
+    if (mode !== 'tus') throw new UsageError(`--resume applies to --mode tus, s3 and azure-blob only, received --mode ${mode}`);
     values.resume = parseUrl('--resume', values.resume);
   }
   if (values['content-length'] && source === '-') {

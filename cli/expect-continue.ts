@@ -9,10 +9,11 @@ export const EXPECT_CONTINUE_THRESHOLD = 1024 * 1024;
  * alone (a 413 size limit, a 401) costs no body bytes. The library waits for
  * `100 Continue` at most its `expectContinueTimeout` (1 s, curl's wait) and
  * then sends anyway. Not with `--no-expect`, not when `-H` names `Expect`
- * itself, and not in batch mode, whose requests send their body at once.
+ * itself, and not in batch or s3 mode, whose requests send their body at once
+ * (an s3 upload is many requests, most of them with no body to hold back).
  */
 export function withExpectContinue(args: UploadArgs, headers: Record<string, string>, bodySize: number | undefined): Record<string, string> {
-  if (args.noExpect || args.mode === 'batch' || bodySize === undefined || bodySize <= EXPECT_CONTINUE_THRESHOLD) return headers;
+  if (args.noExpect || args.mode === 'batch' || args.mode === 's3' || bodySize === undefined || bodySize <= EXPECT_CONTINUE_THRESHOLD) return headers;
   if (Object.keys(headers).some((name) => name.toLowerCase() === 'expect')) return headers;
   return { ...headers, expect: '100-continue' };
 }

@@ -1,5 +1,6 @@
 import { redactSecrets, secretValues } from '../lib/redact.js';
 import type { UploadArgs } from './args.js';
+import { s3Secrets } from './s3.js';
 import { basicAuthorization, proxySettings } from './connection.js';
 import type { CliIo } from './io.js';
 
@@ -51,5 +52,5 @@ export function outputSecrets(args: UploadArgs, env: NodeJS.ProcessEnv): string[
   }
   const proxies = proxySettings(args, env);
   for (const proxy of [proxies.http, proxies.https]) if (proxy) urls.push(proxy);
-  return secretValues(headers, urls, args.secretHeaders);
+  return [...secretValues(headers, urls, args.secretHeaders), ...s3Secrets(args, env)];
 }

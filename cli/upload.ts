@@ -35,6 +35,7 @@ import { spoolInputOf, spoolOpened } from './spool-input.js';
 import { withExpectContinue } from './expect-continue.js';
 import { directSource, openFile, type DirectSource, type Source } from './upload-source.js';
 import { showExchanges } from './verbose.js';
+import { s3SettingsFrom } from './s3.js';
 import { Watchdog } from './watchdog.js';
 
 /** `bhw [options] <file|-> <url>`: resolves with the exit code. */
@@ -75,9 +76,11 @@ async function upload(args: UploadArgs, io: CliIo, output: Output, got: Got, abo
     try {
       if (args.contentLength && file?.size === undefined) throw new UsageError(`--content-length needs a regular file, and ${args.source} is not one`);
       if (args.resume && args.mode === 'tus') resumed = await resumeState(args, file?.size, got, aborter.signal, watchdog);
-      // azure-blob: the state file says how many bytes the stored blocks hold; the upload goes on after them.
-      if (args.resume && args.mode === 'azure-blob') resumed = await storedBlocks(args, file?.size);
+      // s3 and azure-blob: the state file says how many bytes the stored parts hold; the upload goes on after them.
+      if (args.resume && (args.mode === 's3' || args.mode === 'azure-blob')) resumed = await storedParts(args, file?.size);
       options = uploadOptions(args, file?.size, aborter.signal, got, resumed);
+      // s3: credentials from the environment; --resume is the state file.
+      if (args.mode === 's3') Object.assign(options, { s3: s3SettingsFrom(io.env ?? process.env), ...(args.resume ? { stateFile: args.resume } : {}) });
       if (options.spool) options.spool.input = await spoolInputOf(args, file);
     } catch (error) {
       await file?.handle.close();
@@ -340,10 +343,10 @@ async function resumeState(args: UploadArgs, fileSize: number | undefined, got: 
 }
 
 /** azure-blob: where the upload recorded in the `--resume` state file stands (offset 0 when there is none yet). */
-async function storedBlocks(args: UploadArgs, fileSize: number | undefined): Promise<TusOffset> {
+async function storedParts(args: UploadArgs, fileSize: number | undefined): Promise<TusOffset> {
   const offset = (await readUploadState(args.resume!))?.bytesStored ?? 0;
   if (fileSize !== undefined && fileSize < offset) {
-    throw new UsageError(`${args.source} has ${fileSize} bytes, fewer than the ${offset} the blocks stored in ${args.resume} hold`);
+    throw new UsageError(`${args.source} has ${fileSize} bytes, fewer than the ${offset} the parts recorded in ${args.resume} hold`);
   }
   return { offset };
 }

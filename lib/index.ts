@@ -85,3 +85,6 @@ export { fetchTusOffset } from './modes/tus/protocol.js';
 // RFC 9530 integrity: the digest fields a receiver checks, and the error for bytes corrupted on the way.
 export { DigestMismatchError } from './errors.js';
 export { CONTENT_DIGEST, REPR_DIGEST, contentDigestField, createDigest, digestOf, isDigestAlgorithm, parseDigestField } from './http/digest.js';
+export type { S3ChecksumAlgorithm, S3Credentials, S3ModeOptions, S3Settings } from './types.js';
+export { DEFAULT_PART_SIZE } from './modes/parts/options.js';
+export { MIN_PART_SIZE as S3_MIN_PART_SIZE } from './modes/s3/options.js';

@@ -11,7 +11,7 @@ import type { Got, RetryOptions } from 'got';
 
 // The options.
 
-export type UploadMode = 'stream' | 'batch' | 'tus' | 'azure-blob';
+export type UploadMode = 'stream' | 'batch' | 'tus' | 's3' | 'azure-blob';
 export type UploadMethod = 'POST' | 'PUT' | 'PATCH';
 export type Compression = 'gzip';
 /** An RFC 9530 digest algorithm (the two the RFC lists as active). */
@@ -100,7 +100,7 @@ export type RetryOption = Partial<RetryOptions> & {
  * (`{ mode: 'stream', retry }`). Everything but `mode` (batch, tus) is
  * optional, and an optional key set to `undefined` is ignored, as if absent.
  */
-export type BufferedHttpWritableOptions = StreamModeOptions | BatchModeOptions | TusModeOptions | AzureBlobModeOptions;
+export type BufferedHttpWritableOptions = StreamModeOptions | BatchModeOptions | TusModeOptions | S3ModeOptions | AzureBlobModeOptions;
 
 /** `mode: 'stream'` (the default): one chunked (or sized) request carries everything written. */
 export interface StreamModeOptions extends StreamFields, NotOf<StreamFields> {
@@ -118,6 +118,11 @@ export interface TusModeOptions extends TusFields, NotOf<TusFields> {
   mode: 'tus';
 }
 
+/** `mode: 's3'`: an S3 multipart upload, one part per buffer (a body smaller than one part: one PutObject). */
+export interface S3ModeOptions extends S3Fields, NotOf<S3Fields> {
+  mode: 's3';
+}
+
 /** `mode: 'azure-blob'`: an Azure block blob, one block per buffer, committed in `end()`; the URL carries a SAS. */
 export interface AzureBlobModeOptions extends AzureBlobFields, NotOf<AzureBlobFields> {
   mode: 'azure-blob';
@@ -130,6 +135,7 @@ export interface AzureBlobModeOptions extends AzureBlobFields, NotOf<AzureBlobFi
 type StreamFields = CommonFields & MethodFields & SizedBodyFields & DigestFields;
 type BatchFields = CommonFields & MethodFields & RetryFields & DigestFields & ConcurrencyFields & BatchOnlyFields;
 type TusFields = CommonFields & SizedBodyFields & RetryFields & DigestFields & TusOnlyFields;
+type S3Fields = CommonFields & RetryFields & ConcurrencyFields & PartsFields & S3OnlyFields;
 type AzureBlobFields = CommonFields & RetryFields & ConcurrencyFields & PartsFields & AzureBlobOnlyFields;
 
 /** Every key of every mode, each optional: what the option resolvers read (a caller in JavaScript may pass any of them). */
@@ -144,6 +150,7 @@ export interface AnyModeOptions
     PartsFields,
     BatchOnlyFields,
     TusOnlyFields,
+    S3OnlyFields,
     AzureBlobOnlyFields {
   mode?: UploadMode | undefined;
 }
@@ -316,6 +323,50 @@ export interface AzureBlobSettings {
 interface AzureBlobOnlyFields {
   /** azure-blob: the blob's content type and metadata, and the per-block checksum. */
   azureBlob?: AzureBlobSettings | undefined;
+}
+
+interface S3OnlyFields {
+  /**
+   * s3: credentials, region, checksum and the object's headers. Required in
+   * that mode (refused at construction without it); optional in the type so
+   * code that picks the mode at run time (`mode: UploadMode`) still compiles.
+   */
+  s3?: S3Settings | undefined;
+}
+
+/** s3: AWS credentials, as the AWS SDK's credential providers resolve them. */
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Temporary credentials (STS): sent as `X-Amz-Security-Token`. */
+  sessionToken?: string | undefined;
+  /** When temporary credentials run out: a provider function is asked again shortly before. */
+  expiration?: Date | undefined;
+}
+
+/** s3: the checksum S3 verifies for each part (`x-amz-checksum-*`). */
+export type S3ChecksumAlgorithm = 'crc32' | 'crc32c' | 'sha256';
+
+/** s3: the `s3` option. */
+export interface S3Settings {
+  /**
+   * The credentials, or a function resolving them (an AWS SDK credential
+   * provider such as `fromNodeProviderChain()`), asked before each request
+   * and again when they expire. Never shown in an error or a log.
+   */
+  credentials: S3Credentials | (() => Promise<S3Credentials>);
+  /** The signing region (default: read from an `s3.<region>.amazonaws.com` host, else `us-east-1`). */
+  region?: string | undefined;
+  /**
+   * The checksum S3 verifies for every part and small object (default
+   * `'crc32'`, as the AWS SDKs send), or `false` for none: the payload is
+   * then signed by its SHA-256, so S3 still checks the bytes.
+   */
+  checksum?: S3ChecksumAlgorithm | false | undefined;
+  /** The object's `Content-Type`. */
+  contentType?: string | undefined;
+  /** User metadata, sent as `x-amz-meta-<name>` headers. */
+  metadata?: Record<string, string> | undefined;
 }
 
 /** Where an upload stands on the server, as a `HEAD` reports it. */

@@ -76,10 +76,10 @@ async function upload(source: string | number, url: string | URL, options: Uploa
       start = resolved.resumeFrom.offset;
       if (start > size) throw new FileChangedError(name, size, start, { bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0 });
     }
-    if (resolved.mode === 'azure-blob' && resolved.stateFile !== undefined && size !== undefined) {
-      // A multipart upload recorded in its state file goes on after the parts stored.
+    if ('stateFile' in resolved && resolved.stateFile !== undefined) {
+      // A multipart upload its state file records goes on after the parts the server holds (a pipe skips them).
       start = (await readUploadState(resolved.stateFile))?.bytesStored ?? 0;
-      if (start > size) throw new FileChangedError(name, size, start, { bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0 });
+      if (size !== undefined && start > size) throw new FileChangedError(name, size, start, { bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0 });
     }
     if (declareSize && size !== undefined && resolved.mode !== 'batch') {
       // tus: the whole upload's length, also when resuming; stream: the bytes this request carries.
@@ -193,6 +193,8 @@ class FileReader {
   readonly #opened: BigIntStats | undefined;
   readonly #size: number | undefined;
   #position: number;
+  /** A pipe's bytes before the start (a resumed upload): read and dropped before the first fill. */
+  #skip: number;
   #ended = false;
   /** Ends a wait for a slow writer once the upload is over. */
   readonly #stopped = new AbortController();
@@ -205,6 +207,7 @@ class FileReader {
     this.#opened = opened;
     this.#size = opened && Number(opened.size);
     this.#position = position;
+    this.#skip = opened ? 0 : position;
   }
 
   /** Stops waiting for a slow writer; resolves once no read is under way. */
@@ -218,6 +221,11 @@ class FileReader {
 
   /** Fills `buffer` (fewer bytes only at the end of the file); resolves with the byte count. */
   async fill(buffer: Buffer, progress: ProgressSnapshot): Promise<number> {
+    while (this.#skip > 0) {
+      const dropped = await this.#read(buffer, 0, Math.min(buffer.length, this.#skip), progress);
+      if (dropped === 0) break;
+      this.#skip -= dropped;
+    }
     const want = this.#size === undefined ? buffer.length : Math.min(buffer.length, this.#size - this.#position);
     let filled = 0;
     while (filled < want) {

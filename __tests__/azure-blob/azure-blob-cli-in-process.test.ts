@@ -91,7 +91,7 @@ describe('bhw --mode azure-blob, in-process', () => {
     await writeFile(short, DATA.subarray(0, BLOCK));
     const out = capture();
     expect(await main(['--mode', 'azure-blob', '--resume', state, short, url], out.io)).toBe(2);
-    expect(out.stderr()).toContain(`fewer than the ${3 * BLOCK} the blocks stored in ${state} hold`);
+    expect(out.stderr()).toContain(`fewer than the ${3 * BLOCK} the parts recorded in ${state} hold`);
   });
 
   test('a run the service refuses, with --resume: exit 1, says how to continue, no sig', async () => {

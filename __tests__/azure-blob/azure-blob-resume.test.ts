@@ -126,7 +126,7 @@ describe('azure-blob: resume after SIGKILL', () => {
     await writeFile(short, DATA.subarray(0, 5 * BLOCK));
     const result = await runCli(['--mode', 'azure-blob', '--resume', state, short, url]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`has ${5 * BLOCK} bytes, fewer than the ${9 * BLOCK} the blocks stored in ${state} hold`);
+    expect(result.stderr).toContain(`has ${5 * BLOCK} bytes, fewer than the ${9 * BLOCK} the parts recorded in ${state} hold`);
     await expect(uploadFile(short, url, { mode: 'azure-blob', highWaterMark: BLOCK, stateFile: state })).rejects.toMatchObject({
       code: 'ERR_BHW_FILE_CHANGED',
     });

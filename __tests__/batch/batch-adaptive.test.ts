@@ -73,7 +73,7 @@ describe("concurrency: 'auto' options", () => {
   test('maxConcurrency is a batch option', () => {
     // @ts-expect-error maxConcurrency is a batch option: JavaScript callers get the same refusal at run time
     expect(() => new BufferedHttpWritable(url, { maxConcurrency: 4 })).toThrow(
-      /^'maxConcurrency' does not apply to mode 'stream' \(it applies to 'batch', 'azure-blob'\)$/,
+      /^'maxConcurrency' does not apply to mode 'stream' \(it applies to 'batch', 's3', 'azure-blob'\)$/,
     );
   });
 });

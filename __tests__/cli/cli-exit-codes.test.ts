@@ -72,7 +72,7 @@ describe('exit 2: bad usage or input, named', () => {
     [
       'an option of another mode (library validation)',
       ['--concurrency', '2', 'FILE', 'http://127.0.0.1:9/'],
-      /^bhw: 'concurrency' does not apply to mode 'stream' \(it applies to 'batch', 'azure-blob'\)\n$/,
+      /^bhw: 'concurrency' does not apply to mode 'stream' \(it applies to 'batch', 's3', 'azure-blob'\)\n$/,
     ],
     [
       'an unsupported method (library validation)',

@@ -67,7 +67,7 @@ describe('main() in-process', () => {
   test.each([
     [['--bogus', 'f', 'http://127.0.0.1:9/'], /unknown option --bogus; see bhw --help/],
     [['FILE', 'http://127.0.0.1:9/', '--concurrency', '0'], /--concurrency must be an integer of at least 1 or auto, received "0"/],
-    [['--mode', 'ftp', 'FILE', 'http://127.0.0.1:9/'], /--mode must be stream, batch, tus or azure-blob, received "ftp"/],
+    [['--mode', 'ftp', 'FILE', 'http://127.0.0.1:9/'], /--mode must be stream, batch, tus, s3 or azure-blob, received "ftp"/],
     [['--flush-interval', '10', 'FILE', 'http://127.0.0.1:9/'], /'flushInterval' does not apply to mode 'stream'/],
     // Batch mode builds the Writable itself: the library's option check reaches the user the same way.
     [['--mode', 'batch', '--compress', 'br', 'FILE', 'http://127.0.0.1:9/'], /compress/],

@@ -8,7 +8,7 @@ describe('bhw refuses a malformed command line with a usage error that names the
     ['no url', ['file.bin'], /^expected <file\|-> <url>, received 1 argument\(s\); see bhw --help$/],
     ['three positionals', ['a', 'b', url], /received 3 argument\(s\)/],
     ['an unknown option', ['--fast', 'f', url], /^unknown option --fast; see bhw --help$/],
-    ['an unknown mode', ['--mode', 'ftp', 'f', url], /^--mode must be stream, batch, tus or azure-blob, received "ftp"$/],
+    ['an unknown mode', ['--mode', 'ftp', 'f', url], /^--mode must be stream, batch, tus, s3 or azure-blob, received "ftp"$/],
     ['--content-length with stdin', ['--content-length', '-', url], /^--content-length needs a file/],
     ['a url that is not a URL', ['f', 'not a url'], /^url is not a valid URL: "not a url"$/],
     ['a url that is not http(s)', ['f', 'ftp://127.0.0.1/x'], /^url must be an http: or https: URL, received "ftp:\/\/127.0.0.1\/x"$/],

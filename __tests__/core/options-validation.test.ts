@@ -14,7 +14,7 @@ describe('bad options fail at construction, naming the option and the value', ()
     ['highWaterMark fractional', url, { highWaterMark: 1.5 }, RangeError, /highWaterMark .* received 1.5/],
     ['highWaterMark not a number', url, { highWaterMark: '1MiB' as unknown as number }, TypeError, /highWaterMark must be a number, received "1MiB"/],
     ['highWaterMark NaN', url, { highWaterMark: Number.NaN }, TypeError, /highWaterMark must be a number/],
-    ['unknown mode', url, { mode: 'ftp' as never }, TypeError, /mode must be one of 'stream', 'batch', 'tus', 'azure-blob', received "ftp"/],
+    ['unknown mode', url, { mode: 'ftp' as never }, TypeError, /mode must be one of 'stream', 'batch', 'tus', 's3', 'azure-blob', received "ftp"/],
     ['unknown method', url, { method: 'GET' as never }, TypeError, /method must be one of 'POST', 'PUT', 'PATCH', received "GET"/],
     ['signal not an AbortSignal', url, { signal: {} as AbortSignal }, TypeError, /signal must be an AbortSignal, received an object of type Object/],
     ['URL not http(s)', 'ftp://example.com/x', undefined, TypeError, /url must use http: or https:, received "ftp:\/\/example.com\/x"/],
@@ -28,7 +28,7 @@ describe('bad options fail at construction, naming the option and the value', ()
       url,
       { concurrency: 2 },
       TypeError,
-      /^'concurrency' does not apply to mode 'stream' \(it applies to 'batch', 'azure-blob'\)$/,
+      /^'concurrency' does not apply to mode 'stream' \(it applies to 'batch', 's3', 'azure-blob'\)$/,
     ],
     ['tus option in stream mode', url, { uploadUrl: url }, TypeError, /^'uploadUrl' does not apply to mode 'stream'/],
     [
@@ -44,7 +44,7 @@ describe('bad options fail at construction, naming the option and the value', ()
       url,
       { retry: { limit: 2 } },
       TypeError,
-      /^'retry' does not apply to mode 'stream' \(it applies to 'batch', 'tus', 'azure-blob'\)$/,
+      /^'retry' does not apply to mode 'stream' \(it applies to 'batch', 'tus', 's3', 'azure-blob'\)$/,
     ],
     [
       'a typo inside retry',

@@ -65,7 +65,7 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     this.pool = new BufferPool(options.highWaterMark, this.#transport.maxInFlight + 1);
   }
 
-  get transport(): Pick<Transport, 'maxInFlight' | 'keepsWritesWhole' | 'checksTotalLength'> {
+  get transport(): Pick<Transport, 'maxInFlight' | 'keepsWritesWhole' | 'checksTotalLength' | 'sendsFullBuffers'> {
     return this.#transport;
   }
 

@@ -126,6 +126,8 @@ export class WriteFiller implements Filler {
       this.#copy(chunk, 0, copied);
     }
     await this.#dispatchCurrent(false);
+    // What is left of a chunk larger than a buffer (full buffers only) goes as it is.
+    if (chunk.length - copied >= this.#bufferSize) return this.#sendAsItIs(chunk.subarray(copied));
     // Never fills the fresh buffer: a chunk that would passes through.
     this.#copy(chunk, copied, chunk.length);
     this.#records?.push(chunk.length);
@@ -143,6 +145,8 @@ export class WriteFiller implements Filler {
    * producer fill the next one meanwhile.
    */
   #passesThrough(length: number): boolean {
+    // A partly filled buffer must go full (S3 parts): the chunk tops it up first.
+    if (this.#session.transport.sendsFullBuffers && this.#filled > 0) return false;
     if (length !== this.#bufferSize) return length > this.#bufferSize;
     return this.#sendsOneAtATime && (this.#filled === 0 || this.#records !== undefined);
   }
@@ -213,7 +217,8 @@ export class WriteFiller implements Filler {
     const point = this.#context.reachedFlush();
     // Sends only ever resolve; after a failure the Writable's destroy rejects the caller instead.
     const settle = (): void => void (this.#session.settled()?.then(() => point.settled()) ?? point.settled());
-    const dispatched = this.#dispatchCurrent(false);
+    // A partial buffer cannot go alone where sends must be full (S3 parts): flush() waits for those in flight.
+    const dispatched = this.#session.transport.sendsFullBuffers ? undefined : this.#dispatchCurrent(false);
     if (!dispatched) {
       settle();
       return;

@@ -12,7 +12,16 @@ import type { Got } from 'got';
  * as secret; `secretHeaders` adds more. The API-key headers are here because
  * they are credentials as surely as `Authorization` is.
  */
-export const CREDENTIAL_HEADERS: readonly string[] = ['authorization', 'proxy-authorization', 'cookie', 'x-api-key', 'api-key', 'x-auth-token'];
+export const CREDENTIAL_HEADERS: readonly string[] = [
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'x-api-key',
+  'api-key',
+  'x-auth-token',
+  // S3: a session token is a credential, as its query twin `X-Amz-Security-Token` is.
+  'x-amz-security-token',
+];
 
 /**
  * Query parameters whose values are credentials (compared in lower case):

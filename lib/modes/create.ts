@@ -7,6 +7,7 @@ import { StreamTransport } from './stream/transport.js';
 import type { Transport, TransportReports } from './transport.js';
 import { TusTransport } from './tus/transport.js';
 import { PartsTransport } from './parts/transport.js';
+import { S3Protocol } from './s3/protocol.js';
 import { AzureBlobProtocol } from './azure-blob/protocol.js';
 
 /** The transport for `options.mode`. */
@@ -18,6 +19,8 @@ export function createTransport(options: ResolvedOptions, context: UploadContext
       return new BatchTransport(options, context, reports);
     case 'tus':
       return new TusTransport(options, context, reports);
+    case 's3':
+      return new PartsTransport(options, context, reports, (attemptContext) => new S3Protocol(options, context, attemptContext));
     case 'azure-blob':
       return new PartsTransport(options, context, reports, (attemptContext) => new AzureBlobProtocol(options, context, attemptContext));
   }

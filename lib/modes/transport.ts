@@ -69,6 +69,12 @@ export interface Transport {
    * when a resumed writable carries only the rest of it.
    */
   readonly checksTotalLength: boolean;
+  /**
+   * True when every send but the last must be a whole buffer: S3 refuses a
+   * part under 5 MiB unless it is the last. A large write then tops up the
+   * buffer before it goes, and `flush()` sends no partial buffer.
+   */
+  readonly sendsFullBuffers?: boolean;
   /** Delivers `bytes`. Resolves when the transport no longer reads them: the caller may reuse the memory. */
   send(bytes: Buffer, info: SendInfo): Promise<void>;
   /**

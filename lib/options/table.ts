@@ -2,12 +2,13 @@ import type { AnyModeOptions, UploadMode } from '../types.js';
 import { type BatchOptions, batchRules } from '../modes/batch/options.js';
 import { type StreamOptions, streamRules } from '../modes/stream/options.js';
 import { type TusOptions, tusRules } from '../modes/tus/options.js';
+import { type S3Options, s3Rules } from '../modes/s3/options.js';
 import { type AzureBlobOptions, azureBlobRules } from '../modes/azure-blob/options.js';
 import { COMMON_OPTIONS, type ModeOptionRules } from './common.js';
 import { nearest } from './validators.js';
 
 /** The options after defaults and validation, typed per mode: a transport sees only its own fields. */
-export type ResolvedOptions = StreamOptions | BatchOptions | TusOptions | AzureBlobOptions;
+export type ResolvedOptions = StreamOptions | BatchOptions | TusOptions | S3Options | AzureBlobOptions;
 
 /**
  * The mode table: each mode's rules (lib/modes/<mode>/options.ts), which
@@ -18,6 +19,7 @@ export const MODE_RULES: { readonly [M in UploadMode]: ModeOptionRules<Extract<R
   stream: streamRules,
   batch: batchRules,
   tus: tusRules,
+  s3: s3Rules,
   'azure-blob': azureBlobRules,
 };
 

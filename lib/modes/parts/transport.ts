@@ -30,6 +30,8 @@ export class PartsTransport implements Transport {
   readonly maxInFlight: number;
   readonly keepsWritesWhole = false;
   readonly checksTotalLength = false;
+  /** S3 takes a short part only as the last one. */
+  readonly sendsFullBuffers = true;
   readonly #options: PartsOptions;
   readonly #reports: TransportReports;
   readonly #protocol: PartsProtocol;
