@@ -28,7 +28,7 @@ describe('options', () => {
     const args = parseCliArgs(['--resume', 'http://h/tus/1', 'f', 'http://h/tus']);
     expect(args).toMatchObject({ command: 'upload', mode: 'tus', resume: 'http://h/tus/1' });
     expect(() => parseCliArgs(['--mode', 'batch', '--resume', 'http://h/tus/1', 'f', 'http://h/tus'])).toThrow(
-      /--resume applies to --mode tus and azure-blob only/,
+      /--resume applies to --mode tus, s3 and azure-blob only/,
     );
     expect(() => parseCliArgs(['--mode', 'azure-blob', '--resume', '', 'f', 'http://h/c/b?sig=s'])).toThrow(
       /--resume needs a state file path with --mode azure-blob/,

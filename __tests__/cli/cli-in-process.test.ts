@@ -72,7 +72,7 @@ describe('main() in-process', () => {
     // Batch mode builds the Writable itself: the library's option check reaches the user the same way.
     [['--mode', 'batch', '--compress', 'br', 'FILE', 'http://127.0.0.1:9/'], /compress/],
     [['receive', 'extra'], /bhw receive takes no arguments, received "extra"/],
-    [['--resume', 'http://127.0.0.1:9/tus/1', '--mode', 'stream', 'FILE', 'http://127.0.0.1:9/'], /--resume applies to --mode tus and azure-blob only/],
+    [['--resume', 'http://127.0.0.1:9/tus/1', '--mode', 'stream', 'FILE', 'http://127.0.0.1:9/'], /--resume applies to --mode tus, s3 and azure-blob only/],
   ])('usage error %j', async (args, message) => {
     const out = capture();
     expect(
