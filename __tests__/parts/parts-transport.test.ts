@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import got from 'got';
 import { BufferedWritableCore } from '../../lib/core/writable.js';
+import { DiagnosticsChannels, type RequestRetriedMessage, type UploadDiagnostics } from '../../lib/diagnostics.js';
 import { HttpStatusError, PartsStateError, TooManyPartsError, type BufferedHttpWritableError } from '../../lib/errors.js';
 import { AttemptFailed } from '../../lib/http/retry-loop.js';
 import { resolveCommon } from '../../lib/options/common.js';
@@ -84,8 +86,8 @@ class MemoryStore implements PartsProtocol {
 
 function writable(store: MemoryStore, options: AnyModeOptions = {}): BufferedWritableCore {
   const resolved = resolvePartsOptions({ highWaterMark: PART, retry: { backoffLimit: 1 }, ...options }, resolveCommon(URL_, {}));
-  const context = { credentials: [], got, diagnostics: { mode: 'stream' as const, url: URL_, concurrency: 1 } };
-  return new BufferedWritableCore(
+  const context = { credentials: [], got, diagnostics: { mode: 's3' as const, url: URL_, concurrency: 1 } as UploadDiagnostics };
+  const core = new BufferedWritableCore(
     { mode: 'stream', highWaterMark: PART },
     context,
     (_options, _context, reports) =>
@@ -94,6 +96,8 @@ function writable(store: MemoryStore, options: AnyModeOptions = {}): BufferedWri
         return store;
       }),
   );
+  (context.diagnostics as UploadDiagnostics).upload = core;
+  return core;
 }
 
 async function upload(target: BufferedWritableCore, data: Buffer): Promise<void> {
@@ -158,7 +162,19 @@ describe('parts transport (the multipart modes)', () => {
     const store = new MemoryStore();
     store.failures.set(2, [503, 500]);
     const data = bytes(PART * 3);
-    await upload(writable(store, { concurrency: 2 }), data);
+    const retried: RequestRetriedMessage[] = [];
+    const listener = (message: unknown): void => void retried.push(message as RequestRetriedMessage);
+    diagnosticsChannel.subscribe(DiagnosticsChannels.requestRetried, listener);
+    const target = writable(store, { concurrency: 2 });
+    try {
+      await upload(target, data);
+    } finally {
+      diagnosticsChannel.unsubscribe(DiagnosticsChannels.requestRetried, listener);
+    }
+    expect(retried).toEqual([
+      expect.objectContaining({ upload: target, mode: 's3', request: 'part 2', attempt: 1, reason: '503', statusCode: 503 }),
+      expect.objectContaining({ upload: target, mode: 's3', request: 'part 2', attempt: 2, reason: '500', statusCode: 500 }),
+    ]);
     expect(store.object!.equals(data)).toBe(true);
     const partCalls = store.calls.filter((call) => call.startsWith('part'));
     expect(partCalls.filter((call) => call === 'part 2')).toHaveLength(3);

@@ -1,3 +1,4 @@
+import { publishRequestRetried, type UploadDiagnostics } from '../../diagnostics.js';
 import { PartsStateError, TooManyPartsError } from '../../errors.js';
 import { abortError } from '../../http/abort.js';
 import { createConcurrencyLimiter } from '../../http/adaptive-concurrency.js';
@@ -34,6 +35,7 @@ export class PartsTransport implements Transport {
   readonly sendsFullBuffers = true;
   readonly #options: PartsOptions;
   readonly #reports: TransportReports;
+  readonly #diagnostics: UploadDiagnostics;
   readonly #protocol: PartsProtocol;
   readonly #limiter: ConcurrencyLimiter;
   /** Aborted on failure or abort: every request and every backoff ends at once. */
@@ -56,6 +58,7 @@ export class PartsTransport implements Transport {
   constructor(options: PartsOptions, context: UploadContext, reports: TransportReports, protocol: PartsProtocolFactory) {
     this.#options = options;
     this.#reports = reports;
+    this.#diagnostics = context.diagnostics;
     this.#limiter = createConcurrencyLimiter(options.concurrency, {
       max: options.maxConcurrency,
       onChange: (change) => reports.concurrencyChanged(change.limit),
@@ -93,7 +96,7 @@ export class PartsTransport implements Transport {
     const resumedParts = await (this.#resumed ??= this.#resume());
     if (info.sequence === 0 && info.last && resumedParts === 0) {
       this.#reports.sent(bytes.length);
-      this.#wholeResponse = await this.#retrying(0, (signal) => this.#protocol.putWhole(bytes, signal));
+      this.#wholeResponse = await this.#retrying('put', 0, (signal) => this.#protocol.putWhole(bytes, signal));
       this.#reports.acknowledged(info.offset, bytes.length);
       return;
     }
@@ -103,7 +106,7 @@ export class PartsTransport implements Transport {
     }
     const uploadId = await (this.#created ??= this.#create());
     let sent = false;
-    const part = await this.#retrying(info.sequence, (signal) => {
+    const part = await this.#retrying(`part ${number}`, info.sequence, (signal) => {
       // Counted once, on the first attempt: an upper bound on what the server got.
       if (!sent) this.#reports.sent(bytes.length);
       sent = true;
@@ -131,10 +134,10 @@ export class PartsTransport implements Transport {
     }
     const resumedParts = await (this.#resumed ??= this.#resume());
     // Nothing was written and nothing resumed: an empty object.
-    if (resumedParts === 0 && this.#created === undefined) return this.#retrying(0, (signal) => this.#protocol.putWhole(Buffer.alloc(0), signal));
+    if (resumedParts === 0 && this.#created === undefined) return this.#retrying('put', 0, (signal) => this.#protocol.putWhole(Buffer.alloc(0), signal));
     const uploadId = await (this.#created ??= this.#create());
     const parts = [...this.#stored.values()].sort((a, b) => a.number - b.number);
-    const response = await this.#retrying(parts.length, (signal) => this.#protocol.complete(uploadId, parts, signal));
+    const response = await this.#retrying('complete', parts.length, (signal) => this.#protocol.complete(uploadId, parts, signal));
     if (this.#options.stateFile) await removePartsState(this.#options.stateFile);
     // The object exists: a later abort() (the stream's destroy) has nothing to drop.
     this.#over = true;
@@ -157,7 +160,7 @@ export class PartsTransport implements Transport {
     this.#created = Promise.resolve(state.uploadId);
     let parts = contiguousParts(state.parts);
     if (this.#protocol.listParts && parts.length > 0) {
-      const listed = await this.#retrying(0, (signal) => this.#protocol.listParts!(state.uploadId, signal));
+      const listed = await this.#retrying('list parts', 0, (signal) => this.#protocol.listParts!(state.uploadId, signal));
       if (listed) parts = heldByServer(stateFile, parts, listed, this.#protocol.name);
     }
     for (const part of parts) this.#stored.set(part.number, part);
@@ -165,7 +168,7 @@ export class PartsTransport implements Transport {
   }
 
   async #create(): Promise<string> {
-    const uploadId = await this.#retrying(0, (signal) => this.#protocol.create(signal));
+    const uploadId = await this.#retrying('create', 0, (signal) => this.#protocol.create(signal));
     this.#uploadId = uploadId;
     await this.#record();
     return uploadId;
@@ -185,10 +188,14 @@ export class PartsTransport implements Transport {
     return this.#stateWrites;
   }
 
-  /** One request of the protocol, retried alone by the retry loop, each attempt in a slot of the limiter. */
-  #retrying<T>(order: number, request: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /** One request of the protocol (`name` in diagnostics), retried alone by the retry loop, each attempt in a slot of the limiter. */
+  #retrying<T>(name: string, order: number, request: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const { signal } = this.#cancel;
-    return retrying(() => this.#inSlot(order, () => request(signal)), { settings: this.#options.retry, signal });
+    return retrying(() => this.#inSlot(order, () => request(signal)), {
+      settings: this.#options.retry,
+      signal,
+      beforeRetry: (retry) => void publishRequestRetried(this.#diagnostics, name, retry),
+    });
   }
 
   /** Waits for a slot (oldest part first), makes the attempt, tells the limiter how it went. */
