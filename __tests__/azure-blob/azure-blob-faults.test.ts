@@ -8,14 +8,18 @@ import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { BufferedHttpWritable } from '../../lib/index.js';
 import { chunksOf, pattern } from '../helpers/data.js';
+import { startByteFlipProxy, type ByteFlipProxy } from '../helpers/byte-flip-proxy.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { runUpload } from '../helpers/outcome.js';
 import { startAzurite, type Azurite } from './azurite.js';
-import { startFlipProxy, type FlipProxy } from './flip-proxy.js';
 
 const BLOCK = 64 * 1024;
 let azurite: Azurite;
-let proxy: FlipProxy | FaultProxy | undefined;
+let proxy: ByteFlipProxy | FaultProxy | undefined;
+
+/** `METHOD /path?query` of each Put Block the proxy passed on (Put Block List and Put Blob are PUTs too, but never `comp=block&`). */
+const putBlocks = (flip: ByteFlipProxy): string[] =>
+  flip.requests.map((request) => `${request.method} ${request.url}`).filter((line) => line.includes('comp=block&'));
 
 beforeAll(async () => {
   azurite = await startAzurite();
@@ -35,14 +39,15 @@ const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).dig
 describe('azure-blob: blocks damaged on the way', () => {
   test('a byte flipped in one block: Azurite answers Md5Mismatch, that block alone is resent, the blob is exact', async () => {
     const url = await azurite.blobUrl('flipped.bin');
-    const flip = await startFlipProxy(url, { blockNumber: 3, offset: 1234 });
+    // Blocks are the first PUTs (Put Block List comes after all of them): the third PUT is block 3.
+    const flip = await startByteFlipProxy(url, { method: 'PUT', requests: [3], at: 1234 });
     proxy = flip;
     const data = pattern(6 * BLOCK + 10, 5);
     const upload = new BufferedHttpWritable(flip.url(url), { mode: 'azure-blob', highWaterMark: BLOCK, concurrency: 1, retry: { backoffLimit: 10 } });
     const outcome = await runUpload(upload, chunksOf(data, [4096]));
     expect(outcome.error).toBeUndefined();
     expect(sha256(await azurite.read(url))).toBe(sha256(data));
-    const blocks = flip.requests.filter((line) => line.includes('comp=block&'));
+    const blocks = putBlocks(flip);
     // Seven blocks, the third twice: the damaged attempt and its resend, with the same block id.
     expect(blocks).toHaveLength(8);
     expect(blocks[3]).toBe(blocks[2]);
@@ -50,12 +55,12 @@ describe('azure-blob: blocks damaged on the way', () => {
 
   test('without a checksum the changed byte goes unnoticed: the checksum is what catches it', async () => {
     const url = await azurite.blobUrl('unchecked.bin');
-    const flip = await startFlipProxy(url, { blockNumber: 2, offset: 5 });
+    const flip = await startByteFlipProxy(url, { method: 'PUT', requests: [2], at: 5 });
     proxy = flip;
     const data = pattern(3 * BLOCK, 6);
     const upload = new BufferedHttpWritable(flip.url(url), { mode: 'azure-blob', highWaterMark: BLOCK, concurrency: 1, azureBlob: { checksum: false } });
     expect((await runUpload(upload, chunksOf(data, [4096]))).error).toBeUndefined();
-    expect(flip.requests.filter((line) => line.includes('comp=block&'))).toHaveLength(3);
+    expect(putBlocks(flip)).toHaveLength(3);
     expect(sha256(await azurite.read(url))).not.toBe(sha256(data));
   });
 
