@@ -126,8 +126,8 @@ export class WriteFiller implements Filler {
       this.#copy(chunk, 0, copied);
     }
     await this.#dispatchCurrent(false);
-    // What is left of a chunk larger than a buffer (full buffers only) goes as it is.
-    if (chunk.length - copied >= this.#bufferSize) return this.#sendAsItIs(chunk.subarray(copied));
+    // Full buffers only (S3 parts): what is left of a chunk larger than a buffer goes as it is.
+    if (this.#session.transport.sendsFullBuffers && chunk.length - copied >= this.#bufferSize) return this.#sendAsItIs(chunk.subarray(copied));
     // Never fills the fresh buffer: a chunk that would passes through.
     this.#copy(chunk, copied, chunk.length);
     this.#records?.push(chunk.length);
