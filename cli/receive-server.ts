@@ -5,6 +5,7 @@ import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { redactUrl } from '../lib/redact.js';
@@ -293,10 +294,23 @@ async function storeAt(
 /**
  * The request body for a pipeline that must not destroy the request when a
  * later stage fails: destroying it resets the connection, and the client
- * would never read the answer (a 413) that says why.
+ * would never read the answer (a 413) that says why. A stream of its own,
+ * which the pipeline may destroy: a pipeline reading the request's own
+ * iterator waited on Node 22 for a next chunk that an idle client never sent
+ * when a stage after the first failed (a 413 after gunzip never came).
  */
-function bodyOf(request: IncomingMessage): AsyncIterable<Buffer> {
-  return request.iterator({ destroyOnReturn: false });
+function bodyOf(request: IncomingMessage): PassThrough {
+  const body = new PassThrough();
+  request.pipe(body);
+  // pipe() passes neither an error nor a cut on: the body must end in one too.
+  request.once('error', (error) => body.destroy(error));
+  const cutShort = (): void => {
+    if (!request.complete) body.destroy(new Error('the request was cut short'));
+  };
+  // The client may have gone while the file was being opened: 'close' came before this listener.
+  if (request.destroyed) cutShort();
+  else request.once('close', cutShort);
+  return body;
 }
 
 /** Content-Length, or 0 when the size is not declared (chunked). */

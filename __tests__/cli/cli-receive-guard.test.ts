@@ -6,6 +6,7 @@ import { describe, expect, test } from '@jest/globals';
 import { readdir, stat } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import got from 'got';
 import { runCli, spawnCli, type CliProcess } from '../helpers/cli.js';
 import { useCliFixture } from '../helpers/cli-fixture.js';
@@ -75,6 +76,15 @@ describe('bhw receive refuses uploads larger than --max-bytes with 413', () => {
   test('a chunked stream upload, as soon as its body passes the limit: nothing is kept', async () => {
     const { url, store } = await startReceiver('--max-bytes', '1KiB');
     const answer = await answerBeforeEnd(`${url}/big`, { 'transfer-encoding': 'chunked' }, pattern(LIMIT + 1));
+
+    expect(answer.statusCode).toBe(413);
+    expect(await sizes(store)).toEqual({});
+  });
+
+  test('a gzip batch whose decoded bytes pass the limit, from a client still sending: 413 at once, nothing kept', async () => {
+    const { url, store } = await startReceiver('--max-bytes', '1KiB');
+    const body = gzipSync(pattern(100 * LIMIT));
+    const answer = await answerBeforeEnd(`${url}/logs`, { ...batch(0, 0), 'content-encoding': 'gzip', 'transfer-encoding': 'chunked' }, body.subarray(0, -10));
 
     expect(answer.statusCode).toBe(413);
     expect(await sizes(store)).toEqual({});
