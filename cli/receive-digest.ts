@@ -1,7 +1,8 @@
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { parseDictionary } from 'structured-headers';
+import { CONTENT_DIGEST, REPR_DIGEST, createDigest, isDigestAlgorithm, type DigestAlgorithm } from '../lib/index.js';
 
 /**
  * RFC 9530 integrity fields on a stream or batch upload, as `bhw receive`
@@ -13,14 +14,11 @@ import { parseDictionary } from 'structured-headers';
  */
 
 /** The fields checked, by their names on the wire. */
-const FIELDS = ['content-digest', 'repr-digest'] as const;
+const FIELDS = [CONTENT_DIGEST, REPR_DIGEST] as const;
 type DigestField = (typeof FIELDS)[number];
 
-/** RFC 9530's active algorithms, by their node:crypto names. */
-const ALGORITHMS = new Map([
-  ['sha-256', 'sha256'],
-  ['sha-512', 'sha512'],
-]);
+/** RFC 9530's active algorithms, the ones the library computes. */
+const ALGORITHMS: readonly DigestAlgorithm[] = ['sha-256', 'sha-512'];
 
 /** Where a field arrived. */
 type Section = 'header' | 'trailer';
@@ -53,7 +51,7 @@ export class BodyDigests extends Transform {
 
   constructor(request: IncomingMessage) {
     super();
-    for (const algorithm of algorithmsToHash(request)) this.#hashes.set(algorithm, createHash(ALGORITHMS.get(algorithm)!));
+    for (const algorithm of algorithmsToHash(request)) this.#hashes.set(algorithm, createDigest(algorithm));
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -98,10 +96,10 @@ export function answerDigestProblem(response: ServerResponse, { field, algorithm
   return new Promise((resolve) => response.end(`${JSON.stringify(problem)}\n`, resolve));
 }
 
-function algorithmsToHash(request: IncomingMessage): Set<string> {
+function algorithmsToHash(request: IncomingMessage): Set<DigestAlgorithm> {
   const announced = (request.headers.trailer ?? '').toLowerCase().split(',');
-  if (FIELDS.some((field) => announced.map((name) => name.trim()).includes(field))) return new Set(ALGORITHMS.keys());
-  const algorithms = new Set<string>();
+  if (FIELDS.some((field) => announced.map((name) => name.trim()).includes(field))) return new Set(ALGORITHMS);
+  const algorithms = new Set<DigestAlgorithm>();
   for (const field of FIELDS) {
     for (const algorithm of knownAlgorithms(request.headers[field])) algorithms.add(algorithm);
   }
@@ -109,10 +107,10 @@ function algorithmsToHash(request: IncomingMessage): Set<string> {
 }
 
 /** The RFC 9530 algorithms a field names; none when it is absent or malformed (the verdict reports that). */
-function knownAlgorithms(value: string | string[] | undefined): string[] {
+function knownAlgorithms(value: string | string[] | undefined): DigestAlgorithm[] {
   if (typeof value !== 'string') return [];
   try {
-    return [...parseDictionary(value).keys()].filter((algorithm) => ALGORITHMS.has(algorithm));
+    return [...parseDictionary(value).keys()].filter(isDigestAlgorithm);
   } catch {
     return [];
   }
@@ -137,7 +135,7 @@ function checkField(
   const where = section === 'trailer' ? ' (trailer)' : '';
   for (const [algorithm, member] of members) {
     // Algorithms other than RFC 9530's active ones are ignored, as the RFC lets a recipient do.
-    if (!ALGORITHMS.has(algorithm)) continue;
+    if (!isDigestAlgorithm(algorithm)) continue;
     const [value] = member;
     if (!(value instanceof ArrayBuffer)) return { field: name, section };
     const digest = digests.get(algorithm);

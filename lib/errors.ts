@@ -170,6 +170,18 @@ export class RedirectError extends HttpStatusError {
 }
 
 /**
+ * Sets the fields of `position` that `error` does not have yet, so an error
+ * raised outside the transport (an abort) says where the upload stands as
+ * the library's own errors do (tus: uploadUrl, offset; s3, azure-blob:
+ * uploadId, partsStored); a library error already says where it happened.
+ */
+export function addPosition(error: Error, position: ErrorPosition): void {
+  for (const [field, value] of Object.entries(position)) {
+    if (!(field in error)) Object.assign(error, { [field]: value });
+  }
+}
+
+/**
  * `value` as an Error, the same object when it is one. Not `instanceof
  * Error`: that fails for an error made in another realm (Node's socket errors
  * seen from a vm context, as Jest runs tests), and rebuilding such an error

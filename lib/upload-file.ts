@@ -2,7 +2,7 @@ import { read, type BigIntStats } from 'node:fs';
 import { promisify } from 'node:util';
 import { open, type FileHandle } from 'node:fs/promises';
 import { abortError } from './http/abort.js';
-import { asError, FileChangedError, isBufferedHttpWritableError, NO_PROGRESS, SourceReadError } from './errors.js';
+import { addPosition, asError, FileChangedError, isBufferedHttpWritableError, NO_PROGRESS, SourceReadError } from './errors.js';
 import { readWhenReady, reopenPipe } from './descriptor-reads.js';
 import { changedFields, fileStats } from './file-state.js';
 import { resolveOptions } from './options/resolve.js';
@@ -147,6 +147,7 @@ async function run(
   const { signal } = options;
   const onAbort = (): void => {
     const reason = abortError(signal?.reason);
+    addPosition(reason, session.position());
     session.abort(reason);
     rejectFailure(reason);
   };

@@ -8,7 +8,10 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BufferedHttpWritable, HttpStatusError, ProtocolError, type BufferedHttpWritableError, type S3Credentials } from '../../lib/index.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BufferedHttpWritable, HttpStatusError, ProtocolError, uploadFile, type BufferedHttpWritableError, type S3Credentials } from '../../lib/index.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { CREDENTIALS, REGION, content, sha256, startS3, type S3Fixture } from './s3-harness.js';
 
@@ -136,6 +139,31 @@ describe('a failure ends the upload and says where it stood', () => {
     expect(error.partsStored).toEqual(expect.arrayContaining([1, 2]));
     expect(s3.requests.some((request) => request.method === 'POST' && request.query.uploadId)).toBe(false);
     expect(await s3.object('aborted')).toBeUndefined();
+  });
+
+  test('uploadFile aborted mid-upload: its error says the upload id and the parts stored too', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bhw-s3-abort-'));
+    try {
+      const file = join(dir, 'six-parts.bin');
+      await writeFile(file, content(6 * PART, 17));
+      const aborter = new AbortController();
+      const error = (await uploadFile(file, s3.url('aborted-file'), {
+        mode: 's3',
+        highWaterMark: PART,
+        concurrency: 1,
+        s3: { credentials: CREDENTIALS, region: REGION },
+        signal: aborter.signal,
+        onProgress: (progress) => {
+          if (progress.bytesAcknowledged >= 2 * PART) aborter.abort();
+        },
+      }).catch((caught: unknown) => caught)) as BufferedHttpWritableError;
+      expect(error.name).toBe('AbortError');
+      expect(error.uploadId).toMatch(/\S/);
+      expect(error.partsStored).toEqual(expect.arrayContaining([1, 2]));
+      expect(await s3.object('aborted-file')).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

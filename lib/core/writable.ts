@@ -1,9 +1,9 @@
 import { addAbortSignal, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { ContentLengthError } from '../errors.js';
+import { addPosition, ContentLengthError } from '../errors.js';
 import type { TransportFactory } from '../modes/transport.js';
 import type { UploadContext } from '../upload-context.js';
-import type { BatchReport, ErrorPosition, ProgressSnapshot, SpoolOpened, TusChecksum, UploadResponse } from '../types.js';
+import type { BatchReport, ProgressSnapshot, SpoolOpened, TusChecksum, UploadResponse } from '../types.js';
 import {
   FLUSH_MARKER,
   type Chunk,
@@ -237,7 +237,7 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
   override _destroy(error: Error | null, callback: WriteCallback): void {
     const reason = error ?? Object.assign(new Error('The stream was destroyed before the upload finished'), { code: 'ERR_STREAM_DESTROYED' });
     // An abort, or the caller's own error, says where the upload stands as the library's errors do (tus: uploadUrl, offset).
-    if (error) addMissing(error, this.#session.position());
+    if (error) addPosition(error, this.#session.position());
     this.#session.abort(reason);
     for (const waiter of [...this.#flushWaiters.splice(0), ...this.#flushSettling]) waiter.reject(reason);
     this.#flushSettling.clear();
@@ -304,11 +304,4 @@ export interface BufferedWritableCore {
   once(event: 'batch', listener: (report: BatchReport) => void): this;
   once(event: 'spool', listener: (opened: SpoolOpened) => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-/** Sets the fields of `position` that `error` does not have yet: a library error already says where it happened. */
-function addMissing(error: Error, position: ErrorPosition): void {
-  for (const [field, value] of Object.entries(position)) {
-    if (!(field in error)) Object.assign(error, { [field]: value });
-  }
 }
