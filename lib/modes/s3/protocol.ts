@@ -46,7 +46,8 @@ export class S3Protocol implements PartsProtocol {
   readonly #options: S3Options;
   readonly #context: UploadContext;
   readonly #attemptContext: AttemptContext;
-  readonly #signer: SignatureV4;
+  /** The SigV4 signer, made (and its module loaded) on the first request. */
+  readonly #signer: () => Promise<SignatureV4>;
   /** A provider's answer, kept until shortly before it expires. */
   #provided?: Promise<S3Credentials>;
 
@@ -147,7 +148,7 @@ export class S3Protocol implements PartsProtocol {
     const url = withSignedQuery(this.#options.s3.target.url, query);
     const own = { ...request.headers };
     if (!request.checksummed) own['x-amz-content-sha256'] = protectBody(body ?? EMPTY, false).payloadHash;
-    const headers = await signedHeaders(this.#signer, {
+    const headers = await signedHeaders(await this.#signer(), {
       method,
       url: this.#options.s3.target.url,
       query,

@@ -1,5 +1,5 @@
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { SignatureV4 } from '@smithy/signature-v4';
 import { encodeSegment } from './target.js';
 
 /**
@@ -57,9 +57,19 @@ export interface SignableRequest {
   headers: Readonly<Record<string, string>>;
 }
 
-/** A signer for S3 in `region`, asking `credentials` for each request. */
-export function s3Signer(region: string, credentials: () => Promise<AwsCredentials>): SignatureV4 {
-  return new SignatureV4({ service: 's3', region, credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
+/**
+ * A signer for S3 in `region`, asking `credentials` for each request, made
+ * on the first signature. Its module is loaded only then: imported with the
+ * library, it made every upload of every mode slower (the Writable fed
+ * 1 MiB reads took twice as long with it merely loaded, measured), so only
+ * an s3 upload pays for it.
+ */
+export function s3Signer(region: string, credentials: () => Promise<AwsCredentials>): () => Promise<SignatureV4> {
+  let signer: Promise<SignatureV4> | undefined;
+  return () =>
+    (signer ??= import('@smithy/signature-v4').then(
+      ({ SignatureV4 }) => new SignatureV4({ service: 's3', region, credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false }),
+    ));
 }
 
 /** The request's headers with `x-amz-date`, the session token and `Authorization` added. */
