@@ -12,8 +12,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BufferedHttpWritableError, readUploadState, uploadFile } from 'buffered-http-writable';
+import { readUploadState, uploadFile } from 'buffered-http-writable';
 import { redactUrl } from 'buffered-http-writable/redact';
+import { reportUploadFailure } from './upload-failure.js';
 import { checkInputFile } from './input-file.js';
 
 const PROGRAM = 'azure-blob-backup';
@@ -66,12 +67,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log(`\ndone: ${size} bytes in ${redactUrl(url)}`);
   } catch (error) {
     // The library's messages already show the SAS as [REDACTED].
-    const reason = error instanceof BufferedHttpWritableError ? `${error.code}: ${error.message}` : (error as Error).message;
-    console.error(`\n${PROGRAM}: upload failed: ${reason}`);
-    if (error instanceof BufferedHttpWritableError && error.uploadId !== undefined) {
-      console.error(`${PROGRAM}: upload ${error.uploadId} holds blocks [${error.partsStored?.join(', ') ?? ''}]`);
-      if (state) console.error(`${PROGRAM}: run the same command again to continue it (${state} records it)`);
-    }
-    process.exitCode = 1;
+    reportUploadFailure(PROGRAM, error, state, 'blocks');
   }
 }

@@ -25,7 +25,8 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { crc32, createGzip } from 'node:zlib';
-import { BufferedHttpWritable, BufferedHttpWritableError, readUploadState, type UploadState } from 'buffered-http-writable';
+import { BufferedHttpWritable, readUploadState, type UploadState } from 'buffered-http-writable';
+import { reportUploadFailure } from './upload-failure.js';
 import { checkInputFile } from './input-file.js';
 
 const PROGRAM = 's3-export';
@@ -131,12 +132,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     });
     console.log(`\ndone: ${stored} bytes in ${url}`);
   } catch (error) {
-    const reason = error instanceof BufferedHttpWritableError ? `${error.code}: ${error.message}` : (error as Error).message;
-    console.error(`\n${PROGRAM}: upload failed: ${reason}`);
-    if (error instanceof BufferedHttpWritableError && error.uploadId !== undefined) {
-      console.error(`${PROGRAM}: upload ${error.uploadId} holds parts [${error.partsStored?.join(', ') ?? ''}]`);
-      if (state) console.error(`${PROGRAM}: run the same command again to continue it (${state} records it)`);
-    }
-    process.exitCode = 1;
+    reportUploadFailure(PROGRAM, error, state, 'parts');
   }
 }
