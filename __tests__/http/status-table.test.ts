@@ -1,5 +1,14 @@
 import { describe, expect, test } from '@jest/globals';
-import { asksToSplit, isOverload, loadSignal, mayBlameBatch, refusesBatch, retriedStatuses, saysDigestMismatch } from '../../lib/http/status.js';
+import {
+  asksToSplit,
+  isOverload,
+  loadSignal,
+  mayBlameBatch,
+  refusesBatch,
+  retriedStatuses,
+  saysDigestMismatch,
+  saysUnsupported,
+} from '../../lib/http/status.js';
 
 describe('one table says what a status means', () => {
   test('retried by default: the statuses after which the same request may succeed later', () => {
@@ -31,6 +40,15 @@ describe('one table says what a status means', () => {
   test('only 413 asks for a smaller request', () => {
     expect(asksToSplit(413)).toBe(true);
     expect([400, 414, 431, 500, undefined].some(asksToSplit)).toBe(false);
+  });
+
+  test('405 and 501 say the request is not offered (an optional operation is absent), and neither is retried', () => {
+    expect([405, 501].every(saysUnsupported)).toBe(true);
+    expect([400, 404, 500, 503, undefined].some(saysUnsupported)).toBe(false);
+    expect(retriedStatuses()).not.toContain(405);
+    expect(retriedStatuses()).not.toContain(501);
+    // A 405 of a batch is still counted against it, as any 4xx neither retried nor refusing the request.
+    expect(mayBlameBatch(405)).toBe(true);
   });
 
   test('a batch is refused for what it is by 400, 413, 415, 422; 401/403/404 refuse the request, not the batch', () => {

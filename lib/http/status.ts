@@ -32,11 +32,13 @@ interface StatusRow {
   mayBlameBatch?: true;
   /** The bytes arrived other than sent (their digest did not match): the request is resent, the bytes are not refused. */
   corrupted?: true;
+  /** The server does not offer this request at all: an optional operation (S3's ListParts) is simply absent. */
+  unsupported?: true;
 }
 
 /**
- * Not in the table, so neither retried nor splitting: 501/505 (never
- * supported), 507 (storage does not free itself in seconds), 511 (a captive
+ * Neither retried nor splitting: 405/501 (the request is not offered: an
+ * optional operation is absent), 505 (never supported), 507 (storage does not free itself in seconds), 511 (a captive
  * portal wants a person), any other 4xx. 401/403/404 refuse the request, not
  * the batch: a spool keeps the batch for a later start.
  */
@@ -45,6 +47,7 @@ const STATUSES: ReadonlyMap<number, StatusRow> = new Map<number, StatusRow>([
   [401, { refusesRequest: true }],
   [403, { refusesRequest: true }],
   [404, { refusesRequest: true }],
+  [405, { unsupported: true }],
   [407, { refusesRequest: true }],
   [408, { retry: true, load: 'failure' }],
   // The same Idempotency-Key still in progress, or tus's stale offset (tus 1.0 §PATCH).
@@ -60,6 +63,7 @@ const STATUSES: ReadonlyMap<number, StatusRow> = new Map<number, StatusRow>([
   // tus 1.0 checksum extension: Checksum Mismatch, the PATCH's bytes discarded.
   [460, { corrupted: true }],
   [500, { retry: true, load: 'failure', mayBlameBatch: true }],
+  [501, { unsupported: true }],
   [502, { retry: true, load: 'failure' }],
   [503, { retry: true, load: 'overload' }],
   [504, { retry: true, load: 'failure' }],
@@ -92,6 +96,11 @@ export function isOverload(statusCode: number | undefined): boolean {
 /** Only a smaller request can pass (413): a batch of several writes is split between them. */
 export function asksToSplit(statusCode: number | undefined): boolean {
   return statusCode !== undefined && STATUSES.get(statusCode)?.split === true;
+}
+
+/** The server does not offer this request (405 Method Not Allowed, 501 Not Implemented): an optional operation is absent. */
+export function saysUnsupported(statusCode: number | undefined): boolean {
+  return statusCode !== undefined && STATUSES.get(statusCode)?.unsupported === true;
 }
 
 /** The batch itself is refused, so sending it again can never succeed. */

@@ -5,6 +5,7 @@ import { attempt, type AttemptContext } from '../../http/attempt.js';
 import { learnSecrets } from '../../http/redact.js';
 import { summarizeResponse, toUploadResponse } from '../../http/responses.js';
 import { AttemptFailed } from '../../http/retry-loop.js';
+import { saysUnsupported } from '../../http/status.js';
 import type { S3Credentials, UploadResponse } from '../../types.js';
 import type { UploadContext } from '../../upload-context.js';
 import type { PartsProtocol, StoredPart } from '../parts/protocol.js';
@@ -19,8 +20,6 @@ const MAX_PARTS = 10_000;
 const REFRESH_BEFORE_MS = 5 * 60 * 1000;
 /** The codes of an `<Error>` S3 may send with a 200 to Complete that say "try again" (AWS SDKs retry them). */
 const RETRIED_ERROR_CODES = ['InternalError', 'SlowDown', 'ServiceUnavailable'];
-/** A server without ListParts (s3rver: 405; others 501): the state file is all there is. */
-const NO_LIST_PARTS = [405, 501];
 
 const EMPTY = Buffer.alloc(0);
 
@@ -101,8 +100,8 @@ export class S3Protocol implements PartsProtocol {
       try {
         response = await this.#send({ method: 'GET', query: { uploadId, 'max-parts': '1000', 'part-number-marker': marker }, signal });
       } catch (error) {
-        const status = error instanceof AttemptFailed ? error.attempt.statusCode : undefined;
-        if (status !== undefined && NO_LIST_PARTS.includes(status)) return undefined;
+        // A server without ListParts (s3rver: 405; others 501): the state file is all there is.
+        if (error instanceof AttemptFailed && saysUnsupported(error.attempt.statusCode)) return undefined;
         throw error;
       }
       const xml = this.#document(response, 'ListPartsResult', 'ListParts');
