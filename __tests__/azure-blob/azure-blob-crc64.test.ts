@@ -6,8 +6,10 @@
  * same bytes; a byte flipped in one block is refused (400 Crc64Mismatch) and
  * that block alone is resent.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { BufferedHttpWritable, DiagnosticsChannels, type RequestRetriedMessage } from '../../lib/index.js';
 import { chunksOf, pattern } from '../helpers/data.js';
@@ -111,4 +113,21 @@ describe("azure-blob with checksum 'crc64'", () => {
     expect(blocks[3]).toBe(blocks[2]);
     expect(retried).toEqual([expect.objectContaining({ upload, request: 'part 3', statusCode: 400, reason: 'digest-mismatch' })]);
   });
+});
+
+test('the CRC-64 module is loaded by the first block that needs it, not with the library', async () => {
+  // A process of its own: the built library, as a user imports it.
+  const dist = new URL('../../dist/lib/', import.meta.url).href;
+  const script = `
+    import { createRequire } from 'node:module';
+    await import('${dist}index.js');
+    const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((file) => file.includes('crc64-nvme'));
+    const before = loaded();
+    const { blockChecksum } = await import('${dist}modes/azure-blob/checksum.js');
+    await blockChecksum(Buffer.from('x'), 'md5');
+    const afterMd5 = loaded();
+    await blockChecksum(Buffer.from('x'), 'crc64');
+    process.stdout.write(JSON.stringify({ before, afterMd5, afterCrc64: loaded() }));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
+  expect(JSON.parse(stdout)).toEqual({ before: false, afterMd5: false, afterCrc64: true });
 });
