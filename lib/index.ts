@@ -29,7 +29,7 @@ export type {
   UploadResponse,
 } from './types.js';
 export type { IdempotencyKeyPlacement, RetryOption } from './types.js';
-export type { AzureBlobModeOptions, AzureBlobSettings } from './types.js';
+export type { AzureBlobChecksum, AzureBlobModeOptions, AzureBlobSettings } from './types.js';
 export { uploadFile } from './upload-file.js';
 export { DEFAULT_HIGH_WATER_MARK } from './options/common.js';
 export { DEFAULT_EXPECT_CONTINUE_TIMEOUT } from './options/continue.js';

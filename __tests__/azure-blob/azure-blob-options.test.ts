@@ -39,8 +39,9 @@ describe('azure-blob options', () => {
       /Unknown option 'azureBlob.contentTyp' \(did you mean 'azureBlob.contentType'\?\)/,
     ],
     ['azureBlob not an object', { azureBlob: 'md5' }, SAS_URL, /azureBlob must be an object/],
-    ['an unknown checksum', { azureBlob: { checksum: 'crc64' } }, SAS_URL, /azureBlob.checksum must be one of 'md5', received "crc64"/],
-    ['checksum true', { azureBlob: { checksum: true } }, SAS_URL, /azureBlob.checksum must be one of 'md5'/],
+    ['an unknown checksum', { azureBlob: { checksum: 'crc32' } }, SAS_URL, /azureBlob.checksum must be one of 'md5', 'crc64', received "crc32"/],
+    ['checksum true', { azureBlob: { checksum: true } }, SAS_URL, /azureBlob.checksum must be one of 'md5', 'crc64'/],
+    ['a checksum in capitals', { azureBlob: { checksum: 'CRC64' } }, SAS_URL, /azureBlob.checksum must be one of 'md5', 'crc64', received "CRC64"/],
     ['an empty content type', { azureBlob: { contentType: '' } }, SAS_URL, /azureBlob.contentType must be a non-empty ASCII string/],
     [
       'a content type with a line break',
@@ -63,6 +64,11 @@ describe('azure-blob options', () => {
     }
     expect(error?.message).toMatch(message);
     expect(error?.message).not.toContain('S3CRET');
+  });
+
+  test("checksum 'crc64' or false is taken as given", () => {
+    expect(resolve({ azureBlob: { checksum: 'crc64' } })).toMatchObject({ azureBlob: { checksum: 'crc64', metadata: {} } });
+    expect(resolve({ azureBlob: { checksum: false } })).toMatchObject({ azureBlob: { checksum: false } });
   });
 
   test('azureBlob is refused in the other modes', () => {

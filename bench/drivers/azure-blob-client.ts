@@ -1,11 +1,12 @@
 /**
  * One run of the Azure block blob bench, in a fresh process so its RSS is its
  * own: uploads `bytes` from a stream of unknown length to `url` (a blob URL
- * with a SAS) with this library or with @azure/storage-blob's `uploadStream`,
+ * with a SAS) with this library (Content-MD5 or x-ms-content-crc64 per block)
+ * or with @azure/storage-blob's `uploadStream`,
  * or only drains the same stream into a null Writable (the source's own cost).
  * Prints one JSON line: ms, the RSS before the upload and the peak RSS.
  *
- *   node azure-blob-client.js ours|sdk|drain <url> <bytes> <blockSize> <concurrency>
+ *   node azure-blob-client.js ours|ours-crc64|sdk|drain <url> <bytes> <blockSize> <concurrency>
  */
 import { readFileSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
@@ -17,8 +18,12 @@ import { benchSource } from './azure-blob-source.js';
 const [client, url, bytes, blockSize, concurrency] = process.argv.slice(2) as [string, string, string, string, string];
 
 async function upload(source: Readable): Promise<void> {
-  if (client === 'ours') {
-    await pipeline(source, new BufferedHttpWritable(url, { mode: 'azure-blob', highWaterMark: Number(blockSize), concurrency: Number(concurrency) }));
+  if (client === 'ours' || client === 'ours-crc64') {
+    const checksum = client === 'ours' ? 'md5' : 'crc64';
+    await pipeline(
+      source,
+      new BufferedHttpWritable(url, { mode: 'azure-blob', highWaterMark: Number(blockSize), concurrency: Number(concurrency), azureBlob: { checksum } }),
+    );
   } else if (client === 'sdk') {
     await new BlockBlobClient(url).uploadStream(source, Number(blockSize), Number(concurrency));
   } else {

@@ -91,9 +91,15 @@ export interface AzureBlobSettings {
   contentType?: string | undefined;
   /** The blob's metadata (`x-ms-meta-<name>`): names are C# identifiers, values ASCII. */
   metadata?: Record<string, string> | undefined;
-  /** Each block's checksum, verified by the service before it stores the block: `'md5'` (`Content-MD5`, the default) or `false`. */
-  checksum?: 'md5' | false | undefined;
+  /**
+   * Each block's checksum, verified by the service before it stores the block:
+   * `'md5'` (`Content-MD5`, the default), `'crc64'` (`x-ms-content-crc64`) or `false`.
+   */
+  checksum?: AzureBlobChecksum | false | undefined;
 }
+
+/** azure-blob: the per-block checksum's algorithm. */
+export type AzureBlobChecksum = 'md5' | 'crc64';
 
 /** s3: AWS credentials, as the AWS SDK's credential providers resolve them. */
 export interface S3Credentials {

@@ -1,4 +1,4 @@
-import type { AzureBlobSettings } from '../../types.js';
+import type { AzureBlobChecksum, AzureBlobSettings } from '../../types.js';
 import type { ModeOptionRules } from '../../options/common.js';
 import { describe, headerRecord, oneOf, plainObject, refuseUnknownFields } from '../../options/validators.js';
 import { PARTS_OPTIONS, resolvePartsOptions, type PartsOptions } from '../parts/options.js';
@@ -15,7 +15,7 @@ export interface AzureBlobOptions extends PartsOptions {
   azureBlob: {
     contentType?: string;
     metadata: Record<string, string>;
-    checksum: 'md5' | false;
+    checksum: AzureBlobChecksum | false;
   };
 }
 
@@ -57,7 +57,7 @@ function resolveSettings(value: AzureBlobSettings | undefined): AzureBlobOptions
   const settings = plainObject('azureBlob', value) ?? {};
   refuseUnknownFields('azureBlob', settings, SETTINGS_FIELDS);
   const checksum = settings.checksum ?? 'md5';
-  if (checksum !== false) oneOf('azureBlob.checksum', checksum, ['md5'] as const);
+  if (checksum !== false) oneOf('azureBlob.checksum', checksum, ['md5', 'crc64'] as const);
   const resolved: AzureBlobOptions['azureBlob'] = { metadata: resolveMetadata(settings.metadata), checksum };
   if (settings.contentType !== undefined) {
     if (typeof settings.contentType !== 'string' || !/^[\x20-\x7e]+$/.test(settings.contentType)) {

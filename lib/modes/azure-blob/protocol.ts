@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Response as GotResponse } from 'got';
 import { attempt, type AttemptContext } from '../../http/attempt.js';
 import { toUploadResponse } from '../../http/responses.js';
@@ -8,6 +7,7 @@ import type { UploadContext } from '../../upload-context.js';
 import type { PartsProtocol, StoredPart } from '../parts/protocol.js';
 import { blockId, blockNumber, newNonce } from './block-ids.js';
 import { blockListXml, uncommittedBlocks } from './block-list.js';
+import { blockChecksum, md5, type BlockChecksum } from './checksum.js';
 import { MAX_BLOCKS, type AzureBlobOptions } from './options.js';
 
 /** The Blob service version every request asks for: 4000 MiB blocks and Content-MD5 on Put Block. */
@@ -18,9 +18,9 @@ export const AZURE_STORAGE_VERSION = '2025-01-05';
  * authorised by the SAS in the blob's URL. The upload id is a nonce made
  * here, not by the service: a block blob has no "create" step, and its
  * uncommitted blocks expire by themselves (7 days), so nothing is aborted.
- * Each block carries `Content-MD5` (unless `checksum: false`): the service
- * refuses a block whose bytes changed on the way (400 `Md5Mismatch`), and the
- * retry engine resends it.
+ * Each block carries `Content-MD5` or `x-ms-content-crc64` (unless
+ * `checksum: false`): the service refuses a block whose bytes changed on the
+ * way (400 `Md5Mismatch` or `Crc64Mismatch`), and the retry engine resends it.
  */
 export class AzureBlobProtocol implements PartsProtocol {
   readonly name = 'Azure block blob';
@@ -41,9 +41,9 @@ export class AzureBlobProtocol implements PartsProtocol {
 
   async uploadPart(nonce: string, number: number, bytes: Buffer, signal: AbortSignal): Promise<StoredPart> {
     const id = blockId(nonce, number);
-    const checksum = this.#checksum(bytes);
-    await this.#request('PUT', { comp: 'block', blockid: id }, { ...(checksum ? { 'content-md5': checksum } : {}) }, bytes, signal);
-    return { number, size: bytes.length, etag: id, ...(checksum ? { checksum } : {}) };
+    const checksum = await blockChecksum(bytes, this.#options.azureBlob.checksum);
+    await this.#request('PUT', { comp: 'block', blockid: id }, checksumHeader(checksum), bytes, signal);
+    return { number, size: bytes.length, etag: id, ...(checksum ? { checksum: checksum.value } : {}) };
   }
 
   async complete(_nonce: string, parts: readonly StoredPart[], signal: AbortSignal): Promise<UploadResponse> {
@@ -53,8 +53,8 @@ export class AzureBlobProtocol implements PartsProtocol {
   }
 
   async putWhole(bytes: Buffer, signal: AbortSignal): Promise<UploadResponse> {
-    const checksum = this.#checksum(bytes);
-    const headers = { 'x-ms-blob-type': 'BlockBlob', ...(checksum ? { 'content-md5': checksum } : {}), ...this.#blobHeaders() };
+    const checksum = await blockChecksum(bytes, this.#options.azureBlob.checksum);
+    const headers = { 'x-ms-blob-type': 'BlockBlob', ...checksumHeader(checksum), ...this.#blobHeaders() };
     return toUploadResponse(await this.#request('PUT', {}, headers, bytes, signal));
   }
 
@@ -88,10 +88,6 @@ export class AzureBlobProtocol implements PartsProtocol {
     return headers;
   }
 
-  #checksum(bytes: Buffer): string | undefined {
-    return this.#options.azureBlob.checksum === 'md5' ? md5(bytes) : undefined;
-  }
-
   /** One attempt against the blob's URL (its SAS included), with `query` added. */
   #request(
     method: 'GET' | 'PUT',
@@ -112,6 +108,6 @@ export class AzureBlobProtocol implements PartsProtocol {
   }
 }
 
-function md5(bytes: Buffer): string {
-  return createHash('md5').update(bytes).digest('base64');
+function checksumHeader(checksum: BlockChecksum | undefined): Record<string, string> {
+  return checksum ? { [checksum.header]: checksum.value } : {};
 }

@@ -34,6 +34,6 @@ export interface StoredPart {
   size: number;
   /** The server's name for the part (S3: its ETag; Azure: the block id). */
   etag: string;
-  /** The part's checksum as sent (S3: `x-amz-checksum-*`; Azure: `Content-MD5`), base64. */
+  /** The part's checksum as sent (S3: `x-amz-checksum-*`; Azure: `Content-MD5` or `x-ms-content-crc64`), base64. */
   checksum?: string;
 }
