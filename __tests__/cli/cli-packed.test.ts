@@ -154,4 +154,29 @@ describeWithNpm('bhw from the packed tarball, production dependencies only', () 
     receiver.child.kill('SIGTERM');
     expect((await receiver.exited).code).toBe(0);
   });
+
+  test("the object stores' heavy packages are optional peers: without them the mode is refused at construction with the line that installs it", async () => {
+    const installed = await readdir(join(project, 'node_modules'));
+    expect(installed.filter((name) => ['@smithy', '@aws-sdk'].includes(name))).toEqual([]);
+    const probe = [
+      "const { BufferedHttpWritable } = await import('buffered-http-writable');",
+      "const outcome = (url, options) => { try { new BufferedHttpWritable(url, options).destroy(); return 'built'; } catch (error) { return `${error.name}: ${error.message}`; } };",
+      "const s3 = { mode: 's3', s3: { credentials: { accessKeyId: 'a', secretAccessKey: 'b' } } };",
+      "const blob = 'http://127.0.0.1:1/account/container/blob?sv=1&sig=s';",
+      "console.log(JSON.stringify({ s3: outcome('http://127.0.0.1:1/bucket/key', s3), crc64: outcome(blob, { mode: 'azure-blob', azureBlob: { checksum: 'crc64' } }),",
+      "  md5: outcome(blob, { mode: 'azure-blob' }) }));",
+    ].join('\n');
+    const before = JSON.parse((await run(process.execPath, ['--input-type=module', '-e', probe], { cwd: project })).stdout) as Record<string, string>;
+    expect(before).toEqual({
+      s3: "TypeError: mode 's3' signs its requests with @smithy/signature-v4, an optional peer dependency that is not installed: npm install @smithy/signature-v4",
+      crc64:
+        "TypeError: azureBlob.checksum 'crc64' computes each block's CRC-64 with @aws-sdk/crc64-nvme, an optional peer dependency that is not installed: npm install @aws-sdk/crc64-nvme",
+      md5: 'built',
+    });
+
+    const { devDependencies } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+    await install(['@smithy/signature-v4', '@aws-sdk/crc64-nvme'].map((name) => `${name}@${devDependencies[name]}`));
+    const after = JSON.parse((await run(process.execPath, ['--input-type=module', '-e', probe], { cwd: project })).stdout) as Record<string, string>;
+    expect(after).toEqual({ s3: 'built', crc64: 'built', md5: 'built' });
+  });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { loadOptional } from '../../optional-package.js';
 import type { AzureBlobChecksum } from '../../types.js';
 
 /** The header by which the Blob service checks a block's (or a small blob's) bytes before it stores them. */
@@ -34,12 +34,11 @@ let Crc64Nvme: (new () => Crc64Hash) | undefined;
  * Azure's CRC-64 is CRC-64/NVME (reflected polynomial 0x9A6C9329AC4BC9B5,
  * init and xorout all ones), sent as the base64 of its 8 bytes
  * little-endian; `@aws-sdk/crc64-nvme` gives them big-endian (S3's order),
- * so they are reversed. The module is loaded on the first block that needs
- * it, not with the library: a module loaded at import time has slowed every
- * mode's hot path before.
+ * so they are reversed. The package is an optional peer dependency
+ * (lib/optional-package.ts), loaded on the first block that needs it.
  */
 async function crc64(bytes: Buffer): Promise<string> {
-  Crc64Nvme ??= (createRequire(import.meta.url)('@aws-sdk/crc64-nvme') as { Crc64Nvme: new () => Crc64Hash }).Crc64Nvme;
+  Crc64Nvme ??= loadOptional<{ Crc64Nvme: new () => Crc64Hash }>('@aws-sdk/crc64-nvme').Crc64Nvme;
   const hash = new Crc64Nvme();
   hash.update(bytes);
   return Buffer.from(await hash.digest())

@@ -1,6 +1,7 @@
 import type { AzureBlobChecksum, AzureBlobSettings } from '../../types.js';
 import type { ModeOptionRules } from '../../options/common.js';
 import { describe, headerRecord, oneOf, plainObject, refuseUnknownFields } from '../../options/validators.js';
+import { checkInstalled } from '../../optional-package.js';
 import { PARTS_OPTIONS, resolvePartsOptions, type PartsOptions } from '../parts/options.js';
 
 /** The largest block Put Block takes (service version 2019-12-12 and later): 4000 MiB. */
@@ -58,6 +59,7 @@ function resolveSettings(value: AzureBlobSettings | undefined): AzureBlobOptions
   refuseUnknownFields('azureBlob', settings, SETTINGS_FIELDS);
   const checksum = settings.checksum ?? 'md5';
   if (checksum !== false) oneOf('azureBlob.checksum', checksum, ['md5', 'crc64'] as const);
+  if (checksum === 'crc64') checkInstalled('@aws-sdk/crc64-nvme');
   const resolved: AzureBlobOptions['azureBlob'] = { metadata: resolveMetadata(settings.metadata), checksum };
   if (settings.contentType !== undefined) {
     if (typeof settings.contentType !== 'string' || !/^[\x20-\x7e]+$/.test(settings.contentType)) {

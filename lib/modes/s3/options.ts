@@ -2,6 +2,7 @@ import type { S3ChecksumAlgorithm, S3Credentials } from '../../types.js';
 import type { CommonOptions, ModeOptionRules } from '../../options/common.js';
 import { describe, headerName, headerRecord, oneOf, plainObject, refuseUnknownFields } from '../../options/validators.js';
 import { PARTS_OPTIONS, resolvePartsOptions, type PartsOptions } from '../parts/options.js';
+import { checkInstalled } from '../../optional-package.js';
 import { s3Target, type S3Target } from './target.js';
 
 /** S3 refuses a part under 5 MiB unless it is the last (`EntityTooSmall`, at Complete: after every byte was sent). */
@@ -37,6 +38,7 @@ const CHECKSUMS: ReadonlyArray<S3ChecksumAlgorithm> = ['crc32', 'crc32c', 'sha25
 export const s3Rules: ModeOptionRules<S3Options> = {
   options: [...PARTS_OPTIONS, 's3'],
   resolve(options, common: CommonOptions) {
+    checkInstalled('@smithy/signature-v4');
     const parts = resolvePartsOptions(options, common);
     if (parts.highWaterMark < MIN_PART_SIZE || parts.highWaterMark > MAX_PART_SIZE) {
       throw new RangeError(

@@ -1,5 +1,6 @@
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import type { SignatureV4 } from '@smithy/signature-v4';
+import { loadOptional } from '../../optional-package.js';
 import { encodeSegment } from './target.js';
 
 /**
@@ -62,14 +63,16 @@ export interface SignableRequest {
  * on the first signature. Its module is loaded only then: imported with the
  * library, it made every upload of every mode slower (the Writable fed
  * 1 MiB reads took twice as long with it merely loaded, measured), so only
- * an s3 upload pays for it.
+ * an s3 upload pays for it. It is an optional peer dependency
+ * (lib/optional-package.ts): the options refuse the mode without it.
  */
 export function s3Signer(region: string, credentials: () => Promise<AwsCredentials>): () => Promise<SignatureV4> {
   let signer: Promise<SignatureV4> | undefined;
   return () =>
-    (signer ??= import('@smithy/signature-v4').then(
-      ({ SignatureV4 }) => new SignatureV4({ service: 's3', region, credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false }),
-    ));
+    (signer ??= Promise.resolve().then(() => {
+      const { SignatureV4 } = loadOptional<typeof import('@smithy/signature-v4')>('@smithy/signature-v4');
+      return new SignatureV4({ service: 's3', region, credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
+    }));
 }
 
 /** The request's headers with `x-amz-date`, the session token and `Authorization` added. */
