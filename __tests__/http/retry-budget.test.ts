@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { HttpStatusError, NetworkError } from '../../lib/index.js';
-import { Retrier, type FailedAttempt, type RetrySettings } from '../../lib/http/retry.js';
+import { DigestMismatchError, HttpStatusError, NetworkError } from '../../lib/index.js';
+import { MAX_DIGEST_MISMATCHES_IN_A_ROW, Retrier, type FailedAttempt, type RetrySettings } from '../../lib/http/retry.js';
 import { resolveRetry } from '../../lib/options/retry.js';
 import got from 'got';
 import { manualClock } from '../helpers/manual-clock.js';
@@ -99,5 +99,35 @@ describe('retry budget in time (retry.maxRetryTime)', () => {
     expect(() => resolveRetry({ maxRetryTime: -1 }, got)).toThrow(/retry\.maxRetryTime must not be negative, received -1/);
     expect(() => resolveRetry({ maxRetryTime: '60s' as never }, got)).toThrow(/retry\.maxRetryTime must be a number/);
     expect(() => resolveRetry({ maxRetryTme: 1 } as never, got)).toThrow(/did you mean 'retry\.maxRetryTime'/);
+  });
+});
+
+describe('bytes refused as corrupted again and again', () => {
+  const corrupted = (): FailedAttempt => ({
+    error: new DigestMismatchError({ statusCode: 400, body: '<Code>Md5Mismatch</Code>' }, progress),
+    statusCode: 400,
+  });
+
+  test(`a digest mismatch is resent ${MAX_DIGEST_MISMATCHES_IN_A_ROW} times in a row, then the upload fails saying why`, async () => {
+    const { retrier, clock } = engine();
+    const { delays, error } = await untilGivenUp(retrier, clock, corrupted);
+    expect(delays).toHaveLength(MAX_DIGEST_MISMATCHES_IN_A_ROW);
+    expect(error).toBeInstanceOf(DigestMismatchError);
+    expect((error as DigestMismatchError).retries).toEqual({ attempts: MAX_DIGEST_MISMATCHES_IN_A_ROW + 1, elapsedMs: clock.now() });
+    expect(error.message).toMatch(/gave up after 6 failed attempts over 31 s: the bytes arrived changed 6 times in a row: something on the way alters them\)$/);
+  });
+
+  test('the count starts again after progress, and after any other failure', async () => {
+    const { retrier } = engine();
+    const decide = async (failure: FailedAttempt): Promise<boolean> => {
+      retrier.started();
+      return (await retrier.decide(failure)).retry;
+    };
+    for (let i = 0; i < MAX_DIGEST_MISMATCHES_IN_A_ROW; i++) expect(await decide(corrupted())).toBe(true);
+    retrier.progressed();
+    for (let i = 0; i < MAX_DIGEST_MISMATCHES_IN_A_ROW; i++) expect(await decide(corrupted())).toBe(true);
+    expect(await decide(refused())).toBe(true);
+    for (let i = 0; i < MAX_DIGEST_MISMATCHES_IN_A_ROW; i++) expect(await decide(corrupted())).toBe(true);
+    expect(await decide(corrupted())).toBe(false);
   });
 });

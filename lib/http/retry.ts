@@ -15,6 +15,9 @@ export const RETRY_ERROR_CODES: readonly string[] = ['ETIMEDOUT', 'ECONNRESET', 
 /** The first backoff step; each later failure doubles it. */
 const BASE_DELAY_MS = 1000;
 
+/** Resends of bytes refused as corrupted, in a row, before the upload gives up (see Retrier). */
+export const MAX_DIGEST_MISMATCHES_IN_A_ROW = 5;
+
 /**
  * `concurrency: 'auto'`, an overload refusal (status.ts) without `Retry-After`: the first backoff
  * ceilings are a few round trips, not 1 s. The limit was cut on that response
@@ -104,7 +107,12 @@ export interface RetrierOptions {
  * - `limit` counts failures in a row without progress: a long upload over a
  *   flaky link is not failed by the sum of its hiccups. Whichever of the two
  *   runs out first ends the retries, and the error says how many attempts
- *   failed over how long (`retries`).
+ *   failed over how long (`retries`);
+ * - a digest mismatch is resent whatever `statusCodes` says, but not past
+ *   `MAX_DIGEST_MISMATCHES_IN_A_ROW`: a byte flipped on the way is rare, so
+ *   the same bytes refused as corrupted again and again mean something on the
+ *   way changes them every time (a proxy that rewrites bodies, a checksum
+ *   computed wrong), which resending for the whole budget would only hide.
  */
 export class Retrier {
   readonly #settings: RetrySettings;
@@ -112,6 +120,8 @@ export class Retrier {
   readonly #overloadBaseDelay: (() => number) | undefined;
   readonly #clock: RetryClock;
   #failures = 0;
+  /** Digest mismatches in a row: any other outcome starts the count again. */
+  #mismatches = 0;
   /** When the first failure in a row without progress came (on `#clock`). */
   #firstFailureAt = 0;
   #attempts = 0;
@@ -142,6 +152,7 @@ export class Retrier {
   /** Call when the upload advanced: the failures before no longer count. */
   progressed(): void {
     this.#failures = 0;
+    this.#mismatches = 0;
   }
 
   async decide(attempt: FailedAttempt): Promise<RetryDecision> {
@@ -169,6 +180,10 @@ export class Retrier {
     if (reason === undefined) return { retry: false, error: attempt.error };
     const { limit, maxRetryTime, maxRetryAfter, backoffLimit } = this.#settings;
     const elapsed = this.#clock.now() - this.#firstFailureAt;
+    this.#mismatches = reason === 'digest-mismatch' ? this.#mismatches + 1 : 0;
+    if (this.#mismatches > MAX_DIGEST_MISMATCHES_IN_A_ROW) {
+      return this.#giveUp(attempt.error, elapsed, `the bytes arrived changed ${this.#mismatches} times in a row: something on the way alters them`);
+    }
     const left = maxRetryTime - elapsed;
     if (this.#failures > limit) return limit === 0 ? { retry: false, error: attempt.error } : this.#giveUp(attempt.error, elapsed, `retry.limit is ${limit}`);
     if (left <= 0) return this.#giveUp(attempt.error, elapsed, `retry.maxRetryTime is ${seconds(maxRetryTime)}`);
