@@ -63,6 +63,7 @@ describe('a digest mismatch is a corrupted transfer', () => {
     [400, 'Content-Digest sha-256 does not match the content', true],
     [400, '<Error><Code>BadDigest</Code></Error>', true],
     [400, '<Error><Code>Md5Mismatch</Code></Error>', true],
+    [400, '<Error><Code>Crc64Mismatch</Code></Error>', true],
     [400, 'XAmzContentSHA256Mismatch', true],
     [400, 'bad json on line 3', false],
     [422, 'digest', false],
