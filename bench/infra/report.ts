@@ -227,8 +227,8 @@ export function writeReport(record: RunRecord): string {
   // Overload: figures written by `npm run bench:overload`, then what they say (hand-written);
   // then the same quick groups run on Node 20 and Node 24 (hand-copied from two runs);
   // then the digest's cost, written by `npm run bench:digest`, and what it says (hand-written);
-  // Azure block blobs: written by bench/drivers/azure-blob.ts.
-  for (const name of ['overload.md', 'overload-findings.md', 'node-versions.md', 'digest.md', 'digest-findings.md', 'azure-blob.md']) {
+  // Azure block blobs: written by bench/drivers/azure-blob.ts (256 MiB, and 1 GiB with --mib 1024 --out …-1gib.md).
+  for (const name of ['overload.md', 'overload-findings.md', 'node-versions.md', 'digest.md', 'digest-findings.md', 'azure-blob.md', 'azure-blob-1gib.md']) {
     const file = path.join(NOTES, name);
     if (existsSync(file)) out.push(readFileSync(file, 'utf8').trim(), '');
   }
