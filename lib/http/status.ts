@@ -38,9 +38,10 @@ interface StatusRow {
 
 /**
  * Neither retried nor splitting: 405/501 (the request is not offered: an
- * optional operation is absent), 505 (never supported), 507 (storage does not free itself in seconds), 511 (a captive
- * portal wants a person), any other 4xx. 401/403/404 refuse the request, not
- * the batch: a spool keeps the batch for a later start.
+ * optional operation is absent), 505 (never supported), 507 (storage does not
+ * free itself in seconds), 511 (a captive portal wants a person), any other
+ * 4xx. 401/403/404 refuse the request, not the batch: a spool keeps the batch
+ * for a later start.
  */
 const STATUSES: ReadonlyMap<number, StatusRow> = new Map<number, StatusRow>([
   [400, { refusesBatch: true }],
