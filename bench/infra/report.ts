@@ -224,11 +224,22 @@ export function writeReport(record: RunRecord): string {
   const discussion = path.join(NOTES, 'high-water-mark.md');
   if (existsSync(discussion)) out.push(readFileSync(discussion, 'utf8').trim(), '');
 
-  // Overload: figures written by `npm run bench:overload`, then what they say (hand-written);
+  // Overload: figures written by `npm run bench:overload`, then what they say (hand-written); S3 multipart (hand-written from bench/drivers/s3.ts);
   // then the same quick groups run on Node 20 and Node 24 (hand-copied from two runs);
   // then the digest's cost, written by `npm run bench:digest`, and what it says (hand-written);
   // Azure block blobs: written by bench/drivers/azure-blob.ts (256 MiB, and 1 GiB with --mib 1024 --out …-1gib.md).
-  for (const name of ['overload.md', 'overload-findings.md', 'node-versions.md', 'digest.md', 'digest-findings.md', 'azure-blob.md', 'azure-blob-1gib.md']) {
+  for (const name of [
+    'overload.md',
+    'overload-findings.md',
+    's3.md',
+    'node-versions.md',
+    'digest.md',
+    'digest-findings.md',
+    'azure-blob-intro.md',
+    'azure-blob.md',
+    'azure-blob-1gib.md',
+    'azure-blob-findings.md',
+  ]) {
     const file = path.join(NOTES, name);
     if (existsSync(file)) out.push(readFileSync(file, 'utf8').trim(), '');
   }
