@@ -1,6 +1,7 @@
 /**
  * Exports a stream of unknown length (a file, gzipped on the way, or stdin)
- * to an S3 object as a multipart upload, and continues it in a later run:
+ * to an S3 object as a multipart upload, and continues it in a later run
+ * (mode 's3' needs the SigV4 signer beside the library: `npm install @smithy/signature-v4`):
  *
  *   export AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… AWS_REGION=eu-west-1
  *   node dist/examples/s3-export.js --gzip --state db.upload.json db.sql https://my-bucket.s3.eu-west-1.amazonaws.com/db.sql.gz
