@@ -12,6 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Http2SecureServer, ServerHttp2Session } from 'node:http2';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -125,4 +126,27 @@ export async function startHttpsSink(certs: TestCertificates, handler?: SinkHand
   await once(server, 'listening');
   (sink as { url: string }).url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return sink;
+}
+
+/**
+ * Starts an HTTP/2 server on 127.0.0.1, port 0. got's HTTP/2 sessions stay
+ * open for reuse (http2-wrapper), so `close()` ends them from this side
+ * before it closes the server.
+ */
+export async function listenH2(server: Http2SecureServer, path = '/upload'): Promise<{ url: string; close(): Promise<void> }> {
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}${path}`,
+    async close() {
+      for (const session of sessions) session.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
 }

@@ -5,14 +5,12 @@
  * "Integrity"). Batch digests are headers and reach it either way.
  */
 import { afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import { once } from 'node:events';
-import { createSecureServer, type IncomingHttpHeaders, type ServerHttp2Session } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { createSecureServer, type IncomingHttpHeaders } from 'node:http2';
 import got from 'got';
 import { BufferedHttpWritable } from '../../lib/index.js';
 import { pattern } from '../helpers/data.js';
 import { Closer, runUpload } from '../helpers/outcome.js';
-import { makeCertificates, type TestCertificates } from '../helpers/tls.js';
+import { listenH2, makeCertificates, type TestCertificates } from '../helpers/tls.js';
 
 const closer = new Closer();
 afterEach(() => closer.closeAll());
@@ -37,22 +35,7 @@ async function startH2Recorder(): Promise<{
       response.end('ok');
     });
   });
-  const sessions = new Set<ServerHttp2Session>();
-  server.on('session', (session: ServerHttp2Session) => {
-    sessions.add(session);
-    session.on('close', () => sessions.delete(session));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/upload`,
-    seen,
-    async close() {
-      for (const session of sessions) session.destroy();
-      server.close();
-      await once(server, 'close');
-    },
-  };
+  return { ...(await listenH2(server)), seen };
 }
 
 describe('stream mode with digest over HTTP/2', () => {

@@ -10,14 +10,12 @@
  * multiple of the buffer size, and records how many it had read.
  */
 import { afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import { once } from 'node:events';
-import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import got from 'got';
 import { BufferedHttpWritable, HttpStatusError } from '../../lib/index.js';
 import { chunksOf, pattern } from '../helpers/data.js';
 import { Closer, runUpload } from '../helpers/outcome.js';
-import { makeCertificates, type TestCertificates } from '../helpers/tls.js';
+import { listenH2, makeCertificates, type TestCertificates } from '../helpers/tls.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -47,23 +45,7 @@ async function startRefusingH2Server(limit: number): Promise<{ url: string; read
       if (!answered) response.end('ok');
     });
   });
-  // got's HTTP/2 sessions are kept open for reuse: close() ends them from this side.
-  const sessions = new Set<ServerHttp2Session>();
-  server.on('session', (session: ServerHttp2Session) => {
-    sessions.add(session);
-    session.on('close', () => sessions.delete(session));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/upload`,
-    readAtAnswer,
-    async close() {
-      for (const session of sessions) session.destroy();
-      server.close();
-      await once(server, 'close');
-    },
-  };
+  return { ...(await listenH2(server)), readAtAnswer };
 }
 
 describe('stream mode over HTTP/2: an answer while the body is going out', () => {
