@@ -14,12 +14,11 @@
  * process (bench/infra/harness.ts), the cases of a table taking turns run by
  * run so a noisy moment hits them alike.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_HIGH_WATER_MARK, type DigestAlgorithm } from '../../lib/index.js';
-import { killChildren, measure, pinning, type Measurement, type TaskSpec } from '../infra/harness.js';
+import { benchTempDir, measure, pinning, type Measurement, type TaskSpec } from '../infra/harness.js';
 import { makeInputFile } from '../infra/input-file.js';
 import { MiB, formatBytes, median, ms } from '../infra/stats.js';
 
@@ -186,18 +185,7 @@ function render(table: DigestTable, figures: Map<string, Figures>): string[] {
 }
 
 async function main(): Promise<void> {
-  const temp = mkdtempSync(path.join(os.tmpdir(), 'bhw-bench-digest-'));
-  const cleanup = (): void => {
-    killChildren();
-    rmSync(temp, { recursive: true, force: true });
-  };
-  process.on('exit', cleanup);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      cleanup();
-      process.exit(130);
-    });
-  }
+  const temp = benchTempDir('bhw-bench-digest-');
   const file = path.join(temp, 'input.bin');
   makeInputFile(file, uploadBytes);
   process.stderr.write(`bench:digest: ${algorithm}, ${runs} runs, ${formatBytes(uploadBytes)} file; ${pinning.description}\n`);

@@ -11,13 +11,12 @@
  * The test file lives in a fresh temp dir that is removed at the end, also on
  * Ctrl-C; every child process is killed on the way out.
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_HIGH_WATER_MARK } from '../../lib/index.js';
 import { makeInputFile } from '../infra/input-file.js';
-import { killChildren, measure, measureCommand, pinning, type Measurement, type TaskSpec } from '../infra/harness.js';
+import { benchTempDir, measure, measureCommand, pinning, type Measurement, type TaskSpec } from '../infra/harness.js';
 import { summarizeProfile, type ProfileSummary } from '../infra/profile.js';
 import { ROOT, RESULTS } from '../infra/paths.js';
 import { writeReport, type RunRecord } from '../infra/report.js';
@@ -138,18 +137,7 @@ async function main(): Promise<void> {
   }
   const started = performance.now();
   const startedAt = new Date();
-  const temp = mkdtempSync(path.join(os.tmpdir(), 'bhw-bench-'));
-  const cleanup = (): void => {
-    killChildren();
-    rmSync(temp, { recursive: true, force: true });
-  };
-  process.on('exit', cleanup);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      cleanup();
-      process.exit(130);
-    });
-  }
+  const temp = benchTempDir('bhw-bench-');
 
   const config = configFor(args, path.join(temp, 'input.bin'));
   const groups = workloads(config).filter((group) => !args.only || args.only.some((prefix) => group.id.startsWith(prefix)));

@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +58,26 @@ const children = new Set<ChildProcess>();
 export function killChildren(): void {
   for (const child of children) child.kill('SIGKILL');
   children.clear();
+}
+
+/**
+ * A fresh temp directory for a driver's input files, removed with every child
+ * this harness started when the driver exits, also on Ctrl-C or SIGTERM (130).
+ */
+export function benchTempDir(prefix: string): string {
+  const temp = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const cleanup = (): void => {
+    killChildren();
+    rmSync(temp, { recursive: true, force: true });
+  };
+  process.on('exit', cleanup);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      cleanup();
+      process.exit(130);
+    });
+  }
+  return temp;
 }
 
 export const pinning: { client: string[]; sink: string[]; description: string } = (() => {
