@@ -104,7 +104,7 @@ export class AzureBlobProtocol implements PartsProtocol {
       body,
       signal,
     };
-    return attempt(this.#context.got, spec, { ...this.#attemptContext, credentials: this.#context.credentials });
+    return attempt(this.#context.got, spec, this.#attemptContext);
   }
 }
 
