@@ -17,6 +17,15 @@ function body(): Buffer {
   return Buffer.concat([pattern(5000, 3), Buffer.from('FLIP-ME'), pattern(5000, 4)]);
 }
 
+/** `data` in a file of a fresh temp directory, removed after the test. */
+async function tempFile(data: Buffer): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'bhw-digest-'));
+  closer.add({ close: () => rm(dir, { recursive: true, force: true }) });
+  const path = join(dir, 'file');
+  await writeFile(path, data);
+  return path;
+}
+
 describe('stream mode: the digest goes in a trailer of the chunked body', () => {
   test.each(['sha-256', 'sha-512'] as const)('%s: Trailer announces Content-Digest and Repr-Digest, and they end the body, byte by byte', async (digest) => {
     const wire = closer.add(await startWireServer());
@@ -119,11 +128,8 @@ describe('stream mode: a sized body', () => {
   });
 
   test('uploadFile hashes the file first and sends the digest as headers with Content-Length', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'bhw-digest-'));
-    closer.add({ close: () => rm(dir, { recursive: true, force: true }) });
-    const path = join(dir, 'file');
     const data = body();
-    await writeFile(path, data);
+    const path = await tempFile(data);
     const wire = closer.add(await startWireServer());
     await uploadFile(path, wire.url, { highWaterMark: 4096, digest: 'sha-256' });
 
@@ -137,10 +143,7 @@ describe('stream mode: a sized body', () => {
   });
 
   test('uploadFile through the flipping proxy fails saying the server saw corrupted bytes', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'bhw-digest-'));
-    closer.add({ close: () => rm(dir, { recursive: true, force: true }) });
-    const path = join(dir, 'file');
-    await writeFile(path, body());
+    const path = await tempFile(body());
     const server = closer.add(await startDigestServer());
     const proxy = closer.add(await startFaultProxy(server.url));
     proxy.flipOnce('FLIP-ME');
@@ -153,11 +156,8 @@ describe('stream mode: a sized body', () => {
 
 describe('uploadFile: hashing the file before the upload', () => {
   test('declareSize: false sends a chunked body with the digest in trailers, in one read', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'bhw-digest-'));
-    closer.add({ close: () => rm(dir, { recursive: true, force: true }) });
-    const path = join(dir, 'file');
     const data = body();
-    await writeFile(path, data);
+    const path = await tempFile(data);
     const wire = closer.add(await startWireServer());
     await uploadFile(path, wire.url, { highWaterMark: 4096, digest: 'sha-256', declareSize: false });
     const value = contentDigestField('sha-256', digestOf('sha-256', data));
@@ -166,10 +166,7 @@ describe('uploadFile: hashing the file before the upload', () => {
   });
 
   test('an abort while hashing ends the upload with AbortError and sends nothing', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'bhw-digest-'));
-    closer.add({ close: () => rm(dir, { recursive: true, force: true }) });
-    const path = join(dir, 'file');
-    await writeFile(path, body());
+    const path = await tempFile(body());
     const wire = closer.add(await startWireServer());
     const signal = AbortSignal.abort();
     await expect(uploadFile(path, wire.url, { digest: 'sha-256', signal })).rejects.toMatchObject({ name: 'AbortError' });
@@ -177,10 +174,7 @@ describe('uploadFile: hashing the file before the upload', () => {
   });
 
   test('a descriptor that cannot be read fails with SourceReadError before any request', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'bhw-digest-'));
-    closer.add({ close: () => rm(dir, { recursive: true, force: true }) });
-    const path = join(dir, 'file');
-    await writeFile(path, body());
+    const path = await tempFile(body());
     const writeOnly = await open(path, 'a');
     closer.add({ close: () => writeOnly.close() });
     const wire = closer.add(await startWireServer());
