@@ -12,7 +12,8 @@ export interface TusOptions extends CommonOptions, ContinueOptions {
   uploadUrl?: URL;
   /** The server's offset (and length) of `uploadUrl`, already asked: the transport skips its own `HEAD`. */
   resumeFrom?: TusOffset;
-  metadata?: Record<string, string>;
+  /** `Upload-Metadata`'s value, encoded (and its keys checked) when the options are read. */
+  metadata?: string;
   deleteOnAbort: boolean;
   allowInsecureLocation: boolean;
   digest: DigestAlgorithm | false;
@@ -36,10 +37,29 @@ export const tusRules: ModeOptionRules<TusOptions> = {
       if (tus.uploadUrl === undefined) throw new TypeError('resumeFrom applies only with uploadUrl (the upload whose offset it is)');
       tus.resumeFrom = resolveResumeFrom(options.resumeFrom);
     }
-    if (options.metadata !== undefined) tus.metadata = headerRecord(options.metadata, 'metadata');
+    if (options.metadata !== undefined) {
+      const metadata = headerRecord(options.metadata, 'metadata');
+      if (Object.keys(metadata).length > 0) tus.metadata = encodeMetadata(metadata);
+    }
     return tus;
   },
 };
+
+/**
+ * `Upload-Metadata` (tus 1.0 §Upload-Metadata): comma-separated `key base64(value)`
+ * pairs; a key may stand alone when its value is empty. Keys may not hold
+ * spaces or commas, so they are checked here rather than mangled.
+ */
+function encodeMetadata(metadata: Record<string, string>): string {
+  return Object.entries(metadata)
+    .map(([key, value]) => {
+      if (!/^[!-+\--~]+$/.test(key)) {
+        throw new TypeError(`metadata key ${JSON.stringify(key)} must be non-empty printable ASCII without spaces or commas (tus Upload-Metadata)`);
+      }
+      return value === '' ? key : `${key} ${Buffer.from(value, 'utf8').toString('base64')}`;
+    })
+    .join(',');
+}
 
 const RESUME_FROM_FIELDS = ['offset', 'length'];
 

@@ -50,22 +50,6 @@ export function readTusOffset(headers: IncomingHttpHeaders): TusOffset | undefin
   return length === undefined ? { offset } : { offset, length };
 }
 
-/**
- * `Upload-Metadata` (tus 1.0 §Upload-Metadata): comma-separated `key base64(value)`
- * pairs; a key may stand alone when its value is empty. Keys may not hold
- * spaces or commas, so they are checked here rather than mangled.
- */
-export function encodeMetadata(metadata: Record<string, string>): string {
-  return Object.entries(metadata)
-    .map(([key, value]) => {
-      if (!/^[!-+\--~]+$/.test(key)) {
-        throw new TypeError(`metadata key ${JSON.stringify(key)} must be non-empty printable ASCII without spaces or commas (tus Upload-Metadata)`);
-      }
-      return value === '' ? key : `${key} ${Buffer.from(value, 'utf8').toString('base64')}`;
-    })
-    .join(',');
-}
-
 function byteCount(value: string | string[] | undefined): number | undefined {
   if (typeof value !== 'string' || !/^\d+$/.test(value.trim())) return undefined;
   const count = Number(value.trim());

@@ -10,7 +10,7 @@ import { AttemptFailed, retrying } from '../../http/retry-loop.js';
 import { saysDigestMismatch } from '../../http/status.js';
 import { publishRequestRetried } from '../../diagnostics.js';
 import { failed, type SendInfo, type Transport, type TransportReports } from '../transport.js';
-import { TUS_VERSION, encodeMetadata, readTusOffset } from './protocol.js';
+import { TUS_VERSION, readTusOffset } from './protocol.js';
 import { checksumState, listedChecksums, uploadChecksum } from './checksum.js';
 import type { ErrorPosition, TusChecksum, TusOffset, UploadResponse } from '../../types.js';
 
@@ -64,7 +64,7 @@ export class TusTransport implements Transport {
     this.#context = context;
     this.#reports = reports;
     // Checked at construction: a bad key is the caller's error, not the server's.
-    this.#metadata = options.metadata && Object.keys(options.metadata).length > 0 ? encodeMetadata(options.metadata) : undefined;
+    this.#metadata = options.metadata;
     this.#length = options.contentLength;
   }
 
