@@ -10,8 +10,6 @@ import type { ResolvedOptions } from './options/table.js';
 import { createUploadContext, type UploadContext } from './upload-context.js';
 import { createTransport } from './modes/create.js';
 import type { ProgressSnapshot, UploadFileOptions, UploadFilePromise, UploadFileResult } from './types.js';
-import { askTusOffset } from './modes/tus/protocol.js';
-import { readUploadState } from './modes/parts/state-file.js';
 import { UploadSession } from './core/session.js';
 import { createDigest } from './http/digest.js';
 import type { DigestAlgorithm } from './types.js';
@@ -67,6 +65,8 @@ async function upload(source: string | number, url: string | URL, options: Uploa
     if (resolved.mode === 'tus' && resolved.uploadUrl !== undefined && size !== undefined) {
       // Asked once: the transport starts from the same answer instead of its own HEAD.
       if (resolved.resumeFrom === undefined) watch(() => true);
+      // The mode's code is loaded on first use (lib/modes/create.ts says why).
+      const { askTusOffset } = await import('./modes/tus/protocol.js');
       resolved.resumeFrom ??= await askTusOffset(resolved.uploadUrl, {
         got: context.got,
         headers: resolved.headers,
@@ -78,6 +78,7 @@ async function upload(source: string | number, url: string | URL, options: Uploa
     }
     if ('stateFile' in resolved && resolved.stateFile !== undefined) {
       // A multipart upload its state file records goes on after the parts the server holds (a pipe skips them).
+      const { readUploadState } = await import('./modes/parts/state-file.js');
       start = (await readUploadState(resolved.stateFile))?.bytesStored ?? 0;
       if (size !== undefined && start > size) throw new FileChangedError(name, size, start, { bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0 });
     }
@@ -143,6 +144,7 @@ async function run(
       rejectFailure(error);
     },
   });
+  await session.open();
   watch(() => session.waitingOnNetwork);
   const { signal } = options;
   const onAbort = (): void => {

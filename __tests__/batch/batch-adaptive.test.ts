@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { DiagnosticsChannels, type BatchSentMessage, type ConcurrencyChangedMessage } from '../../lib/diagnostics.js';
 import { BufferedHttpWritable, type ProgressSnapshot } from '../../lib/index.js';
@@ -30,18 +31,21 @@ afterEach(async () => {
 describe("concurrency: 'auto' options", () => {
   const url = 'http://127.0.0.1:9/';
 
-  test("'auto' starts at 1 and carries the limit on progress; a number is fixed and progress is as before", () => {
+  test("'auto' starts at 1 and carries the limit on progress; a number is fixed and progress is as before", async () => {
+    // The limit is the transport's, made when the stream is ready (the mode's code is loaded on first use).
     const auto = new BufferedHttpWritable(url, { mode: 'batch', concurrency: 'auto', maxConcurrency: 4 });
+    await once(auto, 'ready');
     expect(auto.concurrency).toBe(1);
     expect(auto.progress).toEqual({ bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0, batchesSent: 0, batchesAcknowledged: 0, concurrency: 1 });
-    auto.destroy();
     const fixed = new BufferedHttpWritable(url, { mode: 'batch', concurrency: 3 });
+    await once(fixed, 'ready');
     expect(fixed.concurrency).toBe(3);
     expect(fixed.progress).not.toHaveProperty('concurrency');
-    fixed.destroy();
     const stream = new BufferedHttpWritable(url);
+    await once(stream, 'ready');
     expect(stream.concurrency).toBe(1);
-    stream.destroy();
+    for (const upload of [auto, fixed, stream]) upload.destroy();
+    await Promise.all([auto, fixed, stream].map((upload) => once(upload, 'close')));
   });
 
   test.each([

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { describe, expect, test } from '@jest/globals';
 import { BufferedHttpWritable, type BatchModeOptions } from '../../lib/index.js';
 
@@ -15,9 +16,10 @@ describe('batch options are checked at construction', () => {
     expect(() => new BufferedHttpWritable(url, { mode: 'batch', ...options })).toThrow(message);
   });
 
-  test('valid options build an idle upload that opens nothing', () => {
+  test('valid options build an idle upload that opens nothing', async () => {
     const upload = new BufferedHttpWritable(url, { mode: 'batch', concurrency: 3, flushInterval: 10, compress: 'gzip', retry: { limit: 1 } });
     expect(upload.progress).toEqual({ bytesWritten: 0, bytesSent: 0, bytesAcknowledged: 0, batchesSent: 0, batchesAcknowledged: 0 });
     upload.destroy();
+    await once(upload, 'close');
   });
 });

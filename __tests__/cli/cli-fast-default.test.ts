@@ -75,6 +75,35 @@ describe('each run loads only what it uses', () => {
   });
 });
 
+describe("each upload loads its own mode's code and no other's", () => {
+  // Every mode's options are read at construction; the transports, protocols and the spool load on first use.
+  const modeCode = (loaded: string[]): string[] =>
+    loaded
+      .map((url) => /\/dist\/lib\/modes\/(.+)$/.exec(url)?.[1])
+      .filter(
+        (file): file is string =>
+          file !== undefined && /^((stream|batch|tus|parts)\/transport|(s3|azure-blob)\/protocol|batch\/spool\/(spool|intake))\.js$/.test(file),
+      )
+      .sort();
+
+  test('stream: only the stream transport', async () => {
+    const { code, loaded } = await runRecordingLoads([fx.file, fx.sink.url]);
+
+    expect(code).toBe(0);
+    // tus/protocol.js is fetchTusOffset's home, exported by the library.
+    expect(modeCode(loaded)).toEqual(['stream/transport.js']);
+  });
+
+  test('batch: the batch transport; the spool only with --spool', async () => {
+    const plain = await runRecordingLoads(['--mode', 'batch', fx.file, fx.sink.url]);
+    const spooled = await runRecordingLoads(['--mode', 'batch', '--spool', join(fx.dir, 'spool'), fx.file, fx.sink.url]);
+
+    expect([plain.code, spooled.code]).toEqual([0, 0]);
+    expect(modeCode(plain.loaded)).toEqual(['batch/transport.js']);
+    expect(modeCode(spooled.loaded)).toEqual(['batch/spool/intake.js', 'batch/spool/spool.js', 'batch/transport.js']);
+  });
+});
+
 describe('the hasher of --sha256 and --digest', () => {
   const chunks = Array.from({ length: 40 }, (_, index) => pattern(256 * 1024 + index, index));
   const expected = sha256(Buffer.concat(chunks));

@@ -1,11 +1,14 @@
 import { describe, expect, test } from '@jest/globals';
 import { once } from 'node:events';
+import { constructed } from '../helpers/constructed.js';
 import { MemoryTransport, memoryWritable } from '../helpers/memory-transport.js';
 
 describe('backpressure: a full buffer waits for a free transport slot', () => {
   test('the write callback is withheld until the transport lets go of a buffer', async () => {
     const transport = new MemoryTransport({ maxInFlight: 1, autoRelease: false });
     const { upload } = memoryWritable({ highWaterMark: 4 }, transport);
+    // Writes before then wait in the stream's queue and reach the filler together.
+    await constructed(upload);
     const called: string[] = [];
     // Half a buffer each: copied (a write that fills an empty buffer exactly would be lent as it is).
     for (const pair of ['aa', 'AA', 'bb', 'BB']) upload.write(pair, () => called.push(pair));

@@ -5,6 +5,7 @@
  * over. Against real loopback servers that answer on the test's cue.
  */
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { constructed } from '../helpers/constructed.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -50,6 +51,7 @@ describe('BufferedHttpWritable#waitingOnNetwork', () => {
     const done = finished(upload);
 
     expect(upload.waitingOnNetwork).toBe(false);
+    await constructed(upload); // the transport is made: a write reaches it at once
     upload.write(Buffer.alloc(100));
     expect(upload.waitingOnNetwork).toBe(false); // buffered: the upload waits for more writes
     upload.write(Buffer.alloc(924));

@@ -81,9 +81,10 @@ describe('destroy()', () => {
     upload.cork();
     upload.write('abc');
     const flushed = upload.flush();
+    const errored = once(upload, 'error');
     upload.destroy(new Error('stop'));
     await expect(flushed).rejects.toThrow('stop');
-    const [error] = (await once(upload, 'error')) as [Error];
+    const [error] = (await errored) as [Error];
     expect(error.message).toBe('stop');
   });
 });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import { once } from 'node:events';
+import { constructed } from '../helpers/constructed.js';
 import { BufferedHttpWritable } from '../../lib/index.js';
 import { pattern } from '../helpers/data.js';
 import { readBody, sha256, startSink, type Sink } from '../helpers/sink-server.js';
@@ -28,6 +29,7 @@ describe('backpressure against a server that stops reading', () => {
     const allocations = jest.spyOn(Buffer, 'allocUnsafeSlow');
     const upload = new BufferedHttpWritable(server.url, { highWaterMark });
     const poolAllocations = (): number => allocations.mock.calls.filter(([size]) => size === highWaterMark).length;
+    await constructed(upload); // the pool is made with the transport
     expect(poolAllocations()).toBe(2);
 
     const chunk = pattern(10_000);

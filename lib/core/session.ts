@@ -36,8 +36,12 @@ export interface SessionOptions {
  * HTTP: the Writable's fillers and `uploadFile` drive one.
  */
 export class UploadSession<Options extends SessionOptions = SessionOptions> implements TransportReports {
-  readonly pool: BufferPool;
-  readonly #transport: Transport;
+  readonly #highWaterMark: number;
+  /** The factory applied to this upload's options (kept as a thunk: the session stays usable as an UploadSession of any options). */
+  readonly #makeTransport: () => Transport | Promise<Transport>;
+  /** Made by `open()`, before the first send. */
+  #transport: Transport | undefined;
+  #pool: BufferPool | undefined;
   readonly #events: UploadEvents;
   readonly #progress: Progress;
   #sequence = 0;
@@ -57,16 +61,31 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
   #published: 'none' | 'started' | 'over' = 'none';
 
   constructor(options: Options, context: UploadContext, createTransport: TransportFactory<Options>, events: UploadEvents) {
+    this.#highWaterMark = options.highWaterMark;
+    this.#makeTransport = () => createTransport(options, context, this);
     this.#events = events;
     this.#diagnostics = context.diagnostics;
     this.#progress = new Progress(options.mode === 'batch');
-    this.#transport = createTransport(options, context, this);
+  }
+
+  /**
+   * Makes the transport and the pool; called once, before anything is sent.
+   * Asynchronous because a mode's code is loaded on its first use: a process
+   * that holds every mode's code collects garbage far more often.
+   */
+  async open(): Promise<void> {
+    const transport = await this.#makeTransport();
+    this.#transport = transport;
     // One buffer filling while the transport holds as many as it may send at once.
-    this.pool = new BufferPool(options.highWaterMark, this.#transport.maxInFlight + 1);
+    this.#pool = new BufferPool(this.#highWaterMark, transport.maxInFlight + 1);
+  }
+
+  get pool(): BufferPool {
+    return this.#pool ?? notOpen();
   }
 
   get transport(): Pick<Transport, 'maxInFlight' | 'keepsWritesWhole' | 'checksTotalLength' | 'sendsFullBuffers'> {
-    return this.#transport;
+    return this.#opened();
   }
 
   /** Bytes accepted from the producer so far. */
@@ -95,7 +114,7 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
 
   /** Where the upload stands (tus: upload URL and server offset), for an error raised outside the transport. */
   position(): ErrorPosition {
-    return this.#transport.position?.() ?? {};
+    return this.#transport?.position?.() ?? {};
   }
 
   get uploadUrlText(): string | undefined {
@@ -104,12 +123,12 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
 
   /** Requests the transport may have in flight now: batch 'auto', the adaptive limit; otherwise fixed. */
   get concurrency(): number {
-    return this.#progress.concurrency ?? this.#transport.maxInFlight;
+    return this.#progress.concurrency ?? this.#transport?.maxInFlight ?? 1;
   }
 
   /** True when the transport can take another send now. */
   get hasFreeSlot(): boolean {
-    return this.#inFlight < this.#transport.maxInFlight;
+    return this.#inFlight < this.transport.maxInFlight;
   }
 
   /**
@@ -144,7 +163,7 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     }
     this.#dispatched += bytes.length;
     this.#inFlight++;
-    const sent = this.#transport.send(bytes, info);
+    const sent = this.#opened().send(bytes, info);
     this.#pendingSends.add(sent);
     // Only ever resolves: a failure comes through fail(), and this send never settles.
     void sent.then(() => {
@@ -167,7 +186,7 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     if (this.#published === 'none' && !this.#progress.countsBatches) this.#publishStart();
     this.#awaitingFinalAnswer = true;
     // A failure leaves this pending for good; waitingOnNetwork reads #failure then.
-    const response = await this.#transport.end(this.#progress.bytesWritten);
+    const response = await this.#opened().end(this.#progress.bytesWritten);
     this.#awaitingFinalAnswer = false;
     if (response) this.#answered(response);
     if (this.#published !== 'over' && !this.#failure) {
@@ -180,7 +199,7 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
 
   /** Ends the upload from the caller's side (destroy, signal): the transport stops, waiters are let go. */
   abort(reason: Error): void {
-    this.#transport.abort();
+    this.#transport?.abort();
     this.#publishError(reason);
     this.#rejectWaiters(reason);
   }
@@ -241,6 +260,10 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     this.#events.failed(error);
   }
 
+  #opened(): Transport {
+    return this.#transport ?? notOpen();
+  }
+
   #publishStart(): void {
     this.#published = 'started';
     const diagnostics = this.#diagnostics;
@@ -278,4 +301,8 @@ export class UploadSession<Options extends SessionOptions = SessionOptions> impl
     for (const waiter of this.#slotWaiters) waiter.reject(this.#failure);
     this.#slotWaiters.clear();
   }
+}
+
+function notOpen(): never {
+  throw new Error('UploadSession used before open()');
 }

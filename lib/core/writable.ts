@@ -72,8 +72,8 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
       highWaterMark: options.highWaterMark,
       decodeStrings: false, // strings are encoded straight into the buffer
       objectMode: false,
-      // Writes wait until the filler is open (a spool: and locked); plain writes have nothing to wait for.
-      ...(factory ? { construct: BufferedWritableCore.#openFiller } : {}),
+      // Writes wait until the transport is made and the filler is open (a spool: and locked).
+      construct: BufferedWritableCore.#open,
     });
     this.#options = options;
     this.#factory = factory;
@@ -84,7 +84,6 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
       spool: (opened) => this.emit('spool', opened),
       failed: (error) => this.destroy(error),
     });
-    if (!factory) this.#filler = new WriteFiller(this.#fillerContext(), options);
     // Not passed to super(): an already aborted signal destroys at once, and
     // _destroy needs the fields above. Aborting destroys with Node's AbortError.
     if (options.signal) addAbortSignal(options.signal, this);
@@ -258,12 +257,19 @@ export class BufferedWritableCore<Options extends CoreOptions = CoreOptions> ext
   }
 
   /** Node calls `construct` as a method of the stream, before any write reaches `_write`. */
-  static #openFiller(this: Writable, callback: WriteCallback): void {
+  static #open(this: Writable, callback: WriteCallback): void {
     const core = this as BufferedWritableCore;
-    core.#factory!.open(core.#fillerContext()).then((filler) => {
-      core.#filler = filler;
+    core.#openFiller().then(() => {
+      // As `fs.WriteStream` does once its file is open: Node hands the filler the queued writes a tick later.
+      core.emit('ready');
       callback();
     }, callback);
+  }
+
+  /** Makes the transport, then the filler. */
+  async #openFiller(): Promise<void> {
+    await this.#session.open();
+    this.#filler = this.#factory ? await this.#factory.open(this.#fillerContext()) : new WriteFiller(this.#fillerContext(), this.#options);
   }
 
   #fillerContext(): FillerContext {
@@ -298,10 +304,12 @@ export interface BufferedWritableCore {
   on(event: 'response', listener: (response: UploadResponse) => void): this;
   on(event: 'batch', listener: (report: BatchReport) => void): this;
   on(event: 'spool', listener: (opened: SpoolOpened) => void): this;
+  on(event: 'ready', listener: () => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this; // eslint-disable-line @typescript-eslint/no-explicit-any
   once(event: 'progress', listener: (progress: ProgressSnapshot) => void): this;
   once(event: 'response', listener: (response: UploadResponse) => void): this;
   once(event: 'batch', listener: (report: BatchReport) => void): this;
   once(event: 'spool', listener: (opened: SpoolOpened) => void): this;
+  once(event: 'ready', listener: () => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this; // eslint-disable-line @typescript-eslint/no-explicit-any
 }

@@ -89,8 +89,11 @@ export interface Transport {
   position?(): ErrorPosition;
 }
 
-/** Builds the transport of an upload; the core is handed one rather than importing any. */
-export type TransportFactory<Options> = (options: Options, context: UploadContext, reports: TransportReports) => Transport;
+/**
+ * Builds the transport of an upload; the core is handed one rather than
+ * importing any. May load the mode's code first (a promise).
+ */
+export type TransportFactory<Options> = (options: Options, context: UploadContext, reports: TransportReports) => Transport | Promise<Transport>;
 
 const NEVER = new Promise<never>(() => {});
 

@@ -1,30 +1,12 @@
 import { HttpStatusError } from '../../../errors.js';
 import { mayBlameBatch } from '../../../http/status.js';
 import type { SetAsideReason, SpoolState } from '../../../types.js';
-import {
-  FLUSH_MARKER,
-  type Chunk,
-  type Filler,
-  type FillerContext,
-  type FillerFactory,
-  type FlushPoint,
-  type WriteCallback,
-  type WrittenChunk,
-} from '../../../core/filler.js';
+import { FLUSH_MARKER, type Chunk, type Filler, type FillerContext, type FlushPoint, type WriteCallback, type WrittenChunk } from '../../../core/filler.js';
 import { FlushTimer } from '../../../core/flush-timer.js';
 import type { UploadSession } from '../../../core/session.js';
-import { CUT, refuseRecord, Spool, type SpoolRecord } from './index.js';
+import { CUT, Spool, type SpoolRecord } from './index.js';
 import { SET_ASIDE_AFTER_FAILED_RUNS } from './set-aside.js';
 import type { ResolvedSpoolSettings } from './settings.js';
-
-/** The filler of batch mode with a spool: writes go to disk, batches come back from it. */
-export function spoolFiller(settings: ResolvedSpoolSettings, flushInterval: number | undefined): FillerFactory {
-  return {
-    open: (context) => SpoolIntake.open(context, settings, flushInterval),
-    // A record larger than the spool can ever hold would wait for room forever.
-    refusal: (chunk, encoding, progress) => refuseRecord(chunk, encoding, settings.maxBytes, progress),
-  };
-}
 
 /**
  * batch with a spool: the producer is decoupled from the network. Writes are

@@ -51,7 +51,8 @@ import { checkSegments, releasedPosition, repairSegments, type Unread } from './
 import { SegmentStore } from './segments.js';
 import { SerialQueue } from './serial-queue.js';
 import { writeRejected, type Refusal } from './set-aside.js';
-import { CUT, refuseRecord, SpoolWriter, type SpoolRecord } from './writer.js';
+import { CUT, SpoolWriter, type SpoolRecord } from './writer.js';
+import { refuseRecord } from './record-limit.js';
 import type { SetAsideReason, SpoolSettings } from '../../../types.js';
 import { resolveSpoolSettings, type ResolvedSpoolSettings } from './settings.js';
 

@@ -5,8 +5,6 @@
  * it carries. It waits while the records would take the spool past maxBytes:
  * only acknowledgements free room.
  */
-import type { ProgressSnapshot } from '../../../types.js';
-import { SpoolRecordTooLargeError } from '../../../spool-errors.js';
 import { crc32 } from './checksum.js';
 import type { SpoolCounts } from './counts.js';
 import { CUT_ENTRY, ENTRY_BYTES, MAX_GROUP_ENTRIES, MAX_LENGTH, UNIT_HEADER, writeUnitHeader } from './frame.js';
@@ -22,24 +20,6 @@ export type SpoolRecord = Buffer | string | typeof CUT;
 
 /** Records up to this size are copied into one staging buffer; larger ones go to writev as they are. */
 const COPY_LIMIT = 16 << 10;
-
-/**
- * The error for a record the spool can never hold (larger than `maxBytes`, or
- * than one frame), or undefined when it may fit once there is room.
- */
-export function refuseRecord(
-  record: Uint8Array | string,
-  encoding: BufferEncoding,
-  maxBytes: number,
-  progress?: ProgressSnapshot,
-): SpoolRecordTooLargeError | undefined {
-  const largest = Math.min(maxBytes, MAX_LENGTH - 2 * ENTRY_BYTES);
-  // No encoding takes more than 3 bytes per UTF-16 code unit: most strings need no measuring.
-  const bound = typeof record === 'string' ? record.length * 3 : record.length;
-  if (bound <= largest) return undefined;
-  const length = typeof record === 'string' ? Buffer.byteLength(record, encoding) : bound;
-  return length > largest ? new SpoolRecordTooLargeError(length, maxBytes, largest, progress) : undefined;
-}
 
 /** One group framed in the staging buffer (and large records beside it), ready for one writev. */
 interface StagedGroup {
