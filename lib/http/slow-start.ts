@@ -1,0 +1,113 @@
+/**
+ * The slow start of `concurrency: 'auto'` (adaptive-concurrency.ts), as TCP's
+ * (RFC 5681 §3.1), before the first back pressure: the limit still starts at
+ * 1 (a server of capacity 1 sees no burst), but grows by one per 2xx
+ * response, doubling per round trip: an upload is short, and climbing by
+ * windows to 6 took a quarter of the bench's. Each step needs a 2xx near the
+ * baseline answered while the limit was full. Slow start ends on the first
+ * overload response, failure or cut; and, as HyStart (RFC 9406), without a
+ * cut on a single response well past the baseline (queueing has begun; the
+ * windows decide from there). It may overshoot by a round trip's doubling, so
+ * the first refusal after it halves the limit (not ×0.75). A client short of
+ * CPU counts attempts in flight that are not yet at the server, so slow start
+ * also stops at twice the 2xx answers received in the last round trip (BBR's
+ * delivery rate).
+ */
+
+/** What slow start is compared with: the controller's RTT baseline and its margins. */
+export interface SlowStartBaseline {
+  /** The moving average of windows' mean RTT, ms. */
+  mean: number;
+  /** A window is "well past" the baseline beyond `mean + wellPastMargin`. */
+  wellPastMargin: number;
+  /** A window is "near" the baseline up to `(1 + tolerance) × mean`. */
+  tolerance: number;
+}
+
+/** One 2xx as slow start sees it. */
+export interface SlowStartAnswer {
+  rttMs: number;
+  now: number;
+  /** How far back answers count as received in the same round trip, ms. */
+  roundTripMs: number;
+  limit: number;
+  max: number;
+  /** The other attempts in flight filled all but this answer's slot. */
+  limitWasFull: boolean;
+}
+
+export class SlowStart {
+  /** True until the first back pressure, cut, or response well past the baseline; then the windows alone grow the limit. */
+  #active: boolean;
+  /** Slow start ran and nothing has cut since: its overshoot may still be in the limit. */
+  #uncut: boolean;
+  /** When each 2xx of the last round trip came back (the answers actually received). */
+  readonly #answers: number[] = [];
+
+  constructor(enabled: boolean) {
+    this.#active = enabled;
+    this.#uncut = enabled;
+  }
+
+  get active(): boolean {
+    return this.#active;
+  }
+
+  /** Slow start ran and no cut followed yet: the first refusal halves the limit. */
+  get uncut(): boolean {
+    return this.#uncut;
+  }
+
+  /** Back pressure (a refusal or failure): no more growth per answer. */
+  end(): void {
+    this.#active = false;
+  }
+
+  /** A cut: slow start is over and its overshoot is gone. */
+  cut(): void {
+    this.#active = false;
+    this.#uncut = false;
+  }
+
+  /**
+   * One 2xx in slow start, once there is a baseline (the first round trip,
+   * the one most likely to be slow for reasons of our own, a cold connection
+   * or JIT, only sets it). True when the limit grows by one.
+   *
+   * A single round trip is judged with twice the window's margins: near up
+   * to `(1 + 2 × tolerance) × baseline`, well past from
+   * `baseline + 2 × wellPastMargin`. A window's mean averages a round trip's
+   * responses (2–8 in slow start), so its jitter is about half a single
+   * response's (σ/√n, n ≈ 4); with the window's own margins, the scheduling
+   * jitter of a shared 2-core machine alone could end or stall slow start
+   * (reasoned, not measured: bench/notes/overload-findings.md). Against a
+   * queueing server the first N of a round come back at the baseline and keep
+   * doubling, so the limit passes N by up to N before queued responses end
+   * slow start. In between (neither near nor well past) a response neither
+   * grows the limit nor ends it.
+   */
+  grows(answer: SlowStartAnswer, baseline: SlowStartBaseline | undefined): boolean {
+    if (!this.#active) return false;
+    const answered = this.#answersPerRoundTrip(answer.now, answer.roundTripMs);
+    if (baseline === undefined) return false;
+    if (answer.rttMs >= baseline.mean + 2 * baseline.wellPastMargin) {
+      // HyStart: queueing has begun. No cut; the window this response belongs to decides on latency as before.
+      this.#active = false;
+      return false;
+    }
+    const near = answer.rttMs <= baseline.mean * (1 + 2 * baseline.tolerance);
+    // A response that came back while slots were free says nothing about a higher limit; nor does a
+    // limit already twice what the server answered in a round trip (attempts counted in flight that
+    // a busy client has not sent yet fill it without the server seeing them).
+    return near && answer.limitWasFull && answer.limit < answer.max && answer.limit < 2 * answered;
+  }
+
+  /** Counts this 2xx and those of the last round trip (one baseline RTT, its edge included). */
+  #answersPerRoundTrip(now: number, roundTripMs: number): number {
+    const answers = this.#answers;
+    answers.push(now);
+    const since = now - roundTripMs;
+    while (answers[0]! < since) answers.shift();
+    return answers.length;
+  }
+}
