@@ -42,7 +42,8 @@ import { SlowStart, type SlowStartBaseline } from './slow-start.js';
  *   capacity fell further keeps refusing, cut ×0.75 from the next window on.
  * - A slow start, as TCP's, before the first back pressure: one more per
  *   2xx answer instead of one per window (slow-start.ts); the first refusal
- *   after it halves the limit.
+ *   after it halves the limit, and the 2xx of the levels below the refused
+ *   one, still in flight then, raise it back ('confirmed').
  *
  * The controller owns no timer: windows are checked when an attempt finishes,
  * with a clock the caller may inject, so tests drive it step by step.
@@ -58,7 +59,9 @@ export type LimitChangeReason =
   /** A timeout, connection failure or gateway error. */
   | 'failure'
   /** A window's mean RTT climbed well past the baseline. */
-  | 'latency';
+  | 'latency'
+  /** After slow start's first refusal halved the limit: a 2xx of an attempt sent before it, at a level above the new limit. */
+  | 'confirmed';
 
 export interface LimitChange {
   limit: number;
@@ -148,6 +151,8 @@ export class AdaptiveConcurrency extends SlotLimiter {
   #refusedLevel: { level: number; times: number } | undefined;
   /** Slots refused under the current limit, kept empty until the window of the last cut ends. */
   #held = 0;
+  /** How many attempts were in flight when each started, itself included. */
+  readonly #levels = new WeakMap<AttemptToken, number>();
 
   constructor(options: AdaptiveConcurrencyOptions = {}) {
     super(options.now ?? (() => performance.now()));
@@ -185,12 +190,19 @@ export class AdaptiveConcurrency extends SlotLimiter {
     return this.inFlight + this.#held < this.#limit;
   }
 
+  override started(): AttemptToken {
+    const token = super.started();
+    this.#levels.set(token, this.inFlight);
+    return token;
+  }
+
   protected override onStarted(inFlight: number): void {
     if (inFlight >= this.#limit) this.#reachedLimit = true;
   }
 
   protected override onFinished(token: AttemptToken, outcome: AttemptOutcome): void {
     const now = this.now();
+    if (token.startedAt <= this.#lastDecreaseAt && outcome.kind !== 'neutral') this.#raiseAfterHalving(token, outcome.kind === 'ok', now);
     if (outcome.kind === 'ok') {
       const rtt = outcome.rttMs ?? now - token.startedAt;
       if (Number.isFinite(rtt) && rtt >= 0) {
@@ -212,6 +224,17 @@ export class AdaptiveConcurrency extends SlotLimiter {
     const limitWasFull = this.inFlight + 1 >= this.#limit;
     const answer = { rttMs: rtt, now, roundTripMs: this.#windowLength(), limit: this.#limit, max: this.max, limitWasFull };
     if (this.#slowStart.grows(answer, this.#slowStartBaseline())) this.#change(this.#limit + 1, 'slow-start', rtt);
+  }
+
+  /**
+   * An answer of an attempt sent before the last cut: after slow start's halving, a 2xx at a level
+   * above the limit raises it back there (below the level refused), the level refused next above.
+   */
+  #raiseAfterHalving(token: AttemptToken, ok: boolean, now: number): void {
+    const raise = this.#slowStart.raisedTo(this.#levels.get(token) ?? 0, ok, now);
+    if (raise === undefined || raise.limit <= this.#limit) return;
+    this.#refusedLevel = { level: raise.refused, times: 1 };
+    this.#change(raise.limit, 'confirmed', undefined);
   }
 
   /** What slow start compares a single answer with, once there is a baseline. */
@@ -246,8 +269,11 @@ export class AdaptiveConcurrency extends SlotLimiter {
     // Slow start doubled the limit in its last round trip (even if a slow answer ended it since: a busy
     // client read its 429s up to 150 ms late): half is the level that held (RFC 5681's FlightSize / 2).
     // ×0.75 of 8 left a capacity of 4 two slots, each drawing a 429 as soon as its last came back.
-    if (this.#slowStart.uncut) this.#cutTo(Math.floor(this.#limit / 2), reason, now);
-    else if (step !== undefined && token.startedAt >= step.at) {
+    // The 2xx of the levels between come back later and raise it again (#raiseAfterHalving).
+    if (this.#slowStart.uncut) {
+      this.#cutTo(Math.floor(this.#limit / 2), reason, now);
+      this.#slowStart.halved(this.#levels.get(token) ?? this.#limit, this.#decreaseWindowEnd);
+    } else if (step !== undefined && token.startedAt >= step.at) {
       const times = this.#refusedLevel?.level === this.#limit ? this.#refusedLevel.times + 1 : 1;
       this.#refusedLevel = { level: this.#limit, times };
       this.#cutTo(step.from, reason, now);

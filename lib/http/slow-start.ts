@@ -4,7 +4,9 @@
  * 1 (a server of capacity 1 sees no burst), but grows by one per 2xx
  * response, doubling per round trip: an upload is short, and climbing by
  * windows to 6 took a quarter of the bench's. Each step needs a 2xx near the
- * baseline answered while the limit was full. Slow start ends on the first
+ * baseline answered while the limit was full; the first answer, which sets
+ * the baseline, grows it too (waiting for a second answer at 1 cost a round
+ * trip, 25–40 ms in the bench). Slow start ends on the first
  * overload response, failure or cut; and, as HyStart (RFC 9406), without a
  * cut on a single response well past the baseline (queueing has begun; the
  * windows decide from there). It may overshoot by a round trip's doubling, so
@@ -12,6 +14,12 @@
  * CPU counts attempts in flight that are not yet at the server, so slow start
  * also stops at twice the 2xx answers received in the last round trip (BBR's
  * delivery rate).
+ *
+ * The halving decides on too little: a 429 comes back in a few ms, the 2xx of
+ * the levels below it only after the server's latency (against a capacity of
+ * 6, a refusal at 7 halved the limit to 3 with 4 confirmed). So until the
+ * cut's window ends, each 2xx of an attempt sent before the cut at a level
+ * above the limit raises it to that level, below the lowest level refused.
  */
 
 /** What slow start is compared with: the controller's RTT baseline and its margins. */
@@ -43,6 +51,8 @@ export class SlowStart {
   #uncut: boolean;
   /** When each 2xx of the last round trip came back (the answers actually received). */
   readonly #answers: number[] = [];
+  /** After the halving: the most the limit may be raised back to, and until when. */
+  #recovery: { ceiling: number; until: number } | undefined;
 
   constructor(enabled: boolean) {
     this.#active = enabled;
@@ -89,7 +99,7 @@ export class SlowStart {
   grows(answer: SlowStartAnswer, baseline: SlowStartBaseline | undefined): boolean {
     if (!this.#active) return false;
     const answered = this.#answersPerRoundTrip(answer.now, answer.roundTripMs);
-    if (baseline === undefined) return false;
+    if (baseline === undefined) return answer.limitWasFull && answer.limit < answer.max && answer.limit < 2 * answered;
     if (answer.rttMs >= baseline.mean + 2 * baseline.wellPastMargin) {
       // HyStart: queueing has begun. No cut; the window this response belongs to decides on latency as before.
       this.#active = false;
@@ -100,6 +110,36 @@ export class SlowStart {
     // limit already twice what the server answered in a round trip (attempts counted in flight that
     // a busy client has not sent yet fill it without the server seeing them).
     return near && answer.limitWasFull && answer.limit < answer.max && answer.limit < 2 * answered;
+  }
+
+  /**
+   * The halving after slow start, decided on the first refusal: `refusedLevel` is how many attempts
+   * were in flight when the refused one was sent. Until `until`, 2xx answers of attempts sent before
+   * the cut may raise the limit back below that level (raisedTo).
+   */
+  halved(refusedLevel: number, until: number): void {
+    this.cut();
+    this.#recovery = { ceiling: refusedLevel - 1, until };
+  }
+
+  /**
+   * An answer of an attempt sent before the halving, at `level` in flight: the level the limit may be
+   * raised back to (a 2xx at 6 says the server held 6, capped below the lowest level refused) and that
+   * refused level, or undefined. A 429 comes back in a few ms, the 2xx of the levels below it only after the server's
+   * latency: at the cut, only the lowest levels are confirmed.
+   */
+  raisedTo(level: number, ok: boolean, now: number): { limit: number; refused: number } | undefined {
+    const recovery = this.#recovery;
+    if (recovery === undefined) return undefined;
+    if (now >= recovery.until) {
+      this.#recovery = undefined;
+      return undefined;
+    }
+    if (!ok) {
+      recovery.ceiling = Math.min(recovery.ceiling, level - 1);
+      return undefined;
+    }
+    return { limit: Math.min(level, recovery.ceiling), refused: recovery.ceiling + 1 };
   }
 
   /** Counts this 2xx and those of the last round trip (one baseline RTT, its edge included). */
