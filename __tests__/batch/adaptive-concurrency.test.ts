@@ -700,6 +700,25 @@ describe("adaptive concurrency: raised back after slow start's halving", () => {
     expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([[6, 7, 'increase']]);
   });
 
+  test('no higher than the limit cut less the attempts refused: a level counts answers still on their way back', () => {
+    const { limiter, clock, changes } = controller({ max: 8, initial: 8 });
+    round(limiter, clock, 20); // the baseline
+    const tokens = Array.from({ length: 8 }, () => limiter.started());
+    // One answer frees a slot, refilled at once: a second attempt sent at 8 in flight.
+    clock.advance(2);
+    limiter.finished(tokens[0]!, { kind: 'ok', rttMs: 20 });
+    const refill = limiter.started();
+    // Refused at 8, 8 and 7: the lowest level refused says 6 held, but of the 8 only 5 were served.
+    clock.advance(2);
+    for (const token of [refill, tokens[7]!, tokens[6]!]) limiter.finished(token, { kind: 'overload' });
+    clock.advance(16);
+    for (const token of tokens.slice(1, 6)) limiter.finished(token, { kind: 'ok', rttMs: 20 });
+    expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([
+      [8, 4, 'overload'],
+      [4, 5, 'confirmed'],
+    ]);
+  });
+
   test('only within the window of the cut, and never to a level refused since', () => {
     const late = overshotTo8();
     // The 2xx come back after the cut's window (one baseline, 20 ms) ended: the server may have changed since.

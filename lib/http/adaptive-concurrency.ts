@@ -271,8 +271,9 @@ export class AdaptiveConcurrency extends SlotLimiter {
     // ×0.75 of 8 left a capacity of 4 two slots, each drawing a 429 as soon as its last came back.
     // The 2xx of the levels between come back later and raise it again (#raiseAfterHalving).
     if (this.#slowStart.uncut) {
-      this.#cutTo(Math.floor(this.#limit / 2), reason, now);
-      this.#slowStart.halved(this.#levels.get(token) ?? this.#limit, this.#decreaseWindowEnd);
+      const peak = this.#limit;
+      this.#cutTo(Math.floor(peak / 2), reason, now);
+      this.#slowStart.halved(this.#levels.get(token) ?? peak, peak, this.#decreaseWindowEnd);
     } else if (step !== undefined && token.startedAt >= step.at) {
       const times = this.#refusedLevel?.level === this.#limit ? this.#refusedLevel.times + 1 : 1;
       this.#refusedLevel = { level: this.#limit, times };

@@ -51,8 +51,8 @@ export class SlowStart {
   #uncut: boolean;
   /** When each 2xx of the last round trip came back (the answers actually received). */
   readonly #answers: number[] = [];
-  /** After the halving: the most the limit may be raised back to, and until when. */
-  #recovery: { ceiling: number; until: number } | undefined;
+  /** After the halving: the limit it cut, the attempts refused since and the lowest level among them, until when. */
+  #recovery: { peak: number; refused: number; lowestRefused: number; until: number } | undefined;
 
   constructor(enabled: boolean) {
     this.#active = enabled;
@@ -114,12 +114,12 @@ export class SlowStart {
 
   /**
    * The halving after slow start, decided on the first refusal: `refusedLevel` is how many attempts
-   * were in flight when the refused one was sent. Until `until`, 2xx answers of attempts sent before
+   * were in flight when the refused one was sent, `peak` the limit halved. Until `until`, 2xx answers of attempts sent before
    * the cut may raise the limit back below that level (raisedTo).
    */
-  halved(refusedLevel: number, until: number): void {
+  halved(refusedLevel: number, peak: number, until: number): void {
     this.cut();
-    this.#recovery = { ceiling: refusedLevel - 1, until };
+    this.#recovery = { peak, refused: 1, lowestRefused: refusedLevel, until };
   }
 
   /**
@@ -136,10 +136,15 @@ export class SlowStart {
       return undefined;
     }
     if (!ok) {
-      recovery.ceiling = Math.min(recovery.ceiling, level - 1);
+      recovery.refused++;
+      recovery.lowestRefused = Math.min(recovery.lowestRefused, level);
       return undefined;
     }
-    return { limit: Math.min(level, recovery.ceiling), refused: recovery.ceiling + 1 };
+    // Levels count the answers still on their way back as in flight, so a 2xx at 5 may have found a
+    // capacity of 4 with one slot just freed (traced: refused at 6, 7, 8 and 8, a 2xx at 5): no higher
+    // than the limit cut less every refusal either.
+    const ceiling = Math.min(recovery.lowestRefused - 1, recovery.peak - recovery.refused);
+    return { limit: Math.min(level, ceiling), refused: ceiling + 1 };
   }
 
   /** Counts this 2xx and those of the last round trip (one baseline RTT, its edge included). */
