@@ -719,6 +719,16 @@ describe("adaptive concurrency: raised back after slow start's halving", () => {
     ]);
   });
 
+  test('a 2xx read before the 429s of attempts sent earlier: those not answered yet may still be refusals', () => {
+    const { limiter, clock, changes, tokens } = overshotTo8(); // the 7th refused: 8 → 4
+    clock.advance(16);
+    // A busy client reads the 2xx of the first four and of the 8th before the 429s of the 5th and 6th:
+    // 8 − 1 refused − 2 not answered = 5, not 6 (the level below the lowest refused).
+    for (const i of [0, 1, 2, 3, 7]) limiter.finished(tokens[i]!, { kind: 'ok', rttMs: 20 });
+    for (const i of [4, 5]) limiter.finished(tokens[i]!, { kind: 'overload' });
+    expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([[4, 5, 'confirmed']]);
+  });
+
   test('only within the window of the cut, and never to a level refused since', () => {
     const late = overshotTo8();
     // The 2xx come back after the cut's window (one baseline, 20 ms) ended: the server may have changed since.

@@ -151,8 +151,6 @@ export class AdaptiveConcurrency extends SlotLimiter {
   #refusedLevel: { level: number; times: number } | undefined;
   /** Slots refused under the current limit, kept empty until the window of the last cut ends. */
   #held = 0;
-  /** How many attempts were in flight when each started, itself included. */
-  readonly #levels = new WeakMap<AttemptToken, number>();
 
   constructor(options: AdaptiveConcurrencyOptions = {}) {
     super(options.now ?? (() => performance.now()));
@@ -192,7 +190,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
 
   override started(): AttemptToken {
     const token = super.started();
-    this.#levels.set(token, this.inFlight);
+    this.#slowStart.sent(token, this.inFlight);
     return token;
   }
 
@@ -202,7 +200,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
 
   protected override onFinished(token: AttemptToken, outcome: AttemptOutcome): void {
     const now = this.now();
-    if (token.startedAt <= this.#lastDecreaseAt && outcome.kind !== 'neutral') this.#raiseAfterHalving(token, outcome.kind === 'ok', now);
+    this.#raiseAfterHalving(token, outcome.kind, now);
     if (outcome.kind === 'ok') {
       const rtt = outcome.rttMs ?? now - token.startedAt;
       if (Number.isFinite(rtt) && rtt >= 0) {
@@ -230,8 +228,8 @@ export class AdaptiveConcurrency extends SlotLimiter {
    * An answer of an attempt sent before the last cut: after slow start's halving, a 2xx at a level
    * above the limit raises it back there (below the level refused), the level refused next above.
    */
-  #raiseAfterHalving(token: AttemptToken, ok: boolean, now: number): void {
-    const raise = this.#slowStart.raisedTo(this.#levels.get(token) ?? 0, ok, now);
+  #raiseAfterHalving(token: AttemptToken, kind: AttemptOutcome['kind'], now: number): void {
+    const raise = this.#slowStart.answered(token, kind === 'ok' || kind === 'neutral' ? kind : 'refused', now);
     if (raise === undefined || raise.limit <= this.#limit) return;
     this.#refusedLevel = { level: raise.refused, times: 1 };
     this.#change(raise.limit, 'confirmed', undefined);
@@ -273,7 +271,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
     if (this.#slowStart.uncut) {
       const peak = this.#limit;
       this.#cutTo(Math.floor(peak / 2), reason, now);
-      this.#slowStart.halved(this.#levels.get(token) ?? peak, peak, this.#decreaseWindowEnd);
+      this.#slowStart.halved(token, peak, this.inFlight, this.#decreaseWindowEnd);
     } else if (step !== undefined && token.startedAt >= step.at) {
       const times = this.#refusedLevel?.level === this.#limit ? this.#refusedLevel.times + 1 : 1;
       this.#refusedLevel = { level: this.#limit, times };

@@ -22,6 +22,9 @@
  * above the limit raises it to that level, below the lowest level refused.
  */
 
+/** How an attempt ended, as far as the raise after the halving is concerned. */
+export type SlowStartOutcome = 'ok' | 'refused' | 'neutral';
+
 /** What slow start is compared with: the controller's RTT baseline and its margins. */
 export interface SlowStartBaseline {
   /** The moving average of windows' mean RTT, ms. */
@@ -51,8 +54,13 @@ export class SlowStart {
   #uncut: boolean;
   /** When each 2xx of the last round trip came back (the answers actually received). */
   readonly #answers: number[] = [];
-  /** After the halving: the limit it cut, the attempts refused since and the lowest level among them, until when. */
-  #recovery: { peak: number; refused: number; lowestRefused: number; until: number } | undefined;
+  /** Until the halving: how many attempts were in flight when each was sent, itself included. */
+  readonly #levels = new WeakMap<object, number>();
+  /**
+   * After the halving: the limit it cut; of the attempts sent before it, those refused, the lowest
+   * level among them and those not answered yet; until when a 2xx may raise the limit.
+   */
+  #recovery: { peak: number; refused: number; lowestRefused: number; outstanding: number; until: number } | undefined;
 
   constructor(enabled: boolean) {
     this.#active = enabled;
@@ -112,39 +120,48 @@ export class SlowStart {
     return near && answer.limitWasFull && answer.limit < answer.max && answer.limit < 2 * answered;
   }
 
-  /**
-   * The halving after slow start, decided on the first refusal: `refusedLevel` is how many attempts
-   * were in flight when the refused one was sent, `peak` the limit halved. Until `until`, 2xx answers of attempts sent before
-   * the cut may raise the limit back below that level (raisedTo).
-   */
-  halved(refusedLevel: number, peak: number, until: number): void {
-    this.cut();
-    this.#recovery = { peak, refused: 1, lowestRefused: refusedLevel, until };
+  /** An attempt starts with `inFlight` in flight, itself included. */
+  sent(attempt: object, inFlight: number): void {
+    if (this.#uncut) this.#levels.set(attempt, inFlight);
   }
 
   /**
-   * An answer of an attempt sent before the halving, at `level` in flight: the level the limit may be
-   * raised back to (a 2xx at 6 says the server held 6, capped below the lowest level refused) and that
-   * refused level, or undefined. A 429 comes back in a few ms, the 2xx of the levels below it only after the server's
-   * latency: at the cut, only the lowest levels are confirmed.
+   * The halving after slow start, decided on the first refusal (`refused`): `peak` is the limit it
+   * cut, `inFlight` the attempts still out. Until `until`, the 2xx of attempts sent before it may
+   * raise the limit back (answered).
    */
-  raisedTo(level: number, ok: boolean, now: number): { limit: number; refused: number } | undefined {
+  halved(refused: object, peak: number, inFlight: number, until: number): void {
+    const lowestRefused = this.#levels.get(refused) ?? peak;
+    this.cut();
+    this.#recovery = { peak, refused: 1, lowestRefused, outstanding: inFlight, until };
+  }
+
+  /**
+   * An attempt ended: after the halving, for a 2xx of one sent before it, the level the limit may be
+   * raised back to and the level refused above it; otherwise undefined.
+   */
+  answered(attempt: object, outcome: SlowStartOutcome, now: number): { limit: number; refused: number } | undefined {
+    const level = this.#levels.get(attempt);
     const recovery = this.#recovery;
-    if (recovery === undefined) return undefined;
+    if (level === undefined || recovery === undefined) return undefined;
+    this.#levels.delete(attempt);
+    recovery.outstanding--;
     if (now >= recovery.until) {
       this.#recovery = undefined;
       return undefined;
     }
-    if (!ok) {
+    if (outcome === 'refused') {
       recovery.refused++;
       recovery.lowestRefused = Math.min(recovery.lowestRefused, level);
-      return undefined;
     }
-    // Levels count the answers still on their way back as in flight, so a 2xx at 5 may have found a
-    // capacity of 4 with one slot just freed (traced: refused at 6, 7, 8 and 8, a 2xx at 5): no higher
-    // than the limit cut less every refusal either.
-    const ceiling = Math.min(recovery.lowestRefused - 1, recovery.peak - recovery.refused);
-    return { limit: Math.min(level, ceiling), refused: ceiling + 1 };
+    if (outcome !== 'ok') return undefined;
+    // A 2xx at 6 says the server held 6, below the lowest level refused. But a level counts the
+    // answers still on their way back as in flight (traced at capacity 4: refused at 6, 7, 8 and 8,
+    // a 2xx at 5), and a busy client reads its 429s late, after 2xx sent later (halved at 15, raised
+    // to 9 before the next seven 429s were read): so no higher than the limit cut less the attempts
+    // refused and those not answered yet, any of which may still be a refusal.
+    const ceiling = Math.min(recovery.lowestRefused - 1, recovery.peak - recovery.refused - recovery.outstanding);
+    return { limit: Math.min(level, ceiling), refused: recovery.lowestRefused };
   }
 
   /** Counts this 2xx and those of the last round trip (one baseline RTT, its edge included). */
