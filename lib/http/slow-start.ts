@@ -19,7 +19,9 @@
  * the levels below it only after the server's latency (against a capacity of
  * 6, a refusal at 7 halved the limit to 3 with 4 confirmed). So until the
  * cut's window ends, each 2xx of an attempt sent before the cut at a level
- * above the limit raises it to that level, below the lowest level refused.
+ * above the limit raises it to that level: below the lowest level refused,
+ * and no higher than the limit cut less the attempts refused and those not
+ * answered yet (answered).
  */
 
 /** How an attempt ended, as far as the raise after the halving is concerned. */
@@ -88,9 +90,10 @@ export class SlowStart {
   }
 
   /**
-   * One 2xx in slow start, once there is a baseline (the first round trip,
-   * the one most likely to be slow for reasons of our own, a cold connection
-   * or JIT, only sets it). True when the limit grows by one.
+   * One 2xx in slow start: true when the limit grows by one. The first
+   * answer, with no baseline yet to judge its round trip by, grows it when the
+   * limit was full (it sets the baseline, which can only be too high: a cold
+   * connection, JIT, so later answers look near rather than well past).
    *
    * A single round trip is judged with twice the window's margins: near up
    * to `(1 + 2 × tolerance) × baseline`, well past from
