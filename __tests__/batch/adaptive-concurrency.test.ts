@@ -729,6 +729,18 @@ describe("adaptive concurrency: raised back after slow start's halving", () => {
     expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([[4, 5, 'confirmed']]);
   });
 
+  test('to the highest level answered 2xx, even when a lower one comes back last', () => {
+    const { limiter, clock, changes, tokens } = overshotTo8(); // the 7th refused: 8 → 4
+    limiter.finished(tokens[7]!, { kind: 'overload' });
+    clock.advance(16);
+    // The 6th's 2xx before the 5th's: at the 6th one attempt is still out (5 at most); at the 5th none.
+    for (const i of [0, 1, 2, 3, 5, 4]) limiter.finished(tokens[i]!, { kind: 'ok', rttMs: 20 });
+    expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([
+      [4, 5, 'confirmed'],
+      [5, 6, 'confirmed'],
+    ]);
+  });
+
   test('only within the window of the cut, and never to a level refused since', () => {
     const late = overshotTo8();
     // The 2xx come back after the cut's window (one baseline, 20 ms) ended: the server may have changed since.

@@ -60,9 +60,10 @@ export class SlowStart {
   readonly #levels = new WeakMap<object, number>();
   /**
    * After the halving: the limit it cut; of the attempts sent before it, those refused, the lowest
-   * level among them and those not answered yet; until when a 2xx may raise the limit.
+   * level among them, those not answered yet and the highest level answered 2xx; until when a 2xx
+   * may raise the limit.
    */
-  #recovery: { peak: number; refused: number; lowestRefused: number; outstanding: number; until: number } | undefined;
+  #recovery: { peak: number; refused: number; lowestRefused: number; outstanding: number; confirmed: number; until: number } | undefined;
 
   constructor(enabled: boolean) {
     this.#active = enabled;
@@ -136,7 +137,7 @@ export class SlowStart {
   halved(refused: object, peak: number, inFlight: number, until: number): void {
     const lowestRefused = this.#levels.get(refused) ?? peak;
     this.cut();
-    this.#recovery = { peak, refused: 1, lowestRefused, outstanding: inFlight, until };
+    this.#recovery = { peak, refused: 1, lowestRefused, outstanding: inFlight, confirmed: 0, until };
   }
 
   /**
@@ -158,13 +159,16 @@ export class SlowStart {
       recovery.lowestRefused = Math.min(recovery.lowestRefused, level);
     }
     if (outcome !== 'ok') return undefined;
+    // Levels repeat (a slot freed is refilled at the same level), so the last 2xx may be of a lower
+    // level than one before it: the highest so far is what the server showed it held.
+    recovery.confirmed = Math.max(recovery.confirmed, level);
     // A 2xx at 6 says the server held 6, below the lowest level refused. But a level counts the
     // answers still on their way back as in flight (traced at capacity 4: refused at 6, 7, 8 and 8,
     // a 2xx at 5), and a busy client reads its 429s late, after 2xx sent later (halved at 15, raised
     // to 9 before the next seven 429s were read): so no higher than the limit cut less the attempts
     // refused and those not answered yet, any of which may still be a refusal.
     const ceiling = Math.min(recovery.lowestRefused - 1, recovery.peak - recovery.refused - recovery.outstanding);
-    return { limit: Math.min(level, ceiling), refused: recovery.lowestRefused };
+    return { limit: Math.min(recovery.confirmed, ceiling), refused: recovery.lowestRefused };
   }
 
   /** Counts this 2xx and those of the last round trip (one baseline RTT, its edge included). */
