@@ -346,17 +346,20 @@ describe('adaptive concurrency: slow start', () => {
   test('from 1, the limit doubles per round trip: one per 2xx answered near the baseline while the limit was full', () => {
     const { limiter, clock, changes } = controller({ max: 64 });
     let inFlight = pipelinedRound(limiter, clock, []);
-    inFlight = pipelinedRound(limiter, clock, inFlight); // the first answer sets the baseline
+    // The first answer sets the baseline and, with nothing to compare it with, grows the limit too:
+    // waiting for a second answer at 1 cost a whole round trip.
+    inFlight = pipelinedRound(limiter, clock, inFlight);
     expect(limiter.baselineRttMs).toBe(10);
-    expect(limiter.limit).toBe(1);
+    expect(limiter.limit).toBe(2);
+    expect(changes).toEqual([{ limit: 2, previous: 1, reason: 'slow-start', rttMs: 10 }]);
     const limits: number[] = [];
     for (let i = 0; i < 4; i++) {
       inFlight = pipelinedRound(limiter, clock, inFlight);
       limits.push(limiter.limit);
     }
-    expect(limits).toEqual([2, 4, 8, 16]);
+    expect(limits).toEqual([4, 8, 16, 32]);
     expect(changes.every((change) => change.reason === 'slow-start' && change.limit === change.previous + 1)).toBe(true);
-    expect(changes[0]).toEqual({ limit: 2, previous: 1, reason: 'slow-start', rttMs: 10, baselineRttMs: 10 });
+    expect(changes[1]).toEqual({ limit: 3, previous: 2, reason: 'slow-start', rttMs: 10, baselineRttMs: 10 });
   });
 
   test('stops at the first 429: a cut to half (the level before the last doubling), and from then on one per window', () => {
@@ -481,7 +484,7 @@ describe('adaptive concurrency: slots', () => {
   });
 
   test('an increase wakes waiters at once', async () => {
-    const { limiter, clock } = controller({ max: 4 });
+    const { limiter, clock } = controller({ max: 4, slowStart: false });
     round(limiter, clock); // baseline
     const held = limiter.started();
     const waiting = limiter.acquire();
@@ -662,5 +665,94 @@ describe('adaptive concurrency: slow start bounded by the answers received', () 
     // the bound, one more per answer took it to 48.
     expect(limiter.limit).toBeLessThanOrEqual(10);
     expect(limiter.limit).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe("adaptive concurrency: raised back after slow start's halving", () => {
+  /**
+   * Slow start ran to 8 against a server of capacity 6: eight attempts in flight (sent at levels
+   * 1–8), the baseline 20 ms. The 7th is refused within 4 ms; the 2xx of the others take the
+   * server's 20 ms, so at the halving only the levels up to 4 are confirmed.
+   */
+  function overshotTo8(): { limiter: AdaptiveConcurrency; clock: ManualClock; changes: LimitChange[]; tokens: AttemptToken[] } {
+    const made = controller({ max: 8, initial: 8 });
+    round(made.limiter, made.clock, 20); // the baseline (at max: no growth)
+    const tokens = Array.from({ length: 8 }, () => made.limiter.started());
+    made.clock.advance(4);
+    made.limiter.finished(tokens[6]!, { kind: 'overload' });
+    expect(made.limiter.limit).toBe(4);
+    made.changes.length = 0;
+    return { ...made, tokens };
+  }
+
+  test('2xx answers of attempts sent before the cut raise it to the level they confirm, below the level refused', () => {
+    const { limiter, clock, changes, tokens } = overshotTo8();
+    clock.advance(16);
+    // Levels 1–6 answered 2xx: the server held 6. The 8th came back 2xx too, but 7 was refused.
+    for (const i of [0, 1, 2, 3, 4, 5, 7]) limiter.finished(tokens[i]!, { kind: 'ok', rttMs: 20 });
+    expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([
+      [4, 5, 'confirmed'],
+      [5, 6, 'confirmed'],
+    ]);
+    // 7 was refused: a step back to it waits `probeWindows` (4) clean windows, as after a refused step up.
+    changes.length = 0;
+    for (let i = 0; i < 5; i++) round(limiter, clock, 20);
+    expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([[6, 7, 'increase']]);
+  });
+
+  test('no higher than the limit cut less the attempts refused: a level counts answers still on their way back', () => {
+    const { limiter, clock, changes } = controller({ max: 8, initial: 8 });
+    round(limiter, clock, 20); // the baseline
+    const tokens = Array.from({ length: 8 }, () => limiter.started());
+    // One answer frees a slot, refilled at once: a second attempt sent at 8 in flight.
+    clock.advance(2);
+    limiter.finished(tokens[0]!, { kind: 'ok', rttMs: 20 });
+    const refill = limiter.started();
+    // Refused at 8, 8 and 7: the lowest level refused says 6 held, but of the 8 only 5 were served.
+    clock.advance(2);
+    for (const token of [refill, tokens[7]!, tokens[6]!]) limiter.finished(token, { kind: 'overload' });
+    clock.advance(16);
+    for (const token of tokens.slice(1, 6)) limiter.finished(token, { kind: 'ok', rttMs: 20 });
+    expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([
+      [8, 4, 'overload'],
+      [4, 5, 'confirmed'],
+    ]);
+  });
+
+  test('a 2xx read before the 429s of attempts sent earlier: those not answered yet may still be refusals', () => {
+    const { limiter, clock, changes, tokens } = overshotTo8(); // the 7th refused: 8 → 4
+    clock.advance(16);
+    // A busy client reads the 2xx of the first four and of the 8th before the 429s of the 5th and 6th:
+    // 8 − 1 refused − 2 not answered = 5, not 6 (the level below the lowest refused).
+    for (const i of [0, 1, 2, 3, 7]) limiter.finished(tokens[i]!, { kind: 'ok', rttMs: 20 });
+    for (const i of [4, 5]) limiter.finished(tokens[i]!, { kind: 'overload' });
+    expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([[4, 5, 'confirmed']]);
+  });
+
+  test('to the highest level answered 2xx, even when a lower one comes back last', () => {
+    const { limiter, clock, changes, tokens } = overshotTo8(); // the 7th refused: 8 → 4
+    limiter.finished(tokens[7]!, { kind: 'overload' });
+    clock.advance(16);
+    // The 6th's 2xx before the 5th's: at the 6th one attempt is still out (5 at most); at the 5th none.
+    for (const i of [0, 1, 2, 3, 5, 4]) limiter.finished(tokens[i]!, { kind: 'ok', rttMs: 20 });
+    expect(changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([
+      [4, 5, 'confirmed'],
+      [5, 6, 'confirmed'],
+    ]);
+  });
+
+  test('only within the window of the cut, and never to a level refused since', () => {
+    const late = overshotTo8();
+    // The 2xx come back after the cut's window (one baseline, 20 ms) ended: the server may have changed since.
+    late.clock.advance(21);
+    for (const i of [0, 1, 2, 3, 4, 5]) late.limiter.finished(late.tokens[i]!, { kind: 'ok', rttMs: 25 });
+    expect(late.changes.filter((change) => change.reason === 'confirmed')).toEqual([]);
+
+    const lower = overshotTo8();
+    // The attempt sent 6th is refused as well: the server held 5 at most.
+    lower.limiter.finished(lower.tokens[5]!, { kind: 'overload' });
+    lower.clock.advance(16);
+    for (const i of [0, 1, 2, 3, 4, 7]) lower.limiter.finished(lower.tokens[i]!, { kind: 'ok', rttMs: 20 });
+    expect(lower.changes.map((change) => [change.previous, change.limit, change.reason])).toEqual([[4, 5, 'confirmed']]);
   });
 });

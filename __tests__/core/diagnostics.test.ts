@@ -168,7 +168,7 @@ describe('diagnostics channels', () => {
       clock.advance(1);
       limiter.finished(token, { kind: 'overload' });
       expect(changes).toEqual([
-        { upload, limit: 2, previous: 1, reason: 'slow-start', rttMs: 10, baselineRttMs: 10 },
+        { upload, limit: 2, previous: 1, reason: 'slow-start', rttMs: 10 },
         { upload, limit: 1, previous: 2, reason: 'overload', baselineRttMs: 10 },
       ]);
     });

@@ -1,4 +1,5 @@
 import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, type ConcurrencyLimiter } from './concurrency-limiter.js';
+import { SlowStart, type SlowStartBaseline } from './slow-start.js';
 
 /**
  * How many batch requests may be in flight at once: a fixed number, or a
@@ -39,18 +40,10 @@ import { FixedConcurrency, SlotLimiter, type AttemptOutcome, type AttemptToken, 
  *   for a whole window, so the step found the capacity. Otherwise each probe
  *   above a capacity of 6 fell to 5 (7 × 0.75, rounded down). A server whose
  *   capacity fell further keeps refusing, cut ×0.75 from the next window on.
- * - A slow start, as TCP's (RFC 5681 §3.1), before the first back pressure:
- *   the limit still starts at 1 (a server of capacity 1 sees no burst), but
- *   grows by one per 2xx response, doubling per round trip: an upload is
- *   short, and climbing by windows to 6 took a quarter of the bench's. Each
- *   step needs a 2xx near the baseline answered while the limit was full.
- *   Slow start ends on the first overload response, failure or cut; and, as
- *   HyStart (RFC 9406), without a cut on a single response well past the
- *   baseline (queueing has begun; the windows decide from there). It may
- *   overshoot by a round trip's doubling, so the first refusal after it
- *   halves the limit (not ×0.75). A client short of CPU counts attempts in
- *   flight that are not yet at the server, so slow start also stops at twice
- *   the 2xx answers received in the last round trip (BBR's delivery rate).
+ * - A slow start, as TCP's, before the first back pressure: one more per
+ *   2xx answer instead of one per window (slow-start.ts); the first refusal
+ *   after it halves the limit, and the 2xx of the levels below the refused
+ *   one, still in flight then, raise it back ('confirmed').
  *
  * The controller owns no timer: windows are checked when an attempt finishes,
  * with a clock the caller may inject, so tests drive it step by step.
@@ -66,7 +59,9 @@ export type LimitChangeReason =
   /** A timeout, connection failure or gateway error. */
   | 'failure'
   /** A window's mean RTT climbed well past the baseline. */
-  | 'latency';
+  | 'latency'
+  /** After slow start's first refusal halved the limit: a 2xx of an attempt sent before it, at a level above the new limit. */
+  | 'confirmed';
 
 export interface LimitChange {
   limit: number;
@@ -151,12 +146,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
   #eligibleWindows = 0;
   /** The last step up by a window (from which limit, when), until the window after it ends. */
   #stepUp: { from: number; at: number } | undefined;
-  /** True until the first back pressure, cut, or response well past the baseline; then the windows alone grow the limit. */
-  #slowStart: boolean;
-  /** Slow start ran and nothing has cut since: its overshoot may still be in the limit. */
-  #uncutSlowStart: boolean;
-  /** In slow start: when each 2xx of the last round trip came back (the answers actually received). */
-  readonly #recentAnswers: number[] = [];
+  readonly #slowStart: SlowStart;
   /** The level a step up was last refused at, and how many times in a row: later steps to it wait longer. */
   #refusedLevel: { level: number; times: number } | undefined;
   /** Slots refused under the current limit, kept empty until the window of the last cut ends. */
@@ -176,8 +166,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
     this.#probeWindows = integerAtLeast('probeWindows', options.probeWindows ?? 4, 1);
     const slowStart = options.slowStart ?? true;
     if (typeof slowStart !== 'boolean') throw new TypeError(`slowStart must be a boolean, received ${typeof slowStart} ${String(slowStart)}`);
-    this.#slowStart = slowStart;
-    this.#uncutSlowStart = slowStart;
+    this.#slowStart = new SlowStart(slowStart);
   }
 
   get limit(): number {
@@ -199,68 +188,68 @@ export class AdaptiveConcurrency extends SlotLimiter {
     return this.inFlight + this.#held < this.#limit;
   }
 
+  override started(): AttemptToken {
+    const token = super.started();
+    this.#slowStart.sent(token, this.inFlight);
+    return token;
+  }
+
   protected override onStarted(inFlight: number): void {
     if (inFlight >= this.#limit) this.#reachedLimit = true;
   }
 
   protected override onFinished(token: AttemptToken, outcome: AttemptOutcome): void {
     const now = this.now();
+    this.#raiseAfterHalving(token, outcome.kind, now);
     if (outcome.kind === 'ok') {
       const rtt = outcome.rttMs ?? now - token.startedAt;
       if (Number.isFinite(rtt) && rtt >= 0) {
         this.#windowRttSum += rtt;
         this.#windowRttCount++;
-        // inFlight no longer counts this attempt: the limit was full if the others fill all but its slot.
-        if (this.#slowStart) this.#slowStartStep(rtt, this.inFlight + 1 >= this.#limit, this.#answersPerRoundTrip(now));
+        if (this.#slowStart.active) this.#slowStartAnswer(rtt, now);
       }
     } else if (outcome.kind === 'overload' || outcome.kind === 'failure') {
       this.#hadBackPressure = true;
-      this.#slowStart = false;
+      this.#slowStart.end();
       this.#backPressure(token, outcome.kind, now);
     }
     this.#endWindowIfDue(now);
   }
 
-  /**
-   * One 2xx in slow start. Before there is a baseline it only sets it (in
-   * #endWindowIfDue): the first round trip is the one most likely to be slow
-   * for reasons of our own (a cold connection, JIT), so it is no evidence.
-   *
-   * A single round trip is judged with twice the window's margins: near up
-   * to `(1 + 2 × rttTolerance) × baseline`, well past from
-   * `baseline + 2 × max(rttDeviationScale × σ, 2 × rttTolerance × baseline)`.
-   * A window's mean averages a round trip's responses (2–8 in slow start), so
-   * its jitter is about half a single response's (σ/√n, n ≈ 4); with the
-   * window's own margins, the scheduling jitter of a shared 2-core machine
-   * alone could end or stall slow start (reasoned, not measured:
-   * bench/notes/overload-findings.md). Against a queueing server the first N
-   * of a round come back at the baseline and keep doubling, so the limit
-   * passes N by up to N before queued responses end slow start. In between
-   * (neither near nor well past) a response neither grows the limit nor ends it.
-   */
-  #slowStartStep(rtt: number, limitWasFull: boolean, answered: number): void {
-    const baseline = this.#baseline;
-    if (baseline === undefined) return;
-    const threshold = Math.max(Math.sqrt(baseline.variance) * this.#deviationScale, 2 * this.#tolerance * baseline.mean);
-    if (rtt >= baseline.mean + 2 * threshold) {
-      // HyStart: queueing has begun. No cut; the window this response belongs to decides on latency as before.
-      this.#slowStart = false;
-      return;
-    }
-    const near = rtt <= baseline.mean * (1 + 2 * this.#tolerance);
-    // A response that came back while slots were free says nothing about a higher limit; nor does a
-    // limit already twice what the server answered in a round trip (attempts counted in flight that
-    // a busy client has not sent yet fill it without the server seeing them).
-    if (near && limitWasFull && this.#limit < this.max && this.#limit < 2 * answered) this.#change(this.#limit + 1, 'slow-start', rtt);
+  /** One 2xx in slow start: +1 when slow start says so. */
+  #slowStartAnswer(rtt: number, now: number): void {
+    // inFlight no longer counts this attempt: the limit was full if the others fill all but its slot.
+    const limitWasFull = this.inFlight + 1 >= this.#limit;
+    const answer = { rttMs: rtt, now, roundTripMs: this.#windowLength(), limit: this.#limit, max: this.max, limitWasFull };
+    if (this.#slowStart.grows(answer, this.#slowStartBaseline())) this.#change(this.#limit + 1, 'slow-start', rtt);
   }
 
-  /** Counts this 2xx and those of the last round trip (one baseline RTT, its edge included). */
-  #answersPerRoundTrip(now: number): number {
-    const answers = this.#recentAnswers;
-    answers.push(now);
-    const since = now - Math.max(MIN_WINDOW_MS, this.#baseline?.mean ?? 0);
-    while (answers[0]! < since) answers.shift();
-    return answers.length;
+  /**
+   * An answer of an attempt sent before the last cut: after slow start's halving, a 2xx at a level
+   * above the limit raises it back there (below the level refused), the level refused next above.
+   */
+  #raiseAfterHalving(token: AttemptToken, kind: AttemptOutcome['kind'], now: number): void {
+    const raise = this.#slowStart.answered(token, kind === 'ok' || kind === 'neutral' ? kind : 'refused', now);
+    if (raise === undefined || raise.limit <= this.#limit) return;
+    this.#refusedLevel = { level: raise.refused, times: 1 };
+    this.#change(raise.limit, 'confirmed', undefined);
+  }
+
+  /** What slow start compares a single answer with, once there is a baseline. */
+  #slowStartBaseline(): SlowStartBaseline | undefined {
+    const baseline = this.#baseline;
+    if (baseline === undefined) return undefined;
+    return { mean: baseline.mean, wellPastMargin: this.#wellPastMargin(baseline), tolerance: this.#tolerance };
+  }
+
+  /** A window (or RTT) is well past the baseline beyond this margin above it. */
+  #wellPastMargin(baseline: MeanVariance): number {
+    return Math.max(Math.sqrt(baseline.variance) * this.#deviationScale, 2 * this.#tolerance * baseline.mean);
+  }
+
+  /** One baseline round trip, at least MIN_WINDOW_MS. */
+  #windowLength(): number {
+    return Math.max(MIN_WINDOW_MS, this.#baseline?.mean ?? 0);
   }
 
   /**
@@ -278,8 +267,12 @@ export class AdaptiveConcurrency extends SlotLimiter {
     // Slow start doubled the limit in its last round trip (even if a slow answer ended it since: a busy
     // client read its 429s up to 150 ms late): half is the level that held (RFC 5681's FlightSize / 2).
     // ×0.75 of 8 left a capacity of 4 two slots, each drawing a 429 as soon as its last came back.
-    if (this.#uncutSlowStart) this.#cutTo(Math.floor(this.#limit / 2), reason, now);
-    else if (step !== undefined && token.startedAt >= step.at) {
+    // The 2xx of the levels between come back later and raise it again (#raiseAfterHalving).
+    if (this.#slowStart.uncut) {
+      const peak = this.#limit;
+      this.#cutTo(Math.floor(peak / 2), reason, now);
+      this.#slowStart.halved(token, peak, this.inFlight, this.#decreaseWindowEnd);
+    } else if (step !== undefined && token.startedAt >= step.at) {
       const times = this.#refusedLevel?.level === this.#limit ? this.#refusedLevel.times + 1 : 1;
       this.#refusedLevel = { level: this.#limit, times };
       this.#cutTo(step.from, reason, now);
@@ -318,11 +311,10 @@ export class AdaptiveConcurrency extends SlotLimiter {
     this.#stepUp = undefined;
     const baseline = this.#baseline!;
     const near = rtt !== undefined && rtt <= baseline.mean * (1 + this.#tolerance);
-    const threshold = Math.max(Math.sqrt(baseline.variance) * this.#deviationScale, 2 * this.#tolerance * baseline.mean);
-    const wellPast = rtt !== undefined && !near && rtt >= baseline.mean + threshold;
+    const wellPast = rtt !== undefined && !near && rtt >= baseline.mean + this.#wellPastMargin(baseline);
 
     // In slow start the responses themselves grow the limit; a window may still cut it for latency (which ends slow start).
-    if (!this.#slowStart && this.#reachedLimit && !this.#hadBackPressure && near && this.#limit < this.max) {
+    if (!this.#slowStart.active && this.#reachedLimit && !this.#hadBackPressure && near && this.#limit < this.max) {
       this.#eligibleWindows++;
       // The plateau lifts once a window at or above the limit last cut went cleanly; so does a refused level.
       if (this.#plateau !== undefined && this.#limit >= this.#plateau) this.#plateau = undefined;
@@ -342,8 +334,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
   }
 
   #cutTo(limit: number, reason: LimitChangeReason, now: number, rtt?: number): void {
-    this.#slowStart = false;
-    this.#uncutSlowStart = false;
+    this.#slowStart.cut();
     this.#stepUp = undefined;
     if (this.#limit <= 1) return;
     // Only a refusal or a failure found a level to approach slowly. After a latency cut, four clean windows in a
@@ -351,7 +342,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
     if (reason !== 'latency') this.#plateau = this.#limit;
     this.#eligibleWindows = 0;
     this.#lastDecreaseAt = now;
-    this.#decreaseWindowEnd = now + Math.max(MIN_WINDOW_MS, this.#baseline?.mean ?? 0);
+    this.#decreaseWindowEnd = now + this.#windowLength();
     this.#held = 0;
     this.#change(Math.max(1, limit), reason, rtt);
   }
@@ -367,7 +358,7 @@ export class AdaptiveConcurrency extends SlotLimiter {
   }
 
   #startWindow(now: number): void {
-    this.#windowEnd = now + Math.max(MIN_WINDOW_MS, this.#baseline!.mean);
+    this.#windowEnd = now + this.#windowLength();
     this.#windowRttSum = 0;
     this.#windowRttCount = 0;
     // Attempts still in flight at the limit count as having reached it in the new window too.
