@@ -191,7 +191,7 @@ export interface ConcurrencyChangedMessage {
   limit: number;
   previous: number;
   reason: LimitChangeReason;
-  /** The RTT window's mean that decided the change, ms; for `'slow-start'`, the one answer's RTT (absent for a cut on an overload answer). */
+  /** The RTT window's mean that decided the change, ms; for `'slow-start'`, the one answer's RTT (absent for a cut on an overload answer and for `'confirmed'`). */
   rttMs?: number;
   /** The moving RTT baseline it was compared with, ms, once there is one. */
   baselineRttMs?: number;

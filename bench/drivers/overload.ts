@@ -217,6 +217,8 @@ async function runOnce(kind: ServerKind, setting: Setting): Promise<RunResult> {
   let limitChanges = 0;
   let finalLimit: number | undefined;
   const upload = new BufferedHttpWritable(server.url, optionsFor(setting));
+  // The limit is the transport's, known once the stream is ready (a fixed setting never changes it).
+  await once(upload, 'ready');
   // The limit over time, for its time-weighted mean: [since, limit].
   let limitSince = performance.now();
   let limitNow = upload.concurrency;
