@@ -115,12 +115,14 @@ describe("concurrency: 'auto' against a server that answers 429 above its capaci
       }
     }
     expect(sent.length).toBeGreaterThan(0);
-    // Each change is a step from the limit before it; slow start ('slow-start') ends at the first back pressure.
+    // Each change is a step from the limit before it; slow start ('slow-start') ends at the first back pressure,
+    // after which the 2xx of attempts sent before the halving may raise the limit back ('confirmed').
     let limit = 1;
     let backPressure = false;
     for (const change of changes) {
       expect(change.previous).toBe(limit);
       if (change.reason === 'increase' || change.reason === 'slow-start') expect(change.limit).toBe(limit + 1);
+      else if (change.reason === 'confirmed') expect([backPressure, change.limit > limit]).toEqual([true, true]);
       else expect(change.limit).toBeLessThan(limit);
       if (change.reason === 'slow-start') expect(backPressure).toBe(false);
       if (change.reason === 'overload' || change.reason === 'failure') backPressure = true;
