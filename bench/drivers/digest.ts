@@ -10,7 +10,9 @@
  *   --out FILE       write the Markdown there (bench/notes/digest.md is what BENCHMARKS.md includes); else stdout
  *
  * W1 (the file through the Writable, 64 KiB reads, and through uploadFile), W2
- * (small string writes) and batch records, each case a fresh client and sink
+ * (small string writes) and batch records; batch also with a control, the
+ * same hash run between the writes on a buffer of its own, which tells what
+ * the digest costs beyond running a hash in that loop at all. Each case a fresh client and sink
  * process (bench/infra/harness.ts), the cases of a table taking turns run by
  * run so a noisy moment hits them alike.
  */
@@ -35,7 +37,8 @@ if (algorithm !== 'sha-256' && algorithm !== 'sha-512') throw new TypeError(`ben
 const runs = Number(args.runs ?? (args.quick ? 2 : 5));
 const uploadBytes = args.quick ? 64 * MiB : 1024 * MiB;
 const writes = args.quick ? 200_000 : 2_000_000;
-const records = args.quick ? 200_000 : 2_000_000;
+// Five times W3's count: about 1 GB, so that the hash (~0.6 s) stands well above what a round's runs differ by.
+const records = args.quick ? 200_000 : 10_000_000;
 
 interface DigestCase {
   id: string;
@@ -50,6 +53,12 @@ interface DigestTable {
   /** [off, on] pairs compared with `hash`. */
   pairs: Array<[string, string]>;
   hash: string;
+  /**
+   * A case with the digest off that runs the same hash between the writes on
+   * a buffer of its own: what any hash in that loop costs on this machine,
+   * set beside what the digest adds (the pairs' `on`).
+   */
+  control?: string;
   cases: DigestCase[];
 }
 
@@ -100,9 +109,15 @@ function tables(file: string): DigestTable[] {
       about: "The same records in mode 'batch', default options (one request per 1 MiB batch), to a sink that answers at once.",
       pairs: [['off', 'on']],
       hash: 'hash',
+      control: 'control',
       cases: [
         { id: 'off', label: "mode 'batch', digest off", task: { task: 'records', peer: 'bhw:batch', count: records } },
         { id: 'on', label: `mode 'batch', digest ${algorithm}`, task: { task: 'records', peer: 'bhw:batch', count: records, digest: algorithm } },
+        {
+          id: 'control',
+          label: `mode 'batch', digest off, ${algorithm} of ${formatBytes(DEFAULT_HIGH_WATER_MARK)} between the writes on a buffer of its own (control)`,
+          task: { task: 'records', peer: 'bhw:batch', count: records, hashBetweenWrites: algorithm },
+        },
         hash({ records }),
       ],
     },
@@ -157,6 +172,10 @@ function addedPerRound(off: Measurement[], on: Measurement[], field: 'ms' | 'cpu
   return { median: median(differences), min: Math.min(...differences), max: Math.max(...differences) };
 }
 
+function signed(value: number): string {
+  return value < 0 ? `−${ms(-value)}` : `+${ms(value)}`;
+}
+
 function percent(part: number, whole: number): string {
   return `${((100 * part) / whole).toFixed(0)} %`;
 }
@@ -189,6 +208,13 @@ function render(table: DigestTable, measured: Map<string, Measurement[]>): strin
     out.push(
       `- ${label}: adds ${ms(added.median)} of transfer (${percent(added.median, hash)} of the hash alone, ${ms(hash)}) and ${ms(addedCpu.median)} of CPU (${percent(addedCpu.median, hashCpu)} of the hash's own ${ms(hashCpu)}; per round ${ms(addedCpu.min)} to ${ms(addedCpu.max)}); target ≤ 110 % of the hash's CPU: **${met ? 'met' : 'not met'}**.`,
     );
+    if (table.control !== undefined) {
+      const control = addedPerRound(measured.get(off)!, measured.get(table.control)!, 'cpuMs');
+      const digestOverControl = addedPerRound(measured.get(table.control)!, measured.get(on)!, 'cpuMs');
+      out.push(
+        `- The control (the same hash between the writes, not the upload's bytes): adds ${ms(control.median)} of CPU (${percent(control.median, hashCpu)} of the hash alone; per round ${ms(control.min)} to ${ms(control.max)}). The digest against the control, round by round: ${signed(digestOverControl.median)} (${ms(digestOverControl.min)} to ${ms(digestOverControl.max)}): what the digest costs beyond running that hash in this loop.`,
+      );
+    }
   }
   out.push('');
   return out;
@@ -203,7 +229,7 @@ async function main(): Promise<void> {
   const out = [
     `## Digest: the \`digest\` option on against off`,
     '',
-    `\`npm run bench:digest${args.quick ? ' -- --quick' : ''}\` (bench/drivers/digest.ts) on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ${pinning.description}. Each workload with \`digest\` off and \`'${algorithm}'\`, and ${algorithm} alone over the same bytes in ${formatBytes(DEFAULT_HIGH_WATER_MARK)} updates (only the hashing timed: the file's read and the records' copy are not the hash's cost). Transfer is measured in the client from the first byte to the sink's answer; CPU is the client process's (all threads); for the hash alone both are of the hashing only. The verdict is on CPU: on a shared machine a process waiting for its CPU inflates wall times, not CPU times. Medians of ${runs} runs, the cases of a table taking turns run by run; what the digest adds is the median of the differences between the runs of one round (paired, so that a busy neighbour, which slows both runs of a round, cancels out). Target: the digest adds at most 10 % over the hash's own cost.`,
+    `\`npm run bench:digest${args.quick ? ' -- --quick' : ''}\` (bench/drivers/digest.ts) on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ${pinning.description}. Each workload with \`digest\` off and \`'${algorithm}'\`, and ${algorithm} alone over the same bytes in ${formatBytes(DEFAULT_HIGH_WATER_MARK)} updates (only the hashing timed: the file's read and the records' copy are not the hash's cost). Transfer is measured in the client from the first byte to the sink's answer; CPU is the client process's (all threads); for the hash alone both are of the hashing only. The verdict is on CPU: on a shared machine a process waiting for its CPU inflates wall times, not CPU times. Medians of ${runs} runs, the cases of a table taking turns run by run; what the digest adds is the median of the differences between the runs of one round (paired, so that a busy neighbour, which slows both runs of a round, cancels out). Target: the digest adds at most 10 % over the hash's own cost. Batch also runs a control: the digest off, and the same hash of one batch's size run between the writes on a buffer of its own (not the upload's bytes, not by the library): what running that hash in this loop costs on this machine, whoever runs it.`,
     '',
   ];
   for (const table of tables(file)) {

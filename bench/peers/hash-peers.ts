@@ -17,6 +17,26 @@ export interface HashSpec {
   chunkSize: number;
 }
 
+/**
+ * bench:digest's control: the same hash over one buffer of `bytes`, run each
+ * time a workload has written that many bytes, on a buffer of its own (not
+ * the upload's bytes, and not by the library). What it adds to a workload is
+ * what running this hash in that loop costs on this machine, whoever runs it:
+ * the floor for a digest computed between the writes.
+ */
+export function hashBetweenWrites(algorithm: DigestAlgorithm, bytes: number): { wrote(length: number): void } {
+  const buffer = Buffer.alloc(bytes, 'x');
+  let written = 0;
+  return {
+    wrote(length: number): void {
+      written += length;
+      if (written < bytes) return;
+      written -= bytes;
+      createHash(algorithm.replace('-', '')).update(buffer).digest();
+    },
+  };
+}
+
 export const HASH_PEERS = ['hash'] as const;
 export type HashPeer = (typeof HASH_PEERS)[number];
 

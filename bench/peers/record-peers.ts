@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { RECORD_RING, makeRecords } from '../infra/records.js';
 import type { DigestAlgorithm } from '../../lib/index.js';
+import { hashBetweenWrites } from './hash-peers.js';
 import { bytesOf, httpAnswer } from './upload-peers.js';
 
 export interface RecordSpec {
@@ -28,6 +29,8 @@ export interface RecordSpec {
   recordBytes?: number;
   /** batch: this library's `digest` option (off when absent). */
   digest?: DigestAlgorithm;
+  /** batch, digest off: bench:digest's control, this hash run between the writes once per batch's worth of bytes (hashBetweenWrites). */
+  hashBetweenWrites?: DigestAlgorithm;
 }
 
 export const RECORD_PEERS = ['bhw:batch', 'http.request:per-record', 'got:per-record', 'dd:conv=fsync'] as const;
@@ -39,7 +42,7 @@ export async function shipRecords(peer: RecordPeer, spec: RecordSpec): Promise<{
   const expected = big ? big.length * spec.count : ring.totalBytes(spec.count);
   switch (peer) {
     case 'bhw:batch': {
-      const { BufferedHttpWritable } = await import('../../lib/index.js');
+      const { BufferedHttpWritable, DEFAULT_HIGH_WATER_MARK } = await import('../../lib/index.js');
       const dir = spec.spool ? await mkdtemp(path.join(tmpdir(), 'bhw-bench-spool-')) : undefined;
       try {
         const destination = new BufferedHttpWritable(spec.url, {
@@ -49,12 +52,17 @@ export async function shipRecords(peer: RecordPeer, spec: RecordSpec): Promise<{
           ...(spec.digest === undefined ? {} : { digest: spec.digest }),
           ...(dir ? { spool: { dir, fsync: spec.spool === 'fsync', maxBytes: 4 * 1024 ** 3 } } : {}),
         });
+        const control =
+          spec.hashBetweenWrites === undefined ? undefined : hashBetweenWrites(spec.hashBetweenWrites, spec.highWaterMark ?? DEFAULT_HIGH_WATER_MARK);
         let received = 0;
         destination.on('batch', (report) => {
           received += report.size;
         });
         for (let i = 0; i < spec.count; i++) {
-          if (!destination.write(big ?? ring.strings[i % RECORD_RING]!)) await once(destination, 'drain');
+          const record = big ?? ring.strings[i % RECORD_RING]!;
+          // The ring's lines are ASCII: a string's length is its size in bytes.
+          control?.wrote(record.length);
+          if (!destination.write(record)) await once(destination, 'drain');
         }
         destination.end();
         await finished(destination);
