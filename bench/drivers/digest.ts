@@ -36,8 +36,8 @@ const algorithm = args.algorithm as DigestAlgorithm;
 if (algorithm !== 'sha-256' && algorithm !== 'sha-512') throw new TypeError(`bench:digest: --algorithm must be sha-256 or sha-512, received ${args.algorithm}`);
 const runs = Number(args.runs ?? (args.quick ? 2 : 5));
 const uploadBytes = args.quick ? 64 * MiB : 1024 * MiB;
-const writes = args.quick ? 200_000 : 2_000_000;
-// Five times W3's count: about 1 GB, so that the hash (~0.6 s) stands well above what a round's runs differ by.
+// Five times W2's and W3's counts: about 1 GB each, as W1, so that the hash (~0.6 s) stands well above what a round's runs differ by.
+const writes = args.quick ? 200_000 : 10_000_000;
 const records = args.quick ? 200_000 : 10_000_000;
 
 interface DigestCase {

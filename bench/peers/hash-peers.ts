@@ -21,8 +21,8 @@ export interface HashSpec {
  * bench:digest's control: the same hash over one buffer of `bytes`, run each
  * time a workload has written that many bytes, on a buffer of its own (not
  * the upload's bytes, and not by the library). What it adds to a workload is
- * what running this hash in that loop costs on this machine, whoever runs it:
- * the floor for a digest computed between the writes.
+ * what running this hash in that loop costs on this machine, whoever runs it,
+ * on bytes the loop did not just write.
  */
 export function hashBetweenWrites(algorithm: DigestAlgorithm, bytes: number): { wrote(length: number): void } {
   const buffer = Buffer.alloc(bytes, 'x');
