@@ -1,5 +1,5 @@
 /**
- * The digest's floor: the hash alone over the same bytes a workload sends, in
+ * The digest's yardstick: the hash alone over the same bytes a workload sends, in
  * the pool's buffer size, with only the hashing timed (the reading of the file
  * and the copying of the records are not the hash's cost). What the library's
  * `digest` option adds to an upload is compared with this.
