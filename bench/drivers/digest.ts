@@ -12,9 +12,9 @@
  * W1 (the file through the Writable, 64 KiB reads, and through uploadFile), W2
  * (small string writes) and batch records; batch also with a control, the
  * same hash run between the writes on a buffer of its own, which tells what
- * the digest costs beyond running a hash in that loop at all. Each case a fresh client and sink
- * process (bench/infra/harness.ts), the cases of a table taking turns run by
- * run so a noisy moment hits them alike.
+ * the digest costs beyond running a hash in that loop at all. Each case a
+ * fresh client and sink process (bench/infra/harness.ts), the cases of a
+ * table taking turns run by run so a noisy moment hits them alike.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -212,7 +212,7 @@ function render(table: DigestTable, measured: Map<string, Measurement[]>): strin
       const control = addedPerRound(measured.get(off)!, measured.get(table.control)!, 'cpuMs');
       const digestOverControl = addedPerRound(measured.get(table.control)!, measured.get(on)!, 'cpuMs');
       out.push(
-        `- The control (the same hash between the writes, not the upload's bytes): adds ${ms(control.median)} of CPU (${percent(control.median, hashCpu)} of the hash alone; per round ${ms(control.min)} to ${ms(control.max)}). The digest against the control, round by round: ${signed(digestOverControl.median)} (${ms(digestOverControl.min)} to ${ms(digestOverControl.max)}): what the digest costs beyond running that hash in this loop.`,
+        `- The control (the same hash between the writes, not the upload's bytes): adds ${ms(control.median)} of CPU (${percent(control.median, hashCpu)} of the hash alone; per round ${ms(control.min)} to ${ms(control.max)}). The digest against the control, round by round: ${signed(digestOverControl.median)} (${signed(digestOverControl.min)} to ${signed(digestOverControl.max)}): what the digest costs beyond running that hash in this loop.`,
       );
     }
   }

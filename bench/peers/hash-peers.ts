@@ -9,6 +9,11 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import type { DigestAlgorithm } from '../../lib/index.js';
 import { RECORD_RING, makeRecords } from '../infra/records.js';
 
+/** node:crypto's name for an RFC 9530 algorithm key: `sha-256` → `sha256`. */
+function nodeHashName(algorithm: DigestAlgorithm): string {
+  return algorithm.replace('-', '');
+}
+
 export interface HashSpec {
   algorithm: DigestAlgorithm;
   /** The W1 file's first `bytes` bytes, or `count` records of the W2/W3 ring. */
@@ -32,7 +37,7 @@ export function hashBetweenWrites(algorithm: DigestAlgorithm, bytes: number): { 
       written += length;
       if (written < bytes) return;
       written -= bytes;
-      createHash(algorithm.replace('-', '')).update(buffer).digest();
+      createHash(nodeHashName(algorithm)).update(buffer).digest();
     },
   };
 }
@@ -42,7 +47,7 @@ export type HashPeer = (typeof HASH_PEERS)[number];
 
 /** Hashes the input; `ms` and `cpuMs` are the wall and CPU time spent in the hash alone. */
 export function hashAlone(spec: HashSpec): { received: number; expected: number; ms: number; cpuMs: number } {
-  const hash = createHash(spec.algorithm.replace('-', ''));
+  const hash = createHash(nodeHashName(spec.algorithm));
   const buffer = Buffer.allocUnsafeSlow(spec.chunkSize);
   let ms = 0;
   let cpuMicros = 0;
