@@ -66,6 +66,8 @@ describe.each(modes)('%s mode', (mode) => {
     url.username = 'alice';
     url.password = 'wonderland';
     const { error } = await runUpload(new BufferedHttpWritable(url.href, { mode }), chunks);
+    // As text first: on a mismatch jest then prints the error's class, message and cause code, where toBeInstanceOf prints only the class.
+    expect(String(error)).toMatch(/^RedirectError: /);
     expect(error).toBeInstanceOf(RedirectError);
     expect(other.requestCount).toBe(0);
   });
