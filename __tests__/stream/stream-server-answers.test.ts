@@ -118,6 +118,22 @@ describe('a non-2xx answer ends in a typed error', () => {
     expect((error as HttpStatusError).bytesSent).toBeLessThan(32 * 1024 * 1024);
   });
 
+  test('a refusal whose answer is cut by a reset is reported by its status, not as a network error', async () => {
+    // The whole body is read first, so the response comes after the client handed over every byte
+    // (not "early" by the client's count); then the connection is reset in the middle of the answer.
+    const target = await sink();
+    const server = await sink((request, response) => {
+      void readBody(request).then(() => {
+        response.writeHead(307, { location: `${target.url}/elsewhere`, 'content-length': '100' });
+        response.write('moved', () => request.socket.resetAndDestroy());
+      });
+    });
+    const error = await failedUpload(new BufferedHttpWritable(server.url), pattern(1000));
+    expect(String(error)).toMatch(/^RedirectError: /);
+    expect(error).toMatchObject({ code: 'ERR_BHW_REDIRECT', statusCode: 307, location: `${target.url}/elsewhere`, bytesAcknowledged: 0 });
+    expect(target.requestCount).toBe(0);
+  });
+
   test('an early 2xx before the body is complete is not an acknowledgement', async () => {
     const server = await sink((request, response) => {
       response.end('ok');

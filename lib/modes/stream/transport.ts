@@ -2,7 +2,7 @@ import type { Hash } from 'node:crypto';
 import type { ClientRequest, IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Request as GotRequest, Response as GotResponse } from 'got';
-import { EarlyResponseError, type BufferedHttpWritableError } from '../../errors.js';
+import { EarlyResponseError, ProxyError, type BufferedHttpWritableError } from '../../errors.js';
 import type { StreamOptions } from './options.js';
 import type { UploadContext } from '../../upload-context.js';
 import { openRequestStream } from '../../http/attempt.js';
@@ -224,12 +224,17 @@ export class StreamTransport implements Transport {
 
   #onError(error: Error): void {
     if (this.#settled) return;
-    // After an early response (a refusal at header time) the socket error
-    // that follows is only its echo: report the status the server gave, not
-    // EPIPE. After a response to the whole body, the error broke off that
-    // response (a cut, a timeout).
+    // After an early response (a refusal at header time) or any refusal, the
+    // socket error that follows is only its echo: report the status the
+    // server gave, not EPIPE. A refusal is early from the server's side even
+    // when every byte was handed to got: a server answering at header time
+    // closes while they are still on their way. After a 2xx to the whole
+    // body, the error broke off that response (a cut, a timeout).
+    // A proxy's refusal, told by the error, says more than the status it answered with.
     const response = this.#response;
-    this.#fail(response?.early ? this.#responseError(response) : errorForNetwork(error, this.#reports.progress(), {}, response !== undefined));
+    const failure = errorForNetwork(error, this.#reports.progress(), {}, response !== undefined);
+    const refused = response !== undefined && !(failure instanceof ProxyError) && (response.early || !isSuccess(response.statusCode));
+    this.#fail(refused ? this.#responseError(response) : failure);
   }
 
   #responseError(response: IncomingResponse): BufferedHttpWritableError {
