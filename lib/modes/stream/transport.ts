@@ -224,13 +224,12 @@ export class StreamTransport implements Transport {
 
   #onError(error: Error): void {
     if (this.#settled) return;
-    // After an early response (a refusal at header time) or any refusal, the
-    // socket error that follows is only its echo: report the status the
-    // server gave, not EPIPE. A refusal is early from the server's side even
-    // when every byte was handed to got: a server answering at header time
-    // closes while they are still on their way. After a 2xx to the whole
-    // body, the error broke off that response (a cut, a timeout).
-    // A proxy's refusal, told by the error, says more than the status it answered with.
+    // An answer seen outranks the socket error that follows it: a refusal (any
+    // non-2xx) or an early 2xx is reported by its status, not as EPIPE (a
+    // server answering at header time may close while bytes handed to got are
+    // still on their way). A proxy's refusal, told by the error, says more
+    // than its status. After a 2xx to the whole body, the error broke off that
+    // response (a cut, a timeout).
     const response = this.#response;
     const failure = errorForNetwork(error, this.#reports.progress(), {}, response !== undefined);
     const refused = response !== undefined && !(failure instanceof ProxyError) && (response.early || !isSuccess(response.statusCode));
